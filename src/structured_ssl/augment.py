@@ -1,0 +1,139 @@
+"""Input augmentations from the group description, batched on the model's device.
+
+A-SSL's two views are ``T_g1 x`` and ``T_g2 x`` where ``(g1, g2)`` are drawn by the SAME
+pair sampler that draws S-SSL's fibers (same grid, same maximum topographic distance), so the
+two objectives see the same distribution of group elements. Every group transform here is
+affine (rotation, flip, rescale, translation), so one view is one batched ``warp_affine``
+with a per-example matrix (kornia), whatever the group.
+
+Extra augmentations for what the encoder is NOT equivariant to (crops, noise, elastic,
+colour) are kornia modules chosen by name; the hybrid objective uses them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import kornia.augmentation as KA
+import kornia.geometry.transform as KT
+import torch
+from torch import nn
+
+from structured_ssl.groups import Group
+
+EXTRA_AUGMENTATIONS: tuple[str, ...] = ("crop", "noise", "elastic", "color", "blur")
+
+
+def affine_about_center(
+    size: tuple[int, int],
+    angle_deg: torch.Tensor,
+    scale: torch.Tensor,
+    flip: torch.Tensor,
+    shift: torch.Tensor,
+) -> torch.Tensor:
+    """Per-example 2x3 matrices: flip (horizontal), rotate, scale about the centre, then shift.
+
+    All arguments are ``(B,)`` except ``shift`` ``(B, 2)`` in pixels (x, y).
+    """
+    h, w = size
+    batch = angle_deg.shape[0]
+    device = angle_deg.device
+    center = torch.tensor([(w - 1) / 2, (h - 1) / 2], device=device)
+    theta = torch.deg2rad(angle_deg)
+    cos, sin = torch.cos(theta) * scale, torch.sin(theta) * scale
+    sign = 1.0 - 2.0 * flip.float()  # -1 flips x
+    linear = torch.stack(
+        [torch.stack([cos * sign, -sin], -1), torch.stack([sin * sign, cos], -1)], -2
+    )  # (B, 2, 2): rotation @ scale @ flip
+    offset = center - (linear @ center.expand(batch, 2).unsqueeze(-1)).squeeze(-1) + shift
+    return torch.cat([linear, offset.unsqueeze(-1)], dim=-1)
+
+
+def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Apply per-example affine matrices (bilinear, zero fill), keeping the canvas size."""
+    return KT.warp_affine(x, matrices.to(x.dtype), dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros")
+
+
+def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Zoom by ``factor`` about the centre on the same canvas (< 1 shrinks the content)."""
+    batch = x.shape[0]
+    zeros = torch.zeros(batch, device=x.device)
+    matrices = affine_about_center(
+        tuple(x.shape[-2:]), zeros, torch.full((batch,), factor, device=x.device), zeros, torch.zeros(batch, 2, device=x.device)
+    )
+    return warp(x, matrices)
+
+
+class GroupAugmentation(nn.Module):
+    """T_g for per-example group elements of ``group``, as one batched affine warp.
+
+    Args:
+        group: the group description shared with the encoder and the fiber sampler.
+        pixels_per_cell: for translation, how many input pixels one feature-map cell is
+            (the encoder's total stride), so index positions become pixel shifts.
+        grid_shape: for translation, the feature grid ``(H', W')``; position p shifts the
+            image by ``(p - centre) * pixels_per_cell``.
+    """
+
+    def __init__(self, group: Group, pixels_per_cell: int = 1, grid_shape: Sequence[int] = (1, 1)) -> None:
+        super().__init__()
+        self.group = group
+        self.pixels_per_cell = pixels_per_cell
+        self.grid_shape = tuple(grid_shape)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """``positions``: ``(B, ndim)`` indices on the group's grid (as from the pair sampler)."""
+        batch = x.shape[0]
+        device = x.device
+        positions = positions.to(device)
+        angle = torch.zeros(batch, device=device)
+        scale = torch.ones(batch, device=device)
+        flip = torch.zeros(batch, device=device)
+        shift = torch.zeros(batch, 2, device=device)
+        kind = self.group.kind
+        if kind in ("rotation", "dihedral"):
+            k = positions[:, -1].float()
+            step = 360.0 / self.group.order
+            angle = k * step
+            if self.group.continuous_augmentation:
+                angle = angle + (torch.rand(batch, device=device) - 0.5) * step
+            if kind == "dihedral":
+                flip = positions[:, 0].float()
+        elif kind == "scale":
+            scales = torch.tensor(self.group.scales, device=device)
+            scale = scales[0] / scales[positions[:, 0]]
+        else:
+            centre = torch.tensor([(n - 1) / 2 for n in self.grid_shape], device=device)
+            cells = positions.float() - centre  # (B, 2) as (row, col)
+            shift = cells.flip(-1) * self.pixels_per_cell  # (x, y)
+        return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
+
+
+def extra_augmentations(names: Sequence[str], channels: int, image_size: int) -> nn.Module:
+    """Kornia augmentations for what the encoder is not equivariant to, by name.
+
+    Each keeps the canvas size (crops are resized back), so views stay stackable.
+    """
+    modules: list[nn.Module] = []
+    for name in names:
+        if name == "crop":
+            modules.append(KA.RandomResizedCrop(size=(image_size, image_size), scale=(0.6, 1.0), p=1.0))
+        elif name == "noise":
+            modules.append(KA.RandomGaussianNoise(mean=0.0, std=0.05, p=1.0))
+        elif name == "elastic":
+            modules.append(KA.RandomElasticTransform(alpha=(0.5, 0.5), sigma=(8.0, 8.0), p=0.5))
+        elif name == "blur":
+            modules.append(KA.RandomGaussianBlur(kernel_size=(3, 3), sigma=(0.1, 1.0), p=0.5))
+        elif name == "color":
+            if channels != 3:
+                raise ValueError(f"augmentation 'color' needs 3-channel images, the data has {channels}")
+            modules.append(KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8))
+        else:
+            raise ValueError(f"unknown extra augmentation {name!r}; expected some of {list(EXTRA_AUGMENTATIONS)}")
+    return nn.Sequential(*modules)
+
+
+def degrees_for_distance(group: Group, distance: float) -> float:
+    """How far (in degrees) a rotation-grid distance reaches: for plots and docs."""
+    return 360.0 * distance / group.order if group.kind in ("rotation", "dihedral") else math.nan

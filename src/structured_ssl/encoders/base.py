@@ -1,0 +1,109 @@
+"""What every encoder promises: a lifted feature map with an explicit group axis.
+
+Layout, everywhere in this project: ``(batch, channels, group, height, width)``.
+
+* rotation C_N / dihedral D_N / scale: ``group`` is |G|, the fibers are the group-axis
+  entries (after spatial average pooling, as in the paper);
+* translation: ``group`` is 1 and the fibers are the spatial cells;
+* unstructured twins: the same shape, but the group axis is fake (channels split into
+  |G| chunks), so nothing moves it consistently.
+
+Each encoder also says how the group acts on its input (``transform_input``, T_g) and on its
+output (``transform_output``, Γ_g). Tests and the online equivariance metric both use these,
+so an encoder checks itself the way escnn's modules do.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from structured_ssl.groups import Group
+
+Element = tuple[int, ...]
+
+
+def check_lifted(z: torch.Tensor, where: str) -> torch.Tensor:
+    """Assert the lifted layout at a module boundary, with a message that says where."""
+    if z.dim() != 5:
+        raise ValueError(f"{where}: expected a lifted tensor (B, C, G, H, W), got shape {tuple(z.shape)}")
+    return z
+
+
+class LiftedEncoder(nn.Module):
+    """Base class: images ``(B, C_in, H, W)`` -> lifted features ``(B, C, G, H', W')``.
+
+    Subclasses set ``out_channels`` (C per fiber), ``group`` and ``structured`` (False for the
+    fake-fiber twins), and implement ``lift``.
+    """
+
+    group: Group
+    out_channels: int
+    structured: bool = True
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return check_lifted(self.lift(x), type(self).__name__)
+
+    # ----------------------------------------------------------------- pooling
+    @staticmethod
+    def invariant(z: torch.Tensor) -> torch.Tensor:
+        """Invariant embedding ``(B, C)``: max over the group axis, then mean over space.
+
+        This is the paper's classification read-out (max over the group axis, spatial
+        average), used by the probes, kNN and linear evaluation.
+        """
+        return z.amax(dim=2).mean(dim=(-2, -1))
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        """The map the fiber sampler reads: ``(B, C, *grid)``.
+
+        Group-axis encoders average space away (``(B, C, G)``; dihedral ``(B, C, 2, N)``);
+        translation keeps the spatial cells (``(B, C, H', W')``).
+        """
+        if self.group.has_group_axis:
+            pooled = z.mean(dim=(-2, -1))
+            if self.group.kind == "dihedral":
+                return pooled.unflatten(2, (2, self.group.order))
+            return pooled
+        return z[:, :, 0]
+
+    def fiber_grid_cyclic(self) -> bool:
+        return self.group.grid_cyclic
+
+    # ----------------------------------------------------------------- group actions
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        """T_g x for an element of ``group.exact_input_elements()``."""
+        raise NotImplementedError
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        """Γ_g z: how the lifted map should move when the input moves by T_g."""
+        raise NotImplementedError
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+class GroupAction(Protocol):
+    """T_g on images and Γ_g on lifted maps, for the exact elements of a group."""
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor: ...
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor: ...
+
+
+def group_action(group: Group, in_channels: int, out_channels: int) -> GroupAction:
+    """The action a structured encoder of ``group`` has; unstructured twins claim it too."""
+    if group.kind in ("rotation", "dihedral"):
+        from structured_ssl.encoders.rotation import RegularFieldAction
+
+        return RegularFieldAction(group, in_channels, out_channels)
+    if group.kind == "scale":
+        from structured_ssl.encoders.scale import ScaleAction
+
+        return ScaleAction(group)
+    raise ValueError(f"group.kind={group.kind!r} has no group axis to act on")

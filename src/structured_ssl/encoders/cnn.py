@@ -1,0 +1,166 @@
+"""Plain (non-group) encoders: the translation CNN and the structure-free twins.
+
+* :class:`TranslationCNN` is an ordinary CNN: equivariant to shifts by multiples of its
+  total stride (exactly so with circular padding), with the spatial cells of its last map
+  as fibers. Lifted layout ``(B, C, 1, H', W')``.
+* :class:`UnstructuredCNN` has the same depth but splits its output channels into |G| fake
+  fibers ``(B, C, |G|, H', W')``: the ablation where nothing moves the group axis.
+* :class:`UnstructuredMLP` flattens the image, so even its "spatial" fibers are fake (the
+  paper's Table 2 translation twin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
+from structured_ssl.groups import Group
+
+
+def conv_stack(
+    in_channels: int,
+    widths: Sequence[int],
+    kernel_sizes: Sequence[int],
+    strides: Sequence[int],
+    padding_mode: str = "zeros",
+) -> nn.Sequential:
+    """Conv (no bias) -> BatchNorm -> ReLU per layer, padding ``k // 2``."""
+    if not (len(widths) == len(kernel_sizes) == len(strides)):
+        raise ValueError(
+            f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
+            f"strides={list(strides)} must have the same length"
+        )
+    layers: list[nn.Module] = []
+    current = in_channels
+    for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+        layers += [
+            nn.Conv2d(current, int(width), k, stride=s, padding=k // 2, bias=False, padding_mode=padding_mode),
+            nn.BatchNorm2d(int(width)),
+            nn.ReLU(inplace=True),
+        ]
+        current = int(width)
+    return nn.Sequential(*layers)
+
+
+def total_stride(strides: Sequence[int]) -> int:
+    out = 1
+    for s in strides:
+        out *= s
+    return out
+
+
+class TranslationCNN(LiftedEncoder):
+    """Ordinary CNN; its fibers are the spatial cells of the last feature map.
+
+    A shift of the input by ``stride`` pixels (the product of layer strides) moves the
+    output by one cell; with ``padding_mode="circular"`` and circular input shifts this is
+    exact, with zero padding it holds away from the border.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        widths: Sequence[int] = (32, 64, 128),
+        kernel_sizes: Sequence[int] = (5, 3, 3),
+        strides: Sequence[int] = (1, 2, 2),
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        self.group = group
+        self.out_channels = int(widths[-1])
+        self.stride = total_stride(strides)
+        self.net = conv_stack(in_channels, widths, kernel_sizes, strides, padding_mode)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).unsqueeze(2)
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        dy, dx = g
+        return torch.roll(x, shifts=(dy * self.stride, dx * self.stride), dims=(-2, -1))
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        dy, dx = g
+        return torch.roll(z, shifts=(dy, dx), dims=(-2, -1))
+
+
+class UnstructuredCNN(LiftedEncoder):
+    """A plain CNN whose ``C * |G|`` output channels are read as |G| fake fibers.
+
+    It claims the group action of the structured encoder it stands in for (a cyclic shift
+    of the group axis for rotations, a shift for scales) so that the equivariance metric
+    can show that the claim is false.
+    """
+
+    structured = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        out_channels: int = 32,
+        widths: Sequence[int] = (8, 16),
+        kernel_sizes: Sequence[int] = (5, 3, 3),
+        strides: Sequence[int] = (1, 2, 2),
+    ) -> None:
+        super().__init__()
+        if not group.has_group_axis:
+            raise ValueError(
+                "UnstructuredCNN needs a group with a group axis (rotation, dihedral, scale); "
+                f"got group.kind={group.kind!r} (use UnstructuredMLP for translation)"
+            )
+        self.group = group
+        self.out_channels = out_channels
+        self.net = conv_stack(in_channels, [*widths, out_channels * group.size], kernel_sizes, strides)
+        self.claimed_action = group_action(group, in_channels, out_channels)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).unflatten(1, (self.out_channels, self.group.size))
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_input(x, g)
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_output(z, g)
+
+
+class UnstructuredMLP(LiftedEncoder):
+    """An MLP whose output is reshaped into a fake spatial grid of fibers ``(B, C, 1, h, w)``."""
+
+    structured = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        image_size: int,
+        out_channels: int = 32,
+        grid: int = 6,
+        hidden: Sequence[int] = (256,),
+    ) -> None:
+        super().__init__()
+        self.group = group
+        self.out_channels = out_channels
+        self.grid = grid
+        self.stride = max(1, image_size // grid)
+        dims = [in_channels * image_size * image_size, *hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for a, b in zip(dims[:-1], dims[1:], strict=True):
+            layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+        layers += [nn.Linear(dims[-1], out_channels * grid * grid)]
+        self.net = nn.Sequential(*layers)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.net(x)).view(len(x), self.out_channels, 1, self.grid, self.grid)
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        dy, dx = g
+        return torch.roll(x, shifts=(dy * self.stride, dx * self.stride), dims=(-2, -1))
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        dy, dx = g
+        return torch.roll(z, shifts=(dy, dx), dims=(-2, -1))

@@ -1,0 +1,107 @@
+"""Build an encoder from plain settings: the group plus an :class:`EncoderSpec`.
+
+Plain settings (not escnn objects) are what the CLI parses and what checkpoints store, so a
+model can be rebuilt anywhere (escnn modules do not pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.cnn import TranslationCNN, UnstructuredCNN, UnstructuredMLP
+from structured_ssl.groups import Group
+
+Architecture = Literal["small", "paper_mnist"]
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Which encoder to build.
+
+    Args:
+        architecture: "small" (3 layers, sized for the 21x21 embedded digits) or
+            "paper_mnist" (the paper's MNIST network).
+        structured: True builds the group's equivariant encoder; False its structure-free
+            twin of matched parameter count (fake fibers), the paper's ablation.
+        widths: channels (or regular fields) per layer; None uses the architecture's default.
+        padding_mode: "zeros" or "circular" (translation CNN only; circular makes shifts by
+            the total stride exact).
+    """
+
+    architecture: Architecture = "small"
+    structured: bool = True
+    widths: tuple[int, ...] | None = None
+    padding_mode: str = "zeros"
+
+
+SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 64), "scale": (8, 16, 32)}
+SMALL_KERNELS = (5, 3, 3)
+SMALL_STRIDES = (1, 2, 2)
+
+
+def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
+    """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2."""
+    if spec.architecture == "paper_mnist":
+        from structured_ssl.encoders.paper import build_paper_encoder
+
+        return build_paper_encoder(spec, group, in_channels, image_size)
+    if spec.architecture != "small":
+        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or 'paper_mnist'")
+    widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
+    structured = _build_structured(group, in_channels, widths, spec.padding_mode)
+    if spec.structured:
+        return structured
+    return build_unstructured_twin(structured, group, in_channels, image_size)
+
+
+def _build_structured(group: Group, in_channels: int, widths: tuple[int, ...], padding_mode: str) -> LiftedEncoder:
+    if group.kind in ("rotation", "dihedral"):
+        from structured_ssl.encoders.rotation import RotationEncoder
+
+        return RotationEncoder(in_channels, group, widths, SMALL_KERNELS, SMALL_STRIDES)
+    if group.kind == "scale":
+        from structured_ssl.encoders.scale import ScaleEncoder
+
+        return ScaleEncoder(in_channels, group, widths=widths)
+    return TranslationCNN(in_channels, group, widths, SMALL_KERNELS, SMALL_STRIDES, padding_mode)
+
+
+def build_unstructured_twin(
+    structured: LiftedEncoder, group: Group, in_channels: int, image_size: int
+) -> LiftedEncoder:
+    """A non-equivariant encoder with the same lifted output shape and about the same
+    number of parameters as ``structured`` (hidden widths searched to match)."""
+    target = structured.num_parameters()
+    channels = structured.out_channels
+    if group.kind == "translation":
+        grid = _output_grid(structured, in_channels, image_size)
+
+        def make(hidden: int) -> LiftedEncoder:
+            return UnstructuredMLP(in_channels, group, image_size, channels, grid, hidden=(hidden,))
+    else:
+
+        def make(hidden: int) -> LiftedEncoder:
+            return UnstructuredCNN(in_channels, group, channels, widths=(hidden, 2 * hidden))
+
+    # parameter count grows with the hidden width: bisect for the closest match
+    low, high = 1, 512
+    while high - low > 1:
+        mid = (low + high) // 2
+        if make(mid).num_parameters() <= target:
+            low = mid
+        else:
+            high = mid
+    counts = {h: make(h).num_parameters() for h in (low, high)}
+    return make(min(counts, key=lambda h: abs(counts[h] - target)))
+
+
+def _output_grid(encoder: LiftedEncoder, in_channels: int, image_size: int) -> int:
+    import torch
+
+    was_training = encoder.training
+    with torch.no_grad():
+        out = encoder.eval()(torch.zeros(1, in_channels, image_size, image_size))
+    encoder.train(was_training)
+    return int(out.shape[-1])

@@ -1,0 +1,7 @@
+"""Objectives: each differs from the others only in where its positive pair comes from."""
+
+from structured_ssl.methods.augmentation import AugmentationSSL
+from structured_ssl.methods.base import OptimizerSpec, SSLMethod
+from structured_ssl.methods.structured import StructuredSSL
+
+__all__ = ["AugmentationSSL", "OptimizerSpec", "SSLMethod", "StructuredSSL"]

@@ -1,0 +1,86 @@
+"""Augmentation SSL (SimCLR-style): positive pairs from two augmented views of each image.
+
+The views are ``T_g1 x`` and ``T_g2 x`` with ``(g1, g2)`` drawn by the same pair sampler that
+structured SSL uses, on the same group, so the two objectives differ only in where the pair
+comes from. Both views go through the encoder as ONE concatenated batch (escnn expands its
+filters once per forward). Readout, as in the paper: both views at the SAME random base
+``g0`` per example (``readout="fiber"``), or the classic SimCLR global pool
+(``readout="invariant"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from structured_ssl.augment import GroupAugmentation, extra_augmentations
+from structured_ssl.methods.base import PairBatch, SSLMethod
+from structured_ssl.pairs import FiberGrid, PairSampling, read_bundles, sample_position_pairs, sample_positions
+
+
+@dataclass
+class AugmentedViews:
+    images: torch.Tensor  # (2B', C, H, W): both views stacked, B' = B * pairs_per_image
+    base: torch.Tensor  # (B', ndim): the shared g0 position per example
+    repeats: int  # pairs per image: rows of the first view repeat each image this often
+
+
+class AugmentationSSL(SSLMethod):
+    """A-SSL: two augmented views through the encoder (see :class:`SSLMethod`).
+
+    Args:
+        readout: "fiber" reads both views at the same random g0 (the paper's A-SSL);
+            "invariant" pools the whole lifted map (classic SimCLR).
+        extra_augmentations: kornia augmentations for what the group does not cover
+            (crop, noise, elastic, blur, color), applied independently to each view.
+        **kwargs: see :class:`SSLMethod`.
+    """
+
+    def __init__(
+        self,
+        *args,
+        readout: Literal["fiber", "invariant"] = "fiber",
+        extra_augmentations: Sequence[str] = (),
+        **kwargs,
+    ) -> None:
+        self.readout = readout
+        super().__init__(*args, **kwargs)
+        if readout not in ("fiber", "invariant"):
+            raise ValueError(f"model.readout={readout!r}; expected 'fiber' or 'invariant'")
+        # translation positions are feature-grid cells: one cell is the encoder's total stride
+        pixels_per_cell = int(getattr(self.encoder, "stride", 1))
+        self.augment = GroupAugmentation(self.group, pixels_per_cell, self.grid.shape)
+        self.extra = extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
+
+    def group_grid(self) -> FiberGrid:
+        """Grid for drawing (g1, g2): single cells (no bundle), same distance rule as S-SSL."""
+        return FiberGrid(self.grid.shape, self.grid.cyclic, (1,) * len(self.grid.shape))
+
+    def pair_dim(self) -> int:
+        if self.readout == "invariant":
+            return self.encoder.out_channels
+        return super().pair_dim()
+
+    def make_views(self, x: torch.Tensor) -> AugmentedViews:
+        x = x.repeat_interleave(self.pair_sampling.pairs_per_image, dim=0)
+        n = len(x)
+        g1, g2 = sample_position_pairs(self.group_grid(), PairSampling(max_distance=self.pair_sampling.max_distance), n)
+        views = torch.cat([self.augment(x, g1), self.augment(x, g2)])
+        views = self.extra(views)
+        return AugmentedViews(views, sample_positions(self.grid, n), self.pair_sampling.pairs_per_image)
+
+    def read_pairs(self, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
+        lifted = encoder(views.images)
+        invariant = self.encoder.invariant(lifted)
+        if self.readout == "invariant":
+            first, second = invariant.chunk(2)
+        else:
+            fibers = self.encoder.fiber_map(lifted)
+            base = torch.cat([views.base, views.base])
+            first, second = read_bundles(fibers, base, self.grid).chunk(2)
+        # the probe reads the first view, one row per original image
+        return PairBatch(first=first, second=second, invariant=invariant[: len(first) : views.repeats])
