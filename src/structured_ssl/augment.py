@@ -95,7 +95,7 @@ class GroupAugmentation(nn.Module):
         if kind in ("rotation", "dihedral"):
             k = positions[:, -1].float()
             step = 360.0 / self.group.order
-            angle = k * step
+            angle = -k * step  # negative in kornia's y-down frame = escnn's counter-clockwise
             if self.group.continuous_augmentation:
                 angle = angle + (torch.rand(batch, device=device) - 0.5) * step
             if kind == "dihedral":

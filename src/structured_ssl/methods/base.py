@@ -93,25 +93,25 @@ class SSLMethod(L.LightningModule):
 
     def __init__(
         self,
-        group: Group | None = None,
-        encoder: EncoderSpec | None = None,
-        pairs: PairSampling | None = None,
+        group: Group = Group(),
+        encoder: EncoderSpec = EncoderSpec(),
+        pairs: PairSampling = PairSampling(),
         loss: PairLoss | None = None,
         projector: tuple[int, ...] = (128, 128, 128),
         predictor: tuple[int, ...] = (128, 128),
         ema_momentum: float = 0.99,
-        optimizer: OptimizerSpec | None = None,
+        optimizer: OptimizerSpec = OptimizerSpec(),
         in_channels: int = 1,
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
-        self.group = group or Group()
-        self.encoder_spec = encoder or EncoderSpec()
-        self.pair_sampling = pairs or PairSampling()
-        self.loss_fn = loss if loss is not None else NTXent()
-        self.optimizer_spec = optimizer or OptimizerSpec()
+        self.group = group
+        self.encoder_spec = encoder
+        self.pair_sampling = pairs
+        self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
+        self.optimizer_spec = optimizer
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.image_size = image_size
@@ -129,7 +129,11 @@ class SSLMethod(L.LightningModule):
             )
             self.target.requires_grad_(False)
         self.ema_momentum = ema_momentum
-        self.probe = nn.Linear(self.encoder.out_channels, num_classes)
+        # BatchNorm without affine before the linear layer (as MAE's probe): the probe then
+        # does not depend on the feature scale, which drifts while the encoder trains.
+        self.probe = nn.Sequential(
+            nn.BatchNorm1d(self.encoder.out_channels, affine=False), nn.Linear(self.encoder.out_channels, num_classes)
+        )
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_accs = nn.ModuleDict(
             {name: MulticlassAccuracy(num_classes, average="micro") for name in ("test", "test_rotated")}
