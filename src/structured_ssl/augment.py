@@ -110,7 +110,7 @@ class GroupAugmentation(nn.Module):
         return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
 
 
-def extra_augmentations(names: Sequence[str], channels: int, image_size: int) -> nn.Module:
+def build_extra_augmentations(names: Sequence[str], channels: int, image_size: int) -> nn.Module:
     """Kornia augmentations for what the encoder is not equivariant to, by name.
 
     Each keeps the canvas size (crops are resized back), so views stay stackable.

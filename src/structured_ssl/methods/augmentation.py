@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from structured_ssl.augment import GroupAugmentation, extra_augmentations
+from structured_ssl.augment import GroupAugmentation, build_extra_augmentations
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import FiberGrid, PairSampling, read_bundles, sample_position_pairs, sample_positions
 
@@ -54,7 +54,7 @@ class AugmentationSSL(SSLMethod):
         # translation positions are feature-grid cells: one cell is the encoder's total stride
         pixels_per_cell = int(getattr(self.encoder, "stride", 1))
         self.augment = GroupAugmentation(self.group, pixels_per_cell, self.grid.shape)
-        self.extra = extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
+        self.extra = build_extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
 
     def group_grid(self) -> FiberGrid:
         """Grid for drawing (g1, g2): single cells (no bundle), same distance rule as S-SSL."""

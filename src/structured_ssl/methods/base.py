@@ -62,6 +62,13 @@ class PairBatch:
     first: torch.Tensor  # (N, D)
     second: torch.Tensor  # (N, D)
     invariant: torch.Tensor  # (B, C), before detaching
+    auxiliary: tuple[torch.Tensor, torch.Tensor] | None = None  # a second pair (hybrid's A-SSL pair)
+    auxiliary_weight: float = 0.0  # loss = (1 - w) * main + w * auxiliary
+
+
+def constant_lr(step: int) -> float:
+    """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
+    return 1.0
 
 
 def projection_head(dims: tuple[int, ...], in_dim: int) -> nn.Sequential:
@@ -78,6 +85,8 @@ def projection_head(dims: tuple[int, ...], in_dim: int) -> nn.Sequential:
 
 class SSLMethod(L.LightningModule):
     """Base class of every objective (A-SSL, S-SSL, hybrid, Frozen, Supervised).
+
+    ``uses_pairs = False`` (Frozen, Supervised) builds no projector and no loss target.
 
     Args:
         group: the group description (encoder, augmentations and fiber sampler read it).
@@ -106,7 +115,7 @@ class SSLMethod(L.LightningModule):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["loss"])
+        self.save_hyperparameters()
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
@@ -119,10 +128,12 @@ class SSLMethod(L.LightningModule):
             raise ValueError(f"num_classes={num_classes}: a classification probe needs at least 2 classes")
         self.encoder: LiftedEncoder = build_encoder(self.encoder_spec, self.group, in_channels, image_size)
         self.grid = self._fiber_grid(in_channels, image_size)
-        self.projector = projection_head(tuple(projector), self.pair_dim())
+        self.projector: nn.Module | None = None
         self.predictor: nn.Module | None = None
         self.target: nn.ModuleDict | None = None
-        if self.loss_fn.needs_target:
+        if self.uses_pairs:
+            self.projector = projection_head(tuple(projector), self.pair_dim())
+        if self.uses_pairs and self.loss_fn.needs_target:
             self.predictor = projection_head(tuple(predictor) + (projector[-1],), projector[-1])
             self.target = nn.ModuleDict(
                 {"encoder": copy.deepcopy(self.encoder), "projector": copy.deepcopy(self.projector)}
@@ -138,6 +149,8 @@ class SSLMethod(L.LightningModule):
         self.test_accs = nn.ModuleDict(
             {name: MulticlassAccuracy(num_classes, average="micro") for name in ("test", "test_rotated")}
         )
+
+    uses_pairs: bool = True
 
     # ----------------------------------------------------------------- what a method says
     def make_views(self, x: torch.Tensor) -> Any:
@@ -174,7 +187,12 @@ class SSLMethod(L.LightningModule):
         pairs = self.read_pairs(views, self.encoder)
         h1, h2 = self.projector(pairs.first), self.projector(pairs.second)
         if self.target is None:
-            return self.loss_fn(h1, h2), pairs.invariant
+            terms = self.loss_fn(h1, h2)
+            if pairs.auxiliary is not None:
+                weight = pairs.auxiliary_weight
+                extra = self.loss_fn(self.projector(pairs.auxiliary[0]), self.projector(pairs.auxiliary[1]))
+                terms = {**terms, "loss": (1 - weight) * terms["loss"] + weight * extra["loss"], "aux_loss": extra["loss"]}
+            return terms, pairs.invariant
         assert self.predictor is not None
         with torch.no_grad():
             target_pairs = self.read_pairs(views, self.target["encoder"])
@@ -228,20 +246,20 @@ class SSLMethod(L.LightningModule):
         spec = self.optimizer_spec
         global_batch = self._global_batch_size()
         lr = scaled_lr(spec.lr, global_batch, rule=spec.lr_scaling) if global_batch else spec.lr
-        probe_params = list(self.probe.parameters())
-        probe_ids = {id(p) for p in probe_params}
-        main = [p for p in self.parameters() if p.requires_grad and id(p) not in probe_ids]
-        groups = [
-            {"params": main, "lr": lr},
-            {"params": probe_params, "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True},
-        ]
+        main = self.trainable_parameters()
+        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
+        groups = ([{"params": main, "lr": lr}] if main else []) + [probe]
         optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        steps_per_epoch = total / max(1, self.trainer.max_epochs or 1)
+        steps_per_epoch = max(1, self.trainer.num_training_batches // max(1, self.trainer.accumulate_grad_batches))
         warmup = int(round(spec.warmup_epochs * steps_per_epoch))
-        schedule = warmup_cosine_lambda(warmup, total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [schedule, lambda step: 1.0])
+        schedules = ([warmup_cosine_lambda(warmup, total)] if main else []) + [constant_lr]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters of the main optimizer group (everything but the probe and EMA target)."""
+        return [p for name, p in self.named_parameters() if p.requires_grad and not name.startswith("probe.")]
 
     def _global_batch_size(self) -> int | None:
         datamodule = getattr(self.trainer, "datamodule", None)
