@@ -35,6 +35,18 @@ class StructuredSSLCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         name_tensorboard_run(config)
+        use_escnn_aware_sync_batchnorm(config)
+
+
+def use_escnn_aware_sync_batchnorm(config: Any) -> None:
+    """``trainer.sync_batchnorm: true`` gets the plugin that also converts escnn's batch norms."""
+    if not config.trainer.get("sync_batchnorm"):
+        return
+    plugins = config.trainer.get("plugins") or []
+    plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if not any("SyncBatchNorm" in str(p) for p in plugins):
+        plugins.append({"class_path": "structured_ssl.sync_batchnorm.EscnnSyncBatchNorm"})
+    config.trainer.plugins = plugins
 
 
 def name_tensorboard_run(config: Any) -> None:

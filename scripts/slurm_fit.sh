@@ -1,0 +1,28 @@
+#!/bin/bash
+# Multi-node, multi-GPU pre-training on SLURM: one task per GPU, Lightning reads SLURM's
+# variables (SLURMEnvironment) and requeues the job when SLURM signals preemption.
+#
+#   sbatch scripts/slurm_fit.sh configs/paper/cifar10/structured_rotation.yaml
+#
+# Keep --nodes / --ntasks-per-node in step with trainer.num_nodes / trainer.devices below.
+#SBATCH --job-name=structured-ssl
+#SBATCH --nodes=2
+#SBATCH --ntasks-per-node=4
+#SBATCH --gpus-per-node=4
+#SBATCH --cpus-per-task=8
+#SBATCH --time=24:00:00
+#SBATCH --signal=SIGUSR1@90
+#SBATCH --requeue
+#SBATCH --output=slurm-%j.out
+set -euo pipefail
+CONFIG=${1:?usage: sbatch scripts/slurm_fit.sh CONFIG [extra CLI args]}
+shift
+# SIGUSR1 (sent 90 s before the time limit) makes Lightning save and requeue the job; the
+# requeued job resumes from the last checkpoint with --ckpt_path last.
+srun .venv/bin/structured-ssl fit --config "$CONFIG" \
+  --trainer.accelerator gpu \
+  --trainer.devices "$SLURM_NTASKS_PER_NODE" \
+  --trainer.num_nodes "$SLURM_JOB_NUM_NODES" \
+  --trainer.strategy ddp \
+  --ckpt_path last \
+  "$@"
