@@ -32,7 +32,9 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path: Path, objec
     assert single["grads"].keys() == double["grads"].keys()
     assert any(name.startswith("encoder.") for name in single["grads"])
     for name, grad in single["grads"].items():
-        torch.testing.assert_close(double["grads"][name], grad, rtol=1e-3, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")
+        # float32 sums in a different order: compare against the tensor's own scale
+        error = float((double["grads"][name] - grad).abs().max())
+        assert error <= 1e-4 * float(grad.abs().max()) + 1e-6, f"{name}: max abs difference {error:.3g}"
 
 
 def test_cli_fit_with_ddp_on_two_cpu_processes(tmp_path: Path) -> None:

@@ -8,11 +8,15 @@ dispatched before LightningCLI sees the arguments.
 
 from __future__ import annotations
 
+import re
 import sys
+from argparse import ArgumentError
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
+from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.methods.base import SSLMethod
 
@@ -22,6 +26,7 @@ PROJECT_COMMANDS = {
     "compare": "structured_ssl.compare:main",
     "grid": "structured_ssl.grid:main",
     "report": "structured_ssl.report:main",
+    "study": "structured_ssl.study:main",
 }
 
 
@@ -32,10 +37,42 @@ class StructuredSSLCLI(LightningCLI):
         for source, target in (("channels", "in_channels"), ("image_size", "image_size"), ("num_classes", "num_classes")):
             parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
 
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Parse as LightningCLI does, adding what IS allowed to errors about class paths."""
+        action = getattr(parser, "_subcommands_action", None)
+        parsers = [parser, *(action._name_parser_map.values() if action is not None else [])]
+        before = [p.exit_on_error for p in parsers]
+        for p in parsers:
+            p.exit_on_error = False
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:
+            for p, value in zip(parsers, before, strict=True):
+                p.exit_on_error = value
+            parser.error(str(error) + allowed_classes_hint(str(error)))
+        finally:
+            for p, value in zip(parsers, before, strict=True):
+                p.exit_on_error = value
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        self._checked(check_config, config, fit=self.subcommand in (None, "fit"))
         name_tensorboard_run(config)
+        reuse_run_directory_on_resume(config)
         use_escnn_aware_sync_batchnorm(config)
+        use_atomic_checkpoint_io(config)
+
+    def before_fit(self) -> None:
+        """Checks that need the built model, data and trainer; no step has run yet."""
+        self._checked(check_fit, self.model, self.datamodule, self.trainer)
+
+    def _checked(self, check: Any, *args: Any, **kwargs: Any) -> None:
+        """Run a config check; a failure is a one-line CLI error (exit code 2), not a traceback."""
+        try:
+            check(*args, **kwargs)
+        except ConfigError as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
 
 
 def use_escnn_aware_sync_batchnorm(config: Any) -> None:
@@ -47,6 +84,55 @@ def use_escnn_aware_sync_batchnorm(config: Any) -> None:
     if not any("SyncBatchNorm" in str(p) for p in plugins):
         plugins.append({"class_path": "structured_ssl.sync_batchnorm.EscnnSyncBatchNorm"})
     config.trainer.plugins = plugins
+
+
+def allowed_classes_hint(message: str) -> str:
+    """For an unknown loss or objective class path, the ones that exist."""
+    import structured_ssl.losses as losses
+    import structured_ssl.methods as methods
+
+    hints = []
+    if "structured_ssl.losses" in message or "PairLoss" in message:
+        names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type) and n != "PairLoss"]
+        hints.append("model.init_args.loss: known losses are " + ", ".join(f"structured_ssl.losses.{n}" for n in names))
+    if "structured_ssl.methods" in message and "SSLMethod" in message and not hints:
+        names = [n for n in methods.__all__ if n not in ("OptimizerSpec", "SSLMethod")]
+        hints.append("model: known objectives are " + ", ".join(f"structured_ssl.methods.{n}" for n in names))
+    return "".join(f"\n  hint: {h}" for h in hints)
+
+
+def use_atomic_checkpoint_io(config: Any) -> None:
+    """Checkpoints are written beside their target and renamed into place (see
+    :class:`~structured_ssl.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    plugins = config.trainer.get("plugins") or []
+    plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+    if not any("CheckpointIO" in str(p) for p in plugins):
+        plugins.append({"class_path": "structured_ssl.resilience.AtomicCheckpointIO"})
+    config.trainer.plugins = plugins
+
+
+def reuse_run_directory_on_resume(config: Any) -> None:
+    """``--ckpt_path last`` looks for ``last.ckpt`` in the logger's CURRENT version directory;
+    a restarted job would get a fresh ``version_N+1`` and silently start from scratch. On resume
+    we therefore log into the newest existing version of the run (which holds its checkpoints),
+    so a job script can always pass ``--ckpt_path last``, on its first start and after a requeue.
+    """
+    if config.get("ckpt_path") != "last":
+        return
+    logger = config.trainer.get("logger")
+    if not hasattr(logger, "get"):
+        return
+    init_args = logger.get("init_args")
+    if init_args is None or init_args.get("version") is not None or init_args.get("save_dir") is None:
+        return
+    run_dir = Path(str(init_args["save_dir"])) / str(init_args.get("name") or "lightning_logs")
+    versions = [
+        int(m.group(1))
+        for d in (run_dir.iterdir() if run_dir.is_dir() else [])
+        if (m := re.fullmatch(r"version_(\d+)", d.name)) and any((d / "checkpoints").glob("last*.ckpt"))
+    ]
+    if versions:
+        init_args["version"] = max(versions)
 
 
 def name_tensorboard_run(config: Any) -> None:

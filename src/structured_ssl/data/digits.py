@@ -24,6 +24,8 @@ class DigitsDataModule(ImageDataModule):
         **kwargs: see :class:`ImageDataModule`.
     """
 
+    needs_files = False  # embedded in scikit-learn: data_dir is never read
+
     def __init__(
         self,
         image_size: int = 21,

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from structured_ssl.config_checks import check_model_settings
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
@@ -64,6 +65,16 @@ class PairBatch:
     invariant: torch.Tensor  # (B, C), before detaching
     auxiliary: tuple[torch.Tensor, torch.Tensor] | None = None  # a second pair (hybrid's A-SSL pair)
     auxiliary_weight: float = 0.0  # loss = (1 - w) * main + w * auxiliary
+
+
+def escnn_cache_keys(module: nn.Module, state: dict[str, Any]) -> list[str]:
+    """Keys of ``state`` that are escnn's eval-mode caches of expanded filters and biases."""
+    keys = []
+    for name, sub in module.named_modules():
+        if type(sub).__module__.startswith("escnn.") and not sub.training:
+            prefix = f"{name}." if name else ""
+            keys += [k for k in (f"{prefix}filter", f"{prefix}expanded_bias") if k in state]
+    return keys
 
 
 def constant_lr(step: int) -> float:
@@ -114,6 +125,7 @@ class SSLMethod(L.LightningModule):
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
+        check_model_settings(type(self), group, encoder, pairs, image_size)  # fail before building anything
         super().__init__()
         self.save_hyperparameters()
         self.group = group
@@ -221,6 +233,19 @@ class SSLMethod(L.LightningModule):
         ema_update_(self.target["encoder"], self.encoder, momentum)
         ema_update_(self.target["projector"], self.projector, momentum)
         self.log("train/ema_momentum", momentum)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save the weights the same way whatever mode each module is in.
+
+        An escnn module in eval mode caches its expanded filter as buffers (``filter``,
+        ``expanded_bias``) that a train-mode module does not have, so a checkpoint taken while
+        one is in eval mode (Frozen's backbone, an EMA target, a save after validation) would
+        not load strictly into a freshly built model. They are derived from the weights: drop them.
+        """
+        state = checkpoint.get("state_dict")
+        if state is not None:
+            for key in escnn_cache_keys(self, state):
+                del state[key]
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Invariant embedding ``(B, C)`` of un-augmented images (probes, kNN, evaluation)."""

@@ -1,0 +1,317 @@
+"""One experiment run = ``fit`` then ``test`` of one config, in its own Python process.
+
+The grid and the parameter studies both launch many runs. Each run gets a fresh interpreter
+(``python -m structured_ssl.runs SPEC.json``) so that nothing leaks from one run to the next:
+global seeds, escnn's caches, CUDA state, a crashed run's half-built trainer. Inside that
+process the worker calls :func:`structured_ssl.cli.main` twice (fit, then test on the final
+checkpoint) so the interpreter start-up is paid once per run, not twice.
+
+Metrics are taken from the trainer itself by :class:`MetricsRecorder`, a callback appended to
+the config's callbacks from the command line, rather than re-read from TensorBoard files: the
+values are exactly what Lightning logged, and no logger is required. The worker then writes
+one result JSON per run (atomically), which is what makes the grid resumable: a run whose
+JSON exists is finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+RESULTS_DIR = "results"
+LOGS_DIR = "logs"
+RUNS_DIR = "runs"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to run one experiment.
+
+    Args:
+        key: relative id, also the result's path below ``OUT/results`` (``digits/structured_rotation/seed0``).
+        configs: YAML files, composed in order (the cell's config, then overlays).
+        overrides: extra CLI arguments (``--trainer.max_epochs=3``), after the configs.
+        record: identity fields copied into the result (dataset, objective, group, seed, ...).
+        ckpt: which checkpoint ``test`` evaluates: "final" (the model at the end of training,
+            the paper's protocol) or "best" (best ``val/probe_acc``, when the config
+            checkpoints on it).
+    """
+
+    key: str
+    configs: tuple[str, ...]
+    overrides: tuple[str, ...] = ()
+    record: dict[str, Any] = field(default_factory=dict)
+    ckpt: str = "final"
+
+
+# ----------------------------------------------------------------------------- the callback
+class MetricsRecorder(L.Callback):
+    """Writes the trainer's scalar metrics to a JSON file at the end of fit and of test.
+
+    ``on_fit_end`` also records the checkpoint to test (last, best, or a fresh one when the
+    config has no checkpoint callback) and a few facts about the model (fiber grid, sizes),
+    so studies can put their x axis in the paper's units without rebuilding the model.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def _update(self, trainer: L.Trainer, entries: dict[str, Any]) -> None:
+        if not trainer.is_global_zero:
+            return
+        state = json.loads(self.path.read_text()) if self.path.exists() else {}
+        state.update(entries)
+        write_json_atomic(self.path, state)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        checkpoints = {"final": str(save_final_checkpoint(trainer, pl_module))}
+        callback = trainer.checkpoint_callback
+        if callback is not None:
+            if getattr(callback, "last_model_path", ""):
+                checkpoints["last"] = callback.last_model_path
+            if getattr(callback, "best_model_path", ""):
+                checkpoints["best"] = callback.best_model_path
+        best_score = getattr(callback, "best_model_score", None) if callback is not None else None
+        fit = scalar_metrics(trainer.callback_metrics)
+        if best_score is not None:
+            fit["best_checkpoint_score"] = float(best_score)
+        self._update(
+            trainer,
+            {
+                "fit": fit,
+                "checkpoints": checkpoints,
+                "epochs_completed": trainer.current_epoch,
+                "model": model_facts(pl_module),
+                "data": data_facts(trainer),
+            },
+        )
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._update(trainer, {"test": scalar_metrics(trainer.callback_metrics)})
+
+
+def save_final_checkpoint(trainer: L.Trainer, module: L.LightningModule) -> Path:
+    """Save the final model with every module in train mode, next to the run's logs.
+
+    escnn caches expanded filters as buffers in eval mode, so a checkpoint written after
+    validation (Lightning's ``last.ckpt``) holds ``*.filter`` keys that a freshly built,
+    train-mode model rejects. A train-mode save is loadable by ``test`` whatever the encoder.
+    """
+    path = Path(trainer.log_dir or trainer.default_root_dir) / "checkpoints" / "final.ckpt"
+    modes = {name: m.training for name, m in module.named_modules()}
+    module.train()
+    try:
+        trainer.save_checkpoint(path)
+    finally:
+        # parents come before children, so each module ends in its own former mode
+        for name, m in module.named_modules():
+            m.train(modes.get(name, m.training))
+    return path
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Lightning's metric dict as plain floats (tensors and numbers; others skipped)."""
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        if math.isfinite(number):
+            out[name] = number
+    return out
+
+
+def model_facts(module: L.LightningModule) -> dict[str, Any]:
+    """What a table or plot may need to know about the trained model."""
+    facts: dict[str, Any] = {"class": type(module).__name__}
+    for name, attribute in (("group", "group"), ("encoder_spec", "encoder_spec"), ("pairs", "pair_sampling")):
+        value = getattr(module, attribute, None)
+        if value is not None and dataclasses.is_dataclass(value):
+            facts[name] = dataclasses.asdict(value)
+    grid = getattr(module, "grid", None)
+    if grid is not None:
+        from structured_ssl.groups import max_topographic_distance
+
+        facts["fiber_grid"] = list(grid.shape)
+        facts["fiber_grid_cyclic"] = bool(grid.cyclic)
+        facts["max_topographic_distance"] = max_topographic_distance(tuple(grid.shape), bool(grid.cyclic))
+    encoder = getattr(module, "encoder", None)
+    if encoder is not None:
+        facts["encoder_class"] = type(encoder).__name__
+        facts["encoder_parameters"] = int(sum(p.numel() for p in encoder.parameters()))
+        if hasattr(encoder, "out_channels"):
+            facts["fiber_channels"] = int(encoder.out_channels)
+    return facts
+
+
+def data_facts(trainer: L.Trainer) -> dict[str, Any]:
+    """Which data the run really saw (an overlay may swap the dataset of a cell)."""
+    datamodule = getattr(trainer, "datamodule", None)
+    if datamodule is None:
+        return {}
+    facts: dict[str, Any] = {"class": type(datamodule).__name__}
+    for name in ("image_size", "channels", "num_classes", "batch_size", "train_subset"):
+        try:
+            facts[name] = getattr(datamodule, name)
+        except (AttributeError, NotImplementedError):
+            continue
+    return facts
+
+
+# ----------------------------------------------------------------------------- file helpers
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temporary file then rename: a crash never leaves a half-written result."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def result_path(out: Path, key: str) -> Path:
+    return Path(out) / RESULTS_DIR / f"{key}.json"
+
+
+def load_results(out: Path) -> list[dict[str, Any]]:
+    """Every finished run's result below ``OUT/results``."""
+    root = Path(out) / RESULTS_DIR
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))] if root.is_dir() else []
+
+
+def metric_value(result: dict[str, Any], metric: str) -> float | None:
+    """A metric from a result: test metrics first, then the end-of-fit ones."""
+    for stage in ("test", "fit"):
+        value = (result.get(stage) or {}).get(metric)
+        if value is not None:
+            return float(value)
+    return None
+
+
+def as_percent(metric: str, value: float) -> float:
+    """Accuracies are stored as fractions and shown in %, other metrics as they are."""
+    return 100.0 * value if metric.endswith("acc") else value
+
+
+# ----------------------------------------------------------------------------- the parent side
+def cli_arguments(spec: RunSpec, out: Path, subcommand: str, state: Path) -> list[str]:
+    """The ``structured-ssl`` arguments of one stage: configs, overrides, logger, recorder."""
+    name, _, version = spec.key.rpartition("/")
+    recorder = {"class_path": f"{__name__}.MetricsRecorder", "init_args": {"path": str(state)}}
+    args = [subcommand]
+    for config in spec.configs:
+        args += ["--config", str(config)]
+    args += list(spec.overrides)
+    args += [
+        f"--trainer.logger.init_args.save_dir={Path(out) / RUNS_DIR}",
+        f"--trainer.logger.init_args.name={name or spec.key}",
+        f"--trainer.logger.init_args.version={version if subcommand == 'fit' else version + '-test'}",
+        f"--trainer.callbacks+={json.dumps(recorder)}",
+        "--trainer.enable_progress_bar=false",
+    ]
+    return args
+
+
+def execute(spec: RunSpec, out: Path, python: str | None = None, echo: bool = False) -> dict[str, Any] | None:
+    """Run one spec in a fresh interpreter; return its result, or None when it failed.
+
+    The run's stdout and stderr go to ``OUT/logs/<key>.log`` (printed too with ``echo``).
+    """
+    out = Path(out)
+    spec_file = out / LOGS_DIR / f"{spec.key}.spec.json"
+    log_file = out / LOGS_DIR / f"{spec.key}.log"
+    write_json_atomic(spec_file, {"out": str(out), **asdict(spec)})
+    command = [python or sys.executable, "-m", __name__, str(spec_file)]
+    start = time.perf_counter()
+    with log_file.open("w") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        log.flush()
+        if echo:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.write(line)
+                sys.stdout.write(line)
+            code = process.wait()
+        else:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+    elapsed = time.perf_counter() - start
+    path = result_path(out, spec.key)
+    if code != 0 or not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    result.setdefault("wall_time_s", {})["process"] = elapsed
+    write_json_atomic(path, result)
+    return result
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The end of a run's log, for the failure message."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# ----------------------------------------------------------------------------- the worker
+def run_worker(spec: RunSpec, out: Path) -> dict[str, Any]:
+    """Fit then test in THIS process; return (and, on rank zero, write) the result."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from structured_ssl.cli import main as cli_main
+
+    state = Path(out) / LOGS_DIR / f"{spec.key}.metrics.json"
+    state.unlink(missing_ok=True)
+    start = time.perf_counter()
+    cli_main(cli_arguments(spec, out, "fit", state))
+    fit_time = time.perf_counter() - start
+    fitted = json.loads(state.read_text()) if state.exists() else {}
+    checkpoints = fitted.get("checkpoints") or {}
+    checkpoint = checkpoints.get(spec.ckpt) or checkpoints.get("final")
+    test_time = 0.0
+    if checkpoint:
+        start = time.perf_counter()
+        cli_main([*cli_arguments(spec, out, "test", state), f"--ckpt_path={checkpoint}"])
+        test_time = time.perf_counter() - start
+    recorded = json.loads(state.read_text()) if state.exists() else {}
+    result = {
+        **spec.record,
+        "key": spec.key,
+        "configs": list(spec.configs),
+        "overrides": list(spec.overrides),
+        "tested_checkpoint": checkpoint,
+        "fit": recorded.get("fit", {}),
+        "test": recorded.get("test", {}),
+        "model": recorded.get("model", {}),
+        "data": recorded.get("data", {}),
+        "epochs_completed": recorded.get("epochs_completed"),
+        "wall_time_s": {"fit": fit_time, "test": test_time},
+    }
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        write_json_atomic(result_path(out, spec.key), result)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Worker entry point: ``python -m structured_ssl.runs SPEC.json``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m structured_ssl.runs SPEC.json")
+    data = json.loads(Path(argv[0]).read_text())
+    out = Path(data.pop("out"))
+    data["configs"] = tuple(data["configs"])
+    data["overrides"] = tuple(data["overrides"])
+    run_worker(RunSpec(**data), out)
+
+
+if __name__ == "__main__":
+    main()
