@@ -40,14 +40,22 @@ class PoisonBatch(L.Callback):
 
 
 class RecordSteps(L.Callback):
-    """Append ``global_step`` after every training step to a file (which steps actually ran)."""
+    """Append one line per training step to a file: global step, batch index, a checksum of the
+    batch, a digest of the torch RNG state before the step, and the loss (which steps ran, on
+    what data, with which random draws)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._before = ""
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        data = float(batch[0].double().sum()) if torch.isfinite(batch[0]).all() else float("nan")
+        rng = int(torch.get_rng_state().double().mul(torch.arange(1, 5057, dtype=torch.double)).sum())
+        self._before = f"{data:.6f} {rng}"
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         with open(self.path, "a") as f:
-            f.write(f"{trainer.global_step} {batch_idx} {float(torch.as_tensor(loss)):.10g}\n")
+            f.write(f"{trainer.global_step} {batch_idx} {self._before} {float(torch.as_tensor(loss)):.10g}\n")

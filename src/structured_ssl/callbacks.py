@@ -14,6 +14,7 @@ class FitReport(L.Callback):
         self._start = time.perf_counter()
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        log_dir = trainer.log_dir  # a broadcast: every rank must ask
         if not trainer.is_global_zero:
             return
         metrics = trainer.callback_metrics
@@ -28,8 +29,8 @@ class FitReport(L.Callback):
         for key in ("val/knn_acc", "val/equivariance_error"):
             if key in metrics:
                 lines.append(f"  final {key} = {float(metrics[key]):.4f}")
-        if trainer.log_dir:
-            lines.append(f"  logs: {trainer.log_dir}   (tensorboard --logdir {trainer.log_dir})")
+        if log_dir:
+            lines.append(f"  logs: {log_dir}   (tensorboard --logdir {log_dir})")
         if trainer.checkpoint_callback is not None and getattr(trainer.checkpoint_callback, "best_model_path", ""):
             lines.append(f"  checkpoint: {trainer.checkpoint_callback.best_model_path}")
         print("\n".join(lines), flush=True)

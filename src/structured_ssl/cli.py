@@ -9,12 +9,14 @@ dispatched before LightningCLI sees the arguments.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from argparse import ArgumentError
 from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
@@ -61,6 +63,8 @@ class StructuredSSLCLI(LightningCLI):
         reuse_run_directory_on_resume(config)
         use_escnn_aware_sync_batchnorm(config)
         use_atomic_checkpoint_io(config)
+        if self.subcommand in (None, "fit"):
+            add_resilience_callbacks(config)
 
     def before_fit(self) -> None:
         """Checks that need the built model, data and trainer; no step has run yet."""
@@ -99,6 +103,27 @@ def allowed_classes_hint(message: str) -> str:
         names = [n for n in methods.__all__ if n not in ("OptimizerSpec", "SSLMethod")]
         hints.append("model: known objectives are " + ", ".join(f"structured_ssl.methods.{n}" for n in names))
     return "".join(f"\n  hint: {h}" for h in hints)
+
+
+RESILIENCE_CALLBACKS = (
+    "structured_ssl.resilience.ExactResume",
+    "structured_ssl.resilience.PreemptionCheckpoint",
+    "structured_ssl.resilience.FiniteLoss",
+)
+
+
+def add_resilience_callbacks(config: Any) -> None:
+    """Every fit gets exact resume, a checkpoint on SIGTERM and a stop on a non-finite loss,
+    also with trainer configs that do not list them (those that do keep their own entries)."""
+    from jsonargparse import Namespace
+
+    callbacks = config.trainer.get("callbacks") or []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    present = " ".join(str(c.get("class_path", c) if hasattr(c, "get") else c) for c in callbacks)
+    for class_path in RESILIENCE_CALLBACKS:
+        if class_path.rsplit(".", 1)[-1] not in present:
+            callbacks.append(Namespace(class_path=class_path, init_args=Namespace()))
+    config.trainer.callbacks = callbacks
 
 
 def use_atomic_checkpoint_io(config: Any) -> None:
@@ -177,21 +202,26 @@ def main(argv: list[str] | None = None) -> None:
         module_name, func = PROJECT_COMMANDS[argv[0]].split(":")
         getattr(importlib.import_module(module_name), func)(argv[1:])
         return
-    StructuredSSLCLI(
-        SSLMethod,
-        ImageDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        save_config_kwargs={"overwrite": True},
-        trainer_defaults={
-            "logger": {
-                "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
-                "init_args": {"save_dir": DEFAULT_LOG_DIR, "default_hp_metric": False},
+    try:
+        StructuredSSLCLI(
+            SSLMethod,
+            ImageDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={
+                "logger": {
+                    "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                    "init_args": {"save_dir": DEFAULT_LOG_DIR, "default_hp_metric": False},
+                },
             },
-        },
-        args=argv,
-        auto_configure_optimizers=False,
-    )
+            args=argv,
+            auto_configure_optimizers=False,
+        )
+    except SIGTERMException:
+        # Lightning stops a SIGTERM'd run with exit status 0, which a scheduler reads as "finished"
+        # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
+        raise SystemExit(128 + signal.SIGTERM) from None
 
 
 if __name__ == "__main__":

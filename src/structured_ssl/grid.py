@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Collection, Sequence
@@ -76,12 +77,15 @@ def seed_overrides(seed: int, epochs: int | None, sets: Sequence[str]) -> tuple[
     return tuple(overrides)
 
 
-def run_all(specs: Sequence[RunSpec], out: Path, jobs: int = 1, echo: bool = False) -> dict[str, dict[str, Any] | None]:
+def run_all(
+    specs: Sequence[RunSpec], out: Path, jobs: int = 1, echo: bool = False
+) -> dict[str, dict[str, Any] | None]:
     """Run every spec whose result does not exist yet; return results by key (None = failed).
 
     ``jobs`` > 1 runs that many processes at once (each is its own interpreter).
     """
     results: dict[str, dict[str, Any] | None] = {}
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     todo = []
     for spec in specs:
         path = result_path(out, spec.key)
@@ -94,15 +98,21 @@ def run_all(specs: Sequence[RunSpec], out: Path, jobs: int = 1, echo: bool = Fal
     def one(item: tuple[int, RunSpec]) -> tuple[str, dict[str, Any] | None]:
         index, spec = item
         print(f"  [{index}/{len(todo)}] run  {spec.key}", flush=True)
-        result = execute(spec, out, echo=echo and jobs == 1)
+        result = execute(spec, out, echo=echo and jobs == 1, threads=threads)
         if result is None:
             log = Path(out) / LOGS_DIR / f"{spec.key}.log"
             print(f"  [{index}/{len(todo)}] FAILED {spec.key}; log: {log}\n{tail(log)}", flush=True)
         else:
             seconds = result.get("wall_time_s", {}).get("process", float("nan"))
             value = metric_value(result, DEFAULT_METRIC)
-            shown = f"{DEFAULT_METRIC}={as_percent(DEFAULT_METRIC, value):.1f}" if value is not None else "no metric"
-            print(f"  [{index}/{len(todo)}] done {spec.key}: {shown} in {seconds:.1f} s", flush=True)
+            shown = (
+                f"{DEFAULT_METRIC}={as_percent(DEFAULT_METRIC, value):.1f}"
+                if value is not None
+                else "no metric"
+            )
+            print(
+                f"  [{index}/{len(todo)}] done {spec.key}: {shown} in {seconds:.1f} s", flush=True
+            )
         return spec.key, result
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -147,7 +157,9 @@ def grid_table(
     return header, rows
 
 
-def wall_time_table(results: Sequence[dict[str, Any]], cells: Sequence[Cell]) -> tuple[list[str], list[list[str]]]:
+def wall_time_table(
+    results: Sequence[dict[str, Any]], cells: Sequence[Cell]
+) -> tuple[list[str], list[list[str]]]:
     """Mean seconds per run (fit, test, whole process) by objective: what each objective costs."""
     by_objective: dict[str, list[dict[str, float]]] = {}
     for result in results:
@@ -166,7 +178,9 @@ def wall_time_table(results: Sequence[dict[str, Any]], cells: Sequence[Cell]) ->
     return header, rows
 
 
-def write_tables(out: Path, cells: Sequence[Cell], seeds: Sequence[int], metric: str, missing: Collection[Cell]) -> str:
+def write_tables(
+    out: Path, cells: Sequence[Cell], seeds: Sequence[int], metric: str, missing: Collection[Cell]
+) -> str:
     """Write table.md, table.csv and runs.csv in OUT; return the Markdown."""
     results = [r for r in load_results(out) if r.get("seed") in seeds]
     header, rows = grid_table(results, cells, seeds, metric, missing)
@@ -182,7 +196,17 @@ def write_tables(out: Path, cells: Sequence[Cell], seeds: Sequence[int], metric:
     )
     (Path(out) / "table.md").write_text(text + "\n")
     write_csv(Path(out) / "table.csv", header, rows)
-    run_header = ["dataset", "objective", "group", "seed", metric, "fit_s", "test_s", "process_s", "key"]
+    run_header = [
+        "dataset",
+        "objective",
+        "group",
+        "seed",
+        metric,
+        "fit_s",
+        "test_s",
+        "process_s",
+        "key",
+    ]
     run_rows = [
         [
             r.get("dataset"),
@@ -203,12 +227,40 @@ def write_tables(out: Path, cells: Sequence[Cell], seeds: Sequence[int], metric:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Options the grid and the studies share."""
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=None, help="trainer.max_epochs (default: the config's)")
-    parser.add_argument("--overlay", action="append", default=[], metavar="YAML", help="extra config composed after each cell's")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any CLI override, e.g. trainer.limit_train_batches=2")
-    parser.add_argument("--configs", type=Path, default=Path("configs"), help="config root holding <dataset>/<objective>_<group>.yaml")
-    parser.add_argument("--metric", default=DEFAULT_METRIC, help="metric of the table (test/probe_acc, val/probe_acc, ...)")
-    parser.add_argument("--ckpt", choices=("final", "best"), default="final", help="checkpoint that `test` evaluates")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="trainer.max_epochs (default: the config's)"
+    )
+    parser.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="extra config composed after each cell's",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any CLI override, e.g. trainer.limit_train_batches=2",
+    )
+    parser.add_argument(
+        "--configs",
+        type=Path,
+        default=Path("configs"),
+        help="config root holding <dataset>/<objective>_<group>.yaml",
+    )
+    parser.add_argument(
+        "--metric",
+        default=DEFAULT_METRIC,
+        help="metric of the table (test/probe_acc, val/probe_acc, ...)",
+    )
+    parser.add_argument(
+        "--ckpt",
+        choices=("final", "best"),
+        default="final",
+        help="checkpoint that `test` evaluates",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each its own process)")
     parser.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
     parser.add_argument("--echo", action="store_true", help="also print each run's output")
@@ -221,11 +273,15 @@ def dry_run(specs: Sequence[RunSpec]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="structured-ssl grid", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="structured-ssl grid", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--dataset", "--datasets", dest="datasets", nargs="+", default=["digits"])
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES))
     parser.add_argument("--groups", nargs="+", default=list(GROUPS))
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/grid-<datasets>)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default results/grid-<datasets>)"
+    )
     add_run_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     out: Path = args.out or Path("results") / f"grid-{'-'.join(args.datasets)}"
@@ -263,9 +319,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = write_tables(out, cells, args.seeds, args.metric, missing)
     print("\n" + text + "\n")
     failed = [key for key, result in results.items() if result is None]
-    print(f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'runs.csv'} in {time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'runs.csv'} in {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     if failed:
-        raise SystemExit(f"{len(failed)} run(s) failed: {', '.join(failed)} (logs in {out / LOGS_DIR})")
+        raise SystemExit(
+            f"{len(failed)} run(s) failed: {', '.join(failed)} (logs in {out / LOGS_DIR})"
+        )
 
 
 if __name__ == "__main__":

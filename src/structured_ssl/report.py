@@ -41,8 +41,18 @@ OBJECTIVE_COLUMNS = {
     "hybrid": "Hybrid",
 }
 #: our datasets -> the paper's row they are compared with
-PAPER_DATASET = {"digits": "mnist", "mnist": "mnist", "cifar10": "cifar10", "tiny_imagenet": "tiny_imagenet"}
-DATASET_NAMES = {"digits": "digits (vs MNIST)", "mnist": "MNIST", "cifar10": "CIFAR-10", "tiny_imagenet": "Tiny ImageNet"}
+PAPER_DATASET = {
+    "digits": "mnist",
+    "mnist": "mnist",
+    "cifar10": "cifar10",
+    "tiny_imagenet": "tiny_imagenet",
+}
+DATASET_NAMES = {
+    "digits": "digits (vs MNIST)",
+    "mnist": "MNIST",
+    "cifar10": "CIFAR-10",
+    "tiny_imagenet": "Tiny ImageNet",
+}
 FIGURE2 = {"g0_size": "figure2_g0_size.png", "max_distance": "figure2_max_distance.png"}
 
 
@@ -123,15 +133,32 @@ def build_rows(results: Sequence[dict[str, Any]], metric: str, paper: dict[str, 
                 if PAPER_DATASET.get(dataset) != entry["data"]:
                     continue
                 key = (table_number, dataset, entry["group"])
-                if table_number == 2 and not any(p.table == 2 and p.dataset == dataset for p in cells):
+                if table_number == 2 and not any(
+                    p.table == 2 and p.dataset == dataset for p in cells
+                ):
                     continue
                 seen.add(key)
-                rows.append(Row(table_number, dataset, entry["group"], entry["backbone"], entry["results"], {}))
-        extra = sorted({(p.table, p.dataset, p.group) for p in cells if p.table == table_number} - seen)
+                rows.append(
+                    Row(
+                        table_number,
+                        dataset,
+                        entry["group"],
+                        entry["backbone"],
+                        entry["results"],
+                        {},
+                    )
+                )
+        extra = sorted(
+            {(p.table, p.dataset, p.group) for p in cells if p.table == table_number} - seen
+        )
         rows += [Row(t, d, g, "", {}, {}) for t, d, g in extra]
     for row in rows:
         for placement, values in cells.items():
-            if (placement.table, placement.dataset, placement.group) == (row.table, row.dataset, row.group):
+            if (placement.table, placement.dataset, placement.group) == (
+                row.table,
+                row.dataset,
+                row.group,
+            ):
                 summary = summarize(values)
                 if summary is not None:
                     row.ours[placement.column] = summary
@@ -140,7 +167,11 @@ def build_rows(results: Sequence[dict[str, Any]], metric: str, paper: dict[str, 
 
 def cell_text(ours: Summary | None, paper: dict[str, float] | None) -> str:
     """``ours 70.1 ± 2.0 · paper 68.2 ± 2.5 · Δ +1.9``."""
-    parts = [f"ours {ours.format(digits=1)}" + (f" (n={ours.n})" if ours.n != 3 else "") if ours else "ours —"]
+    parts = [
+        f"ours {ours.format(digits=1)}" + (f" (n={ours.n})" if ours.n != 3 else "")
+        if ours
+        else "ours —"
+    ]
     if paper:
         parts.append(f"paper {paper['mean']:.1f} ± {paper['std']:.1f}")
         if ours:
@@ -159,12 +190,24 @@ def frozen_note(row: Row) -> str:
             return "?"
         return "yes" if frozen >= max(v for v in ssl if v is not None) else "no"
 
-    ours = beats({c: (s.mean if s else None) for c, s in ((c, row.ours.get(c)) for c in ("Frozen", "A-SSL", "H-SSL"))})
-    paper = beats({c: (row.paper[c]["mean"] if c in row.paper else None) for c in ("Frozen", "A-SSL", "H-SSL")})
+    ours = beats(
+        {
+            c: (s.mean if s else None)
+            for c, s in ((c, row.ours.get(c)) for c in ("Frozen", "A-SSL", "H-SSL"))
+        }
+    )
+    paper = beats(
+        {
+            c: (row.paper[c]["mean"] if c in row.paper else None)
+            for c in ("Frozen", "A-SSL", "H-SSL")
+        }
+    )
     return f"ours {ours} / paper {paper}"
 
 
-def render(rows: Sequence[Row], results: Sequence[dict[str, Any]], metric: str, paper: dict[str, Any]) -> tuple[str, list[list[Any]]]:
+def render(
+    rows: Sequence[Row], results: Sequence[dict[str, Any]], metric: str, paper: dict[str, Any]
+) -> tuple[str, list[list[Any]]]:
     """Markdown of both tables and the long-form CSV rows."""
     extra_columns = sorted({c for r in rows for c in r.ours} - set(COLUMNS))
     columns = [*COLUMNS, *extra_columns]
@@ -175,10 +218,15 @@ def render(rows: Sequence[Row], results: Sequence[dict[str, Any]], metric: str, 
     data_classes = {r.get("dataset"): (r.get("data") or {}).get("class") for r in results}
     notes = [f"{d}: trained on {c}" for d, c in data_classes.items() if c and d != "digits"]
     if "digits" in data_classes:
-        notes.append("digits: scikit-learn's 8x8 digits, compared with the paper's MNIST row (a stand-in, not MNIST)")
+        notes.append(
+            "digits: scikit-learn's 8x8 digits, compared with the paper's MNIST row (a stand-in, not MNIST)"
+        )
     sections += [f"Data: {'; '.join(notes)}."] if notes else []
     csv_rows: list[list[Any]] = []
-    for table_number, title in ((1, paper["tables"]["table1"]["title"]), (2, paper["tables"]["table2"]["title"])):
+    for table_number, title in (
+        (1, paper["tables"]["table1"]["title"]),
+        (2, paper["tables"]["table2"]["title"]),
+    ):
         table_rows = [r for r in rows if r.table == table_number]
         if not table_rows:
             sections.append(f"## {title}\n\nNo runs of ours belong here.")
@@ -216,7 +264,19 @@ def render(rows: Sequence[Row], results: Sequence[dict[str, Any]], metric: str, 
     return "\n\n".join(sections), csv_rows
 
 
-CSV_HEADER = ["table", "data", "paper_data", "group", "column", "ours_mean", "ours_std", "ours_n", "paper_mean", "paper_std", "difference"]
+CSV_HEADER = [
+    "table",
+    "data",
+    "paper_data",
+    "group",
+    "column",
+    "ours_mean",
+    "ours_std",
+    "ours_n",
+    "paper_mean",
+    "paper_std",
+    "difference",
+]
 
 
 # ----------------------------------------------------------------------------- Figure 2
@@ -236,19 +296,31 @@ def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
         parameter = rows[0]["parameter"]
         name = FIGURE2.get(parameter, f"study_{parameter}.png")
         where = f"{rows[0].get('dataset', '')}, {rows[0].get('group', '')}"
-        title = {"g0_size": "Figure 2 (left): base-space size |g0|", "max_distance": "Figure 2 (right): max topographic distance"}.get(
-            parameter, parameter
-        )
+        title = {
+            "g0_size": "Figure 2 (left): base-space size |g0|",
+            "max_distance": "Figure 2 (right): max topographic distance",
+        }.get(parameter, parameter)
         drawn.append(plot_summary(rows, Path(out) / name, title=f"{title}\n{where}"))
     return drawn
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="structured-ssl report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("grids", nargs="*", type=Path, help="grid output folders (OUT of `structured-ssl grid`)")
-    parser.add_argument("--studies", nargs="*", type=Path, default=[], help="study output folders (Figure 2)")
+    parser = argparse.ArgumentParser(
+        prog="structured-ssl report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "grids", nargs="*", type=Path, help="grid output folders (OUT of `structured-ssl grid`)"
+    )
+    parser.add_argument(
+        "--studies", nargs="*", type=Path, default=[], help="study output folders (Figure 2)"
+    )
     parser.add_argument("--metric", default="test/probe_acc")
-    parser.add_argument("--out", type=Path, default=None, help="where report.md/csv and PNGs go (default: the first grid)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where report.md/csv and PNGs go (default: the first grid)",
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if not args.grids and not args.studies:
         parser.error("give at least one grid folder or --studies")
@@ -258,7 +330,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.grids:
         results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
         if not results:
-            raise SystemExit(f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)")
+            raise SystemExit(
+                f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"
+            )
         rows = build_rows(results, args.metric, paper)
         text, csv_rows = render(rows, results, args.metric, paper)
         (out / "report.md").write_text(text + "\n")

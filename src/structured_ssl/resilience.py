@@ -17,8 +17,10 @@ What Lightning already does, and is relied on here rather than rewritten:
 
 What it does not do, and this module adds:
 
-* :class:`RNGState`: the global torch/CUDA/numpy/python random states (augmentations and
-  fiber positions are drawn from them) are not in Lightning checkpoints.
+* :class:`ExactResume`: the global torch/CUDA/numpy/python random states (augmentations and
+  fiber positions are drawn from them) are not in Lightning checkpoints; and the train loader's
+  saved position is silently dropped when ``configure_optimizers`` reads
+  ``trainer.estimated_stepping_batches`` (ours does, for the cosine schedule): Lightning#20550.
 * :class:`PreemptionCheckpoint`: nothing is saved on SIGTERM, so the steps since the last
   periodic checkpoint are lost. We save ``last.ckpt`` at the next step boundary, outside the
   signal handler (saving inside a handler can hang: Lightning#21406).
@@ -71,21 +73,25 @@ def _native(states: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class RNGState(L.Callback):
-    """Puts every rank's global random states in checkpoints and restores them on resume.
+class ExactResume(L.Callback):
+    """Makes a resumed run continue exactly as an uninterrupted one would have.
 
-    Restored in ``on_train_start``, i.e. after the sanity check and any other set-up that
-    draws random numbers, right before the first resumed step, so the resumed run draws the
-    same augmentations and fiber positions as an uninterrupted one. Data order does not need
-    this: :class:`~structured_ssl.data.base.EpochSampler` depends on (seed, epoch) only.
+    * Every rank's global random states go into the checkpoint and are restored in
+      ``on_train_start``: after the sanity check and anything else that draws random numbers,
+      right before the first resumed step, so the same augmentations and fiber positions follow.
+    * The train loader's position (see :class:`~structured_ssl.data.base.ResumableDataLoader`)
+      is loaded there too. Lightning loads it itself only when the train loader is first set
+      up after the checkpoint is read; ``estimated_stepping_batches`` in ``configure_optimizers``
+      sets it up before, and the saved position is then never applied (Lightning#20550, fix
+      proposed in Lightning PR#21765, whose approach this follows: load the pending states, then
+      re-create the batch iterator so no sample was drawn with the stale position).
+
+    Data order itself does not depend on random state: :class:`~structured_ssl.data.base.EpochSampler`
+    shuffles by (seed, epoch) only.
     """
 
     def __init__(self) -> None:
         self._to_restore: list[dict[str, Any]] | None = None
-        self._rank = 0
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._rank = trainer.global_rank
 
     def state_dict(self) -> dict[str, Any]:
         states = _portable(_collect_rng_states(include_cuda=torch.cuda.is_available()))
@@ -100,16 +106,28 @@ class RNGState(L.Callback):
         self._to_restore = list(state_dict.get("ranks", []))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        restore_loader_position(trainer)
         ranks, self._to_restore = self._to_restore, None
         if not ranks:
             return
-        if self._rank >= len(ranks):
+        if trainer.global_rank >= len(ranks):
             rank_zero_warn(
-                f"RNGState: the checkpoint holds random states of {len(ranks)} process(es), this run has "
+                f"ExactResume: the checkpoint holds random states of {len(ranks)} process(es), this run has "
                 "more; new ranks keep their seeded states (the resumed run is not bit-identical)"
             )
             return
-        _set_rng_states(_native(ranks[self._rank]))
+        _set_rng_states(_native(ranks[trainer.global_rank]))
+
+
+def restore_loader_position(trainer: L.Trainer) -> None:
+    """Apply train-loader states Lightning read from the checkpoint but did not load (#20550)."""
+    loop = trainer.fit_loop
+    pending = getattr(loop, "_combined_loader_states_to_load", None)
+    if not (loop.restarting and pending and loop._combined_loader is not None):
+        return
+    loop._load_combined_loader_states()
+    if loop._data_fetcher is not None:
+        iter(loop._data_fetcher)  # the old iterator may already have drawn from the sampler
 
 
 # --------------------------------------------------------------------------- preemption

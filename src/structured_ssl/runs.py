@@ -136,7 +136,11 @@ def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 def model_facts(module: L.LightningModule) -> dict[str, Any]:
     """What a table or plot may need to know about the trained model."""
     facts: dict[str, Any] = {"class": type(module).__name__}
-    for name, attribute in (("group", "group"), ("encoder_spec", "encoder_spec"), ("pairs", "pair_sampling")):
+    for name, attribute in (
+        ("group", "group"),
+        ("encoder_spec", "encoder_spec"),
+        ("pairs", "pair_sampling"),
+    ):
         value = getattr(module, attribute, None)
         if value is not None and dataclasses.is_dataclass(value):
             facts[name] = dataclasses.asdict(value)
@@ -146,7 +150,9 @@ def model_facts(module: L.LightningModule) -> dict[str, Any]:
 
         facts["fiber_grid"] = list(grid.shape)
         facts["fiber_grid_cyclic"] = bool(grid.cyclic)
-        facts["max_topographic_distance"] = max_topographic_distance(tuple(grid.shape), bool(grid.cyclic))
+        facts["max_topographic_distance"] = max_topographic_distance(
+            tuple(grid.shape), bool(grid.cyclic)
+        )
     encoder = getattr(module, "encoder", None)
     if encoder is not None:
         facts["encoder_class"] = type(encoder).__name__
@@ -186,7 +192,9 @@ def result_path(out: Path, key: str) -> Path:
 def load_results(out: Path) -> list[dict[str, Any]]:
     """Every finished run's result below ``OUT/results``."""
     root = Path(out) / RESULTS_DIR
-    return [json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))] if root.is_dir() else []
+    return (
+        [json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))] if root.is_dir() else []
+    )
 
 
 def metric_value(result: dict[str, Any], metric: str) -> float | None:
@@ -222,29 +230,44 @@ def cli_arguments(spec: RunSpec, out: Path, subcommand: str, state: Path) -> lis
     return args
 
 
-def execute(spec: RunSpec, out: Path, python: str | None = None, echo: bool = False) -> dict[str, Any] | None:
+def execute(
+    spec: RunSpec,
+    out: Path,
+    python: str | None = None,
+    echo: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any] | None:
     """Run one spec in a fresh interpreter; return its result, or None when it failed.
 
     The run's stdout and stderr go to ``OUT/logs/<key>.log`` (printed too with ``echo``).
+    ``threads`` caps the run's CPU threads (OMP_NUM_THREADS) when several runs share a machine,
+    unless the caller's environment already sets it.
     """
     out = Path(out)
     spec_file = out / LOGS_DIR / f"{spec.key}.spec.json"
     log_file = out / LOGS_DIR / f"{spec.key}.log"
     write_json_atomic(spec_file, {"out": str(out), **asdict(spec)})
     command = [python or sys.executable, "-m", __name__, str(spec_file)]
+    env = dict(os.environ)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     start = time.perf_counter()
     with log_file.open("w") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         if echo:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
             assert process.stdout is not None
             for line in process.stdout:
                 log.write(line)
                 sys.stdout.write(line)
             code = process.wait()
         else:
-            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+            code = subprocess.run(
+                command, stdout=log, stderr=subprocess.STDOUT, check=False, env=env
+            ).returncode
     elapsed = time.perf_counter() - start
     path = result_path(out, spec.key)
     if code != 0 or not path.exists():

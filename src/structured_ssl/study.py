@@ -53,12 +53,20 @@ class ScaleCount(Parameter):
 PARAMETERS: dict[str, Parameter] = {
     "max_distance": Parameter(
         "model.init_args.pairs.max_distance",
-        "maximum topographic distance between g1 and g2 (index-grid units)",
+        "max topographic distance g1-g2 (grid units)",
     ),
-    "g0_size": Parameter("model.init_args.pairs.g0_size", "|g0|: fibers per bundle (per axis)"),
-    "order": Parameter("model.init_args.group.order", "group order N (fibers on the rotation axis)", ("rotation", "dihedral")),
-    "num_scales": ScaleCount("model.init_args.group.scales", "number of scales (fibers on the scale axis)", ("scale",)),
-    "pairs_per_image": Parameter("model.init_args.pairs.pairs_per_image", "fiber pairs drawn per image"),
+    "g0_size": Parameter("model.init_args.pairs.g0_size", "|g0| (fibers per bundle, per axis)"),
+    "order": Parameter(
+        "model.init_args.group.order",
+        "group order N (fibers on the group axis)",
+        ("rotation", "dihedral"),
+    ),
+    "num_scales": ScaleCount(
+        "model.init_args.group.scales", "number of scales (fibers)", ("scale",)
+    ),
+    "pairs_per_image": Parameter(
+        "model.init_args.pairs.pairs_per_image", "fiber pairs drawn per image"
+    ),
 }
 OBJECTIVE_LABELS = {"structured": "H-SSL (structured)", "augmentation": "A-SSL (augmentation)"}
 
@@ -93,7 +101,9 @@ def study_rows(results: Sequence[dict[str, Any]], parameter: str, metric: str) -
         value = metric_value(r, metric)
         facts = r.get("model") or {}
         max_distance = facts.get("max_topographic_distance")
-        fraction = float(r["value"]) / max_distance if parameter == "max_distance" and max_distance else ""
+        fraction = (
+            float(r["value"]) / max_distance if parameter == "max_distance" and max_distance else ""
+        )
         rows.append(
             [
                 parameter,
@@ -110,11 +120,33 @@ def study_rows(results: Sequence[dict[str, Any]], parameter: str, metric: str) -
     return rows
 
 
-STUDY_HEADER = ["parameter", "value", "objective", "seed", "metric", "fraction_of_max_distance", "augmentation_range", "process_s", "key"]
-SUMMARY_HEADER = ["parameter", "value", "objective", "metric", "mean", "std", "n", "dataset", "group"]
+STUDY_HEADER = [
+    "parameter",
+    "value",
+    "objective",
+    "seed",
+    "metric",
+    "fraction_of_max_distance",
+    "augmentation_range",
+    "process_s",
+    "key",
+]
+SUMMARY_HEADER = [
+    "parameter",
+    "value",
+    "objective",
+    "metric",
+    "mean",
+    "std",
+    "n",
+    "dataset",
+    "group",
+]
 
 
-def summary_rows(rows: Sequence[Sequence[Any]], metric: str, dataset: str, group: str) -> list[list[Any]]:
+def summary_rows(
+    rows: Sequence[Sequence[Any]], metric: str, dataset: str, group: str
+) -> list[list[Any]]:
     cells: dict[tuple[str, str, str], list[float]] = {}
     for parameter, value, objective, _seed, number, *_ in rows:
         if number != "":
@@ -123,7 +155,19 @@ def summary_rows(rows: Sequence[Sequence[Any]], metric: str, dataset: str, group
     for (parameter, value, objective), numbers in cells.items():
         summary = summarize(numbers)
         assert summary is not None
-        out.append([parameter, value, objective, metric, summary.mean, summary.std, summary.n, dataset, group])
+        out.append(
+            [
+                parameter,
+                value,
+                objective,
+                metric,
+                summary.mean,
+                summary.std,
+                summary.n,
+                dataset,
+                group,
+            ]
+        )
     return sorted(out, key=lambda r: (r[2], float(r[1])))
 
 
@@ -136,10 +180,21 @@ def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") ->
 
     figure, axes = plt.subplots(figsize=(5.0, 3.6))
     objectives = list(dict.fromkeys(r["objective"] for r in rows))
-    for objective in objectives:
-        points = sorted((float(r["value"]), float(r["mean"]), float(r["std"])) for r in rows if r["objective"] == objective)
+    for objective, marker in zip(objectives, "osd^v", strict=False):
+        points = sorted(
+            (float(r["value"]), float(r["mean"]), float(r["std"]))
+            for r in rows
+            if r["objective"] == objective
+        )
         xs, means, stds = zip(*points, strict=True)
-        axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=OBJECTIVE_LABELS.get(objective, objective))
+        axes.errorbar(
+            xs,
+            means,
+            yerr=stds,
+            marker=marker,
+            capsize=3,
+            label=OBJECTIVE_LABELS.get(objective, objective),
+        )
     parameter = rows[0]["parameter"] if rows else ""
     metric = rows[0]["metric"] if rows else ""
     axes.set_xlabel(PARAMETERS[parameter].label if parameter in PARAMETERS else parameter)
@@ -154,13 +209,24 @@ def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") ->
     return path
 
 
-def write_outputs(out: Path, results: Sequence[dict[str, Any]], parameter: str, metric: str, dataset: str, group: str) -> str:
+def write_outputs(
+    out: Path,
+    results: Sequence[dict[str, Any]],
+    parameter: str,
+    metric: str,
+    dataset: str,
+    group: str,
+) -> str:
     rows = study_rows(results, parameter, metric)
     write_csv(out / "study.csv", STUDY_HEADER, rows)
     summary = summary_rows(rows, metric, dataset, group)
     write_csv(out / "summary.csv", SUMMARY_HEADER, summary)
     if summary:
-        plot_summary(read_csv(out / "summary.csv"), out / "study.png", title=f"{dataset}, {group}: {metric} vs {parameter}")
+        plot_summary(
+            read_csv(out / "summary.csv"),
+            out / "study.png",
+            title=f"{dataset}, {group}: {metric} vs {parameter}",
+        )
     table = markdown_table(
         [parameter, "objective", f"{metric} mean ± std", "n"],
         [[r[1], r[2], f"{r[4]:.1f} ± {r[5]:.1f}", r[6]] for r in summary],
@@ -171,14 +237,22 @@ def write_outputs(out: Path, results: Sequence[dict[str, Any]], parameter: str, 
 
 # ----------------------------------------------------------------------------- entry point
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="structured-ssl study", description=__doc__.split("\n\n")[0])
-    parser.add_argument("parameter", help=f"one of {sorted(PARAMETERS)}, or any config key with --key")
+    parser = argparse.ArgumentParser(
+        prog="structured-ssl study", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "parameter", help=f"one of {sorted(PARAMETERS)}, or any config key with --key"
+    )
     parser.add_argument("--values", nargs="+", required=True)
-    parser.add_argument("--key", default=None, help="config key to set (for a parameter not in the list)")
+    parser.add_argument(
+        "--key", default=None, help="config key to set (for a parameter not in the list)"
+    )
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--group", default="rotation")
     parser.add_argument("--objectives", nargs="+", default=["structured", "augmentation"])
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default results/study-<parameter>)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default results/study-<parameter>)"
+    )
     add_run_arguments(parser)
     parser.set_defaults(seeds=[0])
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -187,9 +261,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.parameter in PARAMETERS:
         parameter = PARAMETERS[args.parameter]
     else:
-        parser.error(f"unknown parameter {args.parameter!r}: expected one of {sorted(PARAMETERS)} or give --key")
+        parser.error(
+            f"unknown parameter {args.parameter!r}: expected one of {sorted(PARAMETERS)} or give --key"
+        )
     if parameter.groups and args.group not in parameter.groups:
-        parser.error(f"{args.parameter} applies to groups {list(parameter.groups)}, not {args.group!r}")
+        parser.error(
+            f"{args.parameter} applies to groups {list(parameter.groups)}, not {args.group!r}"
+        )
     out: Path = args.out or Path("results") / f"study-{args.parameter}"
     specs = []
     for objective in args.objectives:
@@ -203,7 +281,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     RunSpec(
                         key=f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}",
                         configs=(str(config), *map(str, args.overlay)),
-                        overrides=(*seed_overrides(seed, args.epochs, args.set), parameter.override(value)),
+                        overrides=(
+                            *seed_overrides(seed, args.epochs, args.set),
+                            parameter.override(value),
+                        ),
                         record={
                             "dataset": args.dataset,
                             "objective": objective,
@@ -230,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"wrote {out / 'study.csv'}, {out / 'summary.csv'}, {out / 'study.png'}", flush=True)
     failed = [key for key, result in results.items() if result is None]
     if failed:
-        raise SystemExit(f"{len(failed)} run(s) failed: {', '.join(failed)} (logs in {out / LOGS_DIR})")
+        raise SystemExit(
+            f"{len(failed)} run(s) failed: {', '.join(failed)} (logs in {out / LOGS_DIR})"
+        )
 
 
 if __name__ == "__main__":

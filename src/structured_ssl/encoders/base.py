@@ -84,6 +84,11 @@ class LiftedEncoder(nn.Module):
         """Γ_g z: how the lifted map should move when the input moves by T_g."""
         raise NotImplementedError
 
+    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        """The part of a lifted map on which Γ_g is defined (all of it, except on the
+        non-cyclic scale axis); equivariance checks compare only this part."""
+        return z
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
@@ -103,7 +108,7 @@ def group_action(group: Group, in_channels: int, out_channels: int) -> GroupActi
 
         return RegularFieldAction(group, in_channels, out_channels)
     if group.kind == "scale":
-        from structured_ssl.encoders.scale import ScaleAction
+        from structured_ssl.encoders.scale_action import ScaleAction
 
         return ScaleAction(group)
     raise ValueError(f"group.kind={group.kind!r} has no group axis to act on")

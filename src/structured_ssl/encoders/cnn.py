@@ -127,6 +127,10 @@ class UnstructuredCNN(LiftedEncoder):
     def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         return self.claimed_action.transform_output(z, g)
 
+    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        compare = getattr(self.claimed_action, "comparable", None)
+        return compare(z, g) if compare else z
+
 
 class UnstructuredMLP(LiftedEncoder):
     """An MLP whose output is reshaped into a fake spatial grid of fibers ``(B, C, 1, h, w)``."""

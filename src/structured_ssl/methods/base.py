@@ -67,14 +67,15 @@ class PairBatch:
     auxiliary_weight: float = 0.0  # loss = (1 - w) * main + w * auxiliary
 
 
-def escnn_cache_keys(module: nn.Module, state: dict[str, Any]) -> list[str]:
-    """Keys of ``state`` that are escnn's eval-mode caches of expanded filters and biases."""
-    keys = []
+def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:
+    """Remove escnn's cached expanded filters and biases (eval-mode caches) from ``state``."""
+    if state is None:
+        return
     for name, sub in module.named_modules():
-        if type(sub).__module__.startswith("escnn.") and not sub.training:
+        if type(sub).__module__.startswith("escnn."):
             prefix = f"{name}." if name else ""
-            keys += [k for k in (f"{prefix}filter", f"{prefix}expanded_bias") if k in state]
-    return keys
+            for key in (f"{prefix}filter", f"{prefix}expanded_bias"):
+                state.pop(key, None)
 
 
 def constant_lr(step: int) -> float:
@@ -235,17 +236,19 @@ class SSLMethod(L.LightningModule):
         self.log("train/ema_momentum", momentum)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save the weights the same way whatever mode each module is in.
+        """Save only weights and real buffers, whatever mode each module was left in.
 
-        An escnn module in eval mode caches its expanded filter as buffers (``filter``,
-        ``expanded_bias``) that a train-mode module does not have, so a checkpoint taken while
-        one is in eval mode (Frozen's backbone, an EMA target, a save after validation) would
-        not load strictly into a freshly built model. They are derived from the weights: drop them.
+        escnn convolutions cache their expanded filter as buffers (``filter``,
+        ``expanded_bias``) when put in eval mode, and keep them when Lightning flips the
+        ``training`` flags back after validation without calling ``.train()``. A checkpoint
+        holding them does not load strictly into a freshly built model, and they are derived
+        from the weights anyway: drop them.
         """
-        state = checkpoint.get("state_dict")
-        if state is not None:
-            for key in escnn_cache_keys(self, state):
-                del state[key]
+        drop_escnn_caches(self, checkpoint.get("state_dict"))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Checkpoints written before caches were dropped load too."""
+        drop_escnn_caches(self, checkpoint.get("state_dict"))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Invariant embedding ``(B, C)`` of un-augmented images (probes, kNN, evaluation)."""
@@ -275,7 +278,12 @@ class SSLMethod(L.LightningModule):
         probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
         groups = ([{"params": main, "lr": lr}] if main else []) + [probe]
         optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        estimated = self.trainer.estimated_stepping_batches
+        if estimated == float("inf"):
+            raise ValueError(
+                "the warm-up + cosine schedule needs a finite run: set trainer.max_epochs or trainer.max_steps"
+            )
+        total = max(1, int(estimated))
         steps_per_epoch = max(1, self.trainer.num_training_batches // max(1, self.trainer.accumulate_grad_batches))
         warmup = int(round(spec.warmup_epochs * steps_per_epoch))
         schedules = ([warmup_cosine_lambda(warmup, total)] if main else []) + [constant_lr]

@@ -1,0 +1,216 @@
+"""Long runs survive interruption, and nothing is lost.
+
+* A run SIGKILLed mid-epoch and resumed with ``--ckpt_path last`` ends with the same weights,
+  optimizer state, data order, random draws and logged losses as an uninterrupted run.
+* SIGTERM saves ``last.ckpt`` at the next step boundary and stops with status 143.
+* A NaN loss stops the run naming the step and the loss term; ``last.ckpt`` stays the last
+  good one and loads.
+* Checkpoints are written atomically and load strictly into a freshly built model.
+
+Dataset downloads are atomic too: see tests/test_datasets.py
+(``test_interrupted_download_leaves_no_file_and_no_part``).
+
+The end-to-end cases run ``structured-ssl fit`` in subprocesses (5 runs of 2 x 4 steps on the
+embedded digits, about 15 s each); ``fault_injection.py`` holds their test-only callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from structured_ssl.data.base import EpochSampler, ResumableDataLoader
+from structured_ssl.data.digits import DigitsDataModule
+from structured_ssl.methods import Frozen, StructuredSSL
+from structured_ssl.resilience import AtomicCheckpointIO
+
+REPO = Path(__file__).resolve().parents[1]
+RUN = "StructuredSSL-C8-NTXent-seed0"
+
+
+def fit(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess.CompletedProcess:
+    """``structured-ssl fit`` of the default config: 2 epochs x 4 steps, batch 16, logs in ``root``."""
+    recorder = {"class_path": "fault_injection.RecordSteps", "init_args": {"path": str(root / "steps.txt")}}
+    args = [
+        sys.executable, "-m", "structured_ssl.cli", "fit",
+        "--config", str(REPO / "configs/default.yaml"),
+        "--trainer.max_epochs=2", "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2",
+        "--trainer.log_every_n_steps=1", "--data.init_args.batch_size=16",
+        f"--trainer.logger.init_args.save_dir={root}", f"--trainer.default_root_dir={root}",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        *(f"--trainer.callbacks+={json.dumps(c)}" for c in (recorder, *callbacks)),
+        *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+def signal_at(step: int, name: str) -> dict:
+    return {"class_path": "fault_injection.SignalAtStep", "init_args": {"step": step, "signal": name}}
+
+
+def steps(root: Path) -> dict[int, str]:
+    """global step -> 'batch_idx data-checksum rng-digest loss' (a resumed step overwrites)."""
+    lines = (root / "steps.txt").read_text().split("\n")
+    return {int(line.split()[0]): line.split(None, 1)[1] for line in lines if line}
+
+
+def checkpoints(root: Path) -> Path:
+    return root / RUN / "version_0" / "checkpoints"
+
+
+def logged_losses(root: Path) -> dict[int, float]:
+    """train/loss per step from every TensorBoard file of the run, the latest write winning."""
+    values: dict[int, tuple[float, float]] = {}
+    for events in sorted((root / RUN).rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        for scalar in accumulator.Scalars("train/loss"):
+            if scalar.step not in values or scalar.wall_time >= values[scalar.step][0]:
+                values[scalar.step] = (scalar.wall_time, scalar.value)
+    return {step: value for step, (_, value) in values.items()}
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    assert a["global_step"] == b["global_step"] and a["epoch"] == b["epoch"]
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), f"{key} differs"
+    for state_a, state_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
+        for index, slots in state_a["state"].items():
+            for name, value in slots.items():
+                assert torch.equal(torch.as_tensor(value), torch.as_tensor(state_b["state"][index][name])), name
+    assert a["lr_schedulers"] == b["lr_schedulers"]
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    straight.mkdir(), interrupted.mkdir()
+    assert fit(straight).returncode == 0
+
+    # killed at the start of step 8 (epoch 1, batch 3): the last checkpoint is step 5's
+    killed = fit(interrupted, callbacks=(signal_at(7, "SIGKILL"),))
+    assert killed.returncode == -signal.SIGKILL
+    assert max(steps(interrupted)) == 7
+    assert torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)["global_step"] == 5
+
+    resumed = fit(interrupted, "--ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Restored all states" in resumed.stderr
+    assert sorted(p.name for p in (interrupted / RUN).iterdir()) == ["version_0"], "resume logs into the same run"
+
+    # same batches, same random state before each step, same losses; then same final state
+    assert steps(interrupted) == steps(straight)
+    assert logged_losses(interrupted) == logged_losses(straight)
+    assert_same_training_state(
+        torch.load(checkpoints(straight) / "last.ckpt", weights_only=False),
+        torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False),
+    )
+
+
+def test_sigterm_saves_last_checkpoint_at_the_next_step_boundary(tmp_path: Path) -> None:
+    run = fit(tmp_path, callbacks=(signal_at(1, "SIGTERM"),))  # arrives during step 2
+    assert run.returncode == 128 + signal.SIGTERM, run.stderr[-3000:]
+    assert sorted(steps(tmp_path)) == [1, 2], "the run stops after the step the signal arrived in"
+    checkpoint = torch.load(checkpoints(tmp_path) / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 2
+    assert checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "batches": 2}]
+    assert "SIGTERM received: saved" in run.stderr
+
+
+def test_nan_loss_stops_naming_step_and_term_and_keeps_last_good_checkpoint(tmp_path: Path) -> None:
+    poison = {"class_path": "fault_injection.PoisonBatch", "init_args": {"step": 6}}
+    run = fit(tmp_path, callbacks=(poison,))
+    assert run.returncode != 0
+    message = run.stderr[run.stderr.rindex("FloatingPointError") :]
+    assert "global step 6 (epoch 1, batch 2)" in message and "train/loss=nan" in message
+    assert "last.ckpt was not overwritten" in message
+    assert sorted(steps(tmp_path)) == [1, 2, 3, 4, 5, 6], "no step completed on the poisoned batch"
+    checkpoint = torch.load(checkpoints(tmp_path) / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 5
+    model = StructuredSSL.load_from_checkpoint(checkpoints(tmp_path) / "last.ckpt", weights_only=False)  # strict
+    assert all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point())
+
+
+# ----------------------------------------------------------------------------- units
+def test_atomic_checkpoint_io_keeps_the_old_file_when_a_write_fails(tmp_path: Path, monkeypatch) -> None:
+    io, path = AtomicCheckpointIO(), tmp_path / "ckpts" / "last.ckpt"
+    io.save_checkpoint({"step": torch.tensor(1)}, path)
+    assert io.load_checkpoint(path)["step"] == 1
+
+    def dies_mid_write(obj, f, *args, **kwargs):
+        f.write(b"partial")
+        raise KeyboardInterrupt  # e.g. the job is killed while writing
+
+    monkeypatch.setattr(torch, "save", dies_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": torch.tensor(2)}, path)
+    monkeypatch.undo()
+    assert io.load_checkpoint(path)["step"] == 1
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"], "no temporary file is left behind"
+
+
+def test_resumable_loader_continues_where_it_stopped_and_orders_by_seed_and_epoch() -> None:
+    data = DigitsDataModule(batch_size=32, train_subset=200)
+
+    def loader() -> ResumableDataLoader:
+        dataset = data.dataset("train")
+        sampler = EpochSampler(dataset, seed=3, drop_last=True)
+        return ResumableDataLoader(dataset, sampler=sampler, batch_size=32, drop_last=True, epoch_batches=lambda: 4)
+
+    first = loader()
+    first.sampler.set_epoch(1)
+    batches = [y for _, y in first]
+    assert len(batches) == 6
+    partial = loader()
+    partial.sampler.set_epoch(1)
+    iterator = iter(partial)
+    assert torch.equal(next(iterator)[1], batches[0]) and torch.equal(next(iterator)[1], batches[1])
+    state = partial.state_dict()
+    assert state == {"epoch": 1, "batches": 2}
+
+    resumed = loader()
+    resumed.load_state_dict(state)
+    resumed.sampler.set_epoch(1)  # what Lightning does before the resumed epoch
+    assert all(torch.equal(a[1], b) for a, b in zip(resumed, batches[2:], strict=True))
+
+    # a position at the trainer's epoch length (limit_train_batches) means "start the next epoch"
+    finished = loader()
+    finished.sampler.set_epoch(1)
+    for _, _ in zip(range(4), finished, strict=False):
+        pass
+    assert finished.state_dict() == {"epoch": 2, "batches": 0}
+
+    other_epoch = loader()
+    other_epoch.sampler.set_epoch(2)
+    assert not torch.equal(next(iter(other_epoch))[1], batches[0])
+
+    # two ranks draw disjoint halves of the same permutation
+    dataset = data.dataset("train")
+    ranks = [list(EpochSampler(dataset, num_replicas=2, rank=r, seed=3, drop_last=True)) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1]) and len(ranks[0]) == len(ranks[1]) == 100
+
+
+def test_checkpoint_after_eval_mode_loads_strictly_into_a_fresh_model() -> None:
+    for method in (StructuredSSL, Frozen):
+        model = method()
+        model.eval()  # escnn caches expanded filters as buffers ...
+        for module in model.modules():
+            module.training = True  # ... and keeps them when Lightning flips the flags back
+        assert any(k.endswith(".filter") for k in model.state_dict())
+        checkpoint = {"state_dict": model.state_dict()}
+        model.on_save_checkpoint(checkpoint)
+        fresh = method()
+        fresh.load_state_dict(checkpoint["state_dict"], strict=True)
+        old = {"state_dict": model.state_dict()}  # a checkpoint written without the hook loads too
+        fresh.on_load_checkpoint(old)
+        fresh.load_state_dict(old["state_dict"], strict=True)
