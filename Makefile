@@ -38,3 +38,23 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) lightning_logs runs .pytest_cache
+
+# The paper's grid on the embedded digits (3 seeds), its parameter studies, and the report
+# beside the paper's Tables 1-2 and Figure 2. Resumable: finished runs are skipped.
+# Add options with GRID_ARGS / STUDY_ARGS, e.g. GRID_ARGS="--epochs 5 --jobs 2".
+.PHONY: study
+GRID_OUT ?= results/grid-digits
+STUDY_OUT ?= results/study-digits
+GRID_ARGS ?=
+STUDY_ARGS ?=
+
+grid: venv
+	$(VENV)/bin/structured-ssl grid --dataset digits --objectives augmentation structured unstructured frozen supervised --groups rotation translation scale --seeds 0 1 2 --out $(GRID_OUT) $(GRID_ARGS)
+
+study: venv
+	$(VENV)/bin/structured-ssl study g0_size --values 1 2 3 4 --group rotation --seeds 0 1 2 --out $(STUDY_OUT)/g0_size $(STUDY_ARGS)
+	$(VENV)/bin/structured-ssl study max_distance --values 0 1 2 3 4 --group rotation --seeds 0 1 2 --out $(STUDY_OUT)/max_distance $(STUDY_ARGS)
+	$(VENV)/bin/structured-ssl study order --values 4 8 16 --group rotation --seeds 0 1 2 --out $(STUDY_OUT)/order $(STUDY_ARGS)
+
+report: venv
+	$(VENV)/bin/structured-ssl report $(GRID_OUT) --studies $(STUDY_OUT)/g0_size $(STUDY_OUT)/max_distance $(STUDY_OUT)/order

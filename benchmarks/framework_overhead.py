@@ -77,7 +77,7 @@ def data_path_rows(data: DigitsDataModule) -> list[list[object]]:
     n = len(batches)
 
     def iterate() -> None:
-        for xb, yb in loader:
+        for xb, _ in loader:
             xb.to(device())
 
     cells = FiberGrid(model.grid.shape, model.grid.cyclic, (1,))

@@ -5,8 +5,9 @@ dependency needs one), so the Makefile installs every other dependency from this
 """
 
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 EXCLUDE = set(sys.argv[1:])
 project = tomllib.loads(Path(__file__).resolve().parents[1].joinpath("pyproject.toml").read_text())["project"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import warnings
 
+os.environ.setdefault("PYTHONHASHSEED", "0")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 import torch
 
-os.environ.setdefault("PYTHONHASHSEED", "0")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 warnings.filterwarnings("ignore", message=".*py3nj.*")
 

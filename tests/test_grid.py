@@ -90,3 +90,8 @@ def test_dry_run_prints_one_command_per_run(
     assert (
         "--trainer.max_epochs=1" in commands[0] and "--trainer.limit_train_batches=2" in commands[0]
     )
+
+
+def test_rerun_with_other_settings_is_refused(grid_out: Path) -> None:
+    with pytest.raises(SystemExit, match="other configs or overrides"):
+        grid_main([*TINY_GRID, "--epochs", "2", "--out", str(grid_out)])

@@ -16,13 +16,17 @@ embedded digits, about 15 s each); ``fault_injection.py`` holds their test-only 
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -30,19 +34,18 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from structured_ssl.data.base import EpochSampler, ResumableDataLoader
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.methods import Frozen, StructuredSSL
-from structured_ssl.resilience import AtomicCheckpointIO
+from structured_ssl.resilience import AtomicCheckpointIO, ExactResume
 
 REPO = Path(__file__).resolve().parents[1]
-RUN = "StructuredSSL-C8-NTXent-seed0"
 
 
-def fit(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess.CompletedProcess:
-    """``structured-ssl fit`` of the default config: 2 epochs x 4 steps, batch 16, logs in ``root``."""
+def start(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess.Popen:
+    """Start ``structured-ssl fit`` of the default config: 2 epochs x 4 steps, batch 16, logs in ``root``."""
     recorder = {"class_path": "fault_injection.RecordSteps", "init_args": {"path": str(root / "steps.txt")}}
     args = [
         sys.executable, "-m", "structured_ssl.cli", "fit",
         "--config", str(REPO / "configs/default.yaml"),
-        "--trainer.max_epochs=2", "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=2",
+        "--trainer.max_epochs=2", "--trainer.limit_train_batches=4", "--trainer.limit_val_batches=1",
         "--trainer.log_every_n_steps=1", "--data.init_args.batch_size=16",
         f"--trainer.logger.init_args.save_dir={root}", f"--trainer.default_root_dir={root}",
         "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
@@ -50,7 +53,16 @@ def fit(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess
         *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    return subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def fit(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess.CompletedProcess:
+    return finish(start(root, *extra, callbacks=callbacks))
 
 
 def signal_at(step: int, name: str) -> dict:
@@ -63,14 +75,20 @@ def steps(root: Path) -> dict[int, str]:
     return {int(line.split()[0]): line.split(None, 1)[1] for line in lines if line}
 
 
+def run_dir(root: Path) -> Path:
+    """The run's TensorBoard directory (named by objective, group, loss and seed)."""
+    (run,) = [p for p in root.iterdir() if p.is_dir()]
+    return run
+
+
 def checkpoints(root: Path) -> Path:
-    return root / RUN / "version_0" / "checkpoints"
+    return run_dir(root) / "version_0" / "checkpoints"
 
 
 def logged_losses(root: Path) -> dict[int, float]:
     """train/loss per step from every TensorBoard file of the run, the latest write winning."""
     values: dict[int, tuple[float, float]] = {}
-    for events in sorted((root / RUN).rglob("events.out.tfevents.*")):
+    for events in sorted(run_dir(root).rglob("events.out.tfevents.*")):
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
         for scalar in accumulator.Scalars("train/loss"):
@@ -93,28 +111,29 @@ def assert_same_training_state(a: dict, b: dict) -> None:
 
 # ----------------------------------------------------------------------------- end to end
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+    # BYOL: its EMA target network and momentum schedule must resume too
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     straight.mkdir(), interrupted.mkdir()
-    assert fit(straight).returncode == 0
-
+    byol = "--model.init_args.loss=structured_ssl.losses.BYOL"
+    uninterrupted = start(straight, byol)
     # killed at the start of step 8 (epoch 1, batch 3): the last checkpoint is step 5's
-    killed = fit(interrupted, callbacks=(signal_at(7, "SIGKILL"),))
+    killed = finish(start(interrupted, byol, callbacks=(signal_at(7, "SIGKILL"),)))
+    assert finish(uninterrupted).returncode == 0
     assert killed.returncode == -signal.SIGKILL
     assert max(steps(interrupted)) == 7
     assert torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)["global_step"] == 5
 
-    resumed = fit(interrupted, "--ckpt_path=last")
+    resumed = fit(interrupted, byol, "--ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Restored all states" in resumed.stderr
-    assert sorted(p.name for p in (interrupted / RUN).iterdir()) == ["version_0"], "resume logs into the same run"
+    assert [p.name for p in run_dir(interrupted).iterdir()] == ["version_0"], "resume logs into the same run"
 
     # same batches, same random state before each step, same losses; then same final state
-    assert steps(interrupted) == steps(straight)
-    assert logged_losses(interrupted) == logged_losses(straight)
-    assert_same_training_state(
-        torch.load(checkpoints(straight) / "last.ckpt", weights_only=False),
-        torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False),
-    )
+    assert steps(interrupted) == steps(straight) and len(steps(straight)) == 8
+    assert logged_losses(interrupted) == logged_losses(straight) and len(logged_losses(straight)) == 8
+    final = torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)
+    assert any(key.startswith("target.") for key in final["state_dict"])
+    assert_same_training_state(torch.load(checkpoints(straight) / "last.ckpt", weights_only=False), final)
 
 
 def test_sigterm_saves_last_checkpoint_at_the_next_step_boundary(tmp_path: Path) -> None:
@@ -214,3 +233,21 @@ def test_checkpoint_after_eval_mode_loads_strictly_into_a_fresh_model() -> None:
         old = {"state_dict": model.state_dict()}  # a checkpoint written without the hook loads too
         fresh.on_load_checkpoint(old)
         fresh.load_state_dict(old["state_dict"], strict=True)
+
+
+def test_exact_resume_restores_torch_numpy_and_python_random_states() -> None:
+    torch.manual_seed(1), np.random.seed(2), random.seed(3)
+    state = ExactResume().state_dict()
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    buffer = io.BytesIO()
+    torch.save(state, buffer)  # portable: loads without unpickling arbitrary objects
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+
+    torch.manual_seed(9), np.random.seed(9), random.seed(9)
+    callback = ExactResume()
+    callback.load_state_dict(state)
+    trainer = SimpleNamespace(global_rank=0, fit_loop=SimpleNamespace(restarting=False))
+    callback.on_train_start(trainer, None)  # restored right before the first resumed step
+    assert torch.equal(torch.rand(3), expected[0])
+    assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]

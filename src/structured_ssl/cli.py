@@ -129,6 +129,9 @@ def add_resilience_callbacks(config: Any) -> None:
 def use_atomic_checkpoint_io(config: Any) -> None:
     """Checkpoints are written beside their target and renamed into place (see
     :class:`~structured_ssl.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    strategy = str(config.trainer.get("strategy", "auto")).lower()
+    if any(name in strategy for name in ("fsdp", "deepspeed", "xla")):
+        return  # these write their own (sharded) checkpoints
     plugins = config.trainer.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
     if not any("CheckpointIO" in str(p) for p in plugins):

@@ -95,7 +95,7 @@ def check_image_size(image_size: int, spec: EncoderSpec) -> None:
         )
 
 
-def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int) -> tuple[int, ...] | None:
+def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int | None) -> tuple[int, ...] | None:
     """The index grid the fiber sampler will see, from the settings alone (None when unknown)."""
     if group.kind == "rotation":
         return (group.order,)
@@ -103,7 +103,7 @@ def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int) -> tuple[
         return (2, group.order)
     if group.kind == "scale":
         return (group.size,)
-    side = encoder_output_size(spec, image_size)
+    side = None if image_size is None else encoder_output_size(spec, image_size)
     return None if side is None else (side, side)
 
 
@@ -152,13 +152,15 @@ def check_model_settings(
     group: Group | None,
     encoder: EncoderSpec,
     pairs: PairSampling,
-    image_size: int,
+    image_size: int | None,
 ) -> None:
-    """Everything about the model that plain settings decide (no encoder is built)."""
+    """Everything about the model that plain settings decide (no encoder is built).
+    ``image_size`` None (not known yet) skips what depends on it."""
     check_group_axis(method, group)
     if group is None:
         return
-    check_image_size(image_size, encoder)
+    if image_size is not None:
+        check_image_size(image_size, encoder)
     shape = fiber_grid_shape(group, encoder, image_size)
     if shape is not None:
         check_pairs_on_grid(shape, group.grid_cyclic, pairs, group.kind, method, image_size)
@@ -189,8 +191,9 @@ def check_batch_size(
     rows = batch_size * pairs_per_image * processes
     if rows < needed:
         reason = getattr(loss, "min_batch_reason", "batch statistics")
+        name = loss.__name__ if isinstance(loss, type) else type(loss).__name__
         raise ConfigError(
-            f"data.batch_size={batch_size} is too small for {type(loss).__name__}: "
+            f"data.batch_size={batch_size} is too small for {name}: "
             f"{batch_size} x pairs.pairs_per_image={pairs_per_image} x {processes} process(es) "
             f"({processes_from}) = {rows} pairs per step, but it needs at least {needed} ({reason})"
         )
@@ -218,8 +221,9 @@ def check_data_dir(datamodule: Any) -> None:
 
 def check_data_matches_model(datamodule: Any, model: Any) -> None:
     """The encoder was built for the channels and size the data module says it serves."""
-    info = getattr(datamodule, "info", None)
-    if info is None:
+    try:
+        info = datamodule.info
+    except (AttributeError, NotImplementedError):
         return
     name = type(datamodule).__name__
     for field, data_value, model_value in (
@@ -240,8 +244,7 @@ def _get(node: Any, key: str, default: Any = None) -> Any:
     if node is None:
         return default
     if isinstance(node, Mapping) or hasattr(node, "get"):
-        value = node.get(key, default)
-        return default if value is None and default is not None else value
+        return node.get(key, default)
     return getattr(node, key, default)
 
 
@@ -297,8 +300,8 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
         except ValueError as error:  # Group / PairSampling name their field and value
             raise ConfigError(str(error)) from None
 
-    group_value = _get(init, "group", "missing")
-    group = None if group_value is None else build(Group, "group")
+    explicit_none = init is not None and "group" in _as_dict(init) and _get(init, "group") is None
+    group = None if explicit_none else build(Group, "group")
     return {"group": group, "encoder": build(EncoderSpec, "encoder"), "pairs": build(PairSampling, "pairs")}
 
 
@@ -306,15 +309,15 @@ def check_config(config: Any, fit: bool = True) -> None:
     """Checks on the parsed (not yet instantiated) config; batch sizes only when ``fit``."""
     model, data, trainer = _get(config, "model"), _get(config, "data"), _get(config, "trainer")
     method = _import(str(_get(model, "class_path", ""))) if model is not None else None
-    if method is None:
-        return
+    from structured_ssl.methods.base import SSLMethod
+
+    if not (isinstance(method, type) and issubclass(method, SSLMethod)):
+        return  # other models (e.g. linear evaluation) take none of these settings
     init = _get(model, "init_args")
     data_init = _get(data, "init_args")
     settings = _model_kwargs(model, init)
-    image_size = _get(data_init, "image_size")
-    if image_size is None:
-        image_size = _get(init, "image_size", 21)
-    check_model_settings(method, settings["group"], settings["encoder"], settings["pairs"], int(image_size))
+    image_size = _data_image_size(data)
+    check_model_settings(method, settings["group"], settings["encoder"], settings["pairs"], image_size)
     batch_size = _get(data_init, "batch_size")
     if batch_size is None or not fit:
         return
@@ -323,6 +326,23 @@ def check_config(config: Any, fit: bool = True) -> None:
     check_batch_size(int(batch_size), settings["pairs"].pairs_per_image, processes, loss, getattr(method, "uses_pairs", True))
     if processes is not None:
         check_train_size(_get(data_init, "train_subset"), processes)
+
+
+def _data_image_size(data: Any) -> int | None:
+    """The image side the data module will serve: its init argument, or that argument's default
+    (None when the class takes no such argument; :func:`check_fit` then checks the built model)."""
+    value = _get(_get(data, "init_args"), "image_size")
+    if value is not None:
+        return int(value)
+    cls = _import(str(_get(data, "class_path", "")))
+    if cls is None:
+        return None
+    import inspect
+
+    parameter = inspect.signature(cls).parameters.get("image_size")
+    if parameter is None or not isinstance(parameter.default, int):
+        return None
+    return parameter.default
 
 
 def _loss_class(loss: Any) -> Any:
@@ -342,6 +362,9 @@ def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> 
     check_data_dir(datamodule)
     if datamodule is not None:
         check_data_matches_model(datamodule, model)
+    spec, image_size = getattr(model, "encoder_spec", None), getattr(model, "image_size", None)
+    if spec is not None and image_size is not None:
+        check_image_size(image_size, spec)
     batch_size = getattr(datamodule, "batch_size", None)
     uses_pairs = getattr(model, "uses_pairs", True)
     if batch_size is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from structured_ssl.runs import (
     LOGS_DIR,
+    RunPaths,
     RunSpec,
     as_percent,
     execute,
@@ -86,21 +87,31 @@ def run_all(
     """
     results: dict[str, dict[str, Any] | None] = {}
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-    todo = []
+    todo, changed = [], []
     for spec in specs:
         path = result_path(out, spec.key)
-        if path.exists():
-            results[spec.key] = json.loads(path.read_text())
-            print(f"  skip  {spec.key} (result exists)", flush=True)
-        else:
+        if not path.exists():
             todo.append(spec)
+            continue
+        result = json.loads(path.read_text())
+        if result.get("configs") != list(spec.configs) or result.get("overrides") != list(
+            spec.overrides
+        ):
+            changed.append(str(path))
+        results[spec.key] = result
+        print(f"  skip  {spec.key} (result exists)", flush=True)
+    if changed:
+        raise SystemExit(
+            f"{len(changed)} finished run(s) in {out} used other configs or overrides than asked now, "
+            f"e.g. {changed[0]}; use another --out, or delete those results to rerun them"
+        )
 
     def one(item: tuple[int, RunSpec]) -> tuple[str, dict[str, Any] | None]:
         index, spec = item
         print(f"  [{index}/{len(todo)}] run  {spec.key}", flush=True)
         result = execute(spec, out, echo=echo and jobs == 1, threads=threads)
         if result is None:
-            log = Path(out) / LOGS_DIR / f"{spec.key}.log"
+            log = RunPaths(Path(out), spec.key).log_file
             print(f"  [{index}/{len(todo)}] FAILED {spec.key}; log: {log}\n{tail(log)}", flush=True)
         else:
             seconds = result.get("wall_time_s", {}).get("process", float("nan"))
@@ -182,7 +193,8 @@ def write_tables(
     out: Path, cells: Sequence[Cell], seeds: Sequence[int], metric: str, missing: Collection[Cell]
 ) -> str:
     """Write table.md, table.csv and runs.csv in OUT; return the Markdown."""
-    results = [r for r in load_results(out) if r.get("seed") in seeds]
+    # a study's runs (they carry a "parameter") may share OUT; they are not grid cells
+    results = [r for r in load_results(out) if r.get("seed") in seeds and "parameter" not in r]
     header, rows = grid_table(results, cells, seeds, metric, missing)
     time_header, time_rows = wall_time_table(results, cells)
     unit = " (%)" if metric.endswith("acc") else ""

@@ -53,6 +53,13 @@ DATASET_NAMES = {
     "cifar10": "CIFAR-10",
     "tiny_imagenet": "Tiny ImageNet",
 }
+#: the DataModule each dataset name stands for; a run on another one (an overlay swapped it) says so
+EXPECTED_DATA = {
+    "digits": ("DigitsDataModule",),
+    "mnist": ("MNISTDataModule", "RotatedMNISTDataModule"),
+    "cifar10": ("CIFAR10DataModule",),
+    "tiny_imagenet": ("TinyImageNetDataModule",),
+}
 FIGURE2 = {"g0_size": "figure2_g0_size.png", "max_distance": "figure2_max_distance.png"}
 
 
@@ -221,6 +228,14 @@ def render(
         notes.append(
             "digits: scikit-learn's 8x8 digits, compared with the paper's MNIST row (a stand-in, not MNIST)"
         )
+
+    def data_label(dataset: str) -> str:
+        label = DATASET_NAMES.get(dataset, dataset)
+        used = data_classes.get(dataset)
+        if used and used not in EXPECTED_DATA.get(dataset, (used,)):
+            label += f" (run on {used})"
+        return label
+
     sections += [f"Data: {'; '.join(notes)}."] if notes else []
     csv_rows: list[list[Any]] = []
     for table_number, title in (
@@ -236,7 +251,7 @@ def render(
         for row in table_rows:
             lines.append(
                 [
-                    DATASET_NAMES.get(row.dataset, row.dataset),
+                    data_label(row.dataset),
                     group_label([r for r in results if place(r).dataset == row.dataset], row.group),
                     row.backbone or "(not in the paper)",
                     *(cell_text(row.ours.get(c), row.paper.get(c)) for c in columns),

@@ -11,9 +11,10 @@ What Lightning already does, and is relied on here rather than rewritten:
   then raises ``SIGTERMException`` at the next batch boundary.
 * Under SLURM it picks ``SLURMEnvironment(auto_requeue=True, requeue_signal=SIGUSR1)`` by
   itself: ``#SBATCH --signal=SIGUSR1@90`` makes it save ``hpc_ckpt_N.ckpt`` and requeue the
-  job (see scripts/slurm_fit.sh). submitit signals USR2 instead: pass
-  ``--trainer.plugins+=lightning.pytorch.plugins.environments.SLURMEnvironment`` with
-  ``requeue_signal: SIGUSR2`` there.
+  job (see scripts/slurm_fit.sh). submitit signals USR2 instead: there, pass
+  ``--trainer.plugins+='{"class_path": "lightning.pytorch.plugins.environments.SLURMEnvironment",
+  "init_args": {"requeue_signal": "SIGUSR2"}}'``. A job script can always pass
+  ``--ckpt_path last``: on the first start nothing is found and training starts fresh.
 
 What it does not do, and this module adds:
 
@@ -34,7 +35,6 @@ What it does not do, and this module adds:
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 from structured_ssl.data.download import atomic_write
-
-log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- RNG state

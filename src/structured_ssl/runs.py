@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -55,17 +56,63 @@ class RunSpec:
     ckpt: str = "final"
 
 
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run's files go below OUT (the parent and the worker agree on them)."""
+
+    out: Path
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.key.rpartition("/")[0] or self.key
+
+    @property
+    def version(self) -> str:
+        return self.key.rpartition("/")[2]
+
+    @property
+    def fit_dir(self) -> Path:
+        return Path(self.out) / RUNS_DIR / self.name / self.version
+
+    @property
+    def test_dir(self) -> Path:
+        return Path(self.out) / RUNS_DIR / self.name / f"{self.version}-test"
+
+    @property
+    def final_checkpoint(self) -> Path:
+        return self.fit_dir / "checkpoints" / "final.ckpt"
+
+    @property
+    def state(self) -> Path:
+        return Path(self.out) / LOGS_DIR / f"{self.key}.metrics.json"
+
+    @property
+    def spec_file(self) -> Path:
+        return Path(self.out) / LOGS_DIR / f"{self.key}.spec.json"
+
+    @property
+    def log_file(self) -> Path:
+        return Path(self.out) / LOGS_DIR / f"{self.key}.log"
+
+    @property
+    def result(self) -> Path:
+        return result_path(self.out, self.key)
+
+
 # ----------------------------------------------------------------------------- the callback
 class MetricsRecorder(L.Callback):
     """Writes the trainer's scalar metrics to a JSON file at the end of fit and of test.
 
-    ``on_fit_end`` also records the checkpoint to test (last, best, or a fresh one when the
-    config has no checkpoint callback) and a few facts about the model (fiber grid, sizes),
-    so studies can put their x axis in the paper's units without rebuilding the model.
+    ``on_fit_end`` also saves the final model to ``final_checkpoint`` (the one ``test``
+    evaluates, whatever checkpoint callback the config has), records the paths of Lightning's
+    ``last``/``best`` checkpoints, and a few facts about the model (group, encoder, fiber
+    grid) and data, so tables and studies place a run by what it really trained.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, final_checkpoint: str | None = None) -> None:
         self.path = Path(path)
+        self.final_checkpoint = Path(final_checkpoint) if final_checkpoint else None
 
     def _update(self, trainer: L.Trainer, entries: dict[str, Any]) -> None:
         if not trainer.is_global_zero:
@@ -75,7 +122,11 @@ class MetricsRecorder(L.Callback):
         write_json_atomic(self.path, state)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        checkpoints = {"final": str(save_final_checkpoint(trainer, pl_module))}
+        final = (
+            self.final_checkpoint
+            or Path(trainer.log_dir or trainer.default_root_dir) / "final.ckpt"
+        )
+        checkpoints = {"final": str(save_final_checkpoint(trainer, pl_module, final))}
         callback = trainer.checkpoint_callback
         if callback is not None:
             if getattr(callback, "last_model_path", ""):
@@ -101,14 +152,13 @@ class MetricsRecorder(L.Callback):
         self._update(trainer, {"test": scalar_metrics(trainer.callback_metrics)})
 
 
-def save_final_checkpoint(trainer: L.Trainer, module: L.LightningModule) -> Path:
-    """Save the final model with every module in train mode, next to the run's logs.
+def save_final_checkpoint(trainer: L.Trainer, module: L.LightningModule, path: Path) -> Path:
+    """Save the final model with every module in train mode (on every rank: it is collective).
 
     escnn caches expanded filters as buffers in eval mode, so a checkpoint written after
     validation (Lightning's ``last.ckpt``) holds ``*.filter`` keys that a freshly built,
     train-mode model rejects. A train-mode save is loadable by ``test`` whatever the encoder.
     """
-    path = Path(trainer.log_dir or trainer.default_root_dir) / "checkpoints" / "final.ckpt"
     modes = {name: m.training for name, m in module.named_modules()}
     module.train()
     try:
@@ -212,22 +262,37 @@ def as_percent(metric: str, value: float) -> float:
 
 
 # ----------------------------------------------------------------------------- the parent side
-def cli_arguments(spec: RunSpec, out: Path, subcommand: str, state: Path) -> list[str]:
+def cli_arguments(spec: RunSpec, out: Path, subcommand: str) -> list[str]:
     """The ``structured-ssl`` arguments of one stage: configs, overrides, logger, recorder."""
-    name, _, version = spec.key.rpartition("/")
-    recorder = {"class_path": f"{__name__}.MetricsRecorder", "init_args": {"path": str(state)}}
+    paths = RunPaths(Path(out), spec.key)
+    recorder = {
+        "class_path": f"{__name__}.MetricsRecorder",
+        "init_args": {"path": str(paths.state), "final_checkpoint": str(paths.final_checkpoint)},
+    }
+    run_dir = paths.fit_dir if subcommand == "fit" else paths.test_dir
     args = [subcommand]
     for config in spec.configs:
         args += ["--config", str(config)]
     args += list(spec.overrides)
     args += [
-        f"--trainer.logger.init_args.save_dir={Path(out) / RUNS_DIR}",
-        f"--trainer.logger.init_args.name={name or spec.key}",
-        f"--trainer.logger.init_args.version={version if subcommand == 'fit' else version + '-test'}",
+        f"--trainer.logger.init_args.save_dir={run_dir.parent.parent}",
+        f"--trainer.logger.init_args.name={run_dir.parent.name}",
+        f"--trainer.logger.init_args.version={run_dir.name}",
         f"--trainer.callbacks+={json.dumps(recorder)}",
         "--trainer.enable_progress_bar=false",
     ]
     return args
+
+
+def clear_run(paths: RunPaths) -> None:
+    """Remove what an earlier, unfinished attempt of this run left (logs, checkpoints, state).
+
+    Done by the parent, never by the worker: under DDP every rank re-executes the worker.
+    """
+    for folder in (paths.fit_dir, paths.test_dir):
+        if folder.is_dir():
+            shutil.rmtree(folder)
+    paths.state.unlink(missing_ok=True)
 
 
 def execute(
@@ -243,16 +308,15 @@ def execute(
     ``threads`` caps the run's CPU threads (OMP_NUM_THREADS) when several runs share a machine,
     unless the caller's environment already sets it.
     """
-    out = Path(out)
-    spec_file = out / LOGS_DIR / f"{spec.key}.spec.json"
-    log_file = out / LOGS_DIR / f"{spec.key}.log"
-    write_json_atomic(spec_file, {"out": str(out), **asdict(spec)})
-    command = [python or sys.executable, "-m", __name__, str(spec_file)]
+    paths = RunPaths(Path(out), spec.key)
+    clear_run(paths)
+    write_json_atomic(paths.spec_file, {"out": str(out), **asdict(spec)})
+    command = [python or sys.executable, "-m", __name__, str(paths.spec_file)]
     env = dict(os.environ)
     if threads is not None:
         env.setdefault("OMP_NUM_THREADS", str(threads))
     start = time.perf_counter()
-    with log_file.open("w") as log:
+    with paths.log_file.open("w") as log:
         log.write("$ " + " ".join(command) + "\n")
         log.flush()
         if echo:
@@ -269,12 +333,11 @@ def execute(
                 command, stdout=log, stderr=subprocess.STDOUT, check=False, env=env
             ).returncode
     elapsed = time.perf_counter() - start
-    path = result_path(out, spec.key)
-    if code != 0 or not path.exists():
+    if code != 0 or not paths.result.exists():
         return None
-    result = json.loads(path.read_text())
+    result = json.loads(paths.result.read_text())
     result.setdefault("wall_time_s", {})["process"] = elapsed
-    write_json_atomic(path, result)
+    write_json_atomic(paths.result, result)
     return result
 
 
@@ -287,25 +350,28 @@ def tail(path: Path, lines: int = 15) -> str:
 
 # ----------------------------------------------------------------------------- the worker
 def run_worker(spec: RunSpec, out: Path) -> dict[str, Any]:
-    """Fit then test in THIS process; return (and, on rank zero, write) the result."""
+    """Fit then test in THIS process; return (and, on rank zero, write) the result.
+
+    Under DDP every rank runs this function; the final checkpoint's path is fixed in
+    advance (:class:`RunPaths`), so every rank tests the same file without waiting for rank
+    zero's metrics. ``ckpt="best"`` reads the path rank zero recorded: single process only.
+    """
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     from structured_ssl.cli import main as cli_main
 
-    state = Path(out) / LOGS_DIR / f"{spec.key}.metrics.json"
-    state.unlink(missing_ok=True)
+    paths = RunPaths(Path(out), spec.key)
     start = time.perf_counter()
-    cli_main(cli_arguments(spec, out, "fit", state))
+    cli_main(cli_arguments(spec, out, "fit"))
     fit_time = time.perf_counter() - start
-    fitted = json.loads(state.read_text()) if state.exists() else {}
-    checkpoints = fitted.get("checkpoints") or {}
-    checkpoint = checkpoints.get(spec.ckpt) or checkpoints.get("final")
-    test_time = 0.0
-    if checkpoint:
-        start = time.perf_counter()
-        cli_main([*cli_arguments(spec, out, "test", state), f"--ckpt_path={checkpoint}"])
-        test_time = time.perf_counter() - start
-    recorded = json.loads(state.read_text()) if state.exists() else {}
+    checkpoint = str(paths.final_checkpoint)
+    if spec.ckpt != "final" and paths.state.exists():
+        recorded = json.loads(paths.state.read_text()).get("checkpoints") or {}
+        checkpoint = recorded.get(spec.ckpt) or checkpoint
+    start = time.perf_counter()
+    cli_main([*cli_arguments(spec, out, "test"), f"--ckpt_path={checkpoint}"])
+    test_time = time.perf_counter() - start
+    recorded = json.loads(paths.state.read_text()) if paths.state.exists() else {}
     result = {
         **spec.record,
         "key": spec.key,
@@ -320,7 +386,7 @@ def run_worker(spec: RunSpec, out: Path) -> dict[str, Any]:
         "wall_time_s": {"fit": fit_time, "test": test_time},
     }
     if getattr(rank_zero_only, "rank", 0) == 0:
-        write_json_atomic(result_path(out, spec.key), result)
+        write_json_atomic(paths.result, result)
     return result
 
 

@@ -71,9 +71,17 @@ PARAMETERS: dict[str, Parameter] = {
 OBJECTIVE_LABELS = {"structured": "H-SSL (structured)", "augmentation": "A-SSL (augmentation)"}
 
 
+def order_key(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order, then anything else (``[crop]``) in text order."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
 def value_name(value: str) -> str:
-    """A value as a folder name (``2``, ``0.5``)."""
-    return value.replace("/", "_")
+    """A value as a folder name (``2``, ``0.5``, ``[crop]`` -> ``_crop_``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in value)
 
 
 def augmentation_range(result: dict[str, Any], parameter: str, value: str) -> str:
@@ -168,7 +176,7 @@ def summary_rows(
                 group,
             ]
         )
-    return sorted(out, key=lambda r: (r[2], float(r[1])))
+    return sorted(out, key=lambda r: (r[2], order_key(r[1])))
 
 
 def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") -> Path:
@@ -179,10 +187,13 @@ def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") ->
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(5.0, 3.6))
+    values = sorted({r["value"] for r in rows}, key=order_key)
+    numeric = all(order_key(v)[0] == 0 for v in values)
+    position = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
     objectives = list(dict.fromkeys(r["objective"] for r in rows))
     for objective, marker in zip(objectives, "osd^v", strict=False):
         points = sorted(
-            (float(r["value"]), float(r["mean"]), float(r["std"]))
+            (position[r["value"]], float(r["mean"]), float(r["std"]))
             for r in rows
             if r["objective"] == objective
         )
@@ -195,6 +206,8 @@ def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") ->
             capsize=3,
             label=OBJECTIVE_LABELS.get(objective, objective),
         )
+    if not numeric:
+        axes.set_xticks(range(len(values)), values)
     parameter = rows[0]["parameter"] if rows else ""
     metric = rows[0]["metric"] if rows else ""
     axes.set_xlabel(PARAMETERS[parameter].label if parameter in PARAMETERS else parameter)

@@ -13,7 +13,7 @@ from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.cnn import TranslationCNN, UnstructuredCNN, UnstructuredMLP
 from structured_ssl.groups import Group
 
-Architecture = Literal["small", "paper_mnist"]
+Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,9 @@ class EncoderSpec:
     """Which encoder to build.
 
     Args:
-        architecture: "small" (3 layers, sized for the 21x21 embedded digits) or
-            "paper_mnist" (the paper's MNIST network).
+        architecture: "small" (3 layers, sized for the 21x21 embedded digits), or the
+            paper's backbones "paper_mnist", "paper_cifar" (ResNet, 3x3 blocks),
+            "paper_tiny" (ResNet, 4x2 blocks); see ``encoders/paper.py``.
         structured: True builds the group's equivariant encoder; False its structure-free
             twin of matched parameter count (fake fibers), the paper's ablation.
         widths: channels (or regular fields) per layer; None uses the architecture's default.
@@ -43,12 +44,12 @@ SMALL_STRIDES = (1, 2, 2)
 
 def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
     """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2."""
-    if spec.architecture == "paper_mnist":
+    if spec.architecture.startswith("paper_"):
         from structured_ssl.encoders.paper import build_paper_encoder
 
         return build_paper_encoder(spec, group, in_channels, image_size)
     if spec.architecture != "small":
-        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or 'paper_mnist'")
+        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
     structured = _build_structured(group, in_channels, widths, spec.padding_mode)
     if spec.structured:

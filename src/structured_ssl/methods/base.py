@@ -227,7 +227,19 @@ class SSLMethod(L.LightningModule):
         self.log("train/probe_loss", probe_loss, sync_dist=True)
         return terms["loss"] + probe_loss
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimizer step, then the EMA target's update.
+
+        Here rather than in ``on_train_batch_end``: Lightning runs the callbacks' hooks (a
+        ModelCheckpoint saving every N steps) BEFORE the module's ``on_train_batch_end``, so a
+        checkpoint would miss that step's EMA update and a resumed run would drift from an
+        uninterrupted one. Runs once per optimizer step (not per accumulated micro-batch).
+        """
+        super().optimizer_step(*args, **kwargs)
+        self.update_target()
+
+    def update_target(self) -> None:
+        """BYOL's EMA of the online encoder and projector into the target network."""
         if self.target is None:
             return
         momentum = momentum_at(self.global_step, self.trainer.estimated_stepping_batches, base=self.ema_momentum)

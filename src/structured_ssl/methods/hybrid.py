@@ -21,7 +21,13 @@ from torch import nn
 
 from structured_ssl.augment import GroupAugmentation, build_extra_augmentations
 from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.pairs import FiberGrid, PairSampling, read_bundles, sample_position_pairs, sample_positions
+from structured_ssl.pairs import (
+    FiberGrid,
+    PairSampling,
+    read_bundles,
+    sample_position_pairs,
+    sample_positions,
+)
 
 
 @dataclass

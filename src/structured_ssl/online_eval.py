@@ -1,0 +1,411 @@
+"""Lightning callbacks that watch a pretraining run without touching its training.
+
+Each callback has one job and costs little per epoch on the embedded digits:
+
+* :class:`OnlineKNN` logs ``val/knn_acc`` (weighted kNN, see :mod:`structured_ssl.metrics`);
+* :class:`EquivarianceMonitor` logs ``val/equivariance_error`` of the encoder;
+* :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
+  Projector;
+* :class:`FiberSimilarityFigure` logs the fiber-to-fiber cosine similarity matrix, the
+  picture of what structured SSL pulls together (neighbouring fibers) and what it does not;
+* :class:`HParamsWithMetrics` makes TensorBoard's HParams tab show hyperparameters WITH the
+  run's final metrics (Lightning#1111, #2971: needs ``default_hp_metric=False`` plus
+  ``log_hyperparams(params, metrics)``).
+
+They read the model through the interface every objective shares: ``embed(x)`` (the
+invariant embedding) and ``encoder`` (a :class:`~structured_ssl.encoders.base.LiftedEncoder`),
+and the data through ``datamodule.dataset(name)``. Features are always extracted in eval
+mode without gradients (batch-norm statistics must not drift, lightly#1840), and every
+module's mode is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from torch import nn
+from torch.utils.data import Dataset
+
+from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.metrics import (
+    KNN_K,
+    KNN_TEMPERATURE,
+    WeightedKNN,
+    equivariance_error,
+    eval_mode,
+)
+
+
+# ----------------------------------------------------------------------------- helpers
+def _dataset(trainer: L.Trainer, name: str) -> Dataset | None:
+    datamodule = getattr(trainer, "datamodule", None)
+    getter = getattr(datamodule, "dataset", None)
+    if getter is None:
+        return None
+    try:
+        return getter(name)
+    except KeyError:
+        return None
+
+
+def _subset_indices(size: int, limit: int | None, seed: int) -> torch.Tensor:
+    """A fixed, seeded subset (the same every epoch, so kNN curves compare like with like)."""
+    if limit is None or limit >= size:
+        return torch.arange(size)
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+
+
+@torch.no_grad()
+def extract_embeddings(
+    module: L.LightningModule,
+    dataset: Dataset,
+    indices: torch.Tensor,
+    batch_size: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(embeddings, labels, images)`` of ``dataset[indices]`` through ``module.embed``.
+
+    Runs with the whole module in eval mode (restored after), on the module's device.
+    Images come back on the CPU (thumbnails), embeddings and labels on the device.
+    """
+    device = module.device
+    embeddings, labels, images = [], [], []
+    with eval_mode(module):
+        for chunk in indices.split(batch_size):
+            x, y = _items(dataset, chunk)
+            embeddings.append(module.embed(x.to(device)).float())
+            labels.append(y.to(device))
+            images.append(x)
+    return torch.cat(embeddings), torch.cat(labels), torch.cat(images)
+
+
+def _items(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch items by index: one fancy-indexing call for TensorDatasets, else item by item."""
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is not None:
+        return tensors[0][index], tensors[1][index]
+    pairs = [dataset[int(i)] for i in index]
+    return torch.stack([p[0] for p in pairs]), torch.as_tensor([int(p[1]) for p in pairs])
+
+
+def _lifted_encoder(module: L.LightningModule) -> LiftedEncoder | None:
+    encoder = getattr(module, "encoder", None)
+    return encoder if isinstance(encoder, LiftedEncoder) else None
+
+
+def _tensorboard(trainer: L.Trainer) -> Any | None:
+    """The SummaryWriter of the first logger that is a TensorBoard one (None otherwise)."""
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if experiment is not None and hasattr(experiment, "add_embedding"):
+            return experiment
+    return None
+
+
+def _due(trainer: L.Trainer, every_n_epochs: int) -> bool:
+    """Every n-th epoch, and always on the last one (so short runs still log a final value)."""
+    epoch, last = trainer.current_epoch + 1, trainer.max_epochs
+    return epoch % every_n_epochs == 0 or (last is not None and last > 0 and epoch >= last)
+
+
+def _batch_size(trainer: L.Trainer, default: int = 256) -> int:
+    return int(getattr(getattr(trainer, "datamodule", None), "batch_size", default) or default)
+
+
+# ----------------------------------------------------------------------------- kNN
+class OnlineKNN(L.Callback):
+    """Weighted kNN accuracy of the invariant embedding, logged as ``val/knn_acc``.
+
+    At every validation epoch end (not during the sanity check), the training set (or a
+    fixed seeded subset of ``max_train`` images) forms the memory bank and the whole
+    validation set is classified. Each process computes the same number (both sets are
+    read whole, not sharded), so the mean Lightning logs over processes is that number.
+
+    Args:
+        k, temperature: the vote (InstDisc / solo-learn defaults); the run's saved
+            ``config.yaml`` records them with the callback.
+        max_train: cap on the memory bank size (cost grows linearly with it).
+        every_n_epochs: evaluate every n-th validation epoch (and at the last epoch).
+        seed: seeds the memory-bank subset.
+    """
+
+    def __init__(
+        self,
+        k: int = KNN_K,
+        temperature: float = KNN_TEMPERATURE,
+        max_train: int | None = 2000,
+        every_n_epochs: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.k = k
+        self.temperature = temperature
+        self.max_train = max_train
+        self.every_n_epochs = max(1, every_n_epochs)
+        self.seed = seed
+        self._warned = False
+
+    def knn_accuracy(self, trainer: L.Trainer, module: L.LightningModule) -> torch.Tensor | None:
+        """The accuracy (None when the data module does not expose train and val sets)."""
+        train, val = _dataset(trainer, "train"), _dataset(trainer, "val")
+        if train is None or val is None:
+            if not self._warned:
+                rank_zero_warn("OnlineKNN: the data module has no dataset('train'/'val'); skipping kNN")
+                self._warned = True
+            return None
+        batch = _batch_size(trainer)
+        bank_x, bank_y, _ = extract_embeddings(module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+        val_x, val_y, _ = extract_embeddings(module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
+        metric = WeightedKNN(bank_x, bank_y, k=self.k, temperature=self.temperature, num_classes=_num_classes(module, bank_y))
+        metric.update(val_x, val_y)
+        return metric.compute()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not _due(trainer, self.every_n_epochs):
+            return
+        accuracy = self.knn_accuracy(trainer, pl_module)
+        if accuracy is not None:
+            pl_module.log("val/knn_acc", accuracy.to(pl_module.device), sync_dist=True)  # same on every rank
+
+
+def _num_classes(module: L.LightningModule, labels: torch.Tensor) -> int:
+    known = getattr(module, "num_classes", None)
+    return int(known) if known else int(labels.max()) + 1
+
+
+# ----------------------------------------------------------------------------- equivariance
+class EquivarianceMonitor(L.Callback):
+    """Relative equivariance error of the encoder on validation images, ``val/equivariance_error``.
+
+    Uses the first ``max_images`` images of the first ``num_batches`` validation batches and
+    ``num_elements`` non-identity exact group elements per batch (all when None), drawn anew
+    each epoch. ~0 for escnn encoders; for the unstructured twin it shows how far the fake
+    fibers are from moving with the input (does S-SSL make a plain encoder more equivariant?).
+    """
+
+    def __init__(self, num_batches: int = 1, num_elements: int | None = None, max_images: int | None = 32) -> None:
+        self.num_batches = num_batches
+        self.num_elements = num_elements
+        self.max_images = max_images
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or dataloader_idx != 0 or batch_idx >= self.num_batches:
+            return
+        encoder = _lifted_encoder(pl_module)
+        if encoder is None or not any(any(g) for g in encoder.group.exact_input_elements()):
+            return
+        x = batch[0][: self.max_images]
+        error = equivariance_error(
+            encoder, x, num_elements=self.num_elements, seed=trainer.current_epoch * 1009 + batch_idx
+        )
+        pl_module.log(
+            "val/equivariance_error", error, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True
+        )
+
+
+# ----------------------------------------------------------------------------- TensorBoard views
+class EmbeddingProjector(L.Callback):
+    """Val embeddings with labels and thumbnails in TensorBoard's Projector tab.
+
+    Written at the end of fit, and also every ``every_n_epochs`` validation epochs when set.
+    Uses the first ``max_samples`` validation images (a fixed set, so snapshots compare).
+    Needs a TensorBoardLogger; without one it does nothing.
+    """
+
+    def __init__(self, every_n_epochs: int | None = None, max_samples: int = 500, tag: str = "val/embedding") -> None:
+        self.every_n_epochs = every_n_epochs
+        self.max_samples = max_samples
+        self.tag = tag
+
+    @rank_zero_only
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer, val = _tensorboard(trainer), _dataset(trainer, "val")
+        if writer is None or val is None:
+            return
+        indices = torch.arange(min(self.max_samples, len(val)))  # type: ignore[arg-type]
+        features, labels, images = extract_embeddings(pl_module, val, indices, _batch_size(trainer))
+        writer.add_embedding(
+            features.cpu(),
+            metadata=[str(int(y)) for y in labels],
+            label_img=images.float().clamp(0, 1),
+            global_step=trainer.global_step,
+            tag=self.tag,
+        )
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not self.every_n_epochs:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.write(trainer, pl_module)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.every_n_epochs and trainer.current_epoch % self.every_n_epochs == 0:
+            return  # the last validation epoch already wrote this state
+        self.write(trainer, pl_module)
+
+
+def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity between every pair of fibers, averaged over the batch: ``(F, F)``.
+
+    Fibers are the entries of ``encoder.fiber_map`` (group elements, or spatial cells for
+    translation), flattened in grid order.
+    """
+    with eval_mode(encoder), torch.no_grad():
+        fibers = encoder.fiber_map(encoder(x)).flatten(2)  # (B, C, F)
+    unit = F.normalize(fibers.float(), dim=1)
+    return torch.einsum("bcf,bcg->fg", unit, unit) / len(x)
+
+
+class FiberSimilarityFigure(L.Callback):
+    """A heat map of :func:`fiber_similarity` on the first validation batch (``add_figure``).
+
+    For a structured encoder trained with S-SSL the similarity falls off with topographic
+    distance; for the unstructured twin the fibers are arbitrary channel chunks.
+    """
+
+    def __init__(self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity") -> None:
+        """Draw every ``every_n_epochs`` epochs (and at the last) from ``max_images`` images."""
+        self.every_n_epochs = max(1, every_n_epochs)
+        self.max_images = max_images
+        self.tag = tag
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or batch_idx != 0 or dataloader_idx != 0 or not trainer.is_global_zero:
+            return
+        if not _due(trainer, self.every_n_epochs):
+            return
+        encoder, writer = _lifted_encoder(pl_module), _tensorboard(trainer)
+        if encoder is None or writer is None:
+            return
+        matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()
+        writer.add_figure(self.tag, similarity_figure(matrix, encoder), global_step=trainer.global_step, close=True)
+
+
+def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder) -> Any:
+    """The matplotlib figure of a fiber similarity matrix (no pyplot state involved)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4, 3.4), dpi=80)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix.numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+    figure.colorbar(image, ax=axes, label="cosine similarity")
+    group = encoder.group
+    kind = group.kind if encoder.structured else f"{group.kind} (unstructured)"
+    axes.set_title(f"fiber similarity, {kind}", fontsize=9)
+    axes.set_xlabel("fiber")
+    axes.set_ylabel("fiber")
+    figure.tight_layout()
+    return figure
+
+
+# ----------------------------------------------------------------------------- HParams
+HPARAMS_PREFIX = "hparams/"
+
+
+def plain_value(value: Any) -> Any:
+    """Hyperparameters as TensorBoard can show them: dataclasses and mappings become plain
+    dicts (Lightning flattens them to ``group/kind``), modules their class name, sequences
+    and None strings, numbers and strings stay."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        if isinstance(value.get("class_path"), str) and set(value) <= {"class_path", "init_args", "dict_kwargs"}:
+            # a jsonargparse class node, e.g. the loss
+            args = value.get("init_args") or {}
+            return {"class": str(value["class_path"]).rsplit(".", 1)[-1], **{k: plain_value(v) for k, v in dict(args).items()}}
+        return {str(k): plain_value(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, nn.Module):
+        return type(value).__name__
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return str(list(value))
+    return str(value)
+
+
+def final_metrics(metrics: Mapping[str, Any], prefix: str = HPARAMS_PREFIX) -> dict[str, float]:
+    """Finite scalar metrics, renamed under ``prefix`` so the copies logged for the HParams
+    tab do not add a point to the real curves (``log_hyperparams`` logs them as scalars)."""
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        if math.isfinite(number) and not name.startswith(prefix):
+            out[prefix + name] = number
+    return out
+
+
+class HParamsWithMetrics(L.Callback):
+    """At the end of fit and of test, log the run's hyperparameters WITH its final metrics.
+
+    Parameters: the model's ``hparams`` (plus ``objective``, the model class) and the data
+    module's (under ``data``). Metrics: every finite scalar in ``trainer.callback_metrics``,
+    as ``hparams/<metric>`` (e.g. ``hparams/val/probe_acc``). Requires the logger's
+    ``default_hp_metric=False`` (the CLI's default); otherwise the HParams tab shows only the
+    placeholder ``hp_metric``.
+
+    TensorBoard takes a run's HParams columns from the FIRST hyperparameter summary it finds
+    (and one run's columns for the whole log directory), so the fit-end summary also declares
+    the ``expected`` metrics not known yet (e.g. test accuracies from a later ``test`` into the
+    same run directory) with a NaN placeholder; the values logged later then fill the column.
+
+    Args:
+        expected: metric names to declare at fit end even when not logged yet.
+    """
+
+    def __init__(self, expected: list[str] | None = None) -> None:
+        self.expected = list(expected or [])
+
+    def params(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        params: dict[str, Any] = {"objective": type(pl_module).__name__}
+        params.update(plain_value(dict(pl_module.hparams)))
+        datamodule = getattr(trainer, "datamodule", None)
+        if datamodule is not None and getattr(datamodule, "hparams", None):
+            params["data"] = {"class": type(datamodule).__name__, **plain_value(dict(datamodule.hparams))}
+        return params
+
+    def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, metrics: dict[str, float]) -> None:
+        if not metrics:
+            return
+        params = self.params(trainer, pl_module)
+        for logger in trainer.loggers:
+            if getattr(logger, "_default_hp_metric", False):
+                rank_zero_warn("HParamsWithMetrics: set the TensorBoardLogger's default_hp_metric=False")
+            # TensorBoardLogger also merges ``params`` into the hparams.yaml it saves; keep that
+            # file as Lightning wrote it (loadable with ``hparams_file``), this copy is for display.
+            saved = dict(logger.hparams) if isinstance(getattr(logger, "hparams", None), dict) else None
+            logger.log_hyperparams(params, metrics=metrics)
+            if saved is not None:
+                logger.hparams = saved
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = final_metrics(trainer.callback_metrics)
+        for name in self.expected:
+            metrics.setdefault(HPARAMS_PREFIX + name, float("nan"))
+        self._log(trainer, pl_module, metrics)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._log(trainer, pl_module, final_metrics(trainer.callback_metrics))
