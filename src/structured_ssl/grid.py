@@ -39,7 +39,7 @@ from structured_ssl.tables import markdown_table, summarize, write_csv
 
 OBJECTIVES = ("augmentation", "structured", "unstructured", "frozen", "supervised")
 GROUPS = ("rotation", "translation", "scale")
-DEFAULT_METRIC = "test/probe_acc"
+DEFAULT_METRIC = "test/linear_acc"
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metric",
         default=DEFAULT_METRIC,
-        help="metric of the table (test/probe_acc, val/probe_acc, ...)",
+        help="metric of the table (test/linear_acc, test/probe_acc, val/probe_acc, ...)",
     )
     parser.add_argument(
         "--ckpt",

@@ -173,3 +173,46 @@ def equivariance_error(
             relative = (moved - expected).norm(dim=1) / expected.norm(dim=1).clamp_min(1e-12)
             errors.append(relative.mean())
     return torch.stack(errors).mean()
+
+
+def fit_linear_classifier(
+    features: torch.Tensor, labels: torch.Tensor, num_classes: int, l2: float = 1e-4, max_iter: int = 200
+) -> nn.Module:
+    """Multinomial logistic regression on frozen features, fitted to convergence.
+
+    Why not SGD for a few epochs: at the tiny budgets of the embedded digits an SGD probe is
+    still learning when the run ends, so its accuracy mixes "how good are the features" with
+    "how far did the probe get". Full-batch L-BFGS on standardised features (what the linear
+    evaluations of scikit-learn and many SSL papers do) answers only the first question.
+    Returns standardisation + linear layer as one module. Works under inference mode too.
+    """
+    if features.dim() != 2 or features.shape[0] != labels.shape[0]:
+        raise ValueError(f"features {tuple(features.shape)} and labels {tuple(labels.shape)} do not match")
+    with torch.inference_mode(False), torch.enable_grad():
+        x = features.detach().float().clone()
+        y = labels.detach().long().clone()
+        mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+        x = (x - mean) / std
+        linear = nn.Linear(x.shape[1], num_classes).to(x.device)
+        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(linear(x), y) + l2 * linear.weight.square().sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    classifier = _Standardised(mean, std, linear).requires_grad_(False)
+    return classifier
+
+
+class _Standardised(nn.Module):
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, linear: nn.Linear) -> None:
+        super().__init__()
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear((x.float() - self.mean) / self.std)

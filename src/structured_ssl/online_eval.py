@@ -3,6 +3,8 @@
 Each callback has one job and costs little per epoch on the embedded digits:
 
 * :class:`OnlineKNN` logs ``val/knn_acc`` (weighted kNN, see :mod:`structured_ssl.metrics`);
+* :class:`TestLinearEval` logs ``test/linear_acc`` and ``test_rotated/linear_acc``: a linear
+  classifier fitted to convergence on frozen train features when ``test`` runs;
 * :class:`EquivarianceMonitor` logs ``val/equivariance_error`` of the encoder;
 * :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
   Projector;
@@ -40,6 +42,7 @@ from structured_ssl.metrics import (
     WeightedKNN,
     equivariance_error,
     eval_mode,
+    fit_linear_classifier,
 )
 
 
@@ -171,6 +174,41 @@ class OnlineKNN(L.Callback):
         accuracy = self.knn_accuracy(trainer, pl_module)
         if accuracy is not None:
             pl_module.log("val/knn_acc", accuracy.to(pl_module.device), sync_dist=True)  # same on every rank
+
+
+class TestLinearEval(L.Callback):
+    """The paper's linear evaluation, run at ``test``: ``<set>/linear_acc`` per test set.
+
+    Frozen, eval-mode invariant features of the training set (or a seeded subset of
+    ``max_train``) fit a logistic regression to convergence (L-BFGS,
+    :func:`~structured_ssl.metrics.fit_linear_classifier`); each test set the data module
+    names (``test``, ``test_rotated``) is then classified whole. The online probe
+    (``test/probe_acc``) is trained by SGD alongside the encoder on train-mode features and
+    lags behind it in short runs; this number does not. Every process computes the same
+    value (sets read whole), so DDP needs no gathering.
+    """
+
+    def __init__(self, max_train: int | None = 20000, l2: float = 1e-4, seed: int = 0) -> None:
+        self.max_train, self.l2, self.seed = max_train, l2, seed
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        train = _dataset(trainer, "train")
+        names = getattr(getattr(trainer, "datamodule", None), "test_sets", ("test",))
+        if train is None:
+            rank_zero_warn("TestLinearEval: the data module has no dataset('train'); skipping")
+            return
+        batch = _batch_size(trainer)
+        with torch.inference_mode(False):
+            x, y, _ = extract_embeddings(pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+            classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
+            for name in names:
+                dataset = _dataset(trainer, name)
+                if dataset is None:
+                    continue
+                tx, ty, _ = extract_embeddings(pl_module, dataset, torch.arange(len(dataset)), batch)  # type: ignore[arg-type]
+                with torch.no_grad():
+                    accuracy = (classifier(tx).argmax(1) == ty).float().mean()
+                pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
 
 
 def _num_classes(module: L.LightningModule, labels: torch.Tensor) -> int:

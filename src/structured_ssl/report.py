@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--studies", nargs="*", type=Path, default=[], help="study output folders (Figure 2)"
     )
-    parser.add_argument("--metric", default="test/probe_acc")
+    parser.add_argument("--metric", default="test/linear_acc")
     parser.add_argument(
         "--out",
         type=Path,
