@@ -45,6 +45,9 @@ def test_every_requested_cell_is_filled(grid_out: Path) -> None:
         result = json.loads(path.read_text())
         assert 0.0 <= result["test"]["test/probe_acc"] <= 1.0
         assert "test_rotated/probe_acc" in result["test"]
+        # the table's metric: TestLinearEval's converged logistic regression, on both test sets
+        assert 0.0 <= result["test"]["test/linear_acc"] <= 1.0
+        assert "test_rotated/linear_acc" in result["test"]
         assert (
             result["wall_time_s"]["fit"] > 0
             and result["wall_time_s"]["process"] > result["wall_time_s"]["fit"]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from structured_ssl.encoders import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.methods.linear_eval import linear_classifier
-from structured_ssl.metrics import WeightedKNN, equivariance_error, eval_mode
+from structured_ssl.metrics import WeightedKNN, equivariance_error, eval_mode, fit_linear_classifier
 from structured_ssl.online_eval import fiber_similarity, plain_value
 
 
@@ -77,6 +77,28 @@ def test_linear_probe_separates_clusters_and_not_random_labels() -> None:
     assert accuracy(train_probe(train_x, train_y), test_x, test_y) > 0.98
     random_probe = train_probe(train_x, torch.randint(0, 10, (500,)))
     assert accuracy(random_probe, test_x, torch.randint(0, 10, (200,))) < 0.25
+
+
+def test_converged_linear_classifier_separates_clusters_and_not_random_labels() -> None:
+    train_x, train_y = clusters(500, seed=0)
+    test_x, test_y = clusters(200, seed=1)
+    shifted = 5.0 + 0.01 * train_x  # badly scaled features: the fit standardises them itself
+    assert accuracy(fit_linear_classifier(shifted, train_y, 10), 5.0 + 0.01 * test_x, test_y) > 0.98
+    random = fit_linear_classifier(train_x, torch.randint(0, 10, (500,)), 10)
+    assert accuracy(random, test_x, torch.randint(0, 10, (200,))) < 0.25
+
+
+def test_converged_linear_classifier_fits_under_inference_mode() -> None:
+    # Lightning runs `test` hooks under torch.inference_mode: the fit must still train
+    train_x, train_y = clusters(300, seed=0)
+    with torch.inference_mode():
+        classifier = fit_linear_classifier(train_x, train_y, 10)
+        assert accuracy(classifier, train_x, train_y) > 0.98
+
+
+def test_converged_linear_classifier_rejects_mismatched_inputs() -> None:
+    with pytest.raises(ValueError, match=r"features \(5, 3\) and labels \(4,\)"):
+        fit_linear_classifier(torch.randn(5, 3), torch.zeros(4, dtype=torch.long), 2)
 
 
 @functools.cache

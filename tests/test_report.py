@@ -57,7 +57,7 @@ def test_unstructured_runs_land_in_table_2(
             "dataset": "mnist", "objective": "augmentation", "group": "scale_unstructured", "seed": seed,
             "model": {"class": "AugmentationSSL", "group": {"kind": "scale", "scales": [1.0, 1.25]},
                       "encoder_spec": {"structured": False}},
-            "test": {"test/probe_acc": value},
+            "test": {"test/linear_acc": value},
         }  # fmt: skip
         path = (
             tmp_path / "results" / "mnist" / "augmentation_scale_unstructured" / f"seed{seed}.json"
