@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def test_swapping_the_objective_is_one_line(tmp_path: Path) -> None:
     differing = [a for a, b in zip(structured, augmentation, strict=True) if a != b]
     assert len(differing) == 2  # the comment line and the class_path line
     assert any("class_path" in line for line in differing)
+
+
+@pytest.mark.parametrize(
+    "config", ["structured_rotation", "augmentation_dihedral", "structured_scale", "unstructured_translation"]
+)
+def test_bf16_mixed_precision_trains_every_encoder_family(config: str, tmp_path: Path) -> None:
+    """escnn (C_N, D_N), the Hermite scale conv and plain convs all run under bf16 autocast;
+    losses compute in float32 (losses.py), so the logged loss is finite."""
+    main(
+        [
+            "fit", "--config", str(REPO / f"configs/digits/{config}.yaml"),
+            "--trainer.precision=bf16-mixed", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+            "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", "--trainer.callbacks=[]",
+            "--trainer.log_every_n_steps=1",
+            *quiet(tmp_path),
+        ]
+    )  # fmt: skip
+    events = EventAccumulator(str(next(tmp_path.rglob("events.out.tfevents.*")).parent))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("train/loss")]
+    assert losses and all(math.isfinite(v) for v in losses)
