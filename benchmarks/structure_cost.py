@@ -32,6 +32,21 @@ def train_step_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:
     return time_it(step)
 
 
+def expansion_seconds(module: torch.nn.Module) -> float:
+    """The part of a training step escnn spends rebuilding filters from the basis."""
+    from escnn import nn as enn
+
+    convs = [m for m in module.modules() if isinstance(m, enn.R2Conv)]
+    module.train()
+
+    def step() -> None:
+        module.zero_grad(set_to_none=True)
+        total = sum(conv.expand_parameters()[0].sum() for conv in convs)
+        total.backward()
+
+    return time_it(step)
+
+
 def eval_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:
     module.eval()
     with torch.no_grad():
@@ -69,6 +84,8 @@ def main() -> None:
         for name, module in (("plain Conv2d, same channels", same_channels), ("plain Conv2d, same params", same_params)):
             t = train_step_seconds(module, x)
             rows.append([group.short_name, name, params(module), f"{t * 1000:.0f}", f"{t / t_escnn:.2f}"])
+        t_expand = expansion_seconds(escnn_encoder)
+        rows.append([group.short_name, "  of which: filter expansion (fwd+bwd, all R2Convs)", "-", f"{t_expand * 1000:.0f}", f"{t_expand / t_escnn:.2f}"])
         t_eval = eval_seconds(escnn_encoder, x)
         t_export = eval_seconds(exported, x)
         rows.append([group.short_name, "escnn eval forward (cached filters)", params(escnn_encoder), f"{t_eval * 1000:.0f}", "-"])
