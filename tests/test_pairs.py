@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from structured_ssl.groups import Group
 from structured_ssl.pairs import (
     FiberGrid,
     PairSampling,
@@ -103,3 +104,23 @@ def test_shared_base_positions_are_uniform() -> None:
     pos = sample_positions(grid, 5000)
     counts = torch.bincount(pos[:, 0], minlength=5).float() / 5000
     assert torch.allclose(counts, torch.full((5,), 0.2), atol=0.03)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), pairs_per_image=st.integers(1, 3), g0_size=st.integers(1, 3))
+def test_augmentation_ssl_reads_both_views_at_the_same_base(seed: int, pairs_per_image: int, g0_size: int) -> None:
+    """A-SSL's two branches share g0: with identical views, the two bundles are identical."""
+    from structured_ssl.methods import AugmentationSSL
+
+    torch.manual_seed(seed)
+    model = AugmentationSSL(
+        group=Group("rotation", 4), pairs=PairSampling(g0_size=g0_size, pairs_per_image=pairs_per_image)
+    ).eval()
+    views = model.make_views(torch.rand(5, 1, 21, 21))
+    assert views.base.shape[0] == 5 * pairs_per_image
+    half = len(views.images) // 2
+    views.images = torch.cat([views.images[:half], views.images[:half]])  # the same view twice
+    with torch.no_grad():
+        pairs = model.read_pairs(views, model.encoder)
+    assert pairs.first.shape == (5 * pairs_per_image, g0_size * model.encoder.out_channels)
+    torch.testing.assert_close(pairs.first, pairs.second)
