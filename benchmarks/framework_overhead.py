@@ -24,16 +24,16 @@ from structured_ssl.groups import Group  # noqa: E402
 from structured_ssl.methods import AugmentationSSL, StructuredSSL  # noqa: E402
 from structured_ssl.pairs import FiberGrid, PairSampling, sample_position_pairs  # noqa: E402
 
-STEPS = 30
+STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 
 
 class StepTimer(L.Callback):
-    """Wall time of the training batches only (no set-up, no validation)."""
+    """Wall time of the training loop only (no set-up, no validation), over all epochs."""
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
+    def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.perf_counter()
 
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
+    def on_train_end(self, trainer, pl_module) -> None:
         self.seconds = time.perf_counter() - self.start
 
 
@@ -42,10 +42,11 @@ def lightning_seconds(model_cls, data: DigitsDataModule) -> float:
     model = model_cls(group=Group("rotation", 8))
     timer = StepTimer()
     trainer = L.Trainer(
-        max_epochs=1, limit_train_batches=STEPS, limit_val_batches=0, logger=False, enable_checkpointing=False,
+        max_steps=STEPS, max_epochs=-1, limit_val_batches=0, logger=False, enable_checkpointing=False,
         enable_progress_bar=False, enable_model_summary=False, callbacks=[timer], accelerator="auto", devices=1,
     )
     trainer.fit(model, datamodule=data)
+    assert trainer.global_step == STEPS, trainer.global_step
     return timer.seconds
 
 
@@ -55,17 +56,20 @@ def plain_loop_seconds(model_cls, data: DigitsDataModule) -> float:
     optimizer = torch.optim.AdamW(model.trainable_parameters(), lr=2e-3, weight_decay=1e-4)
     probe_optimizer = torch.optim.AdamW(model.probe.parameters(), lr=1e-2)
     start = time.perf_counter()
-    for step, (x, y) in enumerate(data.train_dataloader()):
-        if step == STEPS:
-            break
-        x, y = x.to(device()), y.to(device())
-        terms, invariant = model.ssl_terms(x)
-        loss = terms["loss"] + model.probe_loss(invariant, y)
-        optimizer.zero_grad(set_to_none=True)
-        probe_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        probe_optimizer.step()
+    step = 0
+    while step < STEPS:  # epochs of ~10 batches each, as Lightning runs them
+        for x, y in data.train_dataloader():
+            if step == STEPS:
+                break
+            step += 1
+            x, y = x.to(device()), y.to(device())
+            terms, invariant = model.ssl_terms(x)
+            loss = terms["loss"] + model.probe_loss(invariant, y)
+            optimizer.zero_grad(set_to_none=True)
+            probe_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            probe_optimizer.step()
     return time.perf_counter() - start
 
 
