@@ -45,10 +45,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("s / epoch", "seconds_per_epoch", ".1f"),
 )
 
-#: where each metric may be logged, first found wins (pretraining probe, then linear eval)
+#: where each metric may be logged, first found wins: for test accuracies the converged linear
+#: classifier (TestLinearEval or LinearEval) before the online probe
 VAL_TAGS = ("val/probe_acc", "val/linear_acc")
-TEST_TAGS = ("test/probe_acc", "test/linear_acc")
-ROTATED_TAGS = ("test_rotated/probe_acc", "test_rotated/linear_acc")
+TEST_TAGS = ("test/linear_acc", "test/probe_acc")
+ROTATED_TAGS = ("test_rotated/linear_acc", "test_rotated/probe_acc")
 
 
 @dataclass(frozen=True)
