@@ -24,7 +24,6 @@ module's mode is restored afterwards.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -385,15 +384,9 @@ def plain_value(value: Any) -> Any:
 def final_metrics(metrics: Mapping[str, Any], prefix: str = HPARAMS_PREFIX) -> dict[str, float]:
     """Finite scalar metrics, renamed under ``prefix`` so the copies logged for the HParams
     tab do not add a point to the real curves (``log_hyperparams`` logs them as scalars)."""
-    out: dict[str, float] = {}
-    for name, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError, RuntimeError):
-            continue
-        if math.isfinite(number) and not name.startswith(prefix):
-            out[prefix + name] = number
-    return out
+    from structured_ssl.runs import scalar_metrics
+
+    return {prefix + name: number for name, number in scalar_metrics(dict(metrics)).items() if not name.startswith(prefix)}
 
 
 class HParamsWithMetrics(L.Callback):
