@@ -23,15 +23,13 @@ import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
+from structured_ssl.encoders.scale_action import ScaleAction
 from structured_ssl.encoders.scale_conv import (
     ScaleBatchNorm,
     ScaleConv,
     ScaleLift,
     ScaleMaxProjection,
-    downscale,
-    footprint_mask,
     hermite_basis,
-    shift_scales,
 )
 from structured_ssl.groups import Group
 
@@ -88,26 +86,23 @@ class ScaleEncoder(LiftedEncoder):
             current = int(width)
         self.net = nn.Sequential(*layers)
         self.num_scale_convs = len(widths) - 1
+        self.action = ScaleAction(group)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     # ----------------------------------------------------------------- group action
-    def zoom_factor(self, g: Element) -> float:
-        """How much T_g shrinks the image: ``scales[j] / scales[0]`` (>= 1)."""
-        (j,) = g
-        return self.group.scales[j] / self.group.scales[0]
-
+    # T_g and Γ_g are the scale group's (``scale_action.ScaleAction``, shared with the
+    # structure-free twin); only what is comparable depends on this encoder's layers.
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return downscale(x, self.zoom_factor(g))
+        return self.action.transform_input(x, g)
 
     def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return downscale(shift_scales(z, g[0]), self.zoom_factor(g))
+        return self.action.transform_output(z, g)
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """The scales and cells Γ_g defines: the first ``S - j`` scales (fewer by
         ``scale_size - 1`` per ScaleConv, whose top inputs are padding on one side only),
         and the cells inside the zoomed canvas (others are zeroed)."""
         keep = max(0, z.shape[2] - g[0] - (self.scale_size - 1) * self.num_scale_convs)
-        mask = footprint_mask(tuple(z.shape[-2:]), self.zoom_factor(g), z.device).to(z.dtype)
-        return z[:, :, :keep] * mask
+        return self.action.comparable(z, g)[:, :, :keep]
