@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_args import quiet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "model" in (yaml.safe_load(p.read_text()) or {}))
-
-
-def quiet(tmp_path: Path) -> list[str]:
-    return [
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
-        f"--trainer.default_root_dir={tmp_path}",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-    ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))

@@ -9,6 +9,7 @@ from typing import Any
 import lightning as L
 import pytest
 import torch
+from cli_args import quiet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.cli import main
@@ -18,15 +19,6 @@ from structured_ssl.methods import StructuredSSL
 from structured_ssl.methods.linear_eval import LinearEval, encoder_state, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def quiet(root: Path) -> list[str]:
-    return [
-        f"--trainer.logger.init_args.save_dir={root}",
-        f"--trainer.default_root_dir={root}",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-    ]
 
 
 class CaptureEncoder(L.Callback):
