@@ -25,6 +25,7 @@ from structured_ssl.methods.base import SSLMethod
 DEFAULT_LOG_DIR = "runs"
 
 PROJECT_COMMANDS = {
+    "check": "structured_ssl.check:main",
     "compare": "structured_ssl.compare:main",
     "grid": "structured_ssl.grid:main",
     "report": "structured_ssl.report:main",

@@ -95,6 +95,32 @@ def check_image_size(image_size: int, spec: EncoderSpec) -> None:
         )
 
 
+def exact_rotation_sizes(total_stride: int, near: int) -> tuple[int, int]:
+    """The nearest sizes ``1 + k x total_stride`` at or below and above ``near``."""
+    below = 1 + ((near - 1) // total_stride) * total_stride
+    return below, below + total_stride
+
+
+def check_exact_rotation_size(group: Group, spec: EncoderSpec, image_size: int) -> None:
+    """Rotation/flip encoders with stride-2 layers are exactly equivariant only at image sizes
+    ``1 + k x total_stride``: then every strided layer samples a grid symmetric about the
+    rotation centre (measured: the small C4 encoder has lifted error 0.36 at 32 px, 3e-7 at 33)."""
+    if group.kind not in ("rotation", "dihedral") or not spec.structured:
+        return
+    from structured_ssl.encoders.factory import TOTAL_STRIDES
+
+    stride = TOTAL_STRIDES.get(spec.architecture)
+    if stride is None or (image_size - 1) % stride == 0:
+        return
+    below, above = exact_rotation_sizes(stride, image_size)
+    nearest = [size for size in (below, above) if size > stride]
+    raise ConfigError(
+        f"data.image_size={image_size} breaks the exact {group.kind} equivariance of "
+        f"encoder.architecture={spec.architecture!r} (total stride {stride}): allowed sizes are 1 + a multiple of "
+        f"{stride}; nearest {' or '.join(map(str, nearest))} (pad the images, e.g. data.image_size={above})"
+    )
+
+
 def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int | None) -> tuple[int, ...] | None:
     """The index grid the fiber sampler will see, from the settings alone (None when unknown)."""
     if group.kind == "rotation":
@@ -161,6 +187,7 @@ def check_model_settings(
         return
     if image_size is not None:
         check_image_size(image_size, encoder)
+        check_exact_rotation_size(group, encoder, image_size)
     shape = fiber_grid_shape(group, encoder, image_size)
     if shape is not None:
         check_pairs_on_grid(shape, group.grid_cyclic, pairs, group.kind, method, image_size)

@@ -12,9 +12,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,29 +21,11 @@ from torch import nn
 from torchmetrics import Metric
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
+from structured_ssl.equivariance import measure
+from structured_ssl.modes import eval_mode  # noqa: F401 - re-exported: callers import it from here
 
 KNN_K = 20
 KNN_TEMPERATURE = 0.07
-
-
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """Put ``module`` in eval mode and restore EVERY submodule's own mode afterwards.
-
-    Feature extraction in train mode would update batch-norm running statistics
-    (lightly#1840); restoring per submodule keeps deliberately frozen parts frozen.
-    ``modules()`` lists parents before children, so each module ends in its former mode.
-    """
-    modes = [(m, m.training) for m in module.modules()]
-    if any(flag for _, flag in modes):  # already in eval (a validation hook): touch nothing,
-        module.eval()  # as escnn re-expands its filters on every ``eval()`` call
-    try:
-        yield module
-    finally:
-        if any(flag for _, flag in modes):
-            for m, flag in modes:
-                if m.training != flag:
-                    m.train(flag)
 
 
 class WeightedKNN(Metric):
@@ -145,12 +126,10 @@ def equivariance_error(
     num_elements: int | None = None,
     seed: int | None = None,
 ) -> torch.Tensor:
-    """Mean relative equivariance error ``||f(T_g x) - Γ_g f(x)|| / ||Γ_g f(x)||``.
+    """Mean relative error ``||f(T_g x) - Γ_g f(x)|| / ||Γ_g f(x)||`` on the LIFTED map.
 
-    The norm is taken per image over the comparable part of the lifted map (the scale axis
-    is not cyclic, see ``LiftedEncoder.comparable``), averaged over images and elements.
-    Computed in eval mode without gradients, so batch-norm statistics neither move nor
-    depend on the batch.
+    A thin reading of :func:`structured_ssl.equivariance.measure` (the one implementation the
+    check command, tests and online monitor share), averaged over images and elements.
 
     Args:
         encoder: the encoder (its ``transform_input``/``transform_output`` define T_g and Γ_g).
@@ -164,15 +143,8 @@ def equivariance_error(
         raise ValueError(f"group {encoder.group} has no non-identity exact elements to check")
     if num_elements is not None and num_elements < len(chosen):
         chosen = random.Random(seed).sample(chosen, num_elements)
-    errors = []
-    with eval_mode(encoder), torch.no_grad():
-        z = encoder(x)
-        for g in chosen:
-            expected = encoder.comparable(encoder.transform_output(z, g), g).flatten(1)
-            moved = encoder.comparable(encoder(encoder.transform_input(x, g)), g).flatten(1)
-            relative = (moved - expected).norm(dim=1) / expected.norm(dim=1).clamp_min(1e-12)
-            errors.append(relative.mean())
-    return torch.stack(errors).mean()
+    rows = measure(encoder, x, chosen)
+    return torch.tensor(sum(r.lifted for r in rows) / len(rows), dtype=torch.float32)
 
 
 def fit_linear_classifier(

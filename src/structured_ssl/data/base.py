@@ -47,6 +47,24 @@ class Splits:
     val: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
+def pad_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero-pad ``(N, C, h, w)`` to ``size`` x ``size``, the extra pixel after when odd.
+
+    Why: rotating by 90 degrees about the canvas centre permutes pixels, and stride-2 layers
+    sample a grid symmetric about that centre only at odd sizes 1 + k x stride."""
+    ph, pw = size - images.shape[-2], size - images.shape[-1]
+    if ph == 0 and pw == 0:
+        return images
+    return torch.nn.functional.pad(images, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+
+def check_padded_size(image_size: int, native: int) -> int:
+    """A padded side must hold the native image."""
+    if image_size < native:
+        raise ValueError(f"data.image_size={image_size} is smaller than {native}, the side of the dataset's images")
+    return int(image_size)
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """One 63-bit seed per (seed, epoch), mixed so that (0, 1) and (1, 0) differ (``seed + epoch``
     would give runs with neighbouring seeds the same data orders, one epoch apart)."""

@@ -19,7 +19,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
-from structured_ssl.data.base import DataInfo, ImageDataModule, Splits
+from structured_ssl.data.base import (
+    DataInfo,
+    ImageDataModule,
+    Splits,
+    check_padded_size,
+    pad_images,
+)
 from structured_ssl.data.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -158,6 +164,9 @@ class CIFAR10DataModule(ImageDataModule):
 
     Args:
         download: fetch and extract the archive into ``data_dir`` when it is missing.
+        image_size: side after zero padding (>= 32); rotation encoders with stride-2
+            layers are exactly equivariant only at sizes 1 + a multiple of their total stride
+            (33 here), which the config checks enforce.
         **kwargs: see :class:`ImageDataModule`.
     """
 
@@ -171,6 +180,7 @@ class CIFAR10DataModule(ImageDataModule):
         num_workers: int = 0,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
+        image_size: int = 32,
     ) -> None:
         super().__init__(
             data_dir=data_dir,
@@ -181,6 +191,7 @@ class CIFAR10DataModule(ImageDataModule):
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )
+        self.image_size_ = check_padded_size(image_size, 32)
         self.download = download
 
     @property
@@ -188,7 +199,7 @@ class CIFAR10DataModule(ImageDataModule):
         # Per-channel mean and (pixel-level) std of the training set.
         return DataInfo(
             channels=3,
-            image_size=32,
+            image_size=self.image_size_,
             num_classes=10,
             mean=(0.4914, 0.4822, 0.4465),
             std=(0.2470, 0.2435, 0.2616),
@@ -202,6 +213,6 @@ class CIFAR10DataModule(ImageDataModule):
     def load_arrays(self) -> Splits:
         def split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_cifar10(self.data_dir, train=train, download=self.download)
-            return torch.from_numpy(images).float().div_(255.0), torch.from_numpy(labels)
+            return pad_images(torch.from_numpy(images).float().div_(255.0), self.image_size_), torch.from_numpy(labels)
 
         return Splits(train=split(True), test=split(False))

@@ -20,7 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from structured_ssl.data.base import DataInfo, ImageDataModule, Splits
+from structured_ssl.data.base import (
+    DataInfo,
+    ImageDataModule,
+    Splits,
+    check_padded_size,
+    pad_images,
+)
 from structured_ssl.data.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -145,6 +151,9 @@ class TinyImageNetDataModule(ImageDataModule):
     unzipped into ``data_dir`` by hand.
 
     Args:
+        image_size: side after zero padding (>= 64); rotation encoders with stride-2
+            layers are exactly equivariant only at sizes 1 + a multiple of their total stride
+            (65 here), which the config checks enforce.
         **kwargs: see :class:`ImageDataModule`.
     """
 
@@ -157,6 +166,7 @@ class TinyImageNetDataModule(ImageDataModule):
         num_workers: int = 0,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
+        image_size: int = 64,
     ) -> None:
         super().__init__(
             data_dir=data_dir,
@@ -167,13 +177,14 @@ class TinyImageNetDataModule(ImageDataModule):
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )
+        self.image_size_ = check_padded_size(image_size, 64)
 
     @property
     def info(self) -> DataInfo:
         # Commonly used per-channel statistics of the Tiny ImageNet training set.
         return DataInfo(
             channels=3,
-            image_size=64,
+            image_size=self.image_size_,
             num_classes=200,
             mean=(0.4802, 0.4481, 0.3975),
             std=(0.2770, 0.2691, 0.2821),
@@ -187,6 +198,6 @@ class TinyImageNetDataModule(ImageDataModule):
     def load_arrays(self) -> Splits:
         def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_tiny_imagenet(self.data_dir, name)
-            return torch.from_numpy(images).float().div_(255.0), torch.from_numpy(labels)
+            return pad_images(torch.from_numpy(images).float().div_(255.0), self.image_size_), torch.from_numpy(labels)
 
         return Splits(train=split("train"), test=split("val"))

@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from structured_ssl.bounds import EXACT, SCALE, EquivarianceBound
 from structured_ssl.groups import Group
 
 Element = tuple[int, ...]
@@ -88,6 +89,13 @@ class LiftedEncoder(nn.Module):
         """The part of a lifted map on which Γ_g is defined (all of it, except on the
         non-cyclic scale axis); equivariance checks compare only this part."""
         return z
+
+    def equivariance_bound(self) -> EquivarianceBound | None:
+        """The fiber-map error this encoder promises on ``structured_ssl.equivariance``'s
+        checked elements; None for the structure-free twins, which promise nothing."""
+        if not self.structured:
+            return None
+        return SCALE if self.group.kind == "scale" else EXACT
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -46,6 +46,18 @@ def conv_stack(
     return nn.Sequential(*layers)
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad ``(..., H, W)`` after the last row and column up to a multiple of ``multiple``.
+
+    Why: with circular padding a conv stack of total stride s commutes with cyclic shifts by s
+    pixels only when the canvas is a multiple of s. Images whose content stays away from the
+    border shift the same on the padded canvas as on their own, so the shift stays exact.
+    """
+    height, width = x.shape[-2:]
+    extra_h, extra_w = (-height) % multiple, (-width) % multiple
+    return F.pad(x, (0, extra_w, 0, extra_h)) if extra_h or extra_w else x
+
+
 def total_stride(strides: Sequence[int]) -> int:
     out = 1
     for s in strides:
@@ -57,8 +69,10 @@ class TranslationCNN(LiftedEncoder):
     """Ordinary CNN; its fibers are the spatial cells of the last feature map.
 
     A shift of the input by ``stride`` pixels (the product of layer strides) moves the
-    output by one cell; with ``padding_mode="circular"`` and circular input shifts this is
-    exact, with zero padding it holds away from the border.
+    output by one cell. With ``padding_mode="circular"`` (the default) the input is first
+    zero-padded to a multiple of ``stride``, so the shift is exact for content away from the
+    border whatever the weights are: training cannot buy accuracy from absolute position.
+    With zero padding it holds only away from the border, and training learns to break it.
     """
 
     def __init__(
@@ -68,15 +82,18 @@ class TranslationCNN(LiftedEncoder):
         widths: Sequence[int] = (32, 64, 128),
         kernel_sizes: Sequence[int] = (5, 3, 3),
         strides: Sequence[int] = (1, 2, 2),
-        padding_mode: str = "zeros",
+        padding_mode: str = "circular",
     ) -> None:
         super().__init__()
         self.group = group
         self.out_channels = int(widths[-1])
         self.stride = total_stride(strides)
+        self.padding_mode = padding_mode
         self.net = conv_stack(in_channels, widths, kernel_sizes, strides, padding_mode)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padding_mode == "circular":
+            x = pad_to_multiple(x, self.stride)
         return self.net(x).unsqueeze(2)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:

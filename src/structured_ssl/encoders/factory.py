@@ -27,19 +27,23 @@ class EncoderSpec:
         structured: True builds the group's equivariant encoder; False its structure-free
             twin of matched parameter count (fake fibers), the paper's ablation.
         widths: channels (or regular fields) per layer; None uses the architecture's default.
-        padding_mode: "zeros" or "circular" (translation CNN only; circular makes shifts by
-            the total stride exact).
+        padding_mode: "circular" (default) or "zeros", translation CNNs only. Circular padding
+            on a canvas padded to a multiple of the total stride makes shifts by whole cells
+            exact whatever the weights; zero padding lets training use absolute position and
+            break the structure H-SSL reads (measured: error 0.08 at init, 0.4-1.0 trained).
     """
 
     architecture: Architecture = "small"
     structured: bool = True
     widths: tuple[int, ...] | None = None
-    padding_mode: str = "zeros"
+    padding_mode: Literal["circular", "zeros"] = "circular"
 
 
 SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 64), "scale": (8, 16, 32)}
 SMALL_KERNELS = (5, 3, 3)
 SMALL_STRIDES = (1, 2, 2)
+#: Total downsampling of each architecture's stride-s layers (paper_tiny has a fourth stage).
+TOTAL_STRIDES = {"small": 4, "paper_mnist": 4, "paper_cifar": 4, "paper_tiny": 8}
 
 
 def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
-from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
+from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP, pad_to_multiple
 from structured_ssl.groups import Group
 
 PAPER_ARCHITECTURES = ("paper_mnist", "paper_cifar", "paper_tiny")
@@ -53,7 +53,9 @@ class LiftedConv(nn.Module):
             self.conv = cls(in_channels, out_channels, kernel_size, min(effective_size, kernel_size), group.scales,
                             stride=stride, padding=padding)
         else:
-            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
+            # circular: shifts by the total stride stay exact whatever training does (see TranslationCNN)
+            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False,
+                                  padding_mode="circular")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         kind = self.group.kind
@@ -121,6 +123,8 @@ class PaperEncoder(LiftedEncoder):
         self.action = group_action(group, in_channels, self.out_channels) if group.has_group_axis else None
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
+        if self.action is None:  # translation: a canvas the circular convs shift exactly on
+            x = pad_to_multiple(x, self.stride)
         return self.net(x)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:

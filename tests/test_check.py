@@ -1,0 +1,144 @@
+"""The equivariance contract: every shipped structured config meets its bound, at init and
+after training, the check command says so, and a config that breaks it is refused."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from cli_args import quiet
+
+from structured_ssl.bounds import EXACT, SCALE
+from structured_ssl.check import check_config, main
+from structured_ssl.config_checks import ConfigError, check_exact_rotation_size
+from structured_ssl.encoders.factory import TOTAL_STRIDES, EncoderSpec, build_encoder
+from structured_ssl.equivariance import checked_elements, measure, probe_images
+from structured_ssl.groups import Group
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shipped_structured_configs() -> list[Path]:
+    """Every shipped config whose encoder is structured (twins promise nothing)."""
+    found = []
+    for path in sorted((REPO / "configs").rglob("structured_*.yaml")):
+        model = (yaml.safe_load(path.read_text()) or {}).get("model", {})
+        encoder = (model.get("init_args") or {}).get("encoder") or {}
+        if isinstance(encoder, dict) and encoder.get("structured", True):
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("config", shipped_structured_configs(), ids=lambda p: str(p.relative_to(REPO / "configs")))
+def test_every_shipped_structured_config_meets_its_bound(config: Path) -> None:
+    result = check_config([str(config)], images=4)
+    worst = max(result.rows, key=lambda r: r.fiber)
+    assert result.passed, f"{config.name}: fiber error {worst.fiber:.3g} (no-shift {worst.baseline:.3g}), bound {result.bound}"
+
+
+def test_bounds_are_part_of_each_encoders_contract() -> None:
+    rotation = build_encoder(EncoderSpec(), Group("rotation", 4), 1, 21)
+    scale = build_encoder(EncoderSpec(), Group("scale"), 1, 21)
+    twin = build_encoder(EncoderSpec(structured=False), Group("rotation", 4), 1, 21)
+    assert rotation.equivariance_bound() is EXACT
+    assert scale.equivariance_bound() is SCALE
+    assert twin.equivariance_bound() is None
+    assert [g[0] for g in checked_elements(scale)] == [1, 2]
+
+
+def test_probe_images_keep_content_away_from_the_border() -> None:
+    x = probe_images(3, 33, count=4)
+    assert x.shape == (4, 3, 33, 33)
+    assert x[..., :5, :].abs().max() == 0 and x[..., :, -5:].abs().max() == 0
+    assert x[..., 12:21, 12:21].abs().mean() > 0.1
+
+
+def _perturbed(encoder: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
+    """The encoder after 'training': every weight and BN statistic moved at random."""
+    moved = copy.deepcopy(encoder)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for tensor in [*moved.parameters(), *moved.buffers()]:
+            if tensor.is_floating_point():
+                tensor.add_(torch.randn(tensor.shape, generator=generator) * 0.5 * tensor.std().clamp_min(0.1))
+    for module in moved.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_var is not None:
+            module.running_var.abs_()
+    return moved
+
+
+@pytest.mark.parametrize("size", [21, 29, 32])
+def test_circular_translation_stays_exact_whatever_the_weights(size: int) -> None:
+    encoder = build_encoder(EncoderSpec(), Group("translation"), 1, size)
+    x = probe_images(1, size, count=4)
+    for model in (encoder, _perturbed(encoder)):
+        assert max(r.fiber for r in measure(model, x)) < EXACT.max_error
+
+
+def test_zero_padded_translation_is_not_exact_and_the_check_says_so() -> None:
+    encoder = _perturbed(build_encoder(EncoderSpec(padding_mode="zeros"), Group("translation"), 1, 21))
+    rows = measure(encoder, probe_images(1, 21, count=4))
+    assert max(r.fiber for r in rows) > 10 * EXACT.max_error
+    assert not all(r.within(encoder.equivariance_bound()) for r in rows)
+
+
+def test_fiber_error_is_far_below_no_shift_for_rotations_on_content() -> None:
+    encoder = build_encoder(EncoderSpec(), Group("rotation", 4), 1, 21)
+    rows = measure(encoder, probe_images(1, 21, count=4))
+    assert all(r.fiber < 1e-5 < r.baseline for r in rows)
+
+
+@pytest.mark.parametrize(("architecture", "bad", "suggested"), [("small", 32, "29 or 33"), ("paper_tiny", 64, "57 or 65")])
+def test_rotation_sizes_that_break_exactness_are_refused_with_the_nearest(architecture, bad, suggested) -> None:
+    with pytest.raises(ConfigError, match=rf"data.image_size={bad} .*nearest {suggested}"):
+        check_exact_rotation_size(Group("rotation", 4), EncoderSpec(architecture=architecture), bad)
+    check_exact_rotation_size(Group("rotation", 4), EncoderSpec(architecture=architecture), bad + 1)
+    check_exact_rotation_size(Group("translation"), EncoderSpec(architecture=architecture), bad)  # no rule
+
+
+def test_the_refused_size_really_breaks_rotation_equivariance() -> None:
+    """The rule is not arbitrary: at 1 + 4k the small C4 encoder is exact, one pixel less it is not."""
+    group = Group("rotation", 4)
+    errors = {}
+    for size in (32, 33):
+        encoder = build_encoder(EncoderSpec(), group, 1, size)
+        errors[size] = max(r.lifted for r in measure(encoder, probe_images(1, size, count=2)))
+    assert errors[33] < EXACT.max_error < 1e-2 < errors[32]
+    assert TOTAL_STRIDES["small"] == 4
+
+
+def test_check_command_exit_codes(capsys) -> None:
+    main(["--config", str(REPO / "configs/digits/structured_rotation.yaml"), "--images", "2"])
+    out = capsys.readouterr().out
+    assert "PASS" in out and "no-shift" in out
+    with pytest.raises(SystemExit) as failed:
+        main(["--config", str(REPO / "configs/digits/structured_translation.yaml"), "--images", "2",
+              "--model.init_args.encoder.padding_mode=zeros"])
+    assert failed.value.code == 1
+    assert "bound missed" in capsys.readouterr().err
+
+
+def test_check_writes_the_markdown_table(tmp_path: Path) -> None:
+    table = tmp_path / "eq.md"
+    main(["--each", str(REPO / "configs/digits/structured_rotation.yaml"),
+          str(REPO / "configs/digits/unstructured_rotation.yaml"), "--images", "2", "--markdown", str(table)])
+    text = table.read_text()
+    assert "| C8 | small |" in text and "(twin)" in text and "n/a" in text
+
+
+def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
+    from structured_ssl.cli import main as cli_main
+
+    config = str(REPO / "configs/digits/structured_translation.yaml")
+    cli_main(["fit", "--config", config, "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
+              "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", *quiet(tmp_path)])
+    checkpoint = next(tmp_path.rglob("last.ckpt"))
+    main(["--config", config, "--ckpt_path", str(checkpoint), "--images", "2"])
+    assert "PASS" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as missing:
+        main(["--config", config, "--ckpt_path", str(tmp_path / "nope.ckpt")])
+    assert missing.value.code == 2
+    assert "--ckpt_path=" in capsys.readouterr().err
