@@ -142,3 +142,17 @@ def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
         main(["--config", config, "--ckpt_path", str(tmp_path / "nope.ckpt")])
     assert missing.value.code == 2
     assert "--ckpt_path=" in capsys.readouterr().err
+
+
+def test_cpu_overlay_keeps_the_papers_receptive_field() -> None:
+    """configs/paper/small.yaml: every last-layer cell of the small encoder sees the 29 px frame."""
+    overlay = yaml.safe_load((REPO / "configs/paper/small.yaml").read_text())
+    spec = EncoderSpec(**overlay["model"]["init_args"]["encoder"])
+    field = 1
+    jump = 1
+    for k, s in zip(spec.kernel_sizes, (1, 2, 2), strict=True):
+        field += (k - 1) * jump
+        jump *= s
+    assert field >= overlay["data"]["init_args"]["image_size"] == 29
+    translation = build_encoder(spec, Group("translation"), 1, 29)
+    assert translation.out_channels == 128  # the paper's read-out width

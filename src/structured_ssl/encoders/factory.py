@@ -27,6 +27,8 @@ class EncoderSpec:
         structured: True builds the group's equivariant encoder; False its structure-free
             twin of matched parameter count (fake fibers), the paper's ablation.
         widths: channels (or regular fields) per layer; None uses the architecture's default.
+        kernel_sizes: per-layer kernel sizes of the ``small`` rotation/translation encoders
+            (default 5/3/3: an 11 px receptive field; 11/7/7 gives the paper's 29 px).
         padding_mode: "circular" (default) or "zeros", translation CNNs only. Circular padding
             on a canvas padded to a multiple of the total stride makes shifts by whole cells
             exact whatever the weights; zero padding lets training use absolute position and
@@ -37,9 +39,21 @@ class EncoderSpec:
     structured: bool = True
     widths: tuple[int, ...] | None = None
     padding_mode: Literal["circular", "zeros"] = "circular"
+    kernel_sizes: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kernel_sizes is None:
+            return
+        kernels = tuple(int(k) for k in self.kernel_sizes)
+        if self.architecture != "small" or len(kernels) != len(SMALL_STRIDES) or any(k < 1 or k % 2 == 0 for k in kernels):
+            raise ValueError(
+                f"encoder.kernel_sizes={list(kernels)}: allowed only with architecture 'small', as "
+                f"{len(SMALL_STRIDES)} odd sizes (one per layer; odd keeps the grid centred), e.g. [11, 7, 7]"
+            )
+        object.__setattr__(self, "kernel_sizes", kernels)
 
 
-SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 64), "scale": (8, 16, 32)}
+SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 128), "scale": (8, 16, 32)}
 SMALL_KERNELS = (5, 3, 3)
 SMALL_STRIDES = (1, 2, 2)
 #: Total downsampling of each architecture's stride-s layers (paper_tiny has a fourth stage).
@@ -55,22 +69,25 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
     if spec.architecture != "small":
         raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
-    structured = _build_structured(group, in_channels, widths, spec.padding_mode)
+    structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
     if spec.structured:
         return structured
     return build_unstructured_twin(structured, group, in_channels, image_size)
 
 
-def _build_structured(group: Group, in_channels: int, widths: tuple[int, ...], padding_mode: str) -> LiftedEncoder:
+def _build_structured(
+    group: Group, in_channels: int, widths: tuple[int, ...], padding_mode: str, kernels: tuple[int, ...]
+) -> LiftedEncoder:
     if group.kind in ("rotation", "dihedral"):
         from structured_ssl.encoders.rotation import RotationEncoder
 
-        return RotationEncoder(in_channels, group, widths, SMALL_KERNELS, SMALL_STRIDES)
+        return RotationEncoder(in_channels, group, widths, kernels, SMALL_STRIDES)
     if group.kind == "scale":
         from structured_ssl.encoders.scale import ScaleEncoder
 
+        # the scale encoder sizes its kernels to its largest scale (scale.py)
         return ScaleEncoder(in_channels, group, widths=widths)
-    return TranslationCNN(in_channels, group, widths, SMALL_KERNELS, SMALL_STRIDES, padding_mode)
+    return TranslationCNN(in_channels, group, widths, kernels, SMALL_STRIDES, padding_mode)
 
 
 def build_unstructured_twin(
