@@ -39,13 +39,14 @@ class LiftedConv(nn.Module):
         padding = kernel_size // 2
         if group.kind in ("rotation", "dihedral"):
             from structured_ssl.encoders.escnn_compat import enn
+            from structured_ssl.encoders.escnn_init import r2conv
             from structured_ssl.encoders.rotation import make_gspace
 
             gspace = make_gspace(group)
             in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
             self.in_type = enn.FieldType(gspace, [in_repr] * in_channels)
             out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-            self.conv = enn.R2Conv(self.in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False)
+            self.conv = r2conv(self.in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False)
         elif group.kind == "scale":
             from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift
 
