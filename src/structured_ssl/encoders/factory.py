@@ -27,14 +27,19 @@ class EncoderSpec:
         structured: True builds the group's equivariant encoder; False its structure-free
             twin of matched parameter count (fake fibers), the paper's ablation.
         widths: channels (or regular fields) per layer; None uses the architecture's default.
-        padding_mode: "zeros" or "circular" (translation CNN only; circular makes shifts by
+        padding_mode: "zeros" or "circular" (translation CNNs only; circular makes shifts by
             the total stride exact).
+        rotation_conv: paper backbones' rotation layers: "sesn_copies" (the paper's SESN
+            construction, one filter copied at each C4 / D4 element; the default) or "escnn"
+            (escnn's full group conv, orientations mixed, ~|G|x parameters). The "small"
+            encoder always uses escnn.
     """
 
     architecture: Architecture = "small"
     structured: bool = True
     widths: tuple[int, ...] | None = None
     padding_mode: str = "zeros"
+    rotation_conv: Literal["sesn_copies", "escnn"] | None = None
 
 
 SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 64), "scale": (8, 16, 32)}
@@ -50,6 +55,8 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
         return build_paper_encoder(spec, group, in_channels, image_size)
     if spec.architecture != "small":
         raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
+    if spec.rotation_conv not in (None, "escnn"):
+        raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
     structured = _build_structured(group, in_channels, widths, spec.padding_mode)
     if spec.structured:
