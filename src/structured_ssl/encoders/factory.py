@@ -33,6 +33,10 @@ class EncoderSpec:
             on a canvas padded to a multiple of the total stride makes shifts by whole cells
             exact whatever the weights; zero padding lets training use absolute position and
             break the structure H-SSL reads (measured: error 0.08 at init, 0.4-1.0 trained).
+        rotation_conv: paper backbones' rotation layers: "sesn_copies" (the paper's SESN
+            construction, one filter copied at each C4 / D4 element; the default) or "escnn"
+            (escnn's full group conv, orientations mixed, ~|G|x parameters). The "small"
+            encoder always uses escnn.
     """
 
     architecture: Architecture = "small"
@@ -40,6 +44,7 @@ class EncoderSpec:
     widths: tuple[int, ...] | None = None
     padding_mode: Literal["circular", "zeros"] = "circular"
     kernel_sizes: tuple[int, ...] | None = None
+    rotation_conv: Literal["sesn_copies", "escnn"] | None = None
 
     def __post_init__(self) -> None:
         if self.kernel_sizes is None:
@@ -68,6 +73,8 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
         return build_paper_encoder(spec, group, in_channels, image_size)
     if spec.architecture != "small":
         raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
+    if spec.rotation_conv not in (None, "escnn"):
+        raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
     structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
     if spec.structured:

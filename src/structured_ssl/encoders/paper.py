@@ -1,130 +1,109 @@
 """The paper's backbones (PAPER.md, "Architectures"), in rotation, scale and translation form.
 
 * ``paper_mnist``: 3 convs, channels (32, 64, 128), kernels (11, 7, 7), strides (1, 2, 2),
-  padding (5, 3, 3), no bias, BN + ReLU. On our 29x29 MNIST (odd, for exact rot90
-  equivariance) z is ``(128, |G|, 8, 8)`` as in the paper.
-* ``paper_cifar``: lifting conv (k7, 9 ch... we use 32) -> conv k7 to 64 -> 3 stages of 3 basic
-  blocks (128, 256, 512), strides (1, 2, 2); ``paper_tiny``: 4 stages of 2 blocks (64, 128,
-  256, 512), strides (1, 2, 2, 2). Padding is ``k // 2`` everywhere ("same"), so our maps
-  are 8x8 (CIFAR-10, 32x32 input) and 8x8 (Tiny ImageNet, 64x64) rather than the paper's
-  7x7 and 4x4: the paper does not state its padding.
-* Table 2's structure-free twins: an MLP (input, 1024, 2048) whose output is read as 16 fake
-  fibers of 128 (translation), and a CNN whose output is |G| times wider, read as a fake
-  group axis (scale, rotation).
-
-Every layer works on the lifted layout ``(B, C, G, H, W)``: escnn's R2Conv is wrapped to
-take and return it, batch norm is a BatchNorm3d shared over the group axis (what escnn's
-InnerBatchNorm computes), and ReLU is pointwise, so one residual block serves every group.
+  padding (5, 3, 3), no bias, BN + ReLU. On our 29x29 MNIST z is ``(128, |G|, 8, 8)`` as in
+  the paper.
+* ``paper_cifar``: lifting conv (k7; the paper's 9 channels, we use 32) -> conv k7 (effective
+  3) to 64 -> 3 stages of 3 basic blocks (128, 256, 512), strides (1, 2, 2); ``paper_tiny``:
+  4 stages of 2 blocks (64, 128, 256, 512), strides (1, 2, 2, 2). Padding is ``k // 2``
+  everywhere ("same"; the paper does not state its padding), so the last map is 9x9 on the
+  33x33 CIFAR-10 and 65x65 Tiny ImageNet canvases that keep rotations exact (the paper's 7x7
+  and 4x4 differ).
+* Rotations: by default the paper's SESN construction, one filter copied at every element of
+  C4 / D4 (``rot90_conv.py``); ``rotation_conv="escnn"`` builds escnn's full group conv
+  (orientations mixed, about |G| times the parameters and FLOPs).
+* Exact rotation sizes: ``side = 1 (mod 2^s)`` for ``s`` stride-2 layers
+  (``paper_layers.exact_rotation_size``): 29, 33, ... for paper_mnist and paper_cifar (s=2),
+  57, 65, ... for paper_tiny (s=3).
+* Table 2's structure-free twins (``structured=False``): translation, the MLP (input, 1024,
+  2048) read as 16 fake fibers of 128; rotation and scale, the same network with plain
+  convolutions and a |G| times wider output read as a fake group axis (paper_mnist: its last
+  conv; the ResNets: their last block's output).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
 from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP, pad_to_multiple
+from structured_ssl.encoders.paper_layers import (
+    ROTATION_CONVS,
+    BasicBlock,
+    RotationConv,
+    conv_bn_relu,
+)
 from structured_ssl.groups import Group
 
 PAPER_ARCHITECTURES = ("paper_mnist", "paper_cifar", "paper_tiny")
+TRANSLATION = Group("translation")
 
 
-class LiftedConv(nn.Module):
-    """A group convolution on the lifted layout; ``lifting`` takes plain images ``(B, C, H, W)``."""
-
-    def __init__(self, group: Group, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 lifting: bool, effective_size: int = 3) -> None:
-        super().__init__()
-        self.group, self.lifting, self.out_channels = group, lifting, out_channels
-        padding = kernel_size // 2
-        if group.kind in ("rotation", "dihedral"):
-            from structured_ssl.encoders.escnn_compat import enn
-            from structured_ssl.encoders.rotation import make_gspace
-
-            gspace = make_gspace(group)
-            in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
-            self.in_type = enn.FieldType(gspace, [in_repr] * in_channels)
-            out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-            self.conv = enn.R2Conv(self.in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False)
-        elif group.kind == "scale":
-            from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift
-
-            cls = ScaleLift if lifting else ScaleConv
-            self.conv = cls(in_channels, out_channels, kernel_size, min(effective_size, kernel_size), group.scales,
-                            stride=stride, padding=padding)
-        else:
-            # circular: shifts by the total stride stay exact whatever training does (see TranslationCNN)
-            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False,
-                                  padding_mode="circular")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kind = self.group.kind
-        if kind in ("rotation", "dihedral"):
-            from structured_ssl.encoders.escnn_compat import enn
-
-            flat = x if self.lifting else x.flatten(1, 2)
-            return self.conv(enn.GeometricTensor(flat, self.in_type)).tensor.unflatten(1, (self.out_channels, self.group.size))
-        if kind == "scale":
-            return self.conv(x)
-        plain = x if self.lifting else x[:, :, 0]
-        return self.conv(plain).unsqueeze(2)
+@dataclass(frozen=True)
+class ResNetLayout:
+    widths: tuple[int, ...]
+    blocks: tuple[int, ...]
+    strides: tuple[int, ...]
 
 
-def conv_bn_relu(group: Group, cin: int, cout: int, k: int, stride: int, lifting: bool, effective: int = 3) -> nn.Sequential:
-    return nn.Sequential(LiftedConv(group, cin, cout, k, stride, lifting, effective), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+RESNETS = {
+    "paper_cifar": ResNetLayout((128, 256, 512), (3, 3, 3), (1, 2, 2)),
+    "paper_tiny": ResNetLayout((64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2)),
+}
+MNIST_STRIDES = (1, 2, 2)
 
 
-class BasicBlock(nn.Module):
-    """ResNet basic block on the lifted layout (3x3 group convs, projection shortcut)."""
+def layer_strides(architecture: str) -> tuple[int, ...]:
+    """The strides an input meets, in order (what decides the exact rotation sizes)."""
+    if architecture == "paper_mnist":
+        return MNIST_STRIDES
+    layout = RESNETS[architecture]
+    return (1, 1, *layout.strides)
 
-    def __init__(self, group: Group, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            LiftedConv(group, cin, cout, 3, stride, False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True),
-            LiftedConv(group, cout, cout, 3, 1, False), nn.BatchNorm3d(cout),
-        )
-        self.shortcut = (
-            nn.Identity() if stride == 1 and cin == cout
-            else nn.Sequential(LiftedConv(group, cin, cout, 1, stride, False), nn.BatchNorm3d(cout))
-        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + self.shortcut(x))
+def resnet(group: Group, in_channels: int, layout: ResNetLayout, out_scale: int = 1, **options) -> nn.Sequential:
+    """The paper's ResNet body; ``out_scale`` widens the last block's output (the twins)."""
+    layers: list[nn.Module] = [conv_bn_relu(group, in_channels, 32, 7, 1, True, effective=7, **options),
+                               conv_bn_relu(group, 32, 64, 7, 1, False, **options)]
+    current = 64
+    for stage, (width, blocks, stride) in enumerate(zip(layout.widths, layout.blocks, layout.strides, strict=True)):
+        for b in range(blocks):
+            last = stage == len(layout.widths) - 1 and b == blocks - 1
+            cout = width * out_scale if last else width
+            layers.append(BasicBlock(group, current, cout, stride if b == 0 else 1, hidden=width, **options))
+            current = cout
+    return nn.Sequential(*layers)
 
 
 class PaperEncoder(LiftedEncoder):
     """A paper backbone for ``group``; output ``(B, C, |G|, H', W')``."""
 
-    def __init__(self, in_channels: int, group: Group, architecture: str) -> None:
+    def __init__(self, in_channels: int, group: Group, architecture: str,
+                 rotation_conv: RotationConv = "sesn_copies", padding_mode: str = "circular") -> None:
         super().__init__()
         self.group = group
+        self.padding_mode = padding_mode
+        options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
         if architecture == "paper_mnist":
             self.net = nn.Sequential(
-                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=11),
-                conv_bn_relu(group, 32, 64, 7, 2, False),
-                conv_bn_relu(group, 64, 128, 7, 2, False),
+                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=11, **options),
+                conv_bn_relu(group, 32, 64, 7, 2, False, **options),
+                conv_bn_relu(group, 64, 128, 7, 2, False, **options),
             )
-            self.out_channels, self.stride = 128, 4
+            self.out_channels = 128
         else:
-            stages = ((128, 256, 512), (3, 3, 3), (1, 2, 2)) if architecture == "paper_cifar" else (
-                (64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2))
-            layers: list[nn.Module] = [conv_bn_relu(group, in_channels, 32, 7, 1, True, effective=7),
-                                       conv_bn_relu(group, 32, 64, 7, 1, False)]
-            current = 64
-            for width, blocks, stride in zip(*stages, strict=True):
-                for b in range(blocks):
-                    layers.append(BasicBlock(group, current, width, stride if b == 0 else 1))
-                    current = width
-            self.net = nn.Sequential(*layers)
-            self.out_channels = current
-            self.stride = 1
-            for s in stages[2]:
-                self.stride *= s
+            self.net = resnet(group, in_channels, RESNETS[architecture], **options)
+            self.out_channels = RESNETS[architecture].widths[-1]
+        self.stride = math.prod(layer_strides(architecture))
         self.action = group_action(group, in_channels, self.out_channels) if group.has_group_axis else None
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
-        if self.action is None:  # translation: a canvas the circular convs shift exactly on
-            x = pad_to_multiple(x, self.stride)
+        if self.action is None and self.padding_mode == "circular":
+            x = pad_to_multiple(x, self.stride)  # translation: a canvas the circular convs shift exactly on
         return self.net(x)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
@@ -143,14 +122,52 @@ class PaperEncoder(LiftedEncoder):
         return compare(z, g) if compare else z
 
 
+class PaperResNetTwin(LiftedEncoder):
+    """Table 2 twin of a paper ResNet: plain convs, the last block |G| times wider, its
+    ``C |G|`` output channels read as |G| fake fibers. It claims the structured encoder's
+    group action, so the equivariance metric can show the claim is false."""
+
+    structured = False
+
+    def __init__(self, in_channels: int, group: Group, architecture: str) -> None:
+        super().__init__()
+        self.group = group
+        layout = RESNETS[architecture]
+        self.out_channels = layout.widths[-1]
+        self.net = resnet(TRANSLATION, in_channels, layout, out_scale=group.size)
+        self.claimed_action = group_action(group, in_channels, self.out_channels)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[:, :, 0].unflatten(1, (self.out_channels, self.group.size))
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_input(x, g)
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_output(z, g)
+
+    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        compare = getattr(self.claimed_action, "comparable", None)
+        return compare(z, g) if compare else z
+
+
 def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
     """The paper backbone, or (``structured=False``) its Table 2 structure-free twin."""
     if spec.architecture not in PAPER_ARCHITECTURES:
         raise ValueError(f"encoder.architecture={spec.architecture!r}; expected one of {list(PAPER_ARCHITECTURES)}")
+    rotation_conv = getattr(spec, "rotation_conv", None) or "sesn_copies"
+    if rotation_conv not in ROTATION_CONVS:
+        raise ValueError(f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}")
+    if spec.structured and rotation_conv == "sesn_copies" and group.kind in ("rotation", "dihedral"):
+        from structured_ssl.encoders.rot90_conv import check_rot90_group
+
+        check_rot90_group(group)  # before any layer is built
     if spec.structured:
-        return PaperEncoder(in_channels, group, spec.architecture)
+        return PaperEncoder(in_channels, group, spec.architecture, rotation_conv, spec.padding_mode)
     if group.kind == "translation":
         # Table 2: MLP (input, 1024, 2048), output read as 16 fake fibers of 128 (a 4x4 grid)
         return UnstructuredMLP(in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,))
-    # Table 2: the same CNN with a |G| times wider output read as a fake group axis
-    return UnstructuredCNN(in_channels, group, out_channels=128, widths=(32, 64), kernel_sizes=(11, 7, 7))
+    if spec.architecture == "paper_mnist":
+        # Table 2: the same 3-conv CNN with a |G| times wider last conv read as a fake group axis
+        return UnstructuredCNN(in_channels, group, out_channels=128, widths=(32, 64), kernel_sizes=(11, 7, 7))
+    return PaperResNetTwin(in_channels, group, spec.architecture)

@@ -15,6 +15,7 @@ from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.escnn_compat import enn, gspaces
+from structured_ssl.encoders.escnn_init import r2conv
 from structured_ssl.groups import Group
 
 
@@ -92,7 +93,7 @@ class RotationEncoder(LiftedEncoder):
         for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
             out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
             layers += [
-                enn.R2Conv(current, out_type, kernel_size=k, stride=s, padding=k // 2, bias=False),
+                r2conv(current, out_type, k, stride=s, padding=k // 2, bias=False),
                 enn.InnerBatchNorm(out_type),
                 enn.ReLU(out_type, inplace=True),
             ]

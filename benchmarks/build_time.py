@@ -1,0 +1,83 @@
+"""Build time of every paper backbone, for every group, structured and structure-free twin.
+
+Every rank of every job pays ``build_encoder`` before its first step; escnn's own
+``R2Conv(initialize=True)`` made ``paper_cifar`` C4 take ~414 s here (issue 16). The target
+is under 20 s per backbone on this 2-core CPU. Each build runs in a fresh process, because
+escnn caches kernel bases per process and a warm second build would hide the cost a job pays.
+
+    python benchmarks/build_time.py [--backbones paper_mnist paper_cifar] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine, table  # noqa: E402
+
+from structured_ssl.encoders import EncoderSpec, build_encoder  # noqa: E402
+from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
+
+BACKBONES = {"paper_mnist": (1, 29), "paper_cifar": (3, 33), "paper_tiny": (3, 65)}
+GROUPS = {
+    "rotation C4": Group("rotation", 4),
+    "dihedral D4": Group("dihedral", 4),
+    "translation": Group("translation"),
+    "scale (paper)": Group("scale", scales=PAPER_SCALES),
+}
+
+
+def measure(backbone: str, group_name: str, structured: bool, **spec_options) -> dict:
+    channels, size = BACKBONES[backbone]
+    spec = EncoderSpec(architecture=backbone, structured=structured, **spec_options)
+    start = time.perf_counter()
+    encoder = build_encoder(spec, GROUPS[group_name], in_channels=channels, image_size=size)
+    seconds = time.perf_counter() - start
+    return {
+        "backbone": backbone, "group": group_name, "structured": structured, **spec_options,
+        "encoder": type(encoder).__name__, "seconds": round(seconds, 3), "parameters": encoder.num_parameters(),
+    }
+
+
+def measure_cold(backbone: str, group_name: str, structured: bool) -> dict:
+    """``measure`` in a fresh interpreter (imports not counted, escnn's basis cache empty)."""
+    out = subprocess.run([sys.executable, __file__, "--one", backbone, group_name, str(structured)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--one", nargs=3, metavar=("BACKBONE", "GROUP", "STRUCTURED"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        backbone, group_name, structured = args.one
+        print(json.dumps(measure(backbone, group_name, structured == "True")))
+        return []
+    rows = []
+    for backbone in args.backbones:
+        for group_name in args.groups:
+            for structured in (True, False):
+                rows.append(measure_cold(backbone, group_name, structured))
+                print(rows[-1], flush=True, file=sys.stderr)
+    print(machine())
+    print(table(["backbone", "group", "structured", "encoder", "build s", "parameters"],
+                [[r["backbone"], r["group"], r["structured"], r["encoder"], r["seconds"], f"{r['parameters']:,}"]
+                 for r in rows]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
