@@ -63,9 +63,14 @@ class LiftedEncoder(nn.Module):
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         """The map the fiber sampler reads: ``(B, C, *grid)``.
 
-        Group-axis encoders average space away (``(B, C, G)``; dihedral ``(B, C, 2, N)``);
-        translation keeps the spatial cells (``(B, C, H', W')``).
+        Group-axis encoders average space away (``(B, C, G)``; dihedral ``(B, C, 2, N)``;
+        scale weights scale s by ``(scales[0] / scales[s])^2`` so that a zoom-out moves fibers
+        along the scale axis without changing them); translation keeps the spatial cells.
         """
+        if self.group.kind == "scale":  # area-normalised: see encoders/scale_action.py
+            from structured_ssl.encoders.scale_action import ScaleAction
+
+            return ScaleAction(self.group).pool(z)
         if self.group.has_group_axis:
             pooled = z.mean(dim=(-2, -1))
             if self.group.kind == "dihedral":

@@ -9,36 +9,30 @@ along the scale axis (up to discretisation: pixels, finite kernels, strides).
 Layout: scale-lifted maps are ``(batch, channels, scale, height, width)``, the project's
 lifted layout (``encoders/base.py``).
 
-Basis (SESN "type A", as we read ``steerable_A`` + ``normalize_basis_by_min_scale``):
+Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL reads):
 
-    psi_nm^s(y, x) = He_n(y / s) He_m(x / s) exp(-(y^2 + x^2) / (2 s^2)) / s^2
+    psi_nm^s(y, x) = He_n(y / r) He_m(x / r) exp(-(y^2 + x^2) / (2 r^2)) / r^2,  r = envelope * s
 
 * ``He_n`` are the probabilists' Hermite polynomials; ``n, m < effective_size``, so there are
   ``effective_size**2`` functions (function index ``f = n * effective_size + m``, n along
   height, m along width).
-* The scale value s IS the Gaussian's standard deviation in pixels of the layer's own grid
-  (scale 1.0 = sigma of one pixel), sampled at integer offsets of a ``k x k`` grid.
-* At scale s the function is cut to a centred window of odd size
-  ``int(k * s / max(scales)) // 2 * 2 + 1``: the window grows WITH the scale, so the cut
-  itself dilates (up to rounding to odd sizes) and the largest scale uses the whole kernel.
-* Amplitude ``1 / s^2`` keeps the L1 mass of the dilated function constant, so a
-  zoomed-out image gives the same response VALUES at the matching smaller scale (not
-  values divided by the zoom^2). Each function is divided by its L2 norm at the smallest
-  scale (one constant per function, shared by all scales, so dilation is preserved).
+* The Gaussian's width is ``envelope * s`` pixels of the layer's own grid, sampled at integer
+  offsets of the whole ``k x k`` grid at EVERY scale. Amplitude ``1 / r^2`` keeps the L1 mass
+  of the dilated function constant, so a zoomed-out image gives the same response VALUES at
+  the matching smaller scale. Each function is divided by its L2 norm at the smallest scale
+  (one constant per function, shared by all scales, so dilation is preserved).
+* SESN cuts scale s to a centred window of odd size ``int(k * s / max(scales)) // 2 * 2 + 1``.
+  Rounding to odd sizes does not dilate (k=7, the paper's scales: windows 5,5,5,7,7,7, the
+  Gaussian cut between 1.9 and 2.5 sigma), and on the `small` encoder that alone gave fiber
+  errors of 0.26-0.42 against 0.03-0.08 without the window. Here every scale uses the whole
+  kernel, so only the (scale-independent) kernel edge truncates.
+* ``envelope=1.0`` is SESN's width (scale value = sigma in pixels). The encoders use 0.75:
+  with 7x7 kernels after a stride it keeps the largest scale inside the kernel (2.3 sigma)
+  while the smallest (0.75 px) is still sampled well enough; 0.6 and 1.25 both measured worse.
 
-This matches SESN's ``steerable_A`` + ``normalize_basis_by_min_scale`` to float precision
-(functions in transposed order), checked once against the reference while writing this.
-
-How equivariant (relative L2 error of f(zoom x) against the shifted, zoomed f(x); smooth
-inputs; measured with tests/test_scale_equivariance.py's helpers):
-
-* The window cuts the Gaussian at ``k / (2 max(scales))`` sigma. At ~4 sigma a lifting layer
-  is equivariant to <1%; at ~2 sigma (k=7, scales up to 1.75) to 10-25%.
-* Strides and small maps dominate a whole encoder: kernels 23/17/17, scales sqrt(2)^i, 57x57
-  input: 0.06-0.13. The default ScaleEncoder (7/5/5, the paper's scales) on 21x21 digits:
-  0.35-0.6, no better than a plain CNN replicated along the scale axis, because 6x6 output
-  maps cannot be zoomed meaningfully and the paper's scales are not geometric (a shift by j
-  matches the zoom exactly only from the first scale).
+How equivariant (``structured_ssl.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
+whole encoders on the space-pooled fibers, the paper's scale span on a geometric grid, reach
+0.02-0.04 (one and two scale steps); see the README section "Scale equivariance".
 """
 
 from __future__ import annotations
@@ -53,19 +47,17 @@ from numpy.polynomial import hermite_e
 from torch import nn
 
 
-def window_size(kernel_size: int, scale: float, max_scale: float) -> int:
-    """SESN's support at ``scale``: odd, proportional to the scale, the whole kernel at the largest."""
-    return int(kernel_size * scale / max_scale) // 2 * 2 + 1
+SIGMA_PER_SCALE = 0.75  # Gaussian width in pixels per unit of scale (SESN: 1.0); see above
 
 
-def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float]) -> torch.Tensor:
+def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float],
+                  envelope: float = SIGMA_PER_SCALE) -> torch.Tensor:
     """The steerable basis ``(effective_size**2, len(scales), k, k)`` (see the module docstring).
 
-    A function that vanishes at the smallest scale (odd orders when that scale's window is a
-    single pixel, e.g. 3x3 kernels) is normalised at the smallest scale where it does not.
-    ``kernel_size=1`` gives one constant function shared by all scales (SESN's separate
-    ``SESConv_H_H_1x1``): a 1x1 kernel cannot dilate, and the 1/s^2 amplitude would only
-    shrink the larger scales' responses (wrong for e.g. ResNet projection shortcuts).
+    A function that vanishes at the smallest scale is normalised at the smallest scale where
+    it does not. ``kernel_size=1`` gives one constant function shared by all scales (SESN's
+    separate ``SESConv_H_H_1x1``): a 1x1 kernel cannot dilate, and the 1/s^2 amplitude would
+    only shrink the larger scales' responses (wrong for e.g. ResNet projection shortcuts).
     """
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size={kernel_size} must be odd (the basis is centred on a pixel)")
@@ -73,20 +65,20 @@ def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float]
         raise ValueError(f"effective_size={effective_size} must be >= 1")
     if not scales or min(scales) <= 0:
         raise ValueError(f"scales={list(scales)} must be positive")
+    if envelope <= 0:
+        raise ValueError(f"envelope={envelope} must be positive (Gaussian width per unit scale)")
     if kernel_size == 1:
         if effective_size != 1:
             raise ValueError(f"kernel_size=1 has a single basis function; got effective_size={effective_size}")
         return torch.ones(1, len(scales), 1, 1)
-    max_scale = max(scales)
+    offsets = np.arange(kernel_size) - kernel_size // 2
     per_scale = []
     for s in scales:
-        window = window_size(kernel_size, s, max_scale)
-        t = (np.arange(window) - window // 2) / s
-        envelope = np.exp(-(t**2) / 2) / s  # 1/s per axis: 1/s^2 in 2D
-        profiles = np.stack([hermite_e.hermeval(t, [0] * n + [1]) * envelope for n in range(effective_size)])
-        functions = np.einsum("ny,mx->nmyx", profiles, profiles).reshape(effective_size**2, window, window)
-        pad = (kernel_size - window) // 2
-        per_scale.append(np.pad(functions, ((0, 0), (pad, pad), (pad, pad))))
+        width = envelope * s
+        t = offsets / width
+        gaussian = np.exp(-(t**2) / 2) / width  # 1/r per axis: 1/r^2 in 2D
+        profiles = np.stack([hermite_e.hermeval(t, [0] * n + [1]) * gaussian for n in range(effective_size)])
+        per_scale.append(np.einsum("ny,mx->nmyx", profiles, profiles).reshape(effective_size**2, kernel_size, kernel_size))
     basis = np.stack(per_scale, axis=1)  # (F, S, k, k)
     norms = np.sqrt((basis**2).sum(axis=(2, 3)))  # (F, S)
     order = np.argsort(scales, kind="stable")
@@ -107,15 +99,15 @@ class _SteerableBase(nn.Module):
     """Shared state of the two layers: the fixed basis buffer and the conv settings."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
-                 scales: Sequence[float], stride: int, padding: int, bias: bool) -> None:
+                 scales: Sequence[float], stride: int, padding: int, bias: bool, envelope: float) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.effective_size = kernel_size, effective_size
         self.scales = tuple(float(s) for s in scales)
         self.num_scales = len(self.scales)
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.envelope = stride, padding, float(envelope)
         # computed once; saved with the state dict so a checkpoint carries the exact basis
-        self.register_buffer("basis", hermite_basis(kernel_size, effective_size, self.scales))
+        self.register_buffer("basis", hermite_basis(kernel_size, effective_size, self.scales, envelope))
         self.num_funcs = self.basis.shape[0]
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
@@ -124,7 +116,7 @@ class _SteerableBase(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}->{self.out_channels}, k={self.kernel_size}, "
-                f"effective={self.effective_size}, scales={self.scales}, stride={self.stride}, "
+                f"effective={self.effective_size}, scales={self.scales}, envelope={self.envelope}, stride={self.stride}, "
                 f"padding={self.padding}, bias={self.bias is not None}")
 
 
@@ -137,8 +129,9 @@ class ScaleLift(_SteerableBase):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
-                 scales: Sequence[float], stride: int = 1, padding: int = 0, bias: bool = False) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias)
+                 scales: Sequence[float], stride: int = 1, padding: int = 0, bias: bool = False,
+                 envelope: float = SIGMA_PER_SCALE) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias, envelope)
         self.weight = _init_weight((out_channels, in_channels, self.num_funcs))
 
     def kernels(self) -> torch.Tensor:
@@ -169,8 +162,8 @@ class ScaleConv(_SteerableBase):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
                  scales: Sequence[float], *, scale_size: int = 1, stride: int = 1, padding: int = 0,
-                 bias: bool = False) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias)
+                 bias: bool = False, envelope: float = SIGMA_PER_SCALE) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias, envelope)
         if not 1 <= scale_size <= self.num_scales:
             raise ValueError(f"scale_size={scale_size} must be in [1, {self.num_scales}] (the number of scales)")
         self.scale_size = scale_size
