@@ -71,16 +71,32 @@ def measure(
             moved = encoder(encoder.transform_input(x, g))
             expected = encoder.transform_output(z, g)
             moved_part, expected_part = encoder.comparable(moved, g), encoder.comparable(expected, g)
-            unmoved_part = encoder.comparable(z, g)
+            fibers_moved, fibers_expected, fibers_unmoved = _fibers(encoder, z, moved, moved_part, expected_part, g)
             rows.append(
                 ElementError(
                     element=tuple(int(v) for v in g),
                     lifted=float(_relative(moved_part, expected_part).mean()),
-                    fiber=float(_relative(encoder.fiber_map(moved_part), encoder.fiber_map(expected_part)).mean()),
-                    baseline=float(_relative(encoder.fiber_map(moved_part), encoder.fiber_map(unmoved_part)).mean()),
+                    fiber=float(_relative(fibers_moved, fibers_expected).mean()),
+                    baseline=float(_relative(fibers_moved, fibers_unmoved).mean()),
                 )
             )
     return rows
+
+
+def _fibers(encoder, z, moved, moved_part, expected_part, g):
+    """(moved, expected, unmoved) fiber maps on the part Γ_g defines.
+
+    Group axes and space: pool the comparable part of the lifted maps. Scale: the fibers are
+    area-normalised means over space and Γ_g acts on them directly (``ScaleAction.pool``):
+    a zoom-out changes the area, so pooling a masked lifted map would not be what H-SSL reads.
+    """
+    if encoder.group.kind == "scale":
+        from structured_ssl.equivariance_scale import scale_action_of
+
+        action = scale_action_of(encoder)
+        fibers, moved_fibers = action.pool(z), action.comparable_fibers(action.pool(moved), g)
+        return moved_fibers, action.transform_fibers(fibers, g), action.comparable_fibers(fibers, g)
+    return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
 
 
 def worst(rows: Sequence[ElementError]) -> ElementError:
