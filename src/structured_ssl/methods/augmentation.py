@@ -28,15 +28,20 @@ class AugmentedViews:
     images: torch.Tensor  # (2B', C, H, W): both views stacked, B' = B * pairs_per_image
     base: torch.Tensor  # (B', ndim): the shared g0 position per example
     repeats: int  # pairs per image: rows of the first view repeat each image this often
+    g1: torch.Tensor | None = None  # (B', ndim) the first view's group element (element grid)
+    g2: torch.Tensor | None = None
 
 
-def group_views(augment: GroupAugmentation, x: torch.Tensor, draws: StepDraws, max_distance: float | None) -> torch.Tensor:
-    """``[T_g1 x; T_g2 x]``: (g1, g2) drawn by the pair sampler on the augmentation's element
-    grid, within ``max_distance`` (fiber-grid units), plus a rotation jitter when continuous."""
+def group_views(
+    augment: GroupAugmentation, x: torch.Tensor, draws: StepDraws, max_distance: float | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``[T_g1 x; T_g2 x]``, g1, g2: (g1, g2) drawn by the pair sampler on the augmentation's
+    element grid, within ``max_distance`` (fiber-grid units), plus a rotation jitter when
+    continuous."""
     n = len(x)
     g1, g2 = draws.pairs(augment.element_grid, augment.element_sampling(max_distance), n)
     jitter = (draws.uniform(n), draws.uniform(n)) if augment.group.continuous_augmentation else (None, None)
-    return torch.cat([augment(x, g1, jitter[0]), augment(x, g2, jitter[1])])
+    return torch.cat([augment(x, g1, jitter[0]), augment(x, g2, jitter[1])]), g1, g2
 
 
 class AugmentationSSL(SSLMethod):
@@ -80,10 +85,10 @@ class AugmentationSSL(SSLMethod):
         draws = draws if draws is not None else StepDraws.from_global_rng()
         x = x.repeat_interleave(self.pair_sampling.pairs_per_image, dim=0)
         n = len(x)
-        views = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
+        views, g1, g2 = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
         with draws.local_rng(x.device):
             views = self.extra(views)
-        return AugmentedViews(views, draws.positions(self.grid, n), self.pair_sampling.pairs_per_image)
+        return AugmentedViews(views, draws.positions(self.grid, n), self.pair_sampling.pairs_per_image, g1, g2)
 
     def read_pairs(self, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
         lifted = encoder(views.images)

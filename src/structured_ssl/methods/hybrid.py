@@ -69,7 +69,7 @@ class HybridSSL(SSLMethod):
         n = len(x)
         first, second = draws.pairs(self.grid, self.pair_sampling, n)
         if self.augmentation_weight > 0:
-            views = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
+            views, _, _ = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
         else:
             views = torch.cat([x, x])
         base = draws.positions(self.grid, n)
