@@ -64,10 +64,14 @@ def test_hybrid_and_supervised_losses_fall_and_probes_beat_chance(tmp_path: Path
 class ShuffledTrainLabels(DigitsDataModule):
     """The same images; the TRAIN labels permuted (val and test untouched)."""
 
+    def __init__(self, permutation_seed: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.permutation_seed = permutation_seed
+
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
         x, y = self._datasets["train"].tensors
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(1))
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.permutation_seed))
         self._datasets["train"] = TensorDataset(x, y[order])
 
 
@@ -85,7 +89,12 @@ def test_linear_evaluation_learns_from_train_labels_only(tmp_path: Path) -> None
     checkpoint = tmp_path / "random.ckpt"
     torch.save({"state_dict": encoder.state_dict(), "hyper_parameters": dict(encoder.hparams)}, checkpoint)
     true = linear_test_accuracy(tmp_path, checkpoint, digits())
-    shuffled = linear_test_accuracy(tmp_path, checkpoint, ShuffledTrainLabels(batch_size=64, train_subset=640))
-    print(f"linear eval test/linear_acc: true train labels {true:.3f}, shuffled {shuffled:.3f}")
+    # one permutation's test accuracy scatters (measured 0.08-0.18 on 270 test images): average 3
+    shuffled = [
+        linear_test_accuracy(tmp_path, checkpoint, ShuffledTrainLabels(seed, batch_size=64, train_subset=640))
+        for seed in (1, 2, 3)
+    ]
+    mean = sum(shuffled) / len(shuffled)
+    print(f"linear eval test/linear_acc: true train labels {true:.3f}, shuffled {[round(a, 3) for a in shuffled]}")
     assert true > 0.5, f"true labels: test accuracy {true:.2f}"
-    assert shuffled < 0.2, f"shuffled train labels: test accuracy {shuffled:.2f} (chance is 0.10)"
+    assert mean < 0.17, f"shuffled train labels: mean test accuracy {mean:.2f} (chance is 0.10)"
