@@ -42,7 +42,7 @@ class PoisonBatch(L.Callback):
 class RecordSteps(L.Callback):
     """Append one line per training step to a file: global step, batch index, a checksum of the
     batch, a digest of the torch RNG state before the step, and the loss (which steps ran, on
-    what data, with which random draws)."""
+    what data, with which random draws). Rank r > 0 of a DDP run writes ``PATH.rankR``."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -57,5 +57,6 @@ class RecordSteps(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        with open(self.path, "a") as f:
+        path = self.path if trainer.global_rank == 0 else f"{self.path}.rank{trainer.global_rank}"
+        with open(path, "a") as f:
             f.write(f"{trainer.global_step} {batch_idx} {self._before} {float(torch.as_tensor(loss)):.10g}\n")

@@ -69,9 +69,9 @@ def signal_at(step: int, name: str) -> dict:
     return {"class_path": "fault_injection.SignalAtStep", "init_args": {"step": step, "signal": name}}
 
 
-def steps(root: Path) -> dict[int, str]:
+def steps(root: Path, rank: int = 0) -> dict[int, str]:
     """global step -> 'batch_idx data-checksum rng-digest loss' (a resumed step overwrites)."""
-    lines = (root / "steps.txt").read_text().split("\n")
+    lines = (root / ("steps.txt" if rank == 0 else f"steps.txt.rank{rank}")).read_text().split("\n")
     return {int(line.split()[0]): line.split(None, 1)[1] for line in lines if line}
 
 
@@ -110,29 +110,49 @@ def assert_same_training_state(a: dict, b: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- end to end
-def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+DDP = ("--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.sync_batchnorm=true")
+RESUME_CASES = {
     # BYOL: its EMA target network and momentum schedule must resume too
+    "structured-byol": ("--model.init_args.loss=structured_ssl.losses.BYOL",),
+    # A-SSL in 2 DDP processes, with a kornia augmentation (global-RNG draws under StepDraws.local_rng)
+    "augmentation-ddp": (
+        "--model=structured_ssl.methods.AugmentationSSL", "--model.init_args.extra_augmentations=[noise]", *DDP,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(RESUME_CASES))
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path: Path, case: str) -> None:
+    extra = RESUME_CASES[case]
+    ranks = 2 if "--trainer.devices=2" in extra else 1
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     straight.mkdir(), interrupted.mkdir()
-    byol = "--model.init_args.loss=structured_ssl.losses.BYOL"
-    uninterrupted = start(straight, byol)
-    # killed at the start of step 8 (epoch 1, batch 3): the last checkpoint is step 5's
-    killed = finish(start(interrupted, byol, callbacks=(signal_at(7, "SIGKILL"),)))
-    assert finish(uninterrupted).returncode == 0
+    uninterrupted = start(straight, *extra)
+    if ranks > 1:  # two DDP runs at once would oversubscribe the CPUs (and share a port)
+        done = finish(uninterrupted)
+        assert done.returncode == 0, done.stderr[-3000:]
+    # killed at the start of step 8 (epoch 1, batch 3), every rank: the last checkpoint is step 5's
+    killed = finish(start(interrupted, *extra, callbacks=(signal_at(7, "SIGKILL"),)))
+    if ranks == 1:
+        assert finish(uninterrupted).returncode == 0
     assert killed.returncode == -signal.SIGKILL
     assert max(steps(interrupted)) == 7
     assert torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)["global_step"] == 5
 
-    resumed = fit(interrupted, byol, "--ckpt_path=last")
+    resumed = fit(interrupted, *extra, "--ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Restored all states" in resumed.stderr
     assert [p.name for p in run_dir(interrupted).iterdir()] == ["version_0"], "resume logs into the same run"
 
-    # same batches, same random state before each step, same losses; then same final state
-    assert steps(interrupted) == steps(straight) and len(steps(straight)) == 8
+    # on every rank: same batches, same random state before each step, same losses; then same final state
+    for rank in range(ranks):
+        assert steps(interrupted, rank) == steps(straight, rank) and len(steps(straight, rank)) == 8
+    if ranks > 1:
+        assert steps(straight, 0) != steps(straight, 1), "the ranks train on different data"
     assert logged_losses(interrupted) == logged_losses(straight) and len(logged_losses(straight)) == 8
     final = torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)
-    assert any(key.startswith("target.") for key in final["state_dict"])
+    if case == "structured-byol":
+        assert any(key.startswith("target.") for key in final["state_dict"])
     assert_same_training_state(torch.load(checkpoints(straight) / "last.ckpt", weights_only=False), final)
 
 

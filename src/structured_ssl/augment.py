@@ -2,7 +2,9 @@
 
 A-SSL's two views are ``T_g1 x`` and ``T_g2 x`` where ``(g1, g2)`` are drawn by the SAME
 pair sampler that draws S-SSL's fibers (same grid, same maximum topographic distance), so the
-two objectives see the same distribution of group elements. Every group transform here is
+two objectives see the same distribution of group elements. Translations are the exception:
+each view moves by whole pixels, up to a fraction of the image (the paper's ±20%), and the
+distance limit is converted from feature cells to pixels. Every group transform here is
 affine (rotation, flip, rescale, translation), so one view is one batched ``warp_affine``
 with a per-example matrix (kornia), whatever the group.
 
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from structured_ssl.groups import Group
+from structured_ssl.pairs import FiberGrid, PairSampling
 
 EXTRA_AUGMENTATIONS: tuple[str, ...] = ("crop", "noise", "elastic", "color", "blur")
 
@@ -68,46 +71,85 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
 class GroupAugmentation(nn.Module):
     """T_g for per-example group elements of ``group``, as one batched affine warp.
 
+    Elements are integer positions on :attr:`element_grid`, drawn by the pair sampler:
+
+    * rotation ``(k,)``, dihedral ``(f, k)``, scale ``(s,)``: the group's own index grid (the
+      same grid the fibers live on, so A-SSL's views and H-SSL's fibers see the same elements);
+    * translation ``(i, j)``: a whole-pixel shift ``(i - M, j - M)`` with
+      ``M = floor(max_shift_fraction x image_size)``: up to ±M px per axis, the identity
+      included (the paper's A-SSL: up to ±20% of the image).
+
     Args:
         group: the group description shared with the encoder and the fiber sampler.
-        pixels_per_cell: for translation, how many input pixels one feature-map cell is
-            (the encoder's total stride), so index positions become pixel shifts.
-        grid_shape: for translation, the feature grid ``(H', W')``; position p shifts the
-            image by ``(p - centre) * pixels_per_cell``.
+        pixels_per_cell: for translation, input pixels per feature-map cell (the encoder's
+            total stride): a fiber-grid distance d is d x pixels_per_cell pixels here.
+        image_size: the square input's side (translation only).
+        max_shift_fraction: translation only, the largest shift of one view as a fraction of
+            the image per axis; in [0, 0.5).
     """
 
-    def __init__(self, group: Group, pixels_per_cell: int = 1, grid_shape: Sequence[int] = (1, 1)) -> None:
+    def __init__(
+        self, group: Group, pixels_per_cell: int = 1, image_size: int = 1, max_shift_fraction: float = 0.2
+    ) -> None:
         super().__init__()
+        check_max_shift_fraction(max_shift_fraction)
         self.group = group
-        self.pixels_per_cell = pixels_per_cell
-        self.grid_shape = tuple(grid_shape)
+        self.pixels_per_cell = int(pixels_per_cell)
+        self.max_shift = int(math.floor(max_shift_fraction * image_size + 1e-9))
+        if group.kind == "translation":
+            side = 2 * self.max_shift + 1
+            self.element_grid = FiberGrid((side, side), False, (1, 1))
+        elif group.kind == "dihedral":
+            self.element_grid = FiberGrid((2, group.order), True, (1, 1))
+        else:
+            self.element_grid = FiberGrid((group.size,), group.grid_cyclic, (1,))
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """``positions``: ``(B, ndim)`` indices on the group's grid (as from the pair sampler)."""
+    def element_sampling(self, max_distance: float | None) -> PairSampling:
+        """The pair sampling of (g1, g2) for a fiber-grid ``max_distance`` (cells -> pixels)."""
+        if max_distance is None or self.group.kind != "translation":
+            return PairSampling(max_distance=max_distance)
+        return PairSampling(max_distance=max_distance * self.pixels_per_cell)
+
+    def pixel_shift(self, elements: torch.Tensor) -> torch.Tensor:
+        """Translation elements ``(B, 2)`` as (row, col) pixel shifts."""
+        return elements.float() - self.max_shift
+
+    def forward(self, x: torch.Tensor, elements: torch.Tensor, jitter: torch.Tensor | None = None) -> torch.Tensor:
+        """``elements``: ``(B, ndim)`` positions on :attr:`element_grid`. ``jitter``: ``(B,)`` in
+        [0, 1), the continuous part of a rotation when ``group.continuous_augmentation``."""
         batch = x.shape[0]
         device = x.device
-        positions = positions.to(device)
+        elements = elements.to(device)
         angle = torch.zeros(batch, device=device)
         scale = torch.ones(batch, device=device)
         flip = torch.zeros(batch, device=device)
         shift = torch.zeros(batch, 2, device=device)
         kind = self.group.kind
         if kind in ("rotation", "dihedral"):
-            k = positions[:, -1].float()
+            k = elements[:, -1].float()
             step = 360.0 / self.group.order
             angle = -k * step  # negative in kornia's y-down frame = escnn's counter-clockwise
             if self.group.continuous_augmentation:
-                angle = angle + (torch.rand(batch, device=device) - 0.5) * step
+                if jitter is None:
+                    raise ValueError("continuous_augmentation needs a jitter per example (StepDraws.uniform)")
+                angle = angle + (jitter.to(device) - 0.5) * step
             if kind == "dihedral":
-                flip = positions[:, 0].float()
+                flip = elements[:, 0].float()
         elif kind == "scale":
             scales = torch.tensor(self.group.scales, device=device)
-            scale = scales[0] / scales[positions[:, 0]]
+            scale = scales[0] / scales[elements[:, 0]]
         else:
-            centre = torch.tensor([(n - 1) / 2 for n in self.grid_shape], device=device)
-            cells = positions.float() - centre  # (B, 2) as (row, col)
-            shift = cells.flip(-1) * self.pixels_per_cell  # (x, y)
+            shift = self.pixel_shift(elements).flip(-1)  # (x, y)
         return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
+
+
+def check_max_shift_fraction(value: float) -> None:
+    """One line naming the field when a view could be shifted off the canvas."""
+    if not 0.0 <= value < 0.5:
+        raise ValueError(
+            f"model.max_shift_fraction={value}: an A-SSL view's translation must be in [0, 0.5) of the image "
+            "per axis (0.2 = the paper's ±20%)"
+        )
 
 
 def build_extra_augmentations(names: Sequence[str], channels: int, image_size: int) -> nn.Module:

@@ -255,6 +255,9 @@ class PairLoss(nn.Module):
     """
 
     needs_target: ClassVar[bool] = False
+    #: the projection head ends in BatchNorm (the H-SSL paper's SimCLR head) or in a plain
+    #: Linear (VICReg's expander, Barlow Twins' and BYOL's projectors, as their papers define them)
+    head_final_batchnorm: ClassVar[bool] = False
     #: global batch size the loss needs, and why (for the error message)
     min_global_batch: ClassVar[int] = 2
     min_batch_reason: ClassVar[str] = "batch statistics"
@@ -286,6 +289,7 @@ class NTXent(PairLoss):
     """
 
     min_batch_reason = "each anchor needs at least one negative"
+    head_final_batchnorm = True
 
     def __init__(self, temperature: float = 0.1) -> None:
         super().__init__()

@@ -30,6 +30,7 @@ from structured_ssl.groups import Group
 from structured_ssl.losses import NTXent, PairLoss, ema_update_, momentum_at
 from structured_ssl.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.pairs import FiberGrid, PairSampling
+from structured_ssl.randomness import StepDraws, run_seed
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,22 @@ def constant_lr(step: int) -> float:
     return 1.0
 
 
-def projection_head(dims: tuple[int, ...], in_dim: int) -> nn.Sequential:
-    """The paper's head: Linear + BatchNorm per layer, ReLU between (not after the last)."""
+def projection_head(dims: tuple[int, ...], in_dim: int, final_batchnorm: bool = True) -> nn.Sequential:
+    """Linear + BatchNorm per layer, ReLU between (not after the last).
+
+    ``final_batchnorm=True`` is the H-SSL paper's SimCLR head (BN after every layer, also the
+    last). False ends in a plain Linear with bias: BYOL's projector and predictor, VICReg's
+    expander and Barlow Twins' projector as their papers define them.
+    """
     layers: list[nn.Module] = []
     current = in_dim
     for i, width in enumerate(dims):
-        layers += [nn.Linear(current, width, bias=False), nn.BatchNorm1d(width)]
-        if i < len(dims) - 1:
+        last = i == len(dims) - 1
+        if last and not final_batchnorm:
+            layers.append(nn.Linear(current, width))
+        else:
+            layers += [nn.Linear(current, width, bias=False), nn.BatchNorm1d(width)]
+        if not last:
             layers.append(nn.ReLU(inplace=True))
         current = width
     return nn.Sequential(*layers)
@@ -106,8 +116,9 @@ class SSLMethod(L.LightningModule):
         pairs: the pair sampling (|g0|, maximum topographic distance, pairs per image).
         loss: the pair loss plug-in (NTXent, VICReg, BarlowTwins, BYOL).
         projector: widths of the projection head.
-        predictor: widths of the BYOL predictor (used only when the loss needs a target).
-        ema_momentum: base momentum of the EMA target (cosine-annealed to 1).
+        predictor: hidden widths of the BYOL predictor (used only when the loss needs a
+            target); it ends in a Linear back to the projector's width, without BatchNorm.
+        ema_momentum: base momentum of the EMA target (cosine-annealed to 1); BYOL's 0.996.
         optimizer: optimizer and schedule.
         in_channels, image_size, num_classes: linked from the DataModule by the CLI.
     """
@@ -120,7 +131,7 @@ class SSLMethod(L.LightningModule):
         loss: PairLoss | None = None,
         projector: tuple[int, ...] = (128, 128, 128),
         predictor: tuple[int, ...] = (128, 128),
-        ema_momentum: float = 0.99,
+        ema_momentum: float = 0.996,
         optimizer: OptimizerSpec = OptimizerSpec(),
         in_channels: int = 1,
         image_size: int = 21,
@@ -145,9 +156,9 @@ class SSLMethod(L.LightningModule):
         self.predictor: nn.Module | None = None
         self.target: nn.ModuleDict | None = None
         if self.uses_pairs:
-            self.projector = projection_head(tuple(projector), self.pair_dim())
+            self.projector = projection_head(tuple(projector), self.pair_dim(), self.loss_fn.head_final_batchnorm)
         if self.uses_pairs and self.loss_fn.needs_target:
-            self.predictor = projection_head(tuple(predictor) + (projector[-1],), projector[-1])
+            self.predictor = projection_head(tuple(predictor) + (projector[-1],), projector[-1], final_batchnorm=False)
             self.target = nn.ModuleDict(
                 {"encoder": copy.deepcopy(self.encoder), "projector": copy.deepcopy(self.projector)}
             )
@@ -166,8 +177,9 @@ class SSLMethod(L.LightningModule):
     uses_pairs: bool = True
 
     # ----------------------------------------------------------------- what a method says
-    def make_views(self, x: torch.Tensor) -> Any:
-        """Draw what one step needs from the un-augmented batch ``x``."""
+    def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
+        """Draw what one step needs from the un-augmented batch ``x``, every random choice
+        from ``draws`` (None: :meth:`StepDraws.from_global_rng`)."""
         raise NotImplementedError
 
     def read_pairs(self, views: Any, encoder: nn.Module) -> PairBatch:
@@ -194,9 +206,19 @@ class SSLMethod(L.LightningModule):
         shape = tuple(self.encoder.fiber_map(lifted).shape[2:])
         return FiberGrid.of(shape, self.encoder.fiber_grid_cyclic(), self.pair_sampling.g0_size, self.group.kind)
 
-    def ssl_terms(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def step_draws(self, batch_idx: int) -> StepDraws:
+        """This rank's draws for the current training micro-batch: seeded from (run seed,
+        step), split by global example index (see :mod:`structured_ssl.randomness`)."""
+        trainer = self.trainer
+        accumulate = max(1, int(trainer.accumulate_grad_batches))
+        step = trainer.global_step * accumulate + batch_idx % accumulate
+        return StepDraws(run_seed(), step, trainer.global_rank, trainer.world_size)
+
+    def ssl_terms(
+        self, x: torch.Tensor, draws: StepDraws | None = None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The loss terms for one un-augmented batch, and the invariant embedding."""
-        views = self.make_views(x)
+        views = self.make_views(x, draws if draws is not None else StepDraws.from_global_rng())
         pairs = self.read_pairs(views, self.encoder)
         h1, h2 = self.projector(pairs.first), self.projector(pairs.second)
         if self.target is None:
@@ -220,7 +242,7 @@ class SSLMethod(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        terms, invariant = self.ssl_terms(x)
+        terms, invariant = self.ssl_terms(x, self.step_draws(batch_idx))
         probe_loss = self.probe_loss(invariant, y)
         for name, value in terms.items():
             self.log(f"train/{name}", value, prog_bar=name == "loss", sync_dist=True)

@@ -19,15 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from structured_ssl.augment import GroupAugmentation, build_extra_augmentations
+from structured_ssl.augment import GroupAugmentation, build_extra_augmentations, check_max_shift_fraction
+from structured_ssl.methods.augmentation import group_views
 from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.pairs import (
-    FiberGrid,
-    PairSampling,
-    read_bundles,
-    sample_position_pairs,
-    sample_positions,
-)
+from structured_ssl.pairs import read_bundles
+from structured_ssl.randomness import StepDraws
 
 
 @dataclass
@@ -44,6 +40,8 @@ class HybridSSL(SSLMethod):
     Args:
         extra_augmentations: kornia augmentations outside the group, by name.
         augmentation_weight: weight w of the A-SSL loss mixed in (0 = pure hybrid).
+        max_shift_fraction: translation only, the A-SSL views' largest shift (see
+            :class:`~structured_ssl.methods.AugmentationSSL`).
         **kwargs: see :class:`SSLMethod`.
     """
 
@@ -52,8 +50,10 @@ class HybridSSL(SSLMethod):
         *args,
         extra_augmentations: Sequence[str] = ("crop", "noise"),
         augmentation_weight: float = 0.0,
+        max_shift_fraction: float = 0.2,
         **kwargs,
     ) -> None:
+        check_max_shift_fraction(max_shift_fraction)  # before anything is built
         super().__init__(*args, **kwargs)
         if not 0.0 <= augmentation_weight <= 1.0:
             raise ValueError(f"model.augmentation_weight={augmentation_weight} must be in [0, 1]")
@@ -62,18 +62,20 @@ class HybridSSL(SSLMethod):
         self.augmentation_weight = augmentation_weight
         self.extra = build_extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
         pixels_per_cell = int(getattr(self.encoder, "stride", 1))
-        self.augment = GroupAugmentation(self.group, pixels_per_cell, self.grid.shape)
+        self.augment = GroupAugmentation(self.group, pixels_per_cell, self.image_size, max_shift_fraction)
 
-    def make_views(self, x: torch.Tensor) -> HybridViews:
+    def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> HybridViews:
+        draws = draws if draws is not None else StepDraws.from_global_rng()
         n = len(x)
-        first, second = sample_position_pairs(self.grid, self.pair_sampling, n)
+        first, second = draws.pairs(self.grid, self.pair_sampling, n)
         if self.augmentation_weight > 0:
-            cells = FiberGrid(self.grid.shape, self.grid.cyclic, (1,) * len(self.grid.shape))
-            g1, g2 = sample_position_pairs(cells, PairSampling(max_distance=self.pair_sampling.max_distance), n)
-            views = torch.cat([self.augment(x, g1), self.augment(x, g2)])
+            views, _, _ = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
         else:
             views = torch.cat([x, x])
-        return HybridViews(self.extra(views), first, second, sample_positions(self.grid, n))
+        base = draws.positions(self.grid, n)
+        with draws.local_rng(x.device):
+            views = self.extra(views)
+        return HybridViews(views, first, second, base)
 
     def read_pairs(self, views: HybridViews, encoder: nn.Module) -> PairBatch:
         lifted = encoder(views.images)

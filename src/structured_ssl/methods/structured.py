@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.pairs import read_bundles, sample_position_pairs
+from structured_ssl.pairs import read_bundles
+from structured_ssl.randomness import StepDraws
 
 
 @dataclass
@@ -27,9 +28,10 @@ class FiberViews:
 class StructuredSSL(SSLMethod):
     """S-SSL / H-SSL: fibers of one lifted map as positive pairs (see :class:`SSLMethod`)."""
 
-    def make_views(self, x: torch.Tensor) -> FiberViews:
+    def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> FiberViews:
+        draws = draws if draws is not None else StepDraws.from_global_rng()
         n = len(x) * self.pair_sampling.pairs_per_image
-        first, second = sample_position_pairs(self.grid, self.pair_sampling, n)
+        first, second = draws.pairs(self.grid, self.pair_sampling, n)
         return FiberViews(x, first, second)
 
     def read_pairs(self, views: FiberViews, encoder: nn.Module) -> PairBatch:
