@@ -48,6 +48,7 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
+from structured_ssl.checkpoints import load_checkpoint
 from structured_ssl.data.download import atomic_write
 
 
@@ -169,7 +170,24 @@ class PreemptionCheckpoint(L.Callback):
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Local checkpoints are written to a temporary file in the SAME directory, flushed to disk,
     then renamed over the target: a reader sees the old file or the new one, never a partial one,
-    even when the process is killed mid-write. Remote (fsspec) paths use Lightning's writer."""
+    even when the process is killed mid-write. Remote (fsspec) paths use Lightning's writer.
+
+    Local checkpoints are read (``--ckpt_path`` of fit, validate, test, predict) without running
+    code: :func:`~structured_ssl.checkpoints.load_checkpoint`, whatever
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes ``--weights_only=false``.
+    """
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = lambda storage, loc: storage, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        from fsspec.implementations.local import LocalFileSystem
+
+        if not isinstance(get_filesystem(path), LocalFileSystem):
+            return super().load_checkpoint(path, map_location, weights_only)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Checkpoint file not found: {path}")
+        hint = "pass --weights_only=false (Trainer.fit(..., weights_only=False))"
+        return load_checkpoint(path, trust=weights_only is False, trust_hint=hint, map_location=map_location)
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         from fsspec.implementations.local import LocalFileSystem
