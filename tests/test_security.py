@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import pickle
 import struct
@@ -175,6 +176,27 @@ def test_a_checkpoint_cannot_switch_on_trust_for_the_file_it_names(
     assert exit_.value.code == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert "posix.system" in one_line_naming(line, pretrained)
+
+
+@pytest.mark.parametrize(
+    "hparams",
+    [
+        {"_class_path": "subprocess.Popen", "args": ["touch", "MARKER"]},
+        {"_class_path": "structured_ssl.methods.StructuredSSL", "loss": {"class_path": "subprocess.Popen", "init_args": {"args": ["touch", "MARKER"]}}},
+    ],
+)
+def test_a_checkpoint_selects_only_project_classes(unchanged: Sandbox, capsys: pytest.CaptureFixture, hparams: dict) -> None:
+    """The hyperparameters LightningCLI copies from ``--ckpt_path`` are type-checked like a
+    config: the model must be an SSLMethod, its loss a PairLoss."""
+    path = unchanged.root / "classes.ckpt"
+    hparams = json.loads(json.dumps(hparams).replace("MARKER", str(unchanged.marker)))
+    torch.save({"state_dict": {}, "hyper_parameters": hparams}, path)
+    unchanged.seal()
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "--config", DEFAULT, f"--ckpt_path={path}", *quiet(unchanged.run)])
+    assert exit_.value.code == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith(f"error: {path}")]
+    one_line_naming(line, path)
 
 
 @pytest.mark.parametrize("kind", ["truncated", "garbage", "empty"])
