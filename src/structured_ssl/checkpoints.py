@@ -17,7 +17,7 @@ import contextlib
 import os
 import pickle
 import re
-import zipfile
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,16 +87,22 @@ def load_checkpoint(
         except FileNotFoundError:
             raise
         except pickle.UnpicklingError as error:
-            refused = refused_types(path, error)
-            what = f"refused to unpickle {refused}" if refused else f"refused ({torch_reason(error)})"
-            raise CheckpointError(
-                f"{path}: {what}: a checkpoint read here may hold only tensors, plain values and "
-                "structured_ssl settings, because unpickling any other object can run code; if you "
-                f"trust this file, {trust_hint}"
-            ) from None
-        except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as error:
-            first = re.split(r"\.\s|\n", str(error).strip())[0] or type(error).__name__
-            raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+            raise refusal(path, error, trust_hint) from None
+        except Exception as error:  # noqa: BLE001 - a parser fed garbage fails in many ways
+            first = re.split(r"\.\s|\n", str(error).strip())[0]
+            reason = f"{type(error).__name__}: {first}" if first else type(error).__name__
+            raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+
+
+def refusal(path: Any, error: Exception, trust_hint: str) -> CheckpointError:
+    """The one-line error for a checkpoint that torch's ``weights_only`` unpickler refused."""
+    refused = refused_types(path, error)
+    what = f"refused to unpickle {refused}" if refused else f"refused ({torch_reason(error)})"
+    return CheckpointError(
+        f"{path}: {what}: a checkpoint read here may hold only tensors, plain values and "
+        "structured_ssl settings, because unpickling any other object can run code; if you "
+        f"trust this file, {trust_hint}"
+    )
 
 
 def refused_types(path: str | os.PathLike[str], error: Exception) -> str | None:
@@ -152,6 +158,9 @@ def merge_ckpt_hparams_safely(cli: Any, merge: Callable[[], None]) -> None:
             if stage.get("weights_only") is False:
                 return
             load_checkpoint(path, trust_hint=CKPT_PATH_TRUST_HINT)  # raises the one-line error
+            raise
+        except SystemExit:  # the parser refused them (e.g. a class that is no SSLMethod)
+            print(f"error: {path}: its hyperparameters do not describe a structured_ssl model", file=sys.stderr)
             raise
     stage = cli.config[subcommand]
     for flag, value in before.items():
