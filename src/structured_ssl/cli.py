@@ -18,6 +18,7 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.methods.base import SSLMethod
@@ -56,6 +57,10 @@ class StructuredSSLCLI(LightningCLI):
         finally:
             for p, value in zip(parsers, before, strict=True):
                 p.exit_on_error = value
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely."""
+        merge_ckpt_hparams_safely(self, super()._parse_ckpt_path)
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -226,6 +231,12 @@ def main(argv: list[str] | None = None) -> None:
         # Lightning stops a SIGTERM'd run with exit status 0, which a scheduler reads as "finished"
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
+    except Exception as error:
+        refused = checkpoint_error_in(error)  # jsonargparse wraps errors of model.__init__
+        if refused is None:
+            raise
+        print(f"error: {refused}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

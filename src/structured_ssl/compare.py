@@ -108,14 +108,48 @@ def find_runs(logdir: Path) -> list[list[Path]]:
     return [runs[d] for d in sorted(runs)]
 
 
+class EventFileError(ValueError):
+    """A file named like a TensorBoard event file that holds no readable event."""
+
+
+def check_event_file(path: Path) -> None:
+    """Refuse, naming it, a non-empty file whose first record is unreadable.
+
+    TensorBoard's reader silently skips what it cannot parse (a run still writing may end in a
+    partial record), so a corrupt or foreign file would otherwise become an empty row. Only
+    the first record is read; events are plain protobuf data, so reading runs no code.
+    """
+    from google.protobuf.message import DecodeError
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    if path.stat().st_size == 0:
+        return  # a logger that has not flushed yet
+    try:
+        first = next(iter(EventFileLoader(str(path)).Load()), None)
+    except DecodeError as err:
+        raise EventFileError(f"{path}: not a TensorBoard event file ({err})") from None
+    if first is None:
+        raise EventFileError(
+            f"{path}: not a TensorBoard event file (its first record is unreadable); "
+            "move or delete it to compare the other runs"
+        )
+
+
 def read_scalars(directory: Path) -> tuple[dict[str, list[Point]], float | None]:
     """All scalars of one event directory (every file in it, no sampling) and the wall time
     of its first event (when the logger started)."""
+    from google.protobuf.message import DecodeError
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for path in sorted(directory.glob(EVENT_GLOB)):
+        check_event_file(path)
 
     guidance = {"scalars": 0, "images": 1, "audio": 1, "histograms": 1, "tensors": 1, "compressedHistograms": 1}
     events = EventAccumulator(str(directory), size_guidance=guidance)
-    events.Reload()
+    try:
+        events.Reload()
+    except DecodeError as err:  # a corrupt record after a readable first one
+        raise EventFileError(f"{directory}: holds a corrupt TensorBoard event file ({err})") from None
     scalars = {
         tag: [Point(int(e.step), float(e.wall_time), float(e.value)) for e in events.Scalars(tag)]
         for tag in events.Tags()["scalars"]
@@ -313,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         runs = collect(args.logdir)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, EventFileError) as error:
         parser.error(str(error))
     if not runs:
         parser.error(f"no TensorBoard event files under {args.logdir!r}")

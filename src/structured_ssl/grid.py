@@ -14,7 +14,6 @@ objectives, columns dataset x group, cells mean ± std over seeds of the chosen 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ from structured_ssl.runs import (
     execute,
     load_results,
     metric_value,
+    read_result,
     result_path,
     tail,
 )
@@ -93,7 +93,7 @@ def run_all(
         if not path.exists():
             todo.append(spec)
             continue
-        result = json.loads(path.read_text())
+        result = read_result(path)
         if result.get("configs") != list(spec.configs) or result.get("overrides") != list(
             spec.overrides
         ):

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.runs import as_percent, load_results, metric_value
+from structured_ssl.runs import ResultFileError, as_percent, load_results, metric_value
 from structured_ssl.tables import Summary, markdown_table, read_csv, summarize, write_csv
 
 COLUMNS = ("A-SSL", "H-SSL", "Frozen", "Supervised")
@@ -343,7 +343,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     paper = paper_results()
     if args.grids:
-        results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
+        try:
+            results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
+        except ResultFileError as error:
+            raise SystemExit(f"error: {error}") from None
         if not results:
             raise SystemExit(
                 f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"

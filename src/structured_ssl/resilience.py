@@ -36,6 +36,7 @@ What it does not do, and this module adds:
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
+from structured_ssl.checkpoints import (
+    CKPT_PATH_TRUST_HINT,
+    allowed_project_types,
+    load_checkpoint,
+    refusal,
+)
 from structured_ssl.data.download import atomic_write
 
 
@@ -169,7 +176,28 @@ class PreemptionCheckpoint(L.Callback):
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Local checkpoints are written to a temporary file in the SAME directory, flushed to disk,
     then renamed over the target: a reader sees the old file or the new one, never a partial one,
-    even when the process is killed mid-write. Remote (fsspec) paths use Lightning's writer."""
+    even when the process is killed mid-write. Remote (fsspec) paths use Lightning's writer.
+
+    Checkpoints are read (``--ckpt_path`` of fit, validate, test, predict) without running
+    code, local or remote (:func:`~structured_ssl.checkpoints.load_checkpoint`), whatever
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes ``--weights_only=false``.
+    """
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = lambda storage, loc: storage, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        from fsspec.implementations.local import LocalFileSystem
+
+        if isinstance(get_filesystem(path), LocalFileSystem):
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"Checkpoint file not found: {path}")
+            return load_checkpoint(path, trust=weights_only is False, trust_hint=CKPT_PATH_TRUST_HINT, map_location=map_location)
+        # remote (fsspec, http): Lightning would default URLs to the full unpickler
+        with allowed_project_types():
+            try:
+                return super().load_checkpoint(path, map_location, weights_only is not False)
+            except pickle.UnpicklingError as error:
+                raise refusal(path, error, CKPT_PATH_TRUST_HINT) from None
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         from fsspec.implementations.local import LocalFileSystem

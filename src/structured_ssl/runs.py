@@ -239,12 +239,29 @@ def result_path(out: Path, key: str) -> Path:
     return Path(out) / RESULTS_DIR / f"{key}.json"
 
 
+class ResultFileError(ValueError):
+    """A result JSON that cannot be read: corrupt, truncated, or not a JSON object."""
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """One run's result JSON (plain data: reading it never runs code), or a one-line error
+    naming the file."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ResultFileError(
+            f"{path}: not a readable result JSON ({reason}); delete it to rerun that run"
+        ) from None
+    if not isinstance(data, dict):
+        raise ResultFileError(f"{path}: a result JSON holds an object, got {type(data).__name__}")
+    return data
+
+
 def load_results(out: Path) -> list[dict[str, Any]]:
     """Every finished run's result below ``OUT/results``."""
     root = Path(out) / RESULTS_DIR
-    return (
-        [json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))] if root.is_dir() else []
-    )
+    return [read_result(p) for p in sorted(root.rglob("*.json"))] if root.is_dir() else []
 
 
 def metric_value(result: dict[str, Any], metric: str) -> float | None:
@@ -335,7 +352,7 @@ def execute(
     elapsed = time.perf_counter() - start
     if code != 0 or not paths.result.exists():
         return None
-    result = json.loads(paths.result.read_text())
+    result = read_result(paths.result)
     result.setdefault("wall_time_s", {})["process"] = elapsed
     write_json_atomic(paths.result, result)
     return result

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,17 +101,24 @@ def _fingerprint(folder: Path, items: list[tuple[Path, int]]) -> str:
 
 
 def _decode(items: list[tuple[Path, int]]) -> dict[str, object]:
+    """Decode every image; one that is not a 64x64 image is refused by its header, before its
+    pixels are decompressed (a decompression bomb never gets to allocate its pixels)."""
     from PIL import Image
 
     images = np.empty((len(items), 64, 64, 3), dtype=np.uint8)
     for i, (path, _) in enumerate(items):
         try:
-            with Image.open(path) as image:
-                rgb = image.convert("RGB")
-        except (OSError, ValueError) as err:  # includes PIL.UnidentifiedImageError
+            with warnings.catch_warnings():
+                # PIL warns above MAX_IMAGE_PIXELS and raises above twice that: both refuse here
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:  # reads the header only
+                    size = image.size
+                    rgb = image.convert("RGB") if size == (64, 64) else None
+        except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            # OSError includes PIL.UnidentifiedImageError (not an image at all)
             raise DatasetFormatError(f"{path}: cannot decode image ({err})") from err
-        if rgb.size != (64, 64):
-            raise DatasetFormatError(f"{path}: image is {rgb.size}, expected (64, 64)")
+        if rgb is None:
+            raise DatasetFormatError(f"{path}: image is {size}, expected (64, 64)")
         images[i] = np.asarray(rgb)
     labels = np.array([label for _, label in items], dtype=np.int64)
     return {"images": np.ascontiguousarray(images.transpose(0, 3, 1, 2)), "labels": labels}

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from structured_ssl.checkpoints import load_checkpoint
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
 from structured_ssl.methods.base import SSLMethod, drop_escnn_caches
@@ -48,15 +49,20 @@ def linear_classifier(in_dim: int, num_classes: int) -> nn.Sequential:
 
 
 # ----------------------------------------------------------------------------- loading
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dictionary (on the CPU). Only load checkpoints you trust: model
-    hyperparameters are pickled objects when the model was built from Python."""
+#: how a user of LinearEval reads a checkpoint that the safe loader refuses
+TRUST_CHECKPOINT_HINT = "pass --model.init_args.trust_checkpoint=true (LinearEval(..., trust_checkpoint=True))"
+
+
+def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
+    """The checkpoint dictionary (on the CPU), read without running code: tensors, plain
+    values and the project's settings only (:func:`~structured_ssl.checkpoints.load_checkpoint`),
+    unless ``trust`` is set."""
     path = Path(path)
     if str(path) in ("", "???"):
         raise ValueError("model.checkpoint is not set: pass --model.init_args.checkpoint PATH/TO/PRETRAINING.ckpt")
     if not path.is_file():
         raise FileNotFoundError(f"model.checkpoint={str(path)!r} does not exist (expected a pretraining .ckpt file)")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(path, trust=trust, trust_hint=TRUST_CHECKPOINT_HINT)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"model.checkpoint={str(path)!r} is not a Lightning checkpoint (no 'state_dict')")
     return checkpoint
@@ -80,8 +86,10 @@ def pretrained_class(hparams: dict[str, Any]) -> str:
 def _as_setting(cls: type, value: Any) -> Any:
     """A setting from a checkpoint: the dataclass itself (models built in Python) or its plain
     dict (LightningCLI checkpoints), lists back to tuples."""
-    if value is None or isinstance(value, cls):
-        return value if value is not None else cls()
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return dataclasses.replace(value)  # unpickling set its fields directly: validate them
     if not isinstance(value, dict):
         raise ValueError(f"checkpoint hyperparameter of type {type(value).__name__} is not a {cls.__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
@@ -138,6 +146,9 @@ class LinearEval(SSLMethod):
         in_channels, image_size, num_classes: linked from the data module by the CLI; each
             must match what the checkpoint's encoder was trained for (None: take the
             checkpoint's).
+        trust_checkpoint: read ``checkpoint`` with the full unpickler, which can run code
+            stored in the file. Off: only tensors, plain values and the project's settings
+            load, and a checkpoint needing more is refused with the type it holds.
     """
 
     uses_pairs = False  # no projector, no pair loss
@@ -152,10 +163,11 @@ class LinearEval(SSLMethod):
         in_channels: int | None = None,
         image_size: int | None = None,
         num_classes: int | None = None,
+        trust_checkpoint: bool = False,
     ) -> None:
         if features not in ("invariant", "lifted"):
             raise ValueError(f"model.features={features!r}; expected 'invariant' or 'lifted'")
-        saved = read_checkpoint(checkpoint)
+        saved = read_checkpoint(checkpoint, trust=trust_checkpoint)
         hparams = dict(saved.get("hyper_parameters") or {})
         settings = pretraining_settings(hparams)
         for name, given in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes)):
@@ -167,8 +179,9 @@ class LinearEval(SSLMethod):
         super().__init__(**settings)  # builds the encoder (random weights) and the probe
         # The hyperparameters of THIS module are its own arguments (SSLMethod recorded the
         # pretraining settings): a LinearEval checkpoint then reloads with LinearEval(...).
+        # Trust is never recorded: each reader of a file decides it anew.
         self.hparams.clear()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["trust_checkpoint"])
         self.pretrained_class = pretrained_class(hparams)
         self.features = features
         weights = encoder_state(saved["state_dict"], self.encoder, checkpoint)
