@@ -134,6 +134,8 @@ def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
     """Remove a version directory this run created if no step ran and no checkpoint is in it."""
     if log_dir is None or not log_dir.is_dir() or getattr(trainer, "global_step", 0) > 0:
         return
+    if not getattr(trainer, "is_global_zero", True):
+        return
     if any(log_dir.rglob("*.ckpt")):
         return
     import shutil

@@ -144,6 +144,8 @@ def check_accelerator(config: Any) -> None:
         here = ", ".join(["auto", *(name for name, there in present.items() if there)])
         raise ConfigError(f"trainer.accelerator={accelerator!r} is not available on this machine: expected one of {here}")
     devices = lookup(config, "trainer.devices")
+    if isinstance(devices, str) and re.fullmatch(r"-?\d+", devices.strip()):
+        devices = int(devices)
     if isinstance(devices, int) and not isinstance(devices, bool) and devices < 1 and devices != -1:
         raise ConfigError(f"trainer.devices={devices} is not allowed: expected an integer >= 1, -1 (all), a list of ids, or auto")
 
