@@ -26,7 +26,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from structured_ssl.field_checks import ConfigError, check_fields
+from structured_ssl.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.field_checks import import_class as _import
 from structured_ssl.groups import GROUP_KINDS, Group
 from structured_ssl.pairs import FiberGrid, PairSampling, allowed_pairs
@@ -295,8 +295,16 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
 
 
 def check_config(config: Any, fit: bool = True) -> None:
-    """Checks on the parsed (not yet instantiated) config; batch sizes only when ``fit``."""
+    """Checks on the parsed (not yet instantiated) config: single fields, then the model's and
+    the batch's cross-field rules (batch sizes only when ``fit``), then the data module's own
+    argument checks on a trial instance."""
     check_fields(config)
+    check_model_config(config, fit)
+    check_data_arguments(config)
+
+
+def check_model_config(config: Any, fit: bool = True) -> None:
+    """The model's settings on the parsed config (only for SSLMethod objectives)."""
     model, data, trainer = _get(config, "model"), _get(config, "data"), _get(config, "trainer")
     method = _import(str(_get(model, "class_path", ""))) if model is not None else None
     from structured_ssl.methods.base import SSLMethod

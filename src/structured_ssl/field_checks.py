@@ -186,7 +186,7 @@ def check_data_arguments(config: Any) -> None:
         raise ConfigError(str(error)) from None
 
 
-CONTEXT_RULES: tuple[Callable[[Any], None], ...] = (check_ckpt_path, check_accelerator, check_data_files, check_data_arguments)
+CONTEXT_RULES: tuple[Callable[[Any], None], ...] = (check_ckpt_path, check_accelerator, check_data_files)
 
 
 def check_fields(config: Any) -> None:
