@@ -141,6 +141,8 @@ def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
     import shutil
 
     shutil.rmtree(log_dir, ignore_errors=True)
+    if log_dir.parent.is_dir() and not any(log_dir.parent.iterdir()):
+        log_dir.parent.rmdir()  # the run-name directory, if this run was its only version
 
 
 def use_escnn_aware_sync_batchnorm(config: Any) -> None:

@@ -125,7 +125,7 @@ class FitSummary(L.Callback):
             f"({size} {self.split} images):",
             f"  | {'features'.ljust(width)} | {self.split} acc |",
             f"  |{'-' * (width + 2)}|{'-' * (len(self.split) + 6)}|",
-            *(f"  | {name.ljust(width)} | {value:.3f}{' ' * (len(self.split) + 1)}|" for name, value in rows),
+            *(f"  | {name.ljust(width)} | {f'{value:.3f}'.ljust(len(self.split) + 4)} |" for name, value in rows),
             "  (val/probe_acc is the online probe, still learning when a short run stops; compare these.)",
             f"  TensorBoard: {tensorboard_command(trainer)}",
         ]
