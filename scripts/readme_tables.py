@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"
-BLOCK = re.compile(r"(<!-- table (?P<attrs>[^>]*?)-->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+BLOCK = re.compile(r"(<!-- table (?P<attrs>[^\n]*?)-->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 ATTR = re.compile(r'(\w+)="([^"]*)"')
 NOTE = re.compile(r"^(_Source: |\*\*Not on record\*\*).*\n?", re.M)
 GRID_FILES = ("table.md", "table.csv", "runs.csv")
