@@ -8,19 +8,24 @@ TORCH_SPEC ?= torch==2.13.0
 # escnn's 2D groups need these but not py3nj (which needs a Fortran compiler).
 ESCNN_2D_DEPS := "numpy<2" lie-learn pymanopt autograd joblib scipy
 CONFIG ?= configs/default.yaml
+# Versions the suite passed with (pip -c); `make venv CONSTRAINTS=` installs the newest instead.
+CONSTRAINTS ?= constraints.txt
+PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 PYTEST_ARGS ?=
 
-.PHONY: venv fit test lint bench grid report clean
+.PHONY: venv fit test lint bench grid report clean tables
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile scripts/deps.py
+$(VENV)/.installed: pyproject.toml Makefile scripts/deps.py $(CONSTRAINTS)
 	test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PY) is Python $$($(PY) -c 'import platform; print(platform.python_version())'); structured-ssl is tested on Python 3.11+"; exit 1; }
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
-	$(PIP) install -q $(ESCNN_2D_DEPS)
+	$(PIP) install -q $(PIP_C) $(ESCNN_2D_DEPS)
 	$(PIP) install -q --no-deps "escnn==1.0.11"
-	$(PIP) install -q $(shell python3 scripts/deps.py escnn torch)
+	$(PY) scripts/deps.py escnn torch > $(VENV)/requirements.txt
+	$(PIP) install -q $(PIP_C) -r $(VENV)/requirements.txt
 	$(PIP) install -q --no-deps -e .
 	touch $@
 

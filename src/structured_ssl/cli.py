@@ -8,9 +8,11 @@ dispatched before LightningCLI sees the arguments.
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import sys
+import warnings
 from argparse import ArgumentError
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
+from structured_ssl.cli_errors import is_setting_error, one_line
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.methods.base import SSLMethod
@@ -42,7 +45,11 @@ class StructuredSSLCLI(LightningCLI):
             parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
-        """Parse as LightningCLI does, adding what IS allowed to errors about class paths."""
+        """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
+
+        Runs before the seed is set and before anything is built, so the error line is the
+        only thing printed (see :mod:`structured_ssl.cli_errors` and :func:`check_config`).
+        """
         action = getattr(parser, "_subcommands_action", None)
         parsers = [parser, *(action._name_parser_map.values() if action is not None else [])]
         before = [p.exit_on_error for p in parsers]
@@ -51,12 +58,13 @@ class StructuredSSLCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as error:
-            for p, value in zip(parsers, before, strict=True):
-                p.exit_on_error = value
-            parser.error(str(error) + allowed_classes_hint(str(error)))
+            fail(one_line(str(error)))
         finally:
             for p, value in zip(parsers, before, strict=True):
                 p.exit_on_error = value
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        self._checked(check_config, config, fit=subcommand in (None, "fit"))
 
     def _parse_ckpt_path(self) -> None:
         """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely."""
@@ -64,13 +72,31 @@ class StructuredSSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        self._checked(check_config, config, fit=self.subcommand in (None, "fit"))
         name_tensorboard_run(config)
+        follow_default_root_dir(config)
         reuse_run_directory_on_resume(config)
         use_escnn_aware_sync_batchnorm(config)
         use_atomic_checkpoint_io(config)
         if self.subcommand in (None, "fit"):
             add_resilience_callbacks(config)
+
+    def instantiate_classes(self) -> None:
+        """A data module's or model's own argument check (``field=value ...``) is one line too."""
+        try:
+            super().instantiate_classes()
+        except ValueError as error:
+            if not is_setting_error(str(error)):
+                raise
+            fail(one_line(str(error)))
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run it; a run that fails before its first step leaves no empty version directory."""
+        log_dir = new_log_dir(self.trainer)
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            remove_if_unused(log_dir, self.trainer)
+            raise
 
     def before_fit(self) -> None:
         """Checks that need the built model, data and trainer; no step has run yet."""
@@ -81,8 +107,48 @@ class StructuredSSLCLI(LightningCLI):
         try:
             check(*args, **kwargs)
         except ConfigError as error:
-            print(f"error: {error}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
+            fail(str(error))
+
+
+def fail(message: str) -> None:
+    """The CLI's answer to a bad setting: one line on stderr, exit status 2 (a usage error)."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    raise SystemExit(2) from None
+
+
+def follow_default_root_dir(config: Any) -> None:
+    """``--trainer.default_root_dir DIR`` moves the logs too, unless the logger's save_dir is set."""
+    root = config.trainer.get("default_root_dir")
+    logger = config.trainer.get("logger")
+    if root is None or not hasattr(logger, "get") or "TensorBoardLogger" not in str(logger.get("class_path", "")):
+        return
+    init_args = logger.get("init_args")
+    if init_args is not None and str(init_args.get("save_dir")) == DEFAULT_LOG_DIR:
+        init_args["save_dir"] = str(root)
+
+
+def new_log_dir(trainer: Any) -> Path | None:
+    """The run's version directory if this run is about to create it (None if it exists)."""
+    logger = getattr(trainer, "logger", None)
+    log_dir = getattr(logger, "log_dir", None) if logger is not None else None
+    if log_dir is None or Path(log_dir).exists():
+        return None
+    return Path(log_dir)
+
+
+def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
+    """Remove a version directory this run created if no step ran and no checkpoint is in it."""
+    if log_dir is None or not log_dir.is_dir() or getattr(trainer, "global_step", 0) > 0:
+        return
+    if not getattr(trainer, "is_global_zero", True):
+        return
+    if any(log_dir.rglob("*.ckpt")):
+        return
+    import shutil
+
+    shutil.rmtree(log_dir, ignore_errors=True)
+    if log_dir.parent.is_dir() and not any(log_dir.parent.iterdir()):
+        log_dir.parent.rmdir()  # the run-name directory, if this run was its only version
 
 
 def use_escnn_aware_sync_batchnorm(config: Any) -> None:
@@ -94,21 +160,6 @@ def use_escnn_aware_sync_batchnorm(config: Any) -> None:
     if not any("SyncBatchNorm" in str(p) for p in plugins):
         plugins.append({"class_path": "structured_ssl.sync_batchnorm.EscnnSyncBatchNorm"})
     config.trainer.plugins = plugins
-
-
-def allowed_classes_hint(message: str) -> str:
-    """For an unknown loss or objective class path, the ones that exist."""
-    import structured_ssl.losses as losses
-    import structured_ssl.methods as methods
-
-    hints = []
-    if "structured_ssl.losses" in message or "PairLoss" in message:
-        names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type) and n != "PairLoss"]
-        hints.append("model.init_args.loss: known losses are " + ", ".join(f"structured_ssl.losses.{n}" for n in names))
-    if "structured_ssl.methods" in message and "SSLMethod" in message and not hints:
-        names = [n for n in methods.__all__ if n not in ("OptimizerSpec", "SSLMethod")]
-        hints.append("model: known objectives are " + ", ".join(f"structured_ssl.methods.{n}" for n in names))
-    return "".join(f"\n  hint: {h}" for h in hints)
 
 
 RESILIENCE_CALLBACKS = (
@@ -203,7 +254,25 @@ def run_name(config: Any) -> str:
     return f"{objective}-{short}-{loss_name}-seed{seed}"
 
 
+class _DropLitLoggerTip(logging.Filter):
+    """Lightning 2.6 prints an advertisement for its cloud logger on every Trainer start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in str(record.msg)
+
+
+def silence_known_noise() -> None:
+    """Messages a user cannot act on: the litlogger tip, and Lightning 2.6's own use of a
+    pytree API that torch >= 2.10 deprecates (Lightning's code, not ours)."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
+            logger.addFilter(_DropLitLoggerTip())
+
+
 def main(argv: list[str] | None = None) -> None:
+    from_command_line = argv is None  # then LightningCLI reads sys.argv itself (no args= warning)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PROJECT_COMMANDS:
         import importlib
@@ -211,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         module_name, func = PROJECT_COMMANDS[argv[0]].split(":")
         getattr(importlib.import_module(module_name), func)(argv[1:])
         return
+    silence_known_noise()
     try:
         StructuredSSLCLI(
             SSLMethod,
@@ -224,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
                     "init_args": {"save_dir": DEFAULT_LOG_DIR, "default_hp_metric": False},
                 },
             },
-            args=argv,
+            args=None if from_command_line else argv,
             auto_configure_optimizers=False,
         )
     except SIGTERMException:

@@ -6,7 +6,8 @@ error from inside escnn or a batch-norm assertion. Every check is a small functi
 is allowed. They run at three points:
 
 * :func:`check_config` on the parsed config, before LightningCLI builds anything
-  (``StructuredSSLCLI.before_instantiate_classes``): plain values only, nothing built yet;
+  (``StructuredSSLCLI.parse_arguments``): plain values only, nothing built yet; it starts with
+  the table of single-field rules in :mod:`structured_ssl.field_checks`;
 * :func:`check_model_settings` at the top of ``SSLMethod.__init__``: the same model checks
   for models built from Python rather than the CLI;
 * :func:`check_fit` once model, data and trainer exist (``StructuredSSLCLI.before_fit``):
@@ -25,6 +26,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from structured_ssl.field_checks import ConfigError, check_data_arguments, check_fields
+from structured_ssl.field_checks import import_class as _import
 from structured_ssl.groups import GROUP_KINDS, Group
 from structured_ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
@@ -32,10 +35,6 @@ if TYPE_CHECKING:
     import lightning as L
 
     from structured_ssl.encoders.factory import EncoderSpec
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work; the message names the field, its value and what is allowed."""
 
 
 # --------------------------------------------------------------------------- model settings
@@ -285,16 +284,6 @@ def _as_dict(node: Any) -> dict[str, Any]:
     return dict(vars(node))
 
 
-def _import(class_path: str) -> type | None:
-    import importlib
-
-    module, _, name = class_path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        return None  # the parser already reported unknown classes
-
-
 def configured_processes(trainer: Any) -> int | None:
     """devices x num_nodes when both are plain numbers or lists (None for "auto" and -1)."""
     devices, nodes = _get(trainer, "devices", "auto"), _get(trainer, "num_nodes", 1)
@@ -333,7 +322,16 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
 
 
 def check_config(config: Any, fit: bool = True) -> None:
-    """Checks on the parsed (not yet instantiated) config; batch sizes only when ``fit``."""
+    """Checks on the parsed (not yet instantiated) config: single fields, then the model's and
+    the batch's cross-field rules (batch sizes only when ``fit``), then the data module's own
+    argument checks on a trial instance."""
+    check_fields(config)
+    check_model_config(config, fit)
+    check_data_arguments(config)
+
+
+def check_model_config(config: Any, fit: bool = True) -> None:
+    """The model's settings on the parsed config (only for SSLMethod objectives)."""
     model, data, trainer = _get(config, "model"), _get(config, "data"), _get(config, "trainer")
     method = _import(str(_get(model, "class_path", ""))) if model is not None else None
     from structured_ssl.methods.base import SSLMethod

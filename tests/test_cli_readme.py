@@ -1,0 +1,107 @@
+"""README claims that a file in the repository decides: result tables generated from their
+sources, the checkpoint cadence per config, the install's constraints and its Python floor."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+import yaml
+from packaging.requirements import Requirement
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_result_tables_are_what_their_sources_make() -> None:
+    tables = load_script("readme_tables")
+    assert tables.rewrite(README) == README, "run: python scripts/readme_tables.py write"
+    blocks = tables.BLOCK.findall(README)
+    assert len(blocks) >= 8
+    for _, attrs, body, _ in blocks:
+        source = dict(tables.ATTR.findall(attrs))["source"]
+        on_record = (REPO / source).is_file()
+        assert body.startswith("**Not on record**") != on_record, source
+
+
+def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) -> None:
+    tables = load_script("readme_tables")
+    grid = tmp_path / "grid"
+    grid.mkdir()
+    (grid / "table.md").write_text("## test/linear_acc (%)\n\n| objective | x |\n| --- | --- |\n| structured | 12.3 ± 0.4 |\n")
+    (grid / "table.csv").write_text("objective,x\nstructured,12.3\n")
+    with open(grid / "runs.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["objective", "process_s"], ["structured", "60"], ["structured", "120"]])
+    target = tables.record(grid, "demo", root=tmp_path)
+    assert (target / "table.md").read_text() == (grid / "table.md").read_text()
+    assert "2 runs, 3 min of process time" in (target / "totals.md").read_text()
+    readme = '<!-- table source="docs/results/demo/table.md" regenerate="CMD" -->\nold\n<!-- /table -->\n'
+    new = tables.rewrite(readme, root=tmp_path)
+    assert "| structured | 12.3 ± 0.4 |" in new and "old" not in new
+    assert "**test/linear_acc (%)**" in new, "a source's headings must not become README headings"
+    assert "_Source: `docs/results/demo/table.md`; regenerate: `CMD`._" in new
+    missing = tables.rewrite(readme.replace("demo", "absent"), root=tmp_path)
+    assert missing.count("**Not on record**") == 1 and "old" in missing
+    assert tables.rewrite(missing, root=tmp_path) == missing, "write twice = write once"
+
+
+def test_readme_checkpoint_cadence_matches_every_trainer_config() -> None:
+    claim = re.search(r"5 for `configs/digits/`, 500 for (.*?)\(`every_n_train_steps`", README, re.S)
+    assert claim, "the README's cadence sentence moved"
+    five_hundred = set(re.findall(r"`configs/([\w/*]+)/`", claim.group(1)))
+    for path in (REPO / "configs").rglob("trainer.yaml"):
+        steps = [
+            cb["init_args"]["every_n_train_steps"]
+            for cb in yaml.safe_load(path.read_text())["callbacks"]
+            if "every_n_train_steps" in cb.get("init_args", {})
+        ]
+        folder = str(path.parent.relative_to(REPO / "configs"))
+        expected = 5 if folder == "digits" else 500
+        assert steps == [expected], f"{path}: {steps}"
+        assert folder == "digits" or folder in five_hundred or folder.startswith("paper/") and "paper/*" in five_hundred
+
+
+def test_constraints_pin_every_dependency_within_its_range() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    assert "torch" not in pins, "torch comes from TORCH_SPEC (CPU here, CUDA on a GPU)"
+    assert "structured-ssl" not in pins
+    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"]):
+        if requirement.name == "torch":
+            continue
+        version = pins.get(requirement.name.lower())
+        assert version is not None, f"{requirement.name} missing from constraints.txt"
+        assert requirement.specifier.contains(version), f"{requirement.name}=={version} outside {requirement.specifier}"
+    assert "-c $(CONSTRAINTS)" in (REPO / "Makefile").read_text() and "CONSTRAINTS ?= constraints.txt" in (REPO / "Makefile").read_text()
+
+
+def test_deps_script_lists_one_requirement_a_line_and_explains_a_missing_toml_reader() -> None:
+    listed = subprocess.run([sys.executable, "scripts/deps.py", "escnn", "torch"], cwd=REPO, capture_output=True, text=True, check=True)
+    names = [Requirement(line).name for line in listed.stdout.splitlines()]
+    assert "lightning" in names and "escnn" not in names and "torch" not in names
+    no_toml = "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; runpy.run_path('scripts/deps.py', run_name='__main__')"
+    old_python = subprocess.run([sys.executable, "-c", no_toml], cwd=REPO, capture_output=True, text=True)
+    assert old_python.returncode == 1 and old_python.stdout == ""
+    assert "needs Python 3.11+ (tomllib) or the tomli package" in old_python.stderr
+
+
+def test_readme_python_floor_is_the_one_the_makefile_and_pyproject_state() -> None:
+    assert "Python 3.11+" in README
+    assert "sys.version_info < (3, 11)" in (REPO / "Makefile").read_text()
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"] == ">=3.11"
