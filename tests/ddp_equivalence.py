@@ -2,7 +2,8 @@
 
 Run as ``python tests/ddp_equivalence.py OUT.pt OBJECTIVE LOSS DEVICES``. With DEVICES=2
 Lightning's ``ddp`` strategy (gloo, CPU) re-launches this script for rank 1; each rank sees
-half of a fixed 32-image batch. Pair draws are tied to each example (not to its position in
+half of a fixed 32-image batch. Under ``srun -n 2`` (tests/test_slurm.py) SLURM starts both
+ranks and Lightning's SLURMEnvironment reads them. Pair draws are tied to each example (not to its position in
 the batch), so 1 process with 32 images and 2 processes with 16 each make the same pairs.
 Batch norms are synchronised (escnn's included) so their statistics are global too.
 """
@@ -90,7 +91,9 @@ def main() -> None:
         torch.distributed.all_reduce(loss_value)
         loss_value /= devices
     if trainer.is_global_zero:
-        torch.save({"loss": loss_value, "grads": model.saved_grads}, out)
+        environment = type(trainer.strategy.cluster_environment).__name__
+        torch.save({"loss": loss_value, "grads": model.saved_grads, "world_size": trainer.world_size,
+                    "environment": environment}, out)
 
 
 if __name__ == "__main__":
