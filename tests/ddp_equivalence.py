@@ -91,7 +91,7 @@ def main() -> None:
         torch.distributed.all_reduce(loss_value)
         loss_value /= devices
     if trainer.is_global_zero:
-        environment = type(trainer.strategy.cluster_environment).__name__
+        environment = type(getattr(trainer.strategy, "cluster_environment", None)).__name__
         torch.save({"loss": loss_value, "grads": model.saved_grads, "world_size": trainer.world_size,
                     "environment": environment}, out)
 
