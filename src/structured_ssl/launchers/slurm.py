@@ -161,7 +161,11 @@ class SlurmLauncher:
         if self.options.detach:
             print(f"  detached: {len(specs)} run(s) queued; rerun the same command to collect them", flush=True)
             return {}
-        return self.wait(list(specs), out)
+        try:
+            return self.wait(list(specs), out)
+        except KeyboardInterrupt:
+            print("\n  interrupted: the jobs keep running; rerun the same command to attach", flush=True)
+            raise
 
     def submit(self, specs: Sequence[RunSpec], out: Path) -> list[str]:
         """Submit one array for ``specs``; recorded before sbatch so a crash loses nothing."""
