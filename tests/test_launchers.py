@@ -15,6 +15,7 @@ from structured_ssl.launchers import slurm_queue
 from structured_ssl.launchers.slurm import prepare_run
 from structured_ssl.launchers.slurm_queue import Submission, live_runs, queued_tasks
 from structured_ssl.runs import RunPaths, RunSpec, write_json_atomic
+from structured_ssl.study import main as study_main
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = [
@@ -59,6 +60,14 @@ def test_dry_run_prints_one_array_with_the_options_asked(
         assert "--trainer.devices=2" in task and "--trainer.num_nodes=1" in task and "--ckpt_path last" in task
         assert '"auto_requeue": false' in task, "Lightning must not requeue too: submitit owns the signal"
     assert not (tmp_path / "out").exists(), "a dry run writes nothing"
+
+
+def test_a_study_is_one_array_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    study_main(["max_distance", "--values", "0", "1", "--group", "rotation", "--configs", str(REPO / "configs"),
+                "--launcher", "slurm", "--dry-run", "--out", str(tmp_path)])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "#SBATCH --array=0-3%4" in printed.splitlines()
+    assert sum("array task" in line and "max_distance=1" in line for line in printed.splitlines()) == 2
 
 
 @pytest.mark.parametrize(

@@ -275,7 +275,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the runs' commands (slurm: and the sbatch script) and stop",
     )
-    parser.add_argument("--echo", action="store_true", help="also print each run's output")
+    parser.add_argument(
+        "--echo", action="store_true", help="local launcher: also print each run's output"
+    )
     add_launcher_arguments(parser)
 
 

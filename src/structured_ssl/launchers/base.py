@@ -48,7 +48,7 @@ def launcher_from_args(args: argparse.Namespace) -> Launcher:
         from structured_ssl.launchers.slurm import SlurmLauncher
         from structured_ssl.launchers.slurm_options import slurm_options_from_args
 
-        return SlurmLauncher(slurm_options_from_args(args), echo=args.echo)
+        return SlurmLauncher(slurm_options_from_args(args))
     from structured_ssl.launchers.local import LocalLauncher
 
     return LocalLauncher(jobs=args.jobs, echo=args.echo)

@@ -110,9 +110,8 @@ class SlurmTask(submitit.helpers.Checkpointable):
 class SlurmLauncher:
     """Submits a sweep's missing runs as one job array and waits for them (unless detached)."""
 
-    def __init__(self, options: SlurmOptions, echo: bool = False) -> None:
+    def __init__(self, options: SlurmOptions) -> None:
         self.options = options
-        self.echo = echo
 
     def folder(self, out: Path) -> Path:
         return Path(out) / SLURM_DIR
