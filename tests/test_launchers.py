@@ -141,3 +141,15 @@ def test_resubmission_keeps_the_same_runs_checkpoints_and_clears_changed_ones(tm
     (paths.fit_dir / "checkpoints").mkdir(parents=True)
     prepare_run(changed, tmp_path)
     assert not paths.fit_dir.exists()
+
+
+def test_cluster_tests_fail_in_ci_and_skip_elsewhere_without_sbatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import test_slurm
+
+    monkeypatch.setattr(test_slurm.shutil, "which", lambda name: None)  # no sbatch here
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true but no sbatch on this machine"):
+        test_slurm.require_cluster()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no sbatch on this machine"):
+        test_slurm.require_cluster()

@@ -60,13 +60,18 @@ def cluster_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cluster() -> Iterator[None]:
+def require_cluster() -> None:
+    """Skip without a cluster, saying why; in CI (CI=true) fail instead: CI starts one."""
     problem = cluster_problem()
     if problem is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but {problem}; .ci/run must start SLURM before the tests")
         pytest.skip(problem)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster() -> Iterator[None]:
+    require_cluster()
     # one CPU thread per run, locally and in the tasks, so both compute in the same order;
     # the tasks import the test-only callbacks (sbatch exports this environment)
     with pytest.MonkeyPatch.context() as patch:
