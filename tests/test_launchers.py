@@ -89,7 +89,7 @@ def test_bad_launcher_options_are_refused_in_one_line_before_anything_runs(
         extra = [*extra, "--launcher-config", str(tmp_path / "launcher.yaml")]
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as error:
-        grid_main([*SWEEP[:-1], "--out", str(out), *extra])
+        grid_main([*SWEEP, "--out", str(out), *extra])
     assert message in str(error.value) and "\n" not in str(error.value)
     assert not out.exists()
 
@@ -107,11 +107,13 @@ def squeue_answers(monkeypatch: pytest.MonkeyPatch, stdout: str, returncode: int
 
 def test_queue_tasks_are_read_by_name_and_array_index(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = squeue_answers(
-        monkeypatch, "sweep-a|41_0|RUNNING\nsweep-a|41_2|PENDING\nsweep-b|57|RUNNING\nsweep-a|41_[3-4]|PENDING\n"
+        monkeypatch,
+        "sweep-a|41_0|RUNNING\nsweep-a|41_1|REQUEUED\nsweep-a|41_2|PENDING\nsweep-b|57|RUNNING\n"
+        "sweep-a|41_[3-4]|PENDING\n",
     )
     tasks = queued_tasks(["sweep-a", "sweep-b"])
     assert "--name=sweep-a,sweep-b" in calls[0] and "--array" in calls[0]
-    assert tasks is not None and sorted(tasks) == [("sweep-a", 0), ("sweep-a", 2), ("sweep-b", 0)]
+    assert tasks is not None and sorted(tasks) == [("sweep-a", 0), ("sweep-a", 1), ("sweep-a", 2), ("sweep-b", 0)]
     assert tasks[("sweep-a", 2)].job_id == "41_2" and tasks[("sweep-a", 2)].state == "PENDING"
     # the newest submission of a key wins; keys not asked for are left out
     submissions = [Submission("sweep-a", ["k0", "k1", "k2"]), Submission("sweep-b", ["k1"])]
