@@ -2,13 +2,15 @@
 gradients and the step's draws saved.
 
 Run as ``python tests/ddp_equivalence.py OUT.pt OBJECTIVE LOSS DEVICES``. With DEVICES=2
-Lightning's ``ddp`` strategy (gloo, CPU) re-launches this script for rank 1. Rank r trains on
-examples [16 r, 16 r + 16) of a fixed 32-image batch; 1 process trains on all 32 in that order,
-so global example index j is the same image in both runs. Views and fiber positions are drawn
-by the methods' own ``make_views`` from :class:`~structured_ssl.randomness.StepDraws` (seeded
-from the run seed and step, split by global example index): the two ranks together must draw
-what the single process draws. Batch norms are synchronised (escnn's included) so their
-statistics are global too. Each rank writes its draws to ``OUT.rankR.pt``.
+Lightning's ``ddp`` strategy (gloo, CPU) re-launches this script for rank 1; under ``srun -n 2``
+(tests/test_slurm.py) SLURM starts both ranks and Lightning's SLURMEnvironment reads them.
+Rank r trains on examples [16 r, 16 r + 16) of a fixed 32-image batch; 1 process trains on all
+32 in that order, so global example index j is the same image in both runs. Views and fiber
+positions are drawn by the methods' own ``make_views`` from
+:class:`~structured_ssl.randomness.StepDraws` (seeded from the run seed and step, split by
+global example index): the two ranks together must draw what the single process draws. Batch
+norms are synchronised (escnn's included) so their statistics are global too. Each rank writes
+its draws to ``OUT.rankR.pt``.
 """
 
 from __future__ import annotations
@@ -89,7 +91,9 @@ def main() -> None:
         torch.distributed.all_reduce(loss_value)
         loss_value /= devices
     if trainer.is_global_zero:
-        torch.save({"loss": loss_value, "grads": model.saved_grads}, out)
+        environment = type(getattr(trainer.strategy, "cluster_environment", None)).__name__
+        torch.save({"loss": loss_value, "grads": model.saved_grads, "world_size": trainer.world_size,
+                    "environment": environment}, out)
     if devices > 1:  # leave together: a rank exiting while gloo threads run aborts the other
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

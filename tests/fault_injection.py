@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 import lightning as L
@@ -60,3 +61,23 @@ class RecordSteps(L.Callback):
         path = self.path if trainer.global_rank == 0 else f"{self.path}.rank{trainer.global_rank}"
         with open(path, "a") as f:
             f.write(f"{trainer.global_step} {batch_idx} {self._before} {float(torch.as_tensor(loss)):.10g}\n")
+
+
+class PauseAtStep(L.Callback):
+    """On a SLURM job's first run only (``SLURM_RESTART_COUNT`` unset or 0): at the start of the
+    step taken after ``step`` steps, create ``marker`` and wait there (at most ``timeout_s``) until
+    SIGTERM arrives, so a test can requeue a task at a known step. Draws no random numbers."""
+
+    def __init__(self, step: int, marker: str, timeout_s: float = 120.0) -> None:
+        self.step = step
+        self.marker = marker
+        self.timeout_s = timeout_s
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        if trainer.global_step != self.step or os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+            return
+        with open(self.marker, "w") as f:
+            f.write(f"{os.environ.get('SLURM_JOB_ID', '')}\n")
+        deadline = time.monotonic() + self.timeout_s
+        while not trainer.received_sigterm and time.monotonic() < deadline:
+            time.sleep(0.05)

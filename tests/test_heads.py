@@ -12,7 +12,7 @@ import pytest
 from torch import nn
 
 from structured_ssl.groups import Group
-from structured_ssl.losses import BYOL, NTXent, BarlowTwins, VICReg
+from structured_ssl.losses import BYOL, BarlowTwins, NTXent, VICReg
 from structured_ssl.methods import StructuredSSL
 
 

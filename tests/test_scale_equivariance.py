@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 import torch.nn.functional as F
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -40,9 +40,7 @@ from structured_ssl.encoders.scale_conv import (
     shift_scales,
 )
 from structured_ssl.equivariance_scale import (
-    FIBER_BOUND,
     GEOMETRIC_SPAN_SCALES,
-    NO_SHIFT_FRACTION,
     centred_blobs,
     centred_digits,
     scale_errors,

@@ -14,26 +14,22 @@ objectives, columns dataset x group, cells mean ± std over seeds of the chosen 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.launchers import Launcher, add_launcher_arguments, launcher_from_args
 from structured_ssl.runs import (
     LOGS_DIR,
-    RunPaths,
     RunSpec,
     as_percent,
-    execute,
     load_results,
     metric_value,
     read_result,
     result_path,
-    tail,
 )
 from structured_ssl.tables import markdown_table, summarize, write_csv
 
@@ -78,15 +74,15 @@ def seed_overrides(seed: int, epochs: int | None, sets: Sequence[str]) -> tuple[
     return tuple(overrides)
 
 
-def run_all(
-    specs: Sequence[RunSpec], out: Path, jobs: int = 1, echo: bool = False
-) -> dict[str, dict[str, Any] | None]:
-    """Run every spec whose result does not exist yet; return results by key (None = failed).
+def split_finished(
+    specs: Sequence[RunSpec], out: Path
+) -> tuple[dict[str, dict[str, Any]], list[RunSpec]]:
+    """(results of the runs already finished, the specs still to run).
 
-    ``jobs`` > 1 runs that many processes at once (each is its own interpreter).
+    A finished run asked for with other configs or overrides than now is refused: its result
+    would silently stand for settings it was not run with.
     """
-    results: dict[str, dict[str, Any] | None] = {}
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    results: dict[str, dict[str, Any]] = {}
     todo, changed = [], []
     for spec in specs:
         path = result_path(out, spec.key)
@@ -105,30 +101,28 @@ def run_all(
             f"{len(changed)} finished run(s) in {out} used other configs or overrides than asked now, "
             f"e.g. {changed[0]}; use another --out, or delete those results to rerun them"
         )
+    return results, todo
 
-    def one(item: tuple[int, RunSpec]) -> tuple[str, dict[str, Any] | None]:
-        index, spec = item
-        print(f"  [{index}/{len(todo)}] run  {spec.key}", flush=True)
-        result = execute(spec, out, echo=echo and jobs == 1, threads=threads)
-        if result is None:
-            log = RunPaths(Path(out), spec.key).log_file
-            print(f"  [{index}/{len(todo)}] FAILED {spec.key}; log: {log}\n{tail(log)}", flush=True)
-        else:
-            seconds = result.get("wall_time_s", {}).get("process", float("nan"))
-            value = metric_value(result, DEFAULT_METRIC)
-            shown = (
-                f"{DEFAULT_METRIC}={as_percent(DEFAULT_METRIC, value):.1f}"
-                if value is not None
-                else "no metric"
-            )
-            print(
-                f"  [{index}/{len(todo)}] done {spec.key}: {shown} in {seconds:.1f} s", flush=True
-            )
-        return spec.key, result
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for key, result in pool.map(one, enumerate(todo, start=1)):
-            results[key] = result
+def run_all(
+    specs: Sequence[RunSpec],
+    out: Path,
+    jobs: int = 1,
+    echo: bool = False,
+    launcher: Launcher | None = None,
+) -> dict[str, dict[str, Any] | None]:
+    """Run every spec whose result does not exist yet; return results by key (None = failed).
+
+    ``launcher`` decides where the runs execute (default: local processes, ``jobs`` at once,
+    each its own interpreter; see :mod:`structured_ssl.launchers`).
+    """
+    from structured_ssl.launchers.local import LocalLauncher
+
+    results: dict[str, dict[str, Any] | None] = {}
+    finished, todo = split_finished(specs, out)
+    results.update(finished)
+    if todo:
+        results.update((launcher or LocalLauncher(jobs=jobs, echo=echo)).launch(todo, out))
     return results
 
 
@@ -273,15 +267,26 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default="final",
         help="checkpoint that `test` evaluates",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (each its own process)")
-    parser.add_argument("--dry-run", action="store_true", help="print the runs' commands and stop")
-    parser.add_argument("--echo", action="store_true", help="also print each run's output")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="local launcher: runs at once (each its own process)"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the runs' commands (slurm: and the sbatch script) and stop",
+    )
+    parser.add_argument(
+        "--echo", action="store_true", help="local launcher: also print each run's output"
+    )
+    add_launcher_arguments(parser)
 
 
-def dry_run(specs: Sequence[RunSpec]) -> None:
-    for spec in specs:
-        configs = " ".join(f"--config {c}" for c in spec.configs)
-        print(f"structured-ssl fit {configs} {' '.join(spec.overrides)}   # -> {spec.key}")
+def dry_run(specs: Sequence[RunSpec], out: Path, launcher: Launcher | None = None) -> None:
+    """Print what would run (finished runs are skipped, as a real run would)."""
+    from structured_ssl.launchers.local import LocalLauncher
+
+    _, todo = split_finished(specs, out)
+    (launcher or LocalLauncher()).dry_run(todo, out)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -296,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     add_run_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    launcher = launcher_from_args(args)
     out: Path = args.out or Path("results") / f"grid-{'-'.join(args.datasets)}"
     cells = [Cell(d, o, g) for d in args.datasets for o in args.objectives for g in args.groups]
     missing = {c for c in cells if not c.config(args.configs).exists()}
@@ -322,12 +328,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         for seed in args.seeds
     ]
     if args.dry_run:
-        dry_run(specs)
+        dry_run(specs, out, launcher)
         return
     out.mkdir(parents=True, exist_ok=True)
     print(f"structured-ssl grid: {len(specs)} runs -> {out}", flush=True)
     start = time.perf_counter()
-    results = run_all(specs, out, jobs=args.jobs, echo=args.echo)
+    results = run_all(specs, out, launcher=launcher)
+    if any(spec.key not in results for spec in specs):
+        return  # detached: the runs are queued; the same command later collects them
     text = write_tables(out, cells, args.seeds, args.metric, missing)
     print("\n" + text + "\n")
     failed = [key for key, result in results.items() if result is None]

@@ -279,8 +279,14 @@ def as_percent(metric: str, value: float) -> float:
 
 
 # ----------------------------------------------------------------------------- the parent side
-def cli_arguments(spec: RunSpec, out: Path, subcommand: str) -> list[str]:
-    """The ``structured-ssl`` arguments of one stage: configs, overrides, logger, recorder."""
+def cli_arguments(
+    spec: RunSpec, out: Path, subcommand: str, launch_overrides: Sequence[str] = ()
+) -> list[str]:
+    """The ``structured-ssl`` arguments of one stage: configs, overrides, logger, recorder.
+
+    ``launch_overrides`` (a launcher's process layout, e.g. devices under SLURM) come before
+    the spec's own overrides, so a sweep's ``--set`` still wins.
+    """
     paths = RunPaths(Path(out), spec.key)
     recorder = {
         "class_path": f"{__name__}.MetricsRecorder",
@@ -290,7 +296,7 @@ def cli_arguments(spec: RunSpec, out: Path, subcommand: str) -> list[str]:
     args = [subcommand]
     for config in spec.configs:
         args += ["--config", str(config)]
-    args += list(spec.overrides)
+    args += [*launch_overrides, *spec.overrides]
     args += [
         f"--trainer.logger.init_args.save_dir={run_dir.parent.parent}",
         f"--trainer.logger.init_args.name={run_dir.parent.name}",
@@ -366,27 +372,40 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 # ----------------------------------------------------------------------------- the worker
-def run_worker(spec: RunSpec, out: Path) -> dict[str, Any]:
+def run_worker(
+    spec: RunSpec, out: Path, resume: bool = False, launch_overrides: Sequence[str] = ()
+) -> dict[str, Any]:
     """Fit then test in THIS process; return (and, on rank zero, write) the result.
 
     Under DDP every rank runs this function; the final checkpoint's path is fixed in
     advance (:class:`RunPaths`), so every rank tests the same file without waiting for rank
     zero's metrics. ``ckpt="best"`` reads the path rank zero recorded: single process only.
+
+    ``resume`` (a requeued cluster task): fit continues from the run's ``last.ckpt``
+    (``--ckpt_path last``; nothing there: from scratch), and a fit that already finished
+    (final checkpoint and its metrics recorded) is not redone.
     """
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
     from structured_ssl.cli import main as cli_main
 
     paths = RunPaths(Path(out), spec.key)
-    start = time.perf_counter()
-    cli_main(cli_arguments(spec, out, "fit"))
-    fit_time = time.perf_counter() - start
+    recorded = json.loads(paths.state.read_text()) if resume and paths.state.exists() else {}
+    if resume and "fit" in recorded and "fit_s" in recorded and paths.final_checkpoint.exists():
+        fit_time = float(recorded["fit_s"])
+    else:
+        start = time.perf_counter()
+        fit_args = cli_arguments(spec, out, "fit", launch_overrides)
+        cli_main([*fit_args, "--ckpt_path=last"] if resume else fit_args)
+        fit_time = time.perf_counter() - start
+        if getattr(rank_zero_only, "rank", 0) == 0 and paths.state.exists():
+            write_json_atomic(paths.state, {**json.loads(paths.state.read_text()), "fit_s": fit_time})
     checkpoint = str(paths.final_checkpoint)
     if spec.ckpt != "final" and paths.state.exists():
         recorded = json.loads(paths.state.read_text()).get("checkpoints") or {}
         checkpoint = recorded.get(spec.ckpt) or checkpoint
     start = time.perf_counter()
-    cli_main([*cli_arguments(spec, out, "test"), f"--ckpt_path={checkpoint}"])
+    cli_main([*cli_arguments(spec, out, "test", launch_overrides), f"--ckpt_path={checkpoint}"])
     test_time = time.perf_counter() - start
     recorded = json.loads(paths.state.read_text()) if paths.state.exists() else {}
     result = {

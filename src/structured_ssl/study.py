@@ -27,6 +27,7 @@ from typing import Any
 
 from structured_ssl.grid import Cell, add_run_arguments, dry_run, run_all, seed_overrides
 from structured_ssl.groups import PAPER_SCALES
+from structured_ssl.launchers import launcher_from_args
 from structured_ssl.runs import LOGS_DIR, RunSpec, as_percent, metric_value
 from structured_ssl.tables import markdown_table, read_csv, summarize, write_csv
 
@@ -269,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     add_run_arguments(parser)
     parser.set_defaults(seeds=[0])
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    launcher = launcher_from_args(args)
     if args.key:
         parameter = Parameter(args.key, args.parameter)
     elif args.parameter in PARAMETERS:
@@ -313,11 +315,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                     )
                 )
     if args.dry_run:
-        dry_run(specs)
+        dry_run(specs, out, launcher)
         return
     out.mkdir(parents=True, exist_ok=True)
     print(f"structured-ssl study {args.parameter}: {len(specs)} runs -> {out}", flush=True)
-    results = run_all(specs, out, jobs=args.jobs, echo=args.echo)
+    results = run_all(specs, out, launcher=launcher)
+    if any(spec.key not in results for spec in specs):
+        return  # detached: the runs are queued; the same command later collects them
     finished = [r for r in results.values() if r is not None]
     table = write_outputs(out, finished, args.parameter, args.metric, args.dataset, args.group)
     print("\n" + table + "\n", flush=True)

@@ -46,7 +46,6 @@ import torch.nn.functional as F
 from numpy.polynomial import hermite_e
 from torch import nn
 
-
 SIGMA_PER_SCALE = 0.75  # Gaussian width in pixels per unit of scale (SESN: 1.0); see above
 
 
