@@ -37,13 +37,22 @@ class CheckResult:
     passed: bool
 
 
-def build_model(configs: Sequence[str], overrides: Sequence[str] = ()):
-    """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run)."""
-    from structured_ssl.cli import StructuredSSLCLI
+def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
+    """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run).
+
+    The check reads no data: the empty folder ``empty`` stands in for data_dir (no download)."""
+    import warnings
+
+    from structured_ssl.cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.data.base import ImageDataModule
     from structured_ssl.methods.base import SSLMethod
 
-    args = [item for path in configs for item in ("--config", str(path))] + list(overrides)
+    silence_known_noise()
+    warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+    args = [item for path in configs for item in ("--config", str(path))]
+    args += [f"--data.init_args.data_dir={empty}", "--data.init_args.download=false"] if _has_download(configs) else [
+        f"--data.init_args.data_dir={empty}"]
+    args += list(overrides)
     # the check needs only the model: one CPU process, whatever cluster the config asks for
     args += ["--trainer.logger=false", "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.num_nodes=1",
              "--trainer.strategy=auto", "--trainer.sync_batchnorm=false", "--trainer.precision=32-true"]
@@ -58,6 +67,20 @@ def build_model(configs: Sequence[str], overrides: Sequence[str] = ()):
         auto_configure_optimizers=False,
     )
     return cli.model, cli.datamodule
+
+
+def _has_download(configs: Sequence[str]) -> bool:
+    """Whether the configured data module takes ``download`` (MNIST, CIFAR-10 do)."""
+    import yaml
+
+    for path in configs:
+        text = Path(path).read_text()
+        if "download:" in text:
+            return True
+        data = (yaml.safe_load(text) or {}).get("data")
+        if isinstance(data, str) and "download:" in (Path(path).parent / data).read_text():
+            return True
+    return False
 
 
 def load_weights(model: torch.nn.Module, path: str) -> None:
@@ -92,7 +115,10 @@ def check_config(
     overrides: Sequence[str] = (),
 ) -> CheckResult:
     """Build, (load), measure: one :class:`CheckResult`."""
-    model, data = build_model(configs, overrides)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="structured-ssl-check-") as empty:
+        model, data = build_model(configs, overrides, empty)
     if ckpt_path:
         load_weights(model, ckpt_path)
     encoder = model.encoder
