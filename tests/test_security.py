@@ -156,6 +156,26 @@ def test_a_broken_checkpoint_is_named(unchanged: Sandbox, kind: str) -> None:
         one_line_naming(str(error.value), path)
 
 
+def test_resume_of_a_trusted_checkpoint_needs_the_explicit_flag(unchanged: Sandbox, capsys: pytest.CaptureFixture) -> None:
+    """A real ``last.ckpt`` holding one type outside the allow-list (a harmless Fraction):
+    refused by default, resumed with ``--weights_only=false``."""
+    short = ["--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0", "--data.init_args.train_subset=64"]
+    main(["fit", "--config", DEFAULT, "--trainer.max_steps=1", *short, *quiet(unchanged.run)])
+    (last,) = unchanged.run.rglob("checkpoints/last.ckpt")
+    checkpoint = torch.load(last, weights_only=True)
+    checkpoint["hyper_parameters"]["note"] = Fraction(1, 3)
+    trusted = unchanged.root / "trusted.ckpt"
+    torch.save(checkpoint, trusted)
+    unchanged.seal()
+    resume = ["fit", "--config", DEFAULT, "--trainer.max_steps=2", *short, f"--ckpt_path={trusted}", *quiet(unchanged.run)]
+    with pytest.raises(SystemExit):
+        main(resume)
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert "fractions.Fraction" in one_line_naming(line, trusted)
+    main([*resume, "--weights_only=false"])
+    assert max(torch.load(p, weights_only=True)["global_step"] for p in unchanged.run.rglob("last.ckpt")) == 2
+
+
 def test_random_bytes_never_escape_as_anything_but_a_named_checkpoint_error(tmp_path: Path) -> None:
     """A parser fed garbage fails in many ways (IndexError, KeyError, struct.error...)."""
     rng = np.random.default_rng(0)
