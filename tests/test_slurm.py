@@ -159,12 +159,15 @@ def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
 def test_two_srun_tasks_ddp_equal_one_process_with_the_double_batch(tmp_path: Path) -> None:
     script = TESTS / "ddp_equivalence.py"
     single, double = tmp_path / "single.pt", tmp_path / "double.pt"
-    subprocess.run([sys.executable, str(script), str(single), "structured", "ntxent", "1"],
-                   check=True, cwd=tmp_path, capture_output=True, timeout=300)  # fmt: skip
+    # the 1-process reference runs here meanwhile (SLURM holds both CPUs for the 2 tasks)
+    reference = subprocess.Popen([sys.executable, str(script), str(single), "structured", "ntxent", "1"],
+                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     # Lightning under SLURM wants --ntasks-per-node (not --ntasks) = devices
     srun = ["srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--kill-on-bad-exit=1", "--time=10"]
     done = subprocess.run([*srun, sys.executable, str(script), str(double), "structured", "ntxent", "2"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    _, reference_errors = reference.communicate(timeout=600)
+    assert reference.returncode == 0, reference_errors[-3000:]
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = torch.load(single), torch.load(double)
     assert two["world_size"] == 2 and two["environment"] == "SLURMEnvironment"
