@@ -64,19 +64,22 @@ class RecordSteps(L.Callback):
 
 
 class PauseAtStep(L.Callback):
-    """On a SLURM job's first run only (``SLURM_RESTART_COUNT`` unset or 0): at the start of the
-    step taken after ``step`` steps, create ``marker`` and wait there (at most ``timeout_s``) until
-    SIGTERM arrives, so a test can requeue a task at a known step. Draws no random numbers."""
+    """On the first ``runs`` runs of a SLURM job (``SLURM_RESTART_COUNT`` < ``runs``): at the start
+    of the step taken after ``step`` steps, create ``<marker>.<restart count>`` and wait there (at
+    most ``timeout_s``) to be signalled, so a test can requeue a task at a known step. Draws no
+    random numbers."""
 
-    def __init__(self, step: int, marker: str, timeout_s: float = 120.0) -> None:
+    def __init__(self, step: int, marker: str, runs: int = 1, timeout_s: float = 120.0) -> None:
         self.step = step
         self.marker = marker
+        self.runs = runs
         self.timeout_s = timeout_s
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
-        if trainer.global_step != self.step or os.environ.get("SLURM_RESTART_COUNT", "0") != "0":
+        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+        if trainer.global_step != self.step or restarts >= self.runs:
             return
-        with open(self.marker, "w") as f:
+        with open(f"{self.marker}.{restarts}", "w") as f:
             f.write(f"{os.environ.get('SLURM_JOB_ID', '')}\n")
         deadline = time.monotonic() + self.timeout_s
         while not trainer.received_sigterm and time.monotonic() < deadline:

@@ -155,3 +155,10 @@ def test_cluster_tests_fail_in_ci_and_skip_elsewhere_without_sbatch(monkeypatch:
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="no sbatch on this machine"):
         test_slurm.require_cluster()
+
+
+def test_submitting_without_slurm_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no squeue
+    with pytest.raises(SystemExit, match="sbatch/squeue not found on PATH") as error:
+        grid_main([*SWEEP[:-1], "--out", str(tmp_path / "out")])
+    assert "\n" not in str(error.value)

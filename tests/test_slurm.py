@@ -7,9 +7,9 @@ of 32 embedded digits, one validation batch.
 
 * the same 3-cell sweep through the slurm launcher and the local one gives the same table;
   re-running it with a result deleted plans only that run;
-* a task paused at step 6, requeued with `scontrol requeue` while the submitter is gone,
-  resumes from its `last.ckpt` and ends with the uninterrupted run's weights and metrics; the
-  re-run command attaches to it instead of submitting again;
+* a task paused at step 6, requeued by submitit on USR2 and then with `scontrol requeue`
+  while the submitter is gone, resumes from its `last.ckpt` each time and ends with the
+  uninterrupted run's weights and metrics; the re-run command attaches instead of submitting;
 * a 2-task `srun` DDP step (gloo) equals the 1-process step on the doubled batch, and a sweep
   task with 2 tasks per node trains as one 2-process DDP run;
 * `scripts/slurm_fit.sh`, submitted as it is (CPU through flags and environment), completes.
@@ -126,19 +126,29 @@ def test_slurm_sweep_gives_the_local_table_and_reruns_only_what_is_missing(
     assert printed.count("(result exists)") == 2 and "#SBATCH --array" not in printed
 
 
+def wait_for(path: Path, timeout_s: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"the task never got to {path.name}"
+        time.sleep(0.5)
+
+
 def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
     local_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out, marker = tmp_path / "requeue", tmp_path / "paused"
-    pause = {"class_path": "fault_injection.PauseAtStep", "init_args": {"step": 6, "marker": str(marker)}}
+    marker = tmp_path / "paused"
+    pause = {"class_path": "fault_injection.PauseAtStep", "init_args": {"step": 6, "marker": str(marker), "runs": 2}}
     command = [*SWEEP, "--objectives", "structured", "--set", f"trainer.callbacks+={json.dumps(pause)}", *SLURM]
-    command += ["--out", str(out)]
+    command += ["--out", str(tmp_path / "requeue")]
+    out = tmp_path / "requeue"
     grid_main([*command, "--slurm-detach"])  # the submitter returns at once, as if it had died
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        assert time.monotonic() < deadline, "the task never reached step 6"
-        time.sleep(0.5)
+    wait_for(Path(f"{marker}.0"))
     (job_id,) = load_submissions(out / "slurm")[0].job_ids
+    # 1. the signal before a time limit (or a preemption notice): submitit, the one requeue owner,
+    #    requeues the task and exits; the rerun resumes from the periodic last.ckpt of step 5
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True, timeout=60)
+    wait_for(Path(f"{marker}.1"))
+    # 2. requeued from outside (preemption, an admin): SIGTERM saves last.ckpt at step 7
     subprocess.run(["scontrol", "requeue", job_id], check=True, timeout=60)
     capsys.readouterr()
     grid_main(command)  # the same command again: attaches, waits, collects
@@ -146,25 +156,31 @@ def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
     assert f"attach digits/structured_translation/seed0: job {job_id}" in printed and "submitted" not in printed
 
     resumed = result(out, "structured")
-    assert resumed["slurm"]["restarts"] == 1
+    assert resumed["slurm"]["restarts"] == 2
     log = (out / "slurm" / job_id / f"{job_id}_0_log.err").read_text()
-    assert "SIGTERM received: saved" in log and "Restored all states" in log
+    submitit_log = (out / "slurm" / job_id / f"{job_id}_0_log.out").read_text()
+    assert "Caught signal SIGUSR2" in log and f"Requeued job {job_id}" in submitit_log
+    assert "SIGTERM received: saved" in log and "at global step 7" in log
+    assert log.count("Restored all states") == 2
     assert_same_run(resumed, result(local_sweep, "structured"))
     straight, interrupted = final_weights(local_sweep, "structured"), final_weights(out, "structured")
     assert straight.keys() == interrupted.keys()
     for key, value in straight.items():
-        assert torch.equal(value, interrupted[key]), f"{key} differs after the requeue"
+        assert torch.equal(value, interrupted[key]), f"{key} differs after the requeues"
 
 
 def test_two_srun_tasks_ddp_equal_one_process_with_the_double_batch(tmp_path: Path) -> None:
     script = TESTS / "ddp_equivalence.py"
     single, double = tmp_path / "single.pt", tmp_path / "double.pt"
-    subprocess.run([sys.executable, str(script), str(single), "structured", "ntxent", "1"],
-                   check=True, cwd=tmp_path, capture_output=True, timeout=300)  # fmt: skip
+    # the 1-process reference runs here meanwhile (SLURM holds both CPUs for the 2 tasks)
+    reference = subprocess.Popen([sys.executable, str(script), str(single), "structured", "ntxent", "1"],
+                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     # Lightning under SLURM wants --ntasks-per-node (not --ntasks) = devices
     srun = ["srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--kill-on-bad-exit=1", "--time=10"]
     done = subprocess.run([*srun, sys.executable, str(script), str(double), "structured", "ntxent", "2"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
+    _, reference_errors = reference.communicate(timeout=600)
+    assert reference.returncode == 0, reference_errors[-3000:]
     assert done.returncode == 0, done.stderr[-3000:]
     one, two = torch.load(single), torch.load(double)
     assert two["world_size"] == 2 and two["environment"] == "SLURMEnvironment"

@@ -151,6 +151,10 @@ class SlurmLauncher:
 
     # ------------------------------------------------------------------ running
     def launch(self, specs: Sequence[RunSpec], out: Path) -> dict[str, dict[str, Any] | None]:
+        import shutil
+
+        if shutil.which("sbatch") is None or shutil.which("squeue") is None:
+            raise SystemExit("error: --launcher slurm: sbatch/squeue not found on PATH (run on a SLURM login node)")
         out = Path(out).resolve()  # every task must find it, whatever its working directory
         live, todo = self.plan(specs, out)
         for key, task in live.items():
