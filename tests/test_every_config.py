@@ -31,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 CELLS = sorted(
     str(path.relative_to(REPO))
     for path in (REPO / "configs").rglob("*.yaml")
-    if isinstance(model := (yaml.safe_load(path.read_text()) or {}).get("model"), dict) and "class_path" in model
+    if isinstance(model := (yaml.safe_load(path.read_text()) or {}).get("model"), dict)
+    and "class_path" in model
 )
 
 
@@ -39,7 +40,9 @@ class Stop(Exception):
     """Raised where training would start."""
 
 
-def run_to_the_start_of_fit(config: str, tmp_path: Path, monkeypatch, paper: bool) -> cli.StructuredSSLCLI:
+def run_to_the_start_of_fit(
+    config: str, tmp_path: Path, monkeypatch, paper: bool
+) -> cli.StructuredSSLCLI:
     """``paper``: stop after the config checks, with only the data module built."""
     reached: dict[str, cli.StructuredSSLCLI] = {}
     if paper:
@@ -76,13 +79,19 @@ def builds_cheaply(config: str) -> bool:
     the other `small`-encoder datasets (their siblings differ in the objective line only)."""
     if config.startswith("configs/paper/"):
         return False
-    return config.startswith("configs/digits/") or config == "configs/default.yaml" or "/structured_" in config
+    return (
+        config.startswith("configs/digits/")
+        or config == "configs/default.yaml"
+        or "/structured_" in config
+    )
 
 
 @pytest.mark.parametrize("config", CELLS)
 def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, monkeypatch) -> None:
     if "checkpoint: ???" in (REPO / config).read_text():
-        pytest.skip("needs a pretrained checkpoint path (linear evaluation): covered by tests/test_linear_eval.py")
+        pytest.skip(
+            "needs a pretrained checkpoint path (linear evaluation): covered by tests/test_linear_eval.py"
+        )
     built = builds_cheaply(config)
     run = run_to_the_start_of_fit(config, tmp_path, monkeypatch, paper=not built)
     assert run.datamodule is not None
@@ -93,7 +102,9 @@ def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, mo
 
 def test_cells_are_found() -> None:
     assert len(CELLS) > 100 and "configs/default.yaml" in CELLS
-    assert not [c for c in CELLS if c.endswith(("data.yaml", "trainer.yaml", "loss.yaml", "optimizer.yaml"))]
+    assert not [
+        c for c in CELLS if c.endswith(("data.yaml", "trainer.yaml", "loss.yaml", "optimizer.yaml"))
+    ]
 
 
 # ----------------------------------------------------------------------------- translation ranges

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from structured_ssl.augment import GroupAugmentation, build_extra_augmentations, check_max_shift_fraction
+from structured_ssl.augment import (
+    GroupAugmentation,
+    build_extra_augmentations,
+    check_max_shift_fraction,
+)
 from structured_ssl.methods.augmentation import group_views
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
