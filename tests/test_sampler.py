@@ -201,3 +201,17 @@ def test_training_step_draws_from_seed_step_and_rank(monkeypatch) -> None:
     torch.manual_seed(456)
     b = model.make_views(batch(16), model.step_draws(3))
     assert torch.equal(a.first, b.first) and torch.equal(a.second, b.second)
+
+
+@pytest.mark.parametrize("group", [Group("rotation", 4), Group("translation"), Group("scale")], ids=["C4", "T", "S6"])
+def test_augmentation_reads_both_views_at_one_base_per_example(group: Group) -> None:
+    """The same view twice gives the same two bundles: g0 is shared by the views of an example
+    (and differs between examples)."""
+    model = AugmentationSSL(group=group).eval()
+    views = model.make_views(torch.rand(64, 1, 21, 21), StepDraws(seed=8, step=0))
+    assert len(torch.unique(views.base, dim=0)) > 1
+    one, _ = views.images.chunk(2)
+    views.images = torch.cat([one, one])
+    with torch.no_grad():
+        pairs = model.read_pairs(views, model.encoder)
+    torch.testing.assert_close(pairs.first, pairs.second)
