@@ -22,7 +22,7 @@ from common import device, machine, table, time_it  # noqa: E402
 from structured_ssl.data import DigitsDataModule  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
 from structured_ssl.methods import AugmentationSSL, StructuredSSL  # noqa: E402
-from structured_ssl.pairs import FiberGrid, PairSampling, sample_position_pairs  # noqa: E402
+from structured_ssl.pairs import PairSampling, sample_position_pairs  # noqa: E402
 
 STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 
@@ -84,7 +84,7 @@ def data_path_rows(data: DigitsDataModule) -> list[list[object]]:
         for xb, _ in loader:
             xb.to(device())
 
-    cells = FiberGrid(model.grid.shape, model.grid.cyclic, (1,))
+    cells = model.augment.element_grid  # the group elements A-SSL draws its views from
     load_s = time_it(iterate, repeats=3, warmup=1) / n
 
     def augment() -> None:

@@ -21,7 +21,9 @@ def layout(head: nn.Module) -> list[str]:
     names = []
     for layer in head:
         if isinstance(layer, nn.Linear):
-            names.append(f"Linear({layer.in_features}->{layer.out_features}, bias={layer.bias is not None})")
+            names.append(
+                f"Linear({layer.in_features}->{layer.out_features}, bias={layer.bias is not None})"
+            )
         elif isinstance(layer, nn.BatchNorm1d):
             names.append(f"BN({layer.num_features})")
         else:
@@ -30,7 +32,9 @@ def layout(head: nn.Module) -> list[str]:
 
 
 def model(loss: nn.Module) -> StructuredSSL:
-    return StructuredSSL(group=Group("rotation", 4), loss=loss, projector=(64, 48, 40), predictor=(24,))
+    return StructuredSSL(
+        group=Group("rotation", 4), loss=loss, projector=(64, 48, 40), predictor=(24,)
+    )
 
 
 def test_simclr_head_is_the_papers_with_batchnorm_after_every_layer() -> None:
@@ -55,6 +59,11 @@ def test_vicreg_and_barlow_expanders_end_in_linear(loss: nn.Module) -> None:
 def test_byol_projector_and_predictor_end_in_linear_and_ema_starts_at_0996() -> None:
     method = model(BYOL())
     assert layout(method.projector)[-1] == "Linear(48->40, bias=True)"
-    assert layout(method.predictor) == ["Linear(40->24, bias=False)", "BN(24)", "ReLU", "Linear(24->40, bias=True)"]
+    assert layout(method.predictor) == [
+        "Linear(40->24, bias=False)",
+        "BN(24)",
+        "ReLU",
+        "Linear(24->40, bias=True)",
+    ]
     assert method.ema_momentum == 0.996
     assert layout(method.target["projector"]) == layout(method.projector)

@@ -52,7 +52,9 @@ def start(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subproce
         *(f"--trainer.callbacks+={json.dumps(c)}" for c in (recorder, *callbacks)),
         *extra,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    # this checkout's source first (not whatever copy is installed), then the test-only callbacks
+    path = os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

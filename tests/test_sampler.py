@@ -34,17 +34,25 @@ def index_of(positions: torch.Tensor, grid: FiberGrid) -> torch.Tensor:
     return match.float().argmax(1)
 
 
-def assert_follows_allowed_table(first: torch.Tensor, second: torch.Tensor, grid: FiberGrid, sampling: PairSampling) -> None:
+def assert_follows_allowed_table(
+    first: torch.Tensor, second: torch.Tensor, grid: FiberGrid, sampling: PairSampling
+) -> None:
     """(first, second) ~ first uniform, second uniform among the positions allowed with it."""
     allowed = allowed_pairs(grid, sampling).float()
     expected = allowed / allowed.sum(1, keepdim=True) / len(allowed) * len(first)
     counts = torch.zeros_like(allowed)
-    counts.index_put_((index_of(first, grid), index_of(second, grid)), torch.ones(len(first)), accumulate=True)
-    assert counts[allowed == 0].sum() == 0, "pairs drawn that the table forbids (distance limit ignored?)"
+    counts.index_put_(
+        (index_of(first, grid), index_of(second, grid)), torch.ones(len(first)), accumulate=True
+    )
+    assert counts[allowed == 0].sum() == 0, (
+        "pairs drawn that the table forbids (distance limit ignored?)"
+    )
     cells = allowed > 0
     statistic = float(((counts - expected)[cells] ** 2 / expected[cells]).sum())
     dof = int(cells.sum()) - 1
-    assert statistic < chi2_quantile(dof), f"chi-square {statistic:.0f} over {dof} dof: not the allowed-pairs law"
+    assert statistic < chi2_quantile(dof), (
+        f"chi-square {statistic:.0f} over {dof} dof: not the allowed-pairs law"
+    )
 
 
 def batch(n: int, size: int = 21) -> torch.Tensor:
@@ -53,10 +61,17 @@ def batch(n: int, size: int = 21) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "group,max_distance,g0_size",
-    [(Group("rotation", 8), 2.0, 1), (Group("rotation", 4), None, 2), (Group("translation"), 1.5, 1), (Group("scale"), 2.0, 1)],
+    [
+        (Group("rotation", 8), 2.0, 1),
+        (Group("rotation", 4), None, 2),
+        (Group("translation"), 1.5, 1),
+        (Group("scale"), 2.0, 1),
+    ],
     ids=["C8-d2", "C4-any-g0=2", "T-d1.5", "S6-d2"],
 )
-def test_structured_make_views_draws_the_allowed_pairs_distribution(group, max_distance, g0_size) -> None:
+def test_structured_make_views_draws_the_allowed_pairs_distribution(
+    group, max_distance, g0_size
+) -> None:
     sampling = PairSampling(g0_size=g0_size, max_distance=max_distance)
     model = StructuredSSL(group=group, pairs=sampling)
     views = model.make_views(batch(30000), StepDraws(seed=3, step=0))
@@ -75,10 +90,14 @@ def test_hybrid_make_views_draws_the_allowed_pairs_distribution() -> None:
 
 def rotation_of_each_view(x: torch.Tensor, views: torch.Tensor) -> torch.Tensor:
     """k such that a view is x rotated by k quarter turns (exact on the pixel grid)."""
-    candidates = torch.stack([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)], 1)  # (B, 4, C, H, W)
+    candidates = torch.stack(
+        [torch.rot90(x, k, dims=(-2, -1)) for k in range(4)], 1
+    )  # (B, 4, C, H, W)
     errors = (candidates - views[:, None]).flatten(2).abs().amax(-1)
     k = errors.argmin(1)
-    assert (errors.gather(1, k[:, None]) < 1e-4).all(), "a view is not an exact quarter-turn of its image"
+    assert (errors.gather(1, k[:, None]) < 1e-4).all(), (
+        "a view is not an exact quarter-turn of its image"
+    )
     return k
 
 
@@ -97,7 +116,9 @@ def test_augmentation_views_are_rotated_as_the_allowed_pairs_distribution() -> N
 
 
 def test_augmentation_translates_by_whole_pixels_up_to_the_fraction_identity_included() -> None:
-    model = AugmentationSSL(group=Group("translation"), pairs=PairSampling(max_distance=1.0), max_shift_fraction=0.2)
+    model = AugmentationSSL(
+        group=Group("translation"), pairs=PairSampling(max_distance=1.0), max_shift_fraction=0.2
+    )
     assert model.augment.max_shift == 4  # floor(0.2 x 21)
     views = model.make_views(torch.rand(20000, 1, 21, 21), StepDraws(seed=6, step=0))
     shifts = torch.cat([model.augment.pixel_shift(views.g1), model.augment.pixel_shift(views.g2)])
@@ -114,12 +135,16 @@ def test_augmentation_translates_by_whole_pixels_up_to_the_fraction_identity_inc
     x[..., 8:13, 8:13] = torch.rand(1, 1, 5, 5)
     g = torch.tensor([[4 + 2, 4 - 3]])  # down 2, left 3
     moved = model.augment(x, g)
-    torch.testing.assert_close(moved, torch.roll(x, shifts=(2, -3), dims=(-2, -1)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        moved, torch.roll(x, shifts=(2, -3), dims=(-2, -1)), atol=1e-5, rtol=0
+    )
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 0.5, 0.7])
 def test_impossible_shift_fraction_is_one_line_before_building(fraction: float) -> None:
-    with pytest.raises(ValueError, match=rf"^model.max_shift_fraction={fraction}: .* \[0, 0.5\)") as error:
+    with pytest.raises(
+        ValueError, match=rf"^model.max_shift_fraction={fraction}: .* \[0, 0.5\)"
+    ) as error:
         AugmentationSSL(group=Group("translation"), max_shift_fraction=fraction)
     assert "\n" not in str(error.value)
 
@@ -130,11 +155,19 @@ def test_step_draws_are_reproducible_split_by_global_example_and_differ_per_rank
     sampling = PairSampling()
     whole = StepDraws(seed=1, step=7).pairs(grid, sampling, 64)
     again = StepDraws(seed=1, step=7).pairs(grid, sampling, 64)
-    assert all(torch.equal(a, b) for a, b in zip(whole, again, strict=True)), "reproducible from (seed, step)"
-    ranks = [StepDraws(seed=1, step=7, rank=r, world_size=2).pairs(grid, sampling, 32) for r in (0, 1)]
+    assert all(torch.equal(a, b) for a, b in zip(whole, again, strict=True)), (
+        "reproducible from (seed, step)"
+    )
+    ranks = [
+        StepDraws(seed=1, step=7, rank=r, world_size=2).pairs(grid, sampling, 32) for r in (0, 1)
+    ]
     for i in (0, 1):
-        assert torch.equal(torch.cat([ranks[0][i], ranks[1][i]]), whole[i]), "ranks split the global batch"
-    assert not torch.equal(ranks[0][0], ranks[1][0]), "example i on rank 0 and rank 1 draw differently"
+        assert torch.equal(torch.cat([ranks[0][i], ranks[1][i]]), whole[i]), (
+            "ranks split the global batch"
+        )
+    assert not torch.equal(ranks[0][0], ranks[1][0]), (
+        "example i on rank 0 and rank 1 draw differently"
+    )
     other_step = StepDraws(seed=1, step=8).pairs(grid, sampling, 64)
     other_seed = StepDraws(seed=2, step=7).pairs(grid, sampling, 64)
     assert not torch.equal(other_step[0], whole[0]) and not torch.equal(other_seed[0], whole[0])
@@ -168,3 +201,17 @@ def test_training_step_draws_from_seed_step_and_rank(monkeypatch) -> None:
     torch.manual_seed(456)
     b = model.make_views(batch(16), model.step_draws(3))
     assert torch.equal(a.first, b.first) and torch.equal(a.second, b.second)
+
+
+@pytest.mark.parametrize("group", [Group("rotation", 4), Group("translation"), Group("scale")], ids=["C4", "T", "S6"])
+def test_augmentation_reads_both_views_at_one_base_per_example(group: Group) -> None:
+    """The same view twice gives the same two bundles: g0 is shared by the views of an example
+    (and differs between examples)."""
+    model = AugmentationSSL(group=group).eval()
+    views = model.make_views(torch.rand(64, 1, 21, 21), StepDraws(seed=8, step=0))
+    assert len(torch.unique(views.base, dim=0)) > 1
+    one, _ = views.images.chunk(2)
+    views.images = torch.cat([one, one])
+    with torch.no_grad():
+        pairs = model.read_pairs(views, model.encoder)
+    torch.testing.assert_close(pairs.first, pairs.second)

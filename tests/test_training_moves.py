@@ -43,9 +43,14 @@ def digits(**kwargs) -> DigitsDataModule:
 
 
 @pytest.mark.parametrize("method", [HybridSSL, Supervised], ids=["HybridSSL", "Supervised"])
-def test_hybrid_and_supervised_losses_fall_and_probes_beat_chance(tmp_path: Path, method: type) -> None:
+def test_hybrid_and_supervised_losses_fall_and_probes_beat_chance(
+    tmp_path: Path, method: type
+) -> None:
     L.seed_everything(0)
-    kwargs = dict(group=Group("rotation", 4), optimizer=OptimizerSpec(lr=3e-3, warmup_epochs=0.5, probe_lr=3e-2))
+    kwargs = dict(
+        group=Group("rotation", 4),
+        optimizer=OptimizerSpec(lr=3e-3, warmup_epochs=0.5, probe_lr=3e-2),
+    )
     if method is HybridSSL:
         kwargs["extra_augmentations"] = ("crop", "noise")
     model = method(**kwargs)
@@ -56,9 +61,13 @@ def test_hybrid_and_supervised_losses_fall_and_probes_beat_chance(tmp_path: Path
     fit.fit(model, datamodule=data)
     after = fit.validate(model, datamodule=data, verbose=False)[0]["val/probe_acc"]
     first, last = sum(losses.values[:4]) / 4, sum(losses.values[-4:]) / 4
-    print(f"{method.__name__}: loss {first:.3f} -> {last:.3f}, val/probe_acc {before:.3f} -> {after:.3f}")
+    print(
+        f"{method.__name__}: loss {first:.3f} -> {last:.3f}, val/probe_acc {before:.3f} -> {after:.3f}"
+    )
     assert last < 0.9 * first, f"{method.__name__} loss did not fall: {first:.3f} -> {last:.3f}"
-    assert after > max(0.4, before + 0.2), f"{method.__name__} probe accuracy {before:.2f} -> {after:.2f}"
+    assert after > max(0.4, before + 0.2), (
+        f"{method.__name__} probe accuracy {before:.2f} -> {after:.2f}"
+    )
 
 
 class ShuffledTrainLabels(DigitsDataModule):
@@ -71,7 +80,9 @@ class ShuffledTrainLabels(DigitsDataModule):
     def setup(self, stage: str | None = None) -> None:
         super().setup(stage)
         x, y = self._datasets["train"].tensors
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(self.permutation_seed))
+        order = torch.randperm(
+            len(y), generator=torch.Generator().manual_seed(self.permutation_seed)
+        )
         self._datasets["train"] = TensorDataset(x, y[order])
 
 
@@ -85,16 +96,24 @@ def linear_test_accuracy(tmp_path: Path, checkpoint: Path, data: DigitsDataModul
 
 def test_linear_evaluation_learns_from_train_labels_only(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    encoder = StructuredSSL(group=Group("rotation", 4))  # random weights: the Frozen column's features
+    encoder = StructuredSSL(
+        group=Group("rotation", 4)
+    )  # random weights: the Frozen column's features
     checkpoint = tmp_path / "random.ckpt"
-    torch.save({"state_dict": encoder.state_dict(), "hyper_parameters": dict(encoder.hparams)}, checkpoint)
+    torch.save(
+        {"state_dict": encoder.state_dict(), "hyper_parameters": dict(encoder.hparams)}, checkpoint
+    )
     true = linear_test_accuracy(tmp_path, checkpoint, digits())
     # one permutation's test accuracy scatters (measured 0.08-0.18 on 270 test images): average 3
     shuffled = [
-        linear_test_accuracy(tmp_path, checkpoint, ShuffledTrainLabels(seed, batch_size=64, train_subset=640))
+        linear_test_accuracy(
+            tmp_path, checkpoint, ShuffledTrainLabels(seed, batch_size=64, train_subset=640)
+        )
         for seed in (1, 2, 3)
     ]
     mean = sum(shuffled) / len(shuffled)
-    print(f"linear eval test/linear_acc: true train labels {true:.3f}, shuffled {[round(a, 3) for a in shuffled]}")
+    print(
+        f"linear eval test/linear_acc: true train labels {true:.3f}, shuffled {[round(a, 3) for a in shuffled]}"
+    )
     assert true > 0.5, f"true labels: test accuracy {true:.2f}"
     assert mean < 0.17, f"shuffled train labels: mean test accuracy {mean:.2f} (chance is 0.10)"

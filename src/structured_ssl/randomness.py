@@ -55,7 +55,12 @@ class StepDraws:
     def __init__(self, seed: int, step: int, rank: int = 0, world_size: int = 1) -> None:
         if not 0 <= rank < world_size:
             raise ValueError(f"StepDraws: rank={rank} must be in [0, world_size={world_size})")
-        self.seed, self.step, self.rank, self.world_size = int(seed), int(step), int(rank), int(world_size)
+        self.seed, self.step, self.rank, self.world_size = (
+            int(seed),
+            int(step),
+            int(rank),
+            int(world_size),
+        )
         self.generator = torch.Generator().manual_seed(mix(self.seed, self.step))
 
     @staticmethod
@@ -67,7 +72,9 @@ class StepDraws:
     def _mine(self, n: int) -> slice:
         return slice(self.rank * n, (self.rank + 1) * n)
 
-    def pairs(self, grid: FiberGrid, sampling: PairSampling, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def pairs(
+        self, grid: FiberGrid, sampling: PairSampling, n: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """This rank's ``n`` position pairs, ``(n, ndim)`` each."""
         first, second = sample_position_pairs(grid, sampling, n * self.world_size, self.generator)
         mine = self._mine(n)

@@ -1,0 +1,135 @@
+"""Every shipped config cell passes the CLI's checks, not only its parser.
+
+Each ``configs/**/*.yaml`` that names a model class is run through ``structured-ssl fit``
+in-process, the real CLI, stopped right before ``trainer.fit``:
+
+* the digits cells, the default, and the structured cell of each group of mnist / cifar10 /
+  tiny_imagenet (`small` encoders): parse, the config checks (``before_instantiate_classes``),
+  model + data + trainer built, and the checks that need them (``before_fit``: data/model
+  shapes, batch per process, pairs on the built fiber grid).
+* all other cells, paper cells included (their trainers ask for 8 GPUs x 8 nodes and their
+  escnn ResNets take minutes to build on a CPU): parse, the config checks on the shipped config
+  (which size the fiber grid without building: ``check_model_settings``), and the data module
+  built. ``tests/test_paper_backbones.py`` builds the paper encoders.
+
+Also: the translation cells state the A-SSL range and the matching H-SSL distance.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_args import quiet
+
+from structured_ssl import cli
+from structured_ssl.config_checks import check_data_dir
+
+REPO = Path(__file__).resolve().parents[1]
+CELLS = sorted(
+    str(path.relative_to(REPO))
+    for path in (REPO / "configs").rglob("*.yaml")
+    if isinstance(model := (yaml.safe_load(path.read_text()) or {}).get("model"), dict)
+    and "class_path" in model
+)
+
+
+class Stop(Exception):
+    """Raised where training would start."""
+
+
+def run_to_the_start_of_fit(
+    config: str, tmp_path: Path, monkeypatch, paper: bool
+) -> cli.StructuredSSLCLI:
+    """``paper``: stop after the config checks, with only the data module built."""
+    reached: dict[str, cli.StructuredSSLCLI] = {}
+    if paper:
+
+        def instantiate_data_only(self: cli.StructuredSSLCLI) -> None:
+            data = self.config["fit"]["data"]
+            module, name = data["class_path"].rsplit(".", 1)
+            cls = getattr(__import__(module, fromlist=[name]), name)
+            self.datamodule = cls(**dict(data.get("init_args") or {}))
+            check_data_dir(self.datamodule)
+            reached["cli"] = self
+            raise Stop
+
+        monkeypatch.setattr(cli.StructuredSSLCLI, "instantiate_classes", instantiate_data_only)
+    else:
+        checked_fit = cli.StructuredSSLCLI.before_fit
+
+        def stop_after_checks(self: cli.StructuredSSLCLI) -> None:
+            checked_fit(self)
+            reached["cli"] = self
+            raise Stop
+
+        monkeypatch.setattr(cli.StructuredSSLCLI, "before_fit", stop_after_checks)
+    monkeypatch.chdir(tmp_path)
+    # files a user downloads by hand (Tiny ImageNet): an existing folder passes the data-dir check
+    data_dir = [f"--data.init_args.data_dir={tmp_path}"] if "tiny_imagenet" in config else []
+    with pytest.raises(Stop):
+        cli.main(["fit", "--config", str(REPO / config), *quiet(tmp_path), *data_dir])
+    return reached["cli"]
+
+
+def builds_cheaply(config: str) -> bool:
+    """Built in full: the CPU cells (digits, default), and the structured cell of each group on
+    the other `small`-encoder datasets (their siblings differ in the objective line only)."""
+    if config.startswith("configs/paper/"):
+        return False
+    return (
+        config.startswith("configs/digits/")
+        or config == "configs/default.yaml"
+        or "/structured_" in config
+    )
+
+
+@pytest.mark.parametrize("config", CELLS)
+def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, monkeypatch) -> None:
+    if "checkpoint: ???" in (REPO / config).read_text():
+        pytest.skip(
+            "needs a pretrained checkpoint path (linear evaluation): covered by tests/test_linear_eval.py"
+        )
+    built = builds_cheaply(config)
+    run = run_to_the_start_of_fit(config, tmp_path, monkeypatch, paper=not built)
+    assert run.datamodule is not None
+    if built:
+        assert run.model.image_size == run.datamodule.info.image_size
+    assert not list(tmp_path.rglob("*.ckpt")), "nothing was trained or written"
+
+
+def test_cells_are_found() -> None:
+    assert len(CELLS) > 100 and "configs/default.yaml" in CELLS
+    assert not [
+        c for c in CELLS if c.endswith(("data.yaml", "trainer.yaml", "loss.yaml", "optimizer.yaml"))
+    ]
+
+
+# ----------------------------------------------------------------------------- translation ranges
+TRANSLATION_H_SSL = {
+    # cell: (image px, px per cell of its encoder)
+    "configs/paper/mnist/structured_translation.yaml": (29, 4),
+    "configs/paper/mnist/structured_translation_unstructured.yaml": (29, 7),
+    "configs/paper/cifar10/structured_translation.yaml": (32, 4),
+    "configs/digits/structured_translation.yaml": (21, 4),
+    "configs/digits/unstructured_translation.yaml": (21, 3),
+    "configs/digits/hybrid_translation.yaml": (21, 4),
+}
+
+
+def init_args(config: str) -> dict:
+    return yaml.safe_load((REPO / config).read_text())["model"]["init_args"]
+
+
+@pytest.mark.parametrize("config", sorted(TRANSLATION_H_SSL))
+def test_h_ssl_translation_distance_matches_the_a_ssl_range(config: str) -> None:
+    """max_distance = the largest per-axis gap between two A-SSL views (2 x floor(0.2 x image)
+    px), in cells of the encoder; the A-SSL sibling states max_shift_fraction 0.2."""
+    image, stride = TRANSLATION_H_SSL[config]
+    expected = 2 * math.floor(0.2 * image) / stride
+    assert init_args(config)["pairs"]["max_distance"] == pytest.approx(expected, abs=0.005)
+    folder, name = config.rsplit("/", 1)
+    sibling = f"{folder}/augmentation_translation{'_unstructured' if name.endswith('_unstructured.yaml') else ''}.yaml"
+    assert init_args(sibling)["max_shift_fraction"] == 0.2
