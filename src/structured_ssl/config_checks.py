@@ -342,6 +342,14 @@ def check_model_config(config: Any, fit: bool = True) -> None:
     data_init = _get(data, "init_args")
     settings = _model_kwargs(model, init)
     image_size = _data_image_size(data)
+    shift = _get(init, "max_shift_fraction")
+    if shift is not None:
+        from structured_ssl.augment import check_max_shift_fraction
+
+        try:
+            check_max_shift_fraction(float(shift))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     check_model_settings(method, settings["group"], settings["encoder"], settings["pairs"], image_size)
     batch_size = _get(data_init, "batch_size")
     if batch_size is None or not fit:
