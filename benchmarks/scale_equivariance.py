@@ -67,12 +67,29 @@ def measure(architecture: str, size: int, digit_size: int, scales: tuple[float, 
     return rows
 
 
+def measure_checkpoint(path: str, size: int, n: int) -> None:
+    from structured_ssl.methods import StructuredSSL
+
+    encoder = StructuredSSL.load_from_checkpoint(path, map_location="cpu").encoder
+    x = centred_digits(n, size, round(size * 2 / 3))
+    rows = []
+    for j in (1, 2):
+        e = scale_errors(encoder, x, (j,))
+        rows.append([path, j, e.lifted, e.fiber, e.no_shift, e.ratio, e.within_bounds()])
+    print(table(["checkpoint", "steps", "lifted", "fiber", "no-shift", "fiber / no-shift", "within bounds"], rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--ckpt", help="instead: measure a trained StructuredSSL checkpoint's encoder")
+    parser.add_argument("--size", type=int, default=21, help="with --ckpt: image size (digit size 2/3 of it)")
     args = parser.parse_args()
     print(machine())
+    if args.ckpt:
+        measure_checkpoint(args.ckpt, args.size, args.images)
+        return
     headers = ["encoder", "px", "input", "steps", "scales compared", "lifted", "fiber", "fiber worst", "no-shift",
                "fiber / no-shift", "ratio worst", "inits within bounds", "uniform-shift fiber", "params"]
     for name, scales in SCALE_SETS.items():
