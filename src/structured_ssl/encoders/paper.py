@@ -91,7 +91,7 @@ class PaperEncoder(LiftedEncoder):
         if architecture == "paper_mnist":
             self.net = nn.Sequential(
                 # scale: Hermite orders (3, 2, 2), not the paper's (11, 3, 3), which measured
-                # fiber errors 0.12-0.16 against 0.03 (encoders/scale.py, README "Scale equivariance")
+                # fiber errors 0.12-0.22 against 0.025-0.039 (benchmarks/scale_design_sweep.py)
                 conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=3, **options),
                 conv_bn_relu(group, 32, 64, 7, 2, False, effective=2, **options),
                 conv_bn_relu(group, 64, 128, 7, 2, False, effective=2, **options),

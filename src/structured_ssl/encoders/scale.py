@@ -7,8 +7,9 @@ area-normalised). What makes a stack of these layers equivariant on the fibers H
 
 * every scale uses the whole kernel (no per-scale SESN window), Gaussian width 0.75 px per
   unit scale, kernels (9, 7, 7) so the largest scale (1.31 px) fits;
-* Hermite orders (3, 2, 2) per axis: order 2 after a stride aliases (0.05-0.08 fiber error
-  with (3, 3, 3)), and the paper's 11 orders on the 11x11 lift of ``paper_mnist`` give 0.12;
+* Hermite orders (3, 2, 2) per axis: order 2 after a stride aliases (0.055-0.11 fiber error
+  with (3, 3, 3)), and the paper's 11 orders on the 11x11 lift of ``paper_mnist`` give 0.12-0.22
+  (``benchmarks/scale_design_sweep.py``);
 * ``scale_size=1``: mixing neighbouring scales is exact only on geometric grids;
 * the output is ``net(x) - net(0)``, so that empty canvas (what a zoom-out adds) is zero even
   once batch norm has learned a shift (``scale_action.without_background``).
@@ -24,6 +25,7 @@ from torch import nn
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.scale_action import ScaleAction, without_background
 from structured_ssl.encoders.scale_conv import (
+    SIGMA_PER_SCALE,
     ScaleBatchNorm,
     ScaleConv,
     ScaleLift,
@@ -57,11 +59,12 @@ class ScaleEncoder(LiftedEncoder):
         kernel_sizes, effective_sizes: kernel size and Hermite orders per axis, per layer.
         scale_size: how many neighbouring scales each ScaleConv mixes (1: none).
         strides: per layer; the first is the lifting layer's.
+        envelope: the basis' Gaussian width in pixels per unit scale (SESN: 1.0).
     """
 
     def __init__(self, in_channels: int, group: Group, widths: Sequence[int] = (16, 32, 64),
                  kernel_sizes: Sequence[int] = (9, 7, 7), effective_sizes: Sequence[int] = (3, 2, 2),
-                 scale_size: int = 1, strides: Sequence[int] = (1, 2, 2)) -> None:
+                 scale_size: int = 1, strides: Sequence[int] = (1, 2, 2), envelope: float = SIGMA_PER_SCALE) -> None:
         super().__init__()
         if group.kind != "scale":
             raise ValueError(f"ScaleEncoder needs group.kind='scale', got {group.kind!r}")
@@ -77,10 +80,11 @@ class ScaleEncoder(LiftedEncoder):
         current = in_channels
         for i, (width, k, e, stride) in enumerate(zip(widths, kernel_sizes, effective_sizes, strides, strict=True)):
             if i == 0:
-                conv: nn.Module = ScaleLift(current, int(width), k, e, group.scales, stride=stride, padding=k // 2)
+                conv: nn.Module = ScaleLift(current, int(width), k, e, group.scales, stride=stride, padding=k // 2,
+                                             envelope=envelope)
             else:
                 conv = ScaleConv(current, int(width), k, e, group.scales, scale_size=scale_size,
-                                 stride=stride, padding=k // 2)
+                                 stride=stride, padding=k // 2, envelope=envelope)
             layers += [conv, ScaleBatchNorm(int(width)), nn.ReLU(inplace=True)]
             current = int(width)
         self.net = nn.Sequential(*layers)

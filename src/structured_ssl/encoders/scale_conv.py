@@ -23,12 +23,13 @@ Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL rea
   (one constant per function, shared by all scales, so dilation is preserved).
 * SESN cuts scale s to a centred window of odd size ``int(k * s / max(scales)) // 2 * 2 + 1``.
   Rounding to odd sizes does not dilate (k=7, the paper's scales: windows 5,5,5,7,7,7, the
-  Gaussian cut between 1.9 and 2.5 sigma), and on the `small` encoder that alone gave fiber
-  errors of 0.26-0.42 against 0.03-0.08 without the window. Here every scale uses the whole
-  kernel, so only the (scale-independent) kernel edge truncates.
+  Gaussian cut between 1.9 and 2.5 sigma). Here every scale uses the whole kernel, so only
+  the (scale-independent) kernel edge truncates; with it, larger kernels for the largest
+  scale and Hermite orders (3, 2, 2) the `small` fiber error fell from 0.27-0.47 to 0.04-0.07
+  (``benchmarks/scale_design_sweep.py``).
 * ``envelope=1.0`` is SESN's width (scale value = sigma in pixels). The encoders use 0.75:
   with 7x7 kernels after a stride it keeps the largest scale inside the kernel (2.3 sigma)
-  while the smallest (0.75 px) is still sampled well enough; 0.6 and 1.25 both measured worse.
+  while the smallest (0.75 px) is still sampled well enough; 0.6 and 1.0 both measured worse.
 
 How equivariant (``structured_ssl.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
 whole encoders on the space-pooled fibers, the paper's scale span on a geometric grid, reach
