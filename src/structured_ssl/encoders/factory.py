@@ -31,7 +31,7 @@ class EncoderSpec:
             the total stride exact).
         rotation_conv: paper backbones' rotation layers: "sesn_copies" (the paper's SESN
             construction, one filter copied at each C4 / D4 element; the default) or "escnn"
-            (escnn's full group conv, orientations mixed, ~|G|x parameters). The "small"
+            (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
             encoder always uses escnn.
     """
 
