@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for construction in constructions:
                 rows.append(measure_cold(backbone, group_name, construction, str(not args.no_step)))
                 print(rows[-1], flush=True, file=sys.stderr)
-    print(machine())
+    print(f"{machine()}; load average {os.getloadavg()[0]:.1f} at the end")
     print(render(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
