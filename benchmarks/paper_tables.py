@@ -32,9 +32,9 @@ def parameter_table(rows: list[dict]) -> str:
         out.append([backbone, group, f"{structured['parameters']:,}",
                     f"{escnn['parameters']:,}" if escnn else "-", twin["encoder"], f"{twin['parameters']:,}",
                     f"{twin['parameters'] / structured['parameters']:.2f}",
-                    f"{max(r['seconds'] for r in c.values()):.1f}"])
+                    f"{max(r['seconds'] for r in c.values()):.1f} / {max(r['cpu_seconds'] for r in c.values()):.1f}"])
     return table(["backbone", "group", "params (default)", "params (escnn)", "Table 2 twin", "twin params",
-                  "twin / default", "slowest build s"], out)
+                  "twin / default", "slowest build s, wall / CPU"], out)
 
 
 def main() -> None:

@@ -62,5 +62,5 @@ def test_one_training_step(architecture: str, kind: str, structured: bool) -> No
     assert sum(bool(g.abs().sum() > 0) for g in grads) >= 0.9 * len(grads)
     before = [p.detach().clone() for p in model.encoder.parameters()]
     torch.optim.SGD(model.encoder.parameters(), lr=1e-3).step()
-    assert any(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters()))
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters(), strict=True))
 

@@ -31,7 +31,12 @@ from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
 from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
-from structured_ssl.encoders.paper_layers import ROTATION_CONVS, BasicBlock, RotationConv, conv_bn_relu
+from structured_ssl.encoders.paper_layers import (
+    ROTATION_CONVS,
+    BasicBlock,
+    RotationConv,
+    conv_bn_relu,
+)
 from structured_ssl.groups import Group
 
 PAPER_ARCHITECTURES = ("paper_mnist", "paper_cifar", "paper_tiny")

@@ -26,7 +26,7 @@ paper's effective sizes, so the parameter count is ``C_out C_in eff^2`` per laye
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ def _apply(op: Rot90Op, t: torch.Tensor) -> torch.Tensor:
     return torch.rot90(t, k, dims=(-2, -1))
 
 
-@lru_cache(maxsize=None)
+@cache
 def element_ops(kind: str, order: int) -> tuple[Rot90Op, ...]:
     """The rot90/flip that equals escnn's image action for each element of the regular
     representation's basis, in that basis' order (found by matching on a random image)."""
