@@ -41,13 +41,14 @@ def main() -> None:
     build = json.loads((RESULTS / "build_time.json").read_text())
     print(f"Parameters and build time ({build['machine']}):\n")
     print(parameter_table(build["rows"]))
-    cost_file = RESULTS / "paper_cost.json"
-    if cost_file.exists():
-        from paper_cost import render
+    from paper_cost import render
 
-        cost = json.loads(cost_file.read_text())
-        print(f"\nCost against the paper's SESN construction ({cost['machine']}):\n")
-        print(render(cost["rows"]))
+    for name, title in (("paper_cost.json", "Cost against the paper's SESN construction"),
+                        ("paper_cost_steps.json", "With a CPU training step")):
+        if (RESULTS / name).exists():
+            cost = json.loads((RESULTS / name).read_text())
+            print(f"\n{title} ({cost['machine']}; docs/results/{name}):\n")
+            print(render(cost["rows"]))
 
 
 if __name__ == "__main__":
