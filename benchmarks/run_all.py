@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["epoch_cost.py", "structure_cost.py", "framework_overhead.py", "end_to_end.py"]
+BENCHMARKS = ["epoch_cost.py", "structure_cost.py", "framework_overhead.py", "end_to_end.py", "build_time.py", "exact_sizes.py"]
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

@@ -55,3 +55,20 @@ def test_output_variance_at_init_matches_escnn_init() -> None:
     ours = output_variance(lambda: r2conv(in_type, out_type, 3, padding=1, bias=False), x, range(20))
     escnn = output_variance(lambda: enn.R2Conv(in_type, out_type, 3, padding=1, bias=False), x, range(20, 40))
     assert abs(ours / escnn - 1) < 0.15, (ours, escnn)
+
+
+def test_r2conv_state_matches_escnn_in_training_mode() -> None:
+    """No zero-filled filter buffer is allocated, and the module is what escnn's own R2Conv
+    is after ``.train()``: same state keys, same output in train and eval mode."""
+    from escnn.nn.modules.conv import rd_convolution
+
+    gspace = gspaces.flipRot2dOnR2(4)
+    field = enn.FieldType(gspace, [gspace.regular_repr] * 3)
+    ours = r2conv(field, field, 3, padding=1, bias=True)
+    reference = enn.R2Conv(field, field, 3, padding=1, bias=True).train()
+    assert rd_convolution.torch is torch
+    assert not hasattr(ours, "filter")
+    assert set(ours.state_dict()) == set(reference.state_dict())
+    x = enn.GeometricTensor(torch.randn(2, field.size, 7, 7), field)
+    train_out = ours(x).tensor
+    assert torch.allclose(ours.eval()(x).tensor, train_out, atol=1e-5)

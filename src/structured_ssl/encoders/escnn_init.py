@@ -15,6 +15,8 @@ returns (a test compares them); :func:`r2conv` builds an ``R2Conv`` with
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -63,8 +65,44 @@ def he_init_(conv: enn.R2Conv) -> None:
         conv.weights.copy_(std * torch.randn_like(conv.weights))
 
 
+class _TorchWithoutFilterFill:
+    """``torch`` as escnn's ``_RdConv.__init__`` sees it, except that the zero-filled dense
+    filter buffer it allocates is an empty placeholder. That buffer (``C_out |G| x C_in |G| x
+    k x k``: 600 MB for a D4 layer of 512 fields) is never read in training mode, which deletes
+    it, and ``.eval()`` rebuilds it from the weights; filling it took half of a D4 ResNet's
+    build time."""
+
+    def __init__(self, filter_shape: tuple[int, ...]) -> None:
+        self.filter_shape = filter_shape
+
+    def zeros(self, *size, **kwargs):
+        if tuple(size) == self.filter_shape:
+            return torch.empty(0)
+        return torch.zeros(*size, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(torch, name)
+
+
+@contextmanager
+def _no_filter_fill(filter_shape: tuple[int, ...]) -> Iterator[None]:
+    from escnn.nn.modules.conv import rd_convolution
+
+    rd_convolution.torch = _TorchWithoutFilterFill(filter_shape)
+    try:
+        yield
+    finally:
+        rd_convolution.torch = torch
+
+
 def r2conv(in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, **kwargs) -> enn.R2Conv:
-    """``enn.R2Conv`` with escnn's init distribution, in milliseconds instead of minutes."""
-    conv = enn.R2Conv(in_type, out_type, kernel_size, initialize=False, **kwargs)
+    """``enn.R2Conv`` with escnn's init distribution, in milliseconds instead of minutes.
+
+    Returned in training mode's state (no ``filter`` buffer), as ``.train()`` leaves it.
+    """
+    groups = kwargs.get("groups", 1)
+    filter_shape = (out_type.size, in_type.size // groups, kernel_size, kernel_size)
+    with _no_filter_fill(filter_shape):
+        conv = enn.R2Conv(in_type, out_type, kernel_size, initialize=False, **kwargs)
     he_init_(conv)
-    return conv
+    return conv.train()  # escnn's train mode: drops the placeholder filter and expanded bias

@@ -35,7 +35,7 @@ class EncoderSpec:
             break the structure H-SSL reads (measured: error 0.08 at init, 0.4-1.0 trained).
         rotation_conv: paper backbones' rotation layers: "sesn_copies" (the paper's SESN
             construction, one filter copied at each C4 / D4 element; the default) or "escnn"
-            (escnn's full group conv, orientations mixed, ~|G|x parameters). The "small"
+            (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
             encoder always uses escnn.
     """
 
