@@ -52,7 +52,7 @@ def start(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subproce
         *(f"--trainer.callbacks+={json.dumps(c)}" for c in (recorder, *callbacks)),
         *extra,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests") + os.pathsep + str(REPO / "src"), "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
