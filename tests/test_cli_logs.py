@@ -92,3 +92,16 @@ def test_litlogger_tip_is_dropped_and_other_info_kept() -> None:
         logger.removeHandler(handler)
         logger.setLevel(level)
     assert records == ["GPU available: False"]
+
+
+def test_escnn_py3nj_warning_is_silenced_once_the_package_is_imported() -> None:
+    """escnn warns on import that py3nj is missing; a fresh process that imports this package
+    and then escnn (as building a rotation encoder does) prints nothing."""
+    import os
+    import subprocess
+
+    code = "from structured_ssl.encoders import build_encoder; import escnn.nn"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "py3nj" not in done.stderr, done.stderr

@@ -90,8 +90,8 @@ class StructuredSSLCLI(LightningCLI):
             fail(one_line(str(error)))
 
     def _run_subcommand(self, subcommand: str) -> None:
-        """Run it; a run that fails before its first step leaves no empty version directory."""
-        log_dir = new_log_dir(self.trainer)
+        """Run it; a fit that fails before its first step leaves no empty version directory."""
+        log_dir = new_log_dir(self.trainer) if subcommand == "fit" else None
         try:
             super()._run_subcommand(subcommand)
         except BaseException:

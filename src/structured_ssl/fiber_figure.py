@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.metrics import eval_mode
+from structured_ssl.pairs import FiberGrid
 
 
 def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor, centred: bool = True) -> torch.Tensor:
@@ -39,15 +40,9 @@ def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor, centred: bool = Tr
 
 
 def grid_distances(shape: tuple[int, ...], cyclic: bool) -> torch.Tensor:
-    """Topographic (Euclidean index-grid) distance between every two fibers: ``(F, F)``.
-    Cyclic axes (rotations) wrap around; dihedral's flip axis has size 2 and never wraps."""
-    index = torch.cartesian_prod(*(torch.arange(n, dtype=torch.float32) for n in shape)).reshape(-1, len(shape))
-    delta = (index[:, None, :] - index[None, :, :]).abs()
-    if cyclic:
-        sizes = torch.tensor(shape, dtype=torch.float32)
-        wrap = sizes > 2
-        delta = torch.where(wrap, torch.minimum(delta, sizes - delta), delta)
-    return delta.square().sum(-1).sqrt()
+    """Topographic distance between every two fibers, ``(F, F)``: the fiber sampler's own
+    definition (:meth:`FiberGrid.distances` with single-fiber bundles)."""
+    return FiberGrid(tuple(shape), cyclic, (1,) * len(shape)).distances()
 
 
 def similarity_by_distance(matrix: torch.Tensor, distances: torch.Tensor) -> tuple[list[float], list[float]]:

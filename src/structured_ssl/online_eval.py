@@ -319,13 +319,13 @@ class EmbeddingProjector(L.Callback):
 
 class FiberSimilarityFigure(L.Callback):
     """A heat map of the centred :func:`fiber_similarity` on the first validation batch, and
-    its mean against topographic distance (``add_figure``).
+    its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.fiber_figure`).
 
     The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
-    real structure is visible. For an equivariant encoder at random init the curve already
-    falls with distance (equivariance alone makes nearby elements similar); S-SSL then pulls
-    fibers at the sampled distances together. The structure-free twin's fibers are arbitrary
-    channel chunks, with no such ordering.
+    real structure is visible. Measured on the default C8 digits run (README): training makes
+    distance-1 fibers more alike relative to the rest (centred -0.23 at init, -0.05 after 30
+    epochs); on the translation CNN neighbouring cells are alike already at init (shared
+    receptive fields). The structure-free twin's fibers are arbitrary channel chunks.
     """
 
     def __init__(self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity") -> None:
