@@ -126,7 +126,7 @@ def test_slurm_sweep_gives_the_local_table_and_reruns_only_what_is_missing(
     assert printed.count("(result exists)") == 2 and "#SBATCH --array" not in printed
 
 
-def wait_for(path: Path, timeout_s: float = 180.0) -> None:
+def wait_for(path: Path, timeout_s: float = 600.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         assert time.monotonic() < deadline, f"the task never got to {path.name}"

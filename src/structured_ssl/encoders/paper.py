@@ -88,13 +88,14 @@ class PaperEncoder(LiftedEncoder):
         self.group = group
         self.padding_mode = padding_mode
         options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
+        scale = group.kind == "scale"
         if architecture == "paper_mnist":
             self.net = nn.Sequential(
                 # scale: Hermite orders (3, 2, 2), not the paper's (11, 3, 3), which measured
                 # fiber errors 0.12-0.22 against 0.025-0.039 (benchmarks/scale_design_sweep.py)
-                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=3, **options),
-                conv_bn_relu(group, 32, 64, 7, 2, False, effective=2, **options),
-                conv_bn_relu(group, 64, 128, 7, 2, False, effective=2, **options),
+                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=3 if scale else 11, **options),
+                conv_bn_relu(group, 32, 64, 7, 2, False, effective=2 if scale else 3, **options),
+                conv_bn_relu(group, 64, 128, 7, 2, False, effective=2 if scale else 3, **options),
             )
             self.out_channels = 128
         else:
