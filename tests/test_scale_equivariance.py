@@ -41,7 +41,9 @@ from structured_ssl.encoders.scale_conv import (
     shift_scales,
 )
 from structured_ssl.equivariance_scale import (
+    FIBER_BOUND,
     GEOMETRIC_SPAN_SCALES,
+    NO_SHIFT_FRACTION,
     centred_blobs,
     centred_digits,
     scale_errors,
