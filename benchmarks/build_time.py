@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, table  # noqa: E402
+from common import machine, table, write_rows  # noqa: E402
 
 from structured_ssl.encoders import EncoderSpec, build_encoder  # noqa: E402
 from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(rows[-1], flush=True, file=sys.stderr)
     print(f"{machine()}; load average {os.getloadavg()[0]:.1f} at the end")
     print(render(rows))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    write_rows(args.json, rows)
     return rows
 
 

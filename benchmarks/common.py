@@ -65,3 +65,12 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def write_rows(path, rows: list) -> None:
+    """Save a benchmark's rows with the machine they ran on (``--json`` of the benchmarks)."""
+    import json
+
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")

@@ -13,7 +13,6 @@ same code on CPU with a tiny batch, which is how the test suite checks the table
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from build_time import BACKBONES  # noqa: E402
-from common import machine, table  # noqa: E402
+from common import machine, table, write_rows  # noqa: E402
 
 from structured_ssl.encoders import EncoderSpec  # noqa: E402
 from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
@@ -118,9 +117,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(rows[-1], file=sys.stderr, flush=True)
     print(machine() + (" (CPU smoke run: not a measurement)" if args.cpu_smoke else ", bf16 autocast"))
     print(table(HEADERS, [row(r) for r in rows]))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    write_rows(args.json, rows)
     return rows
 
 

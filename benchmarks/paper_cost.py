@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from build_time import BACKBONES, GROUPS  # noqa: E402
-from common import machine, table, time_it  # noqa: E402
+from common import machine, table, time_it, write_rows  # noqa: E402
 
 from structured_ssl.encoders import EncoderSpec, build_encoder  # noqa: E402
 
@@ -153,9 +153,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(rows[-1], flush=True, file=sys.stderr)
     print(f"{machine()}; load average {os.getloadavg()[0]:.1f} at the end")
     print(render(rows))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
+    write_rows(args.json, rows)
     return rows
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
+from structured_ssl.encoders.base import Element, GroupAction, LiftedEncoder, group_action
 from structured_ssl.groups import Group
 
 
@@ -105,7 +105,25 @@ class TranslationCNN(LiftedEncoder):
         return torch.roll(z, shifts=(dy, dx), dims=(-2, -1))
 
 
-class UnstructuredCNN(LiftedEncoder):
+class ClaimsStructuredAction(LiftedEncoder):
+    """A structure-free twin: it claims the action of the encoder it stands in for
+    (``self.claimed_action``) so that the equivariance check can show the claim is false."""
+
+    claimed_action: GroupAction
+    structured = False
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_input(x, g)
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.claimed_action.transform_output(z, g)
+
+    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        compare = getattr(self.claimed_action, "comparable", None)
+        return compare(z, g) if compare else z
+
+
+class UnstructuredCNN(ClaimsStructuredAction):
     """A plain CNN whose ``C * |G|`` output channels are read as |G| fake fibers.
 
     It claims the group action of the structured encoder it stands in for (a cyclic shift
@@ -137,16 +155,6 @@ class UnstructuredCNN(LiftedEncoder):
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).unflatten(1, (self.out_channels, self.group.size))
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.claimed_action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.claimed_action.transform_output(z, g)
-
-    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        compare = getattr(self.claimed_action, "comparable", None)
-        return compare(z, g) if compare else z
 
 
 class UnstructuredMLP(LiftedEncoder):

@@ -30,7 +30,12 @@ import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder, group_action
-from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP, pad_to_multiple
+from structured_ssl.encoders.cnn import (
+    ClaimsStructuredAction,
+    UnstructuredCNN,
+    UnstructuredMLP,
+    pad_to_multiple,
+)
 from structured_ssl.encoders.paper_layers import (
     ROTATION_CONVS,
     BasicBlock,
@@ -129,7 +134,7 @@ class PaperEncoder(LiftedEncoder):
         return compare(z, g) if compare else z
 
 
-class PaperResNetTwin(LiftedEncoder):
+class PaperResNetTwin(ClaimsStructuredAction):
     """Table 2 twin of a paper ResNet: plain convs, the last block |G| times wider, its
     ``C |G|`` output channels read as |G| fake fibers. It claims the structured encoder's
     group action, so the equivariance metric can show the claim is false."""
@@ -146,16 +151,6 @@ class PaperResNetTwin(LiftedEncoder):
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[:, :, 0].unflatten(1, (self.out_channels, self.group.size))
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.claimed_action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.claimed_action.transform_output(z, g)
-
-    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        compare = getattr(self.claimed_action, "comparable", None)
-        return compare(z, g) if compare else z
 
 
 def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
