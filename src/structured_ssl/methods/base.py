@@ -210,9 +210,10 @@ class SSLMethod(L.LightningModule):
         """This rank's draws for the current training micro-batch: seeded from (run seed,
         step), split by global example index (see :mod:`structured_ssl.randomness`). Outside a
         Trainer (a benchmark calling ``training_step`` by hand) the global RNG draws."""
-        if self._trainer is None:
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # not attached to a Trainer
             return StepDraws.from_global_rng()
-        trainer = self.trainer
         accumulate = max(1, int(trainer.accumulate_grad_batches))
         step = trainer.global_step * accumulate + batch_idx % accumulate
         return StepDraws(run_seed(), step, trainer.global_rank, trainer.world_size)
