@@ -169,3 +169,15 @@ def test_cpu_overlay_keeps_the_papers_receptive_field() -> None:
     assert field >= overlay["data"]["init_args"]["image_size"] == 29
     translation = build_encoder(spec, Group("translation"), 1, 29)
     assert translation.out_channels == 128  # the paper's read-out width
+
+
+def test_online_monitor_logs_fiber_errors_and_warns_past_the_bound(tmp_path: Path) -> None:
+    """A zero-padded translation CNN misses its bound: the monitor says so during fit."""
+    from structured_ssl.cli import main as cli_main
+
+    config = str(REPO / "configs/digits/structured_translation.yaml")
+    with pytest.warns(UserWarning, match="drifted past its equivariance bound") as caught:
+        cli_main(["fit", "--config", config, "--model.init_args.encoder.padding_mode=zeros", "--trainer.max_epochs=1",
+                  "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
+                  "--data.init_args.train_subset=256", *quiet(tmp_path)])
+    assert any("fiber error" in str(w.message) for w in caught)
