@@ -25,6 +25,7 @@ import yaml
 from cli_args import quiet
 
 from structured_ssl import cli
+from structured_ssl.check import ONE_CPU_PROCESS
 from structured_ssl.config_checks import check_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,8 +72,7 @@ def run_to_the_start_of_fit(
     data_dir = [f"--data.init_args.data_dir={tmp_path}"] if "tiny_imagenet" in config else []
     # the paper cells ask for GPU clusters, which this machine refuses in one line (a check of
     # its own): their other settings are checked in one CPU process, as `structured-ssl check` does
-    one_cpu = ["--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.num_nodes=1", "--trainer.strategy=auto",
-               "--trainer.sync_batchnorm=false", "--trainer.precision=32-true"] if paper else []
+    one_cpu = list(ONE_CPU_PROCESS) if paper else []
     with pytest.raises(Stop):
         cli.main(["fit", "--config", str(REPO / config), *quiet(tmp_path), *data_dir, *one_cpu])
     return reached["cli"]

@@ -37,6 +37,14 @@ class CheckResult:
     passed: bool
 
 
+#: Trainer settings that replace a config's cluster (GPUs, nodes, DDP, bf16) by one CPU process:
+#: what a check of the model alone needs, on any machine.
+ONE_CPU_PROCESS = (
+    "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.num_nodes=1", "--trainer.strategy=auto",
+    "--trainer.sync_batchnorm=false", "--trainer.precision=32-true",
+)
+
+
 def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
     """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run).
 
@@ -50,12 +58,7 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
     silence_known_noise()
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
     args = [item for path in configs for item in ("--config", str(path))]
-    args += [f"--data.init_args.data_dir={empty}", "--data.init_args.download=false"] if _has_download(configs) else [
-        f"--data.init_args.data_dir={empty}"]
-    args += list(overrides)
-    # the check needs only the model: one CPU process, whatever cluster the config asks for
-    args += ["--trainer.logger=false", "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.num_nodes=1",
-             "--trainer.strategy=auto", "--trainer.sync_batchnorm=false", "--trainer.precision=32-true"]
+    args += [f"--data.init_args.data_dir={empty}", *overrides, "--trainer.logger=false", *ONE_CPU_PROCESS]
     cli = StructuredSSLCLI(
         SSLMethod,
         ImageDataModule,
@@ -67,20 +70,6 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
         auto_configure_optimizers=False,
     )
     return cli.model, cli.datamodule
-
-
-def _has_download(configs: Sequence[str]) -> bool:
-    """Whether the configured data module takes ``download`` (MNIST, CIFAR-10 do)."""
-    import yaml
-
-    for path in configs:
-        text = Path(path).read_text()
-        if "download:" in text:
-            return True
-        data = (yaml.safe_load(text) or {}).get("data")
-        if isinstance(data, str) and "download:" in (Path(path).parent / data).read_text():
-            return True
-    return False
 
 
 def load_weights(model: torch.nn.Module, path: str) -> None:
