@@ -9,6 +9,7 @@ appears. A run that fails after the trainer is built leaves no empty version dir
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import warnings
@@ -38,11 +39,16 @@ def test_plain_run_logs_under_default_root_dir_prints_the_summary_and_no_spuriou
     root = tmp_path / "root"
     argv = ["structured-ssl", "fit", "--config", str(REPO / "configs/default.yaml"), f"--trainer.default_root_dir={root}", *SHORT]
     monkeypatch.setattr(sys, "argv", argv)
+    fake_slurm = tmp_path / "bin"  # a machine with SLURM installed (login node, CI): srun on PATH
+    fake_slurm.mkdir()
+    (fake_slurm / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (fake_slurm / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_slurm}:{os.environ['PATH']}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         main()
     messages = [str(w.message) for w in caught]
-    for noise in ("args parameter is intended", "py3nj", "LeafSpec"):
+    for noise in ("args parameter is intended", "py3nj", "LeafSpec", "`srun` command is available"):
         assert not [m for m in messages if noise in m], f"spurious warning {noise!r}"
     assert list(root.rglob("events.out.tfevents.*")), "logs did not follow --trainer.default_root_dir"
     assert not (tmp_path / "runs").exists()

@@ -262,9 +262,13 @@ class _DropLitLoggerTip(logging.Filter):
 
 
 def silence_known_noise() -> None:
-    """Messages a user cannot act on: the litlogger tip, and Lightning 2.6's own use of a
-    pytree API that torch >= 2.10 deprecates (Lightning's code, not ours)."""
+    """Messages a user cannot act on: the litlogger tip, Lightning 2.6's own use of a pytree
+    API that torch >= 2.10 deprecates (Lightning's code, not ours), and Lightning's "srun is
+    available but not used" hint, printed on every local run of a machine with SLURM
+    installed (a login node, CI): cluster runs go through ``grid --launcher slurm``, which
+    starts each task under srun itself (README "Running on a cluster")."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used.*")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.cnn import TranslationCNN, UnstructuredCNN, UnstructuredMLP
+from structured_ssl.encoders.cnn import TranslationCNN, UnstructuredCNN, UnstructuredMLP, conv_stack
 from structured_ssl.groups import Group
 
 Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
@@ -37,6 +37,11 @@ class EncoderSpec:
             construction, one filter copied at each C4 / D4 element; the default) or "escnn"
             (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
             encoder always uses escnn.
+        scale_lifting: paper ResNets' scale encoder: "input" (default: one plain ResNet on the
+            image zoomed to each scale, ``encoders/scale_pyramid.py``; fiber error 0.02) or
+            "sesn" (SESN scale convs in every layer; misses the scale bound at this depth).
+            ``small`` and ``paper_mnist``: "sesn" unless set to "input" (their 3 SESN layers
+            meet the bound at init; the input lift keeps it through training).
     """
 
     architecture: Architecture = "small"
@@ -45,6 +50,7 @@ class EncoderSpec:
     padding_mode: Literal["circular", "zeros"] = "circular"
     kernel_sizes: tuple[int, ...] | None = None
     rotation_conv: Literal["sesn_copies", "escnn"] | None = None
+    scale_lifting: Literal["input", "sesn"] | None = None
 
     def __post_init__(self) -> None:
         if self.kernel_sizes is None:
@@ -79,7 +85,13 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
     if spec.rotation_conv not in (None, "escnn"):
         raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
-    structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
+    if group.kind == "scale" and spec.scale_lifting == "input":
+        from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
+
+        net = conv_stack(in_channels, widths, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES)
+        structured = InputLiftedScaleEncoder(net, group, widths[-1])
+    else:
+        structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
     if spec.structured:
         return structured
     return build_unstructured_twin(structured, group, in_channels, image_size)

@@ -21,6 +21,11 @@ twin, so both are judged by one rule.
   the scale encoders return ``f(x) - f(0)`` (:func:`without_background`; f(0) is the same
   network on an empty image in the same batch, so border effects cancel too): 0.13-0.15
   (``benchmarks/scale_design_sweep.py``).
+* ``maps_zoom=False``: the action of an encoder lifted by zooming its INPUT
+  (``encoders/scale_pyramid.py``): scale s of f(x) is a plain network on x zoomed out by
+  ``scales[s] / scales[0]``, so f(T_j x) at s is the network on the same zoomed image as f(x)
+  at s'. Γ_j then moves scale s' to s WITHOUT zooming the map, the whole map is comparable,
+  and the fiber is the plain spatial mean.
 """
 
 from __future__ import annotations
@@ -45,10 +50,13 @@ class ScaleAction:
         reach: how many extra scales above s an output at scale s depends on (a ScaleConv
             with ``scale_size`` r adds r - 1 per layer); those must exist for Γ_g to hold.
         uniform_shift: claim ``s -> s + j`` for every s (exact only on geometric scales).
+        maps_zoom: False for input-lifted encoders, whose maps at matched scales are the
+            same image (module docstring).
     """
 
-    def __init__(self, group: Group, reach: int = 0, uniform_shift: bool = False) -> None:
+    def __init__(self, group: Group, reach: int = 0, uniform_shift: bool = False, maps_zoom: bool = True) -> None:
         self.group, self.reach, self.uniform_shift = group, int(reach), uniform_shift
+        self.maps_zoom = maps_zoom
 
     # ----------------------------------------------------------------- the index map
     def zoom_factor(self, g: Element) -> float:
@@ -83,18 +91,23 @@ class ScaleAction:
         """Γ_g z: scale s' zoomed out by a, placed at s; zeros where Γ_g is undefined."""
         targets, sources = self._targets_sources(g, z.device)
         out = torch.zeros_like(z)
-        out[:, :, targets] = downscale(z[:, :, sources], self.zoom_factor(g))
+        moved = z[:, :, sources]
+        out[:, :, targets] = downscale(moved, self.zoom_factor(g)) if self.maps_zoom else moved
         return out
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """The scales Γ_g defines (in order), inside the zoomed canvas (other cells zeroed)."""
         targets, _ = self._targets_sources(g, z.device)
+        if not self.maps_zoom:
+            return z[:, :, targets]
         mask = footprint_mask(tuple(z.shape[-2:]), self.zoom_factor(g), z.device).to(z.dtype)
         return z[:, :, targets] * mask
 
     # ----------------------------------------------------------------- pooled fibers
     def pool(self, z: torch.Tensor) -> torch.Tensor:
         """``(B, C, S, H, W)`` -> ``(B, C, S)``: the area-normalised fiber (module docstring)."""
+        if not self.maps_zoom:
+            return z.mean(dim=(-2, -1))
         scales = torch.tensor(self.group.scales, dtype=z.dtype, device=z.device)
         return z.mean(dim=(-2, -1)) * (scales[0] / scales) ** 2
 
