@@ -1,5 +1,7 @@
-"""SESN-style scale convolutions: the basis dilates, the layers are batched and correct, and
-the SHIPPED scale encoders are equivariant where H-SSL reads them.
+"""SESN-style scale convolutions (``encoder.scale_lifting: sesn``; the default input lift is
+tested in test_scale_input_lift.py and, on every shipped config, in test_check.py): the basis
+dilates, the layers are batched and correct, and the SESN encoders at the shipped
+architectures, sizes and scales are equivariant where H-SSL reads them.
 
 The bounds (issue 13), checked with ``structured_ssl.equivariance_scale`` on the encoders,
 image sizes and scales the configs ship (read from the YAML files), random init, eval mode,
@@ -86,7 +88,8 @@ def shipped_encoder(cell: str, overlay: str | None, scales: tuple[float, ...] | 
     architecture, shipped_scales, size, digit = shipped(cell, overlay)
     torch.manual_seed(seed)
     group = Group("scale", scales=scales or shipped_scales)
-    return build_encoder(EncoderSpec(architecture=architecture, structured=structured), group, 1, size), size, digit
+    spec = EncoderSpec(architecture=architecture, structured=structured, scale_lifting="sesn")
+    return build_encoder(spec, group, 1, size), size, digit
 
 
 def blobs(n: int, size: int, seed: int) -> torch.Tensor:

@@ -67,10 +67,11 @@ class LiftedEncoder(nn.Module):
         scale weights scale s by ``(scales[0] / scales[s])^2`` so that a zoom-out moves fibers
         along the scale axis without changing them); translation keeps the spatial cells.
         """
-        if self.group.kind == "scale":  # area-normalised: see encoders/scale_action.py
+        if self.group.kind == "scale":  # the action's pooling: see encoders/scale_action.py
             from structured_ssl.encoders.scale_action import ScaleAction
 
-            return ScaleAction(self.group).pool(z)
+            action = getattr(self, "action", None) or getattr(self, "claimed_action", None)
+            return (action if isinstance(action, ScaleAction) else ScaleAction(self.group)).pool(z)
         if self.group.has_group_axis:
             pooled = z.mean(dim=(-2, -1))
             if self.group.kind == "dihedral":

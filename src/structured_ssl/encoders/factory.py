@@ -37,11 +37,11 @@ class EncoderSpec:
             construction, one filter copied at each C4 / D4 element; the default) or "escnn"
             (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
             encoder always uses escnn.
-        scale_lifting: paper ResNets' scale encoder: "input" (default: one plain ResNet on the
-            image zoomed to each scale, ``encoders/scale_pyramid.py``; fiber error 0.02) or
-            "sesn" (SESN scale convs in every layer; misses the scale bound at this depth).
-            ``small`` and ``paper_mnist``: "sesn" unless set to "input" (their 3 SESN layers
-            meet the bound at init; the input lift keeps it through training).
+        scale_lifting: how scale encoders lift: "input" (default: one plain network on the
+            image zoomed to each scale, ``encoders/scale_pyramid.py``; exact up to
+            interpolation whatever the weights, so training cannot break it) or "sesn" (the
+            paper's SESN scale convs in every layer: within the bound at init for the 3-layer
+            encoders, not after training, and not at ResNet depth).
     """
 
     architecture: Architecture = "small"
@@ -85,7 +85,7 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
     if spec.rotation_conv not in (None, "escnn"):
         raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
     widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
-    if group.kind == "scale" and spec.scale_lifting == "input":
+    if group.kind == "scale" and spec.scale_lifting in (None, "input"):
         from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
 
         net = conv_stack(in_channels, widths, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES)
@@ -94,7 +94,10 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
         structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
     if spec.structured:
         return structured
-    return build_unstructured_twin(structured, group, in_channels, image_size)
+    twin = build_unstructured_twin(structured, group, in_channels, image_size)
+    if getattr(structured, "action", None) is not None and hasattr(twin, "claimed_action"):
+        twin.claimed_action = structured.action  # a twin claims what its structured encoder has
+    return twin
 
 
 def _build_structured(
