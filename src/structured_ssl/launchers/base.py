@@ -42,18 +42,6 @@ def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
     add_slurm_arguments(parser)
 
 
-def launcher_from_args(args: argparse.Namespace) -> Launcher:
-    """The launcher the options ask for; bad SLURM options exit with one line, before any run."""
-    if args.launcher == "slurm":
-        from structured_ssl.launchers.slurm import SlurmLauncher
-        from structured_ssl.launchers.slurm_options import slurm_options_from_args
-
-        return SlurmLauncher(slurm_options_from_args(args))
-    from structured_ssl.launchers.local import LocalLauncher
-
-    return LocalLauncher(jobs=args.jobs, echo=args.echo)
-
-
 def report_outcome(
     label: str, spec: RunSpec, result: dict[str, Any] | None, log: Path | None
 ) -> None:

@@ -175,6 +175,11 @@ class SSLMethod(L.LightningModule):
         )
 
     uses_pairs: bool = True
+    #: the objective pairs fibers of ONE lifted map (S-SSL, hybrid): it needs a group axis.
+    reads_fiber_pairs: bool = False
+    #: the config checks read this class' group / encoder / pairs settings (config_checks
+    #: asks this marker instead of importing the methods, which import config_checks).
+    takes_model_settings: bool = True
 
     # ----------------------------------------------------------------- what a method says
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
