@@ -283,16 +283,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     specs = []
     for objective in args.objectives:
         cell = Cell(args.dataset, objective, args.group)
-        config = cell.config(args.configs)
-        if not config.exists():
-            parser.error(f"no config {config}")
+        if not cell.offered(args.configs):
+            parser.error(f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}")
+        configs, cell_overrides = cell.arguments(args.configs)
         for value in args.values:
             for seed in args.seeds:
                 specs.append(
                     RunSpec(
                         key=f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}",
-                        configs=(str(config), *map(str, args.overlay)),
+                        configs=(*configs, *map(str, args.overlay)),
                         overrides=(
+                            *cell_overrides,
                             *seed_overrides(seed, args.epochs, args.set),
                             parameter.override(value),
                         ),
