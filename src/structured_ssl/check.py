@@ -164,21 +164,26 @@ def cell_jobs(args: argparse.Namespace) -> list[tuple[list[str], list[str], str]
     """(configs, overrides, name) of every cell ``--cells`` selects, composed as the grid does."""
     from structured_ssl.cells import CellError, offered_cells
 
-    try:
-        cells = [c for c in offered_cells(args.cells)
-                 if (args.objectives is None or c.objective in args.objectives)
-                 and (args.datasets is None or c.dataset in args.datasets)]
-        composed = [(c, c.arguments(args.cells)) for c in cells]
-    except CellError as error:
-        raise SystemExit(_error(str(error))) from None
-    return [([*configs, *args.overlay], list(overrides), f"{c.dataset}/{c.name}") for c, (configs, overrides) in composed]
+    jobs = []
+    for root in args.cells:
+        try:
+            cells = [c for c in offered_cells(root)
+                     if (args.objectives is None or c.objective in args.objectives)
+                     and (args.datasets is None or c.dataset in args.datasets)]
+            composed = [(c, c.arguments(root)) for c in cells]
+        except CellError as error:
+            raise SystemExit(_error(str(error))) from None
+        jobs += [([*configs, *args.overlay], list(overrides), f"{Path(root).as_posix()}/{c.dataset}/{c.name}")
+                 for c, (configs, overrides) in composed]
+    return jobs
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="structured-ssl check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", default=[], help="config file(s), composed in order as fit does")
     parser.add_argument("--each", nargs="+", default=[], help="check each of these configs on its own")
-    parser.add_argument("--cells", type=Path, default=None, help="check every cell this config root's cells.yaml offers")
+    parser.add_argument("--cells", type=Path, nargs="+", default=None,
+                        help="check every cell these config roots' cells.yaml offer (e.g. configs configs/paper)")
     parser.add_argument("--objectives", nargs="+", default=None, help="with --cells: only these objectives")
     parser.add_argument("--datasets", nargs="+", default=None, help="with --cells: only these datasets")
     parser.add_argument("--overlay", action="append", default=[], help="composed after each --each config or cell")
