@@ -23,15 +23,8 @@ from typing import Any
 
 from structured_ssl.cells import MANIFEST, Cell
 from structured_ssl.launchers import Launcher, add_launcher_arguments, launcher_from_args
-from structured_ssl.runs import (
-    LOGS_DIR,
-    RunSpec,
-    as_percent,
-    load_results,
-    metric_value,
-    read_result,
-    result_path,
-)
+from structured_ssl.results import as_percent, load_results, metric_value, read_result, result_path
+from structured_ssl.runs import LOGS_DIR, RunSpec
 from structured_ssl.tables import markdown_table, summarize, write_csv
 
 OBJECTIVES = ("augmentation", "structured", "unstructured", "frozen", "supervised")

@@ -28,7 +28,8 @@ from typing import Any
 from structured_ssl.grid import Cell, add_run_arguments, dry_run, run_all, seed_overrides
 from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.launchers import launcher_from_args
-from structured_ssl.runs import LOGS_DIR, RunSpec, as_percent, metric_value
+from structured_ssl.results import as_percent, metric_value
+from structured_ssl.runs import LOGS_DIR, RunSpec
 from structured_ssl.tables import markdown_table, read_csv, summarize, write_csv
 
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from structured_ssl.runs import RunSpec, as_percent, metric_value, tail
+from structured_ssl.results import as_percent, metric_value
+from structured_ssl.runs import RunSpec, tail
 
 LAUNCHERS = ("local", "slurm")
 PROGRESS_METRIC = "test/linear_acc"

@@ -24,10 +24,11 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.config_checks import check_model_settings
+from structured_ssl.ema import ema_update_, momentum_at
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent, PairLoss, ema_update_, momentum_at
+from structured_ssl.losses import NTXent, PairLoss
 from structured_ssl.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.pairs import FiberGrid, PairSampling
 from structured_ssl.randomness import StepDraws, run_seed
