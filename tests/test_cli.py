@@ -7,13 +7,38 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_args import quiet
+from cli_args import cell, quiet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "model" in (yaml.safe_load(p.read_text()) or {}))
+#: the configs that run alone (the axis files compose into cells: tests/test_every_config.py)
+CONFIGS = sorted(
+    p for p in (REPO / "configs").rglob("*.yaml")
+    if {"model", "data"} <= set(yaml.safe_load(p.read_text()) or {}) and "class_path" in yaml.safe_load(p.read_text())["model"]
+)
+
+
+def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() -> None:
+    """No orphan config: each file is named by a composed cell, included by one (``trainer:
+    ../trainers/x.yaml``, ``optimizer: ../optimizer.yaml``), an overlay, a manifest, or standalone."""
+    from structured_ssl.cells import offered_cells
+
+    used = {p.resolve() for p in CONFIGS}
+    for root in ("configs", "configs/paper"):
+        used.add((REPO / root / "cells.yaml").resolve())
+        for c in offered_cells(REPO / root):
+            for path in map(Path, c.arguments(REPO / root)[0]):
+                used.add(path.resolve())
+                text = yaml.safe_load(path.read_text()) or {}
+                for include in (text.get("trainer"), ((text.get("model") or {}).get("init_args") or {}).get("optimizer")):
+                    if isinstance(include, str):
+                        used.add((path.parent / include).resolve())
+    used |= {(REPO / "configs/paper" / f).resolve() for f in ("small.yaml", "small_paper_encoder.yaml")}
+    every = {p.resolve() for p in (REPO / "configs").rglob("*.yaml")}
+    assert every - used == set(), f"config files no cell, include or overlay uses: {sorted(every - used)}"
+    assert len(CONFIGS) == 2  # default.yaml, eval/linear.yaml
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
@@ -54,23 +79,24 @@ def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_p
     assert accuracy and all(0.0 <= a <= 1.0 for a in accuracy)
 
 
-def test_swapping_the_objective_is_one_line(tmp_path: Path) -> None:
-    structured = (REPO / "configs/digits/structured_rotation.yaml").read_text().splitlines()
-    augmentation = (REPO / "configs/digits/augmentation_rotation.yaml").read_text().splitlines()
-    differing = [a for a, b in zip(structured, augmentation, strict=True) if a != b]
-    assert len(differing) == 2  # the comment line and the class_path line
-    assert any("class_path" in line for line in differing)
+def test_swapping_the_objective_is_one_file(tmp_path: Path) -> None:
+    structured, augmentation = cell("digits", "structured", "rotation"), cell("digits", "augmentation", "rotation")
+    differing = [(a, b) for a, b in zip(structured, augmentation, strict=True) if a != b]
+    assert differing == [(str(REPO / "configs/objectives/structured.yaml"), str(REPO / "configs/objectives/augmentation.yaml"))]
+    # and in default.yaml it is one line, the class_path
+    assert "class_path: structured_ssl.methods.StructuredSSL" in (REPO / "configs/default.yaml").read_text()
 
 
 @pytest.mark.parametrize(
-    "config", ["structured_rotation", "augmentation_dihedral", "structured_scale", "unstructured_translation"]
+    "config", [("structured", "rotation"), ("augmentation", "dihedral"), ("structured", "scale"), ("unstructured", "translation")],
+    ids=lambda c: "_".join(c),
 )
-def test_bf16_mixed_precision_trains_every_encoder_family(config: str, tmp_path: Path) -> None:
+def test_bf16_mixed_precision_trains_every_encoder_family(config: tuple[str, str], tmp_path: Path) -> None:
     """escnn (C_N, D_N), the Hermite scale conv and plain convs all run under bf16 autocast;
     losses compute in float32 (losses.py), so the logged loss is finite."""
     main(
         [
-            "fit", "--config", str(REPO / f"configs/digits/{config}.yaml"),
+            "fit", *cell("digits", *config),
             "--trainer.precision=bf16-mixed", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
             "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", "--trainer.callbacks=[]",
             "--trainer.log_every_n_steps=1",

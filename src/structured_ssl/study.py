@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.grid import Cell, add_run_arguments, dry_run, run_all, seed_overrides
-from structured_ssl.groups import PAPER_SCALES
+from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.launchers import launcher_from_args
-from structured_ssl.runs import LOGS_DIR, RunSpec, as_percent, metric_value
+from structured_ssl.results import as_percent, metric_value
+from structured_ssl.runs import LOGS_DIR, RunSpec
 from structured_ssl.tables import markdown_table, read_csv, summarize, write_csv
 
 
@@ -89,18 +90,14 @@ def augmentation_range(result: dict[str, Any], parameter: str, value: str) -> st
     """What a maximum distance means for A-SSL's input transforms, in the group's own units."""
     if parameter != "max_distance":
         return ""
-    group = (result.get("model") or {}).get("group") or {}
-    distance = float(value)
-    kind = group.get("kind")
-    if kind in ("rotation", "dihedral"):
-        return f"rotations differ by <= {360.0 * distance / group.get('order', 1):g} deg"
-    if kind == "scale":
-        scales = group.get("scales") or list(PAPER_SCALES)
-        reach = scales[min(int(distance), len(scales) - 1)] / scales[0]
-        return f"scale ratio between views <= {reach:.2f} (downscale >= {1 / reach:.2f})"
-    if kind == "translation":
-        return f"views shifted <= {distance:g} feature cells apart"
-    return ""
+    settings = (result.get("model") or {}).get("group") or {}
+    if not settings.get("kind"):
+        return ""
+    try:
+        group = Group.from_config(settings)
+    except ValueError:  # a result written by a group this installation does not have
+        return ""
+    return group.plugin.distance_meaning(float(value))
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -287,16 +284,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     specs = []
     for objective in args.objectives:
         cell = Cell(args.dataset, objective, args.group)
-        config = cell.config(args.configs)
-        if not config.exists():
-            parser.error(f"no config {config}")
+        if not cell.offered(args.configs):
+            parser.error(f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}")
+        configs, cell_overrides = cell.arguments(args.configs)
         for value in args.values:
             for seed in args.seeds:
                 specs.append(
                     RunSpec(
                         key=f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}",
-                        configs=(str(config), *map(str, args.overlay)),
+                        configs=(*configs, *map(str, args.overlay)),
                         overrides=(
+                            *cell_overrides,
                             *seed_overrides(seed, args.epochs, args.set),
                             parameter.override(value),
                         ),

@@ -23,8 +23,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -42,10 +44,11 @@ from structured_ssl.encoders.paper_layers import (
     RotationConv,
     conv_bn_relu,
 )
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 PAPER_ARCHITECTURES = ("paper_mnist", "paper_cifar", "paper_tiny")
-TRANSLATION = Group("translation")
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,6 @@ RESNETS = {
     "paper_tiny": ResNetLayout((64, 128, 256, 512), (2, 2, 2, 2), (1, 2, 2, 2)),
 }
 MNIST_STRIDES = (1, 2, 2)
-SCALE_LIFTINGS: tuple[str, ...] = ("input", "sesn")
-"""Scale encoders: lift by zooming the input (default) or SESN scale convs in every layer
-(``encoders/scale_pyramid.py`` says why the default)."""
 
 
 def layer_strides(architecture: str) -> tuple[int, ...]:
@@ -96,14 +96,12 @@ class PaperEncoder(LiftedEncoder):
         self.group = group
         self.padding_mode = padding_mode
         options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
-        scale = group.kind == "scale"
         if architecture == "paper_mnist":
+            first, second, third = group.plugin.paper_mnist_effective_sizes  # Hermite orders per conv
             self.net = nn.Sequential(
-                # scale: Hermite orders (3, 2, 2), not the paper's (11, 3, 3), which measured
-                # fiber errors 0.12-0.22 against 0.025-0.039 (benchmarks/scale_design_sweep.py)
-                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=3 if scale else 11, **options),
-                conv_bn_relu(group, 32, 64, 7, 2, False, effective=2 if scale else 3, **options),
-                conv_bn_relu(group, 64, 128, 7, 2, False, effective=2 if scale else 3, **options),
+                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=first, **options),
+                conv_bn_relu(group, 32, 64, 7, 2, False, effective=second, **options),
+                conv_bn_relu(group, 64, 128, 7, 2, False, effective=third, **options),
             )
             self.out_channels = 128
         else:
@@ -115,11 +113,7 @@ class PaperEncoder(LiftedEncoder):
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         if self.action is None and self.padding_mode == "circular":
             x = pad_to_multiple(x, self.stride)  # translation: a canvas the circular convs shift exactly on
-        if self.group.kind == "scale":  # empty canvas -> 0, as the scale action needs
-            from structured_ssl.encoders.scale_action import without_background
-
-            return without_background(self.net, x)
-        return self.net(x)
+        return self.group.plugin.paper_lift(self.net, x)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         if self.action is None:
@@ -144,18 +138,14 @@ class PaperResNetTwin(ClaimsStructuredAction):
 
     structured = False
 
-    def __init__(self, in_channels: int, group: Group, architecture: str, claims_input_lift: bool = False) -> None:
+    def __init__(self, in_channels: int, group: Group, architecture: str) -> None:
         super().__init__()
         self.group = group
         layout = RESNETS[architecture]
         self.out_channels = layout.widths[-1]
-        self.net = resnet(TRANSLATION, in_channels, layout, out_scale=group.size)
-        if claims_input_lift:  # the scale ResNets' structured encoder lifts its input
-            from structured_ssl.encoders.scale_action import ScaleAction
-
-            self.claimed_action = ScaleAction(group, maps_zoom=False)
-        else:
-            self.claimed_action = group_action(group, in_channels, self.out_channels)
+        plain = dataclasses.replace(group, kind="translation", options=None)  # plain convs, whatever the group
+        self.net = resnet(plain, in_channels, layout, out_scale=group.size)
+        self.claimed_action = group_action(group, in_channels, self.out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)[:, :, 0].unflatten(1, (self.out_channels, self.group.size))
@@ -168,34 +158,19 @@ def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -
     rotation_conv = getattr(spec, "rotation_conv", None) or "sesn_copies"
     if rotation_conv not in ROTATION_CONVS:
         raise ValueError(f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}")
-    if spec.structured and rotation_conv == "sesn_copies" and group.kind in ("rotation", "dihedral"):
-        from structured_ssl.encoders.rot90_conv import check_rot90_group
-
-        check_rot90_group(group)  # before any layer is built
-    scale_lifting = getattr(spec, "scale_lifting", None)
-    if scale_lifting not in (None, *SCALE_LIFTINGS):
-        raise ValueError(f"encoder.scale_lifting={scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}")
-    scale_lifting = scale_lifting or "input"
-    input_lifted = group.kind == "scale" and scale_lifting == "input"
-    if spec.structured and input_lifted:
-        from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
-
-        if spec.architecture == "paper_mnist":
-            net = PaperEncoder(in_channels, TRANSLATION, "paper_mnist", padding_mode="zeros").net
-            return InputLiftedScaleEncoder(net, group, 128)
-        layout = RESNETS[spec.architecture]
-        return InputLiftedScaleEncoder(resnet(TRANSLATION, in_channels, layout), group, layout.widths[-1])
     if spec.structured:
+        group.plugin.check_paper_settings(rotation_conv)  # before any layer is built
+        whole = group.plugin.build_whole_encoder(spec, in_channels, image_size)  # e.g. scale's input lift
+        if whole is not None:
+            return whole
         return PaperEncoder(in_channels, group, spec.architecture, rotation_conv, spec.padding_mode)
-    if group.kind == "translation":
+    if not group.has_group_axis:
         # Table 2: MLP (input, 1024, 2048), output read as 16 fake fibers of 128 (a 4x4 grid)
         return UnstructuredMLP(in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,))
     if spec.architecture == "paper_mnist":
         # Table 2: the same 3-conv CNN with a |G| times wider last conv read as a fake group axis
         twin = UnstructuredCNN(in_channels, group, out_channels=128, widths=(32, 64), kernel_sizes=(11, 7, 7))
-        if input_lifted:
-            from structured_ssl.encoders.scale_action import ScaleAction
-
-            twin.claimed_action = ScaleAction(group, maps_zoom=False)
-        return twin
-    return PaperResNetTwin(in_channels, group, spec.architecture, claims_input_lift=input_lifted)
+    else:
+        twin = PaperResNetTwin(in_channels, group, spec.architecture)
+    twin.claimed_action = group.plugin.twin_action(spec, in_channels, twin.out_channels)  # what the structured one has
+    return twin

@@ -9,6 +9,7 @@ widths), never pickled or stored in hyperparameters (escnn models do not pickle)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -16,24 +17,22 @@ from torch import nn
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:
-    if group.kind == "rotation":
-        return gspaces.rot2dOnR2(N=group.order)
-    if group.kind == "dihedral":
-        return gspaces.flipRot2dOnR2(N=group.order)
-    raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
+    """The escnn gspace of a group whose plug-in has one (``groups.rotation.RotationFamily``)."""
+    gspace = getattr(group.plugin, "gspace", None)
+    if gspace is None:
+        raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
+    return gspace()
 
 
 def group_element(gspace: gspaces.GSpace2D, group: Group, g: Element):
     """Our index tuple -> the escnn group element (rotation k, or flip f then rotation k)."""
-    if group.kind == "rotation":
-        (k,) = g
-        return gspace.fibergroup.element(k % group.order)
-    f, k = g
-    return gspace.fibergroup.element((f % 2, k % group.order))
+    return group.plugin.escnn_element(gspace, g)
 
 
 class RegularFieldAction:

@@ -20,13 +20,17 @@ SESN's costs: F runs once per scale at full resolution, as every SESN conv does.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.scale_action import ScaleAction
 from structured_ssl.encoders.scale_conv import downscale
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 
 class InputLiftedScaleEncoder(LiftedEncoder):

@@ -28,6 +28,8 @@ class FiberViews:
 class StructuredSSL(SSLMethod):
     """S-SSL / H-SSL: fibers of one lifted map as positive pairs (see :class:`SSLMethod`)."""
 
+    reads_fiber_pairs = True
+
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> FiberViews:
         draws = draws if draws is not None else StepDraws.from_global_rng()
         n = len(x) * self.pair_sampling.pairs_per_image
