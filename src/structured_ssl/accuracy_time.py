@@ -7,7 +7,7 @@ come from the runs' TensorBoard scalars (read by :mod:`structured_ssl.compare`):
   from :class:`~structured_ssl.linear_curve.LinearCurve`: a converged linear probe per
   validation epoch; else the kNN or online-probe accuracy);
 * seconds: ``time/train_seconds`` logged at the same step (training time only), else the
-  event's wall time since the run's first event (includes validation).
+  event's wall time since the run's first event or scalar (includes validation).
 
 ``structured-ssl compare`` writes ``accuracy_time.png`` and ``accuracy_time.md`` beside its
 table when some run has such points. Nothing here imports torch.
@@ -49,7 +49,8 @@ def time_curve(scalars: dict[str, list[Point]], first_wall_time: float | None) -
     epochs = {p.step: int(p.value) for p in scalars.get("epoch", [])}
     seconds = {p.step: p.value for p in scalars.get(SECONDS_TAG, [])}
     source = SECONDS_TAG if seconds else "wall time"
-    start = first_wall_time if first_wall_time is not None else scalars[tag][0].wall_time
+    earliest = min(p.wall_time for points in scalars.values() for p in points)
+    start = min(first_wall_time, earliest) if first_wall_time is not None else earliest
     points = []
     for index, point in enumerate(scalars[tag]):
         elapsed = seconds.get(point.step) if seconds else point.wall_time - start
