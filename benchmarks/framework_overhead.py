@@ -11,7 +11,7 @@
 2. The data path: DataLoader iteration plus on-device augmentation (A-SSL's two views) per
    batch, against the training step. Target: under 10% of step time.
 
-    python benchmarks/framework_overhead.py [--group translation] [--steps 20] [--ci-width 2] [--max-seconds 600]
+    python benchmarks/framework_overhead.py [--group translation] [--steps 20] [--ci-width 2] [--max-seconds 300]
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps per run")
     parser.add_argument("--ci-width", type=float, default=2.0, help="stop when the 95%% CI is narrower (points)")
     parser.add_argument("--min-pairs", type=int, default=4)
-    parser.add_argument("--max-seconds", type=float, default=600.0, help="per objective")
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="per objective")
     parser.add_argument("--no-data-path", action="store_true", help="skip the data-path table")
     args = parser.parse_args()
     data = DigitsDataModule(batch_size=128)

@@ -8,7 +8,12 @@ import pytest
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from structured_ssl.accuracy_time import SECONDS_TAG, collect_curves, points_markdown, write_accuracy_time
+from structured_ssl.accuracy_time import (
+    SECONDS_TAG,
+    collect_curves,
+    points_markdown,
+    write_accuracy_time,
+)
 from structured_ssl.cli import main
 from structured_ssl.compare import read_scalars
 from structured_ssl.linear_curve import ACCURACY_TAG, LinearCurve

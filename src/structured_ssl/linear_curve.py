@@ -24,7 +24,14 @@ import lightning as L
 import torch
 
 from structured_ssl.metrics import fit_linear_classifier
-from structured_ssl.online_eval import _batch_size, _dataset, _due, _num_classes, _subset_indices, extract_embeddings
+from structured_ssl.online_eval import (
+    _batch_size,
+    _dataset,
+    _due,
+    _num_classes,
+    _subset_indices,
+    extract_embeddings,
+)
 
 ACCURACY_TAG = "val/linear_curve_acc"
 SECONDS_TAG = "time/train_seconds"
