@@ -113,3 +113,14 @@ def test_channels_last_keeps_parameter_names_and_outputs() -> None:
     assert not conv.weight.is_contiguous()
     assert list(model.state_dict()) == names
     torch.testing.assert_close(model.embed(x), before, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_switch_compiles_in_place_so_checkpoint_keys_do_not_change() -> None:
+    from structured_ssl.groups import Group
+    from structured_ssl.methods import StructuredSSL
+
+    model = StructuredSSL(group=Group("translation"))
+    names = list(model.state_dict())
+    EncoderSpeed(compile=True).setup(None, model, "fit")  # type: ignore[arg-type]
+    assert getattr(model.encoder, "_compiled_call_impl", None) is not None  # compiled lazily, on first call
+    assert list(model.state_dict()) == names  # not wrapped: no "_orig_mod." prefix
