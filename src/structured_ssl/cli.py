@@ -30,7 +30,7 @@ DEFAULT_LOG_DIR = "runs"
 
 PROJECT_COMMANDS = {
     "check": "structured_ssl.check:main",
-    "compare": "structured_ssl.compare:main",
+    "compare": "structured_ssl.accuracy_time:compare_main",
     "grid": "structured_ssl.grid:main",
     "report": "structured_ssl.report:main",
     "study": "structured_ssl.study:main",

@@ -337,7 +337,8 @@ def write_outputs(runs: Sequence[RunSummary], out: str | Path) -> dict[str, Path
     return paths
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> tuple[Path, Path]:
+    """Print and write the comparison; returns (LOGDIR, the output directory)."""
     parser = argparse.ArgumentParser(
         prog="structured-ssl compare",
         description="Compare TensorBoard runs: one Markdown table row per run, plus validation curves.",
@@ -354,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(markdown(runs))
     paths = write_outputs(runs, args.out or Path(args.logdir) / "compare")
     print(f"\nwrote {paths['markdown']}, {paths['csv']} and {paths['plot']}")
+    return Path(args.logdir), paths["markdown"].parent
 
 
 if __name__ == "__main__":
