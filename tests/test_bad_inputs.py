@@ -38,7 +38,7 @@ CASES = (
     BadInput("temperature", ("--model.init_args.loss.init_args.temperature=0",), ("loss.init_args.temperature=0", "> 0")),
     BadInput(
         "group-kind", ("--model.init_args.group.kind=rotaton",),
-        ("model.init_args.group.kind='rotaton'", "'rotation', 'dihedral', 'translation', 'scale'"), hint="rotation",
+        ("group.kind='rotaton'", "'rotation', 'dihedral', 'translation', 'scale'"), hint="rotation",
     ),
     BadInput(
         "architecture", ("--model.init_args.encoder.architecture=resnet50",),

@@ -96,19 +96,14 @@ class GroupAugmentation(nn.Module):
         self.group = group
         self.pixels_per_cell = int(pixels_per_cell)
         self.max_shift = int(math.floor(max_shift_fraction * image_size + 1e-9))
-        if group.kind == "translation":
-            side = 2 * self.max_shift + 1
-            self.element_grid = FiberGrid((side, side), False, (1, 1))
-        elif group.kind == "dihedral":
-            self.element_grid = FiberGrid((2, group.order), True, (1, 1))
-        else:
-            self.element_grid = FiberGrid((group.size,), group.grid_cyclic, (1,))
+        shape, cyclic = group.plugin.augmentation_grid(self.max_shift)
+        self.element_grid = FiberGrid(shape, cyclic, (1,) * len(shape))
 
     def element_sampling(self, max_distance: float | None) -> PairSampling:
         """The pair sampling of (g1, g2) for a fiber-grid ``max_distance`` (cells -> pixels)."""
-        if max_distance is None or self.group.kind != "translation":
-            return PairSampling(max_distance=max_distance)
-        return PairSampling(max_distance=max_distance * self.pixels_per_cell)
+        if max_distance is None:
+            return PairSampling(max_distance=None)
+        return PairSampling(max_distance=self.group.plugin.augmentation_distance(max_distance, self.pixels_per_cell))
 
     def pixel_shift(self, elements: torch.Tensor) -> torch.Tensor:
         """Translation elements ``(B, 2)`` as (row, col) pixel shifts."""
@@ -124,22 +119,7 @@ class GroupAugmentation(nn.Module):
         scale = torch.ones(batch, device=device)
         flip = torch.zeros(batch, device=device)
         shift = torch.zeros(batch, 2, device=device)
-        kind = self.group.kind
-        if kind in ("rotation", "dihedral"):
-            k = elements[:, -1].float()
-            step = 360.0 / self.group.order
-            angle = -k * step  # negative in kornia's y-down frame = escnn's counter-clockwise
-            if self.group.continuous_augmentation:
-                if jitter is None:
-                    raise ValueError("continuous_augmentation needs a jitter per example (StepDraws.uniform)")
-                angle = angle + (jitter.to(device) - 0.5) * step
-            if kind == "dihedral":
-                flip = elements[:, 0].float()
-        elif kind == "scale":
-            scales = torch.tensor(self.group.scales, device=device)
-            scale = scales[0] / scales[elements[:, 0]]
-        else:
-            shift = self.pixel_shift(elements).flip(-1)  # (x, y)
+        angle, scale, flip, shift = self.group.plugin.view_affine(elements, jitter, self.max_shift, angle, scale, flip, shift)
         return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
 
 
@@ -178,4 +158,4 @@ def build_extra_augmentations(names: Sequence[str], channels: int, image_size: i
 
 def degrees_for_distance(group: Group, distance: float) -> float:
     """How far (in degrees) a rotation-grid distance reaches: for plots and docs."""
-    return 360.0 * distance / group.order if group.kind in ("rotation", "dihedral") else math.nan
+    return group.plugin.degrees_for_distance(distance)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from structured_ssl.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.field_checks import import_class as _import
-from structured_ssl.groups import GROUP_KINDS, Group
+from structured_ssl.groups import GROUP_KINDS, Group, plugin_class
 from structured_ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
 if TYPE_CHECKING:
@@ -94,42 +94,21 @@ def check_image_size(image_size: int, spec: EncoderSpec) -> None:
         )
 
 
-def exact_rotation_sizes(total_stride: int, near: int) -> tuple[int, int]:
-    """The nearest sizes ``1 + k x total_stride`` at or below and above ``near``."""
-    below = 1 + ((near - 1) // total_stride) * total_stride
-    return below, below + total_stride
-
-
 def check_exact_rotation_size(group: Group, spec: EncoderSpec, image_size: int) -> None:
-    """Rotation/flip encoders with stride-2 layers are exactly equivariant only at image sizes
-    ``1 + k x total_stride``: then every strided layer samples a grid symmetric about the
-    rotation centre (measured: the small C4 encoder has lifted error 0.36 at 32 px, 3e-7 at 33)."""
-    if group.kind not in ("rotation", "dihedral") or not spec.structured:
-        return
-    from structured_ssl.encoders.factory import TOTAL_STRIDES
-
-    stride = TOTAL_STRIDES.get(spec.architecture)
-    if stride is None or (image_size - 1) % stride == 0:
-        return
-    below, above = exact_rotation_sizes(stride, image_size)
-    nearest = [size for size in (below, above) if size > stride]
-    raise ConfigError(
-        f"data.image_size={image_size} breaks the exact {group.kind} equivariance of "
-        f"encoder.architecture={spec.architecture!r} (total stride {stride}): allowed sizes are 1 + a multiple of "
-        f"{stride}; nearest {' or '.join(map(str, nearest))} (pad the images, e.g. data.image_size={above})"
-    )
+    """An image size that breaks the group's exact equivariance (the plug-in's
+    ``check_image_size``; rotations: sizes ``1 + k x total_stride`` only)."""
+    try:
+        group.plugin.check_image_size(spec, image_size)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int | None) -> tuple[int, ...] | None:
     """The index grid the fiber sampler will see, from the settings alone (None when unknown)."""
-    if group.kind == "rotation":
-        return (group.order,)
-    if group.kind == "dihedral":
-        return (2, group.order)
-    if group.kind == "scale":
-        return (group.size,)
-    side = None if image_size is None else encoder_output_size(spec, image_size)
-    return None if side is None else (side, side)
+    if not group.has_group_axis:
+        side = None if image_size is None else encoder_output_size(spec, image_size)
+        return group.plugin.fiber_grid_shape(side)
+    return group.plugin.fiber_grid_shape(None)
 
 
 def check_pairs_on_grid(
@@ -145,9 +124,10 @@ def check_pairs_on_grid(
     """
     uses_pairs = getattr(method, "uses_pairs", True)
     k = pairs.g0_size if reads_fiber_pairs(method) else 1
-    if kind == "translation" and uses_pairs and image_size is not None and min(shape) < k + 1:
+    spatial = not plugin_class(kind).has_group_axis  # fibers are the cells of the last map
+    if spatial and uses_pairs and image_size is not None and min(shape) < k + 1:
         raise ConfigError(
-            f"data.image_size={image_size} gives a translation fiber grid of {list(shape)} cells: a "
+            f"data.image_size={image_size} gives a {kind} fiber grid of {list(shape)} cells: a "
             f"{k} x {k} bundle (pairs.g0_size={pairs.g0_size}) then has fewer than 2 positions to pair; "
             f"use images whose last feature map has at least {k + 1} cells per side, or a smaller bundle"
         )

@@ -25,8 +25,6 @@ from structured_ssl.bounds import EquivarianceBound
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.modes import eval_mode
 
-#: The scale bound is stated for zooms by one and two scale steps.
-SCALE_STEPS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,7 @@ class ElementError:
 def checked_elements(encoder: LiftedEncoder) -> list[Element]:
     """The non-identity elements a bound is stated for: every exact element, and for scale
     the zooms by one and two scale steps."""
-    elements = [g for g in encoder.group.exact_input_elements() if any(g)]
-    if encoder.group.kind == "scale":
-        elements = [g for g in elements if g[0] in SCALE_STEPS]
-    return elements
+    return encoder.group.plugin.checked_elements()
 
 
 def _relative(moved: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
@@ -90,13 +85,7 @@ def _fibers(encoder, z, moved, moved_part, expected_part, g):
     area-normalised means over space and Γ_g acts on them directly (``ScaleAction.pool``):
     a zoom-out changes the area, so pooling a masked lifted map would not be what H-SSL reads.
     """
-    if encoder.group.kind == "scale":
-        from structured_ssl.equivariance_scale import scale_action_of
-
-        action = scale_action_of(encoder)
-        fibers, moved_fibers = action.pool(z), action.comparable_fibers(action.pool(moved), g)
-        return moved_fibers, action.transform_fibers(fibers, g), action.comparable_fibers(fibers, g)
-    return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
+    return encoder.group.plugin.measured_fibers(encoder, z, moved, moved_part, expected_part, g)
 
 
 def worst(rows: Sequence[ElementError]) -> ElementError:

@@ -111,7 +111,7 @@ class FitSummary(L.Callback):
         group = getattr(module, "group", None)
         what = type(module).__name__
         if group is not None:
-            what += f", {group.kind}" + (f" order {group.order}" if group.kind in ("rotation", "dihedral") else "")
+            what += f", {group.plugin.describe()}"
         size = len(trainer.datamodule.dataset(self.split))
         rows = [
             (f"this run's encoder ({what})", results["run"]),

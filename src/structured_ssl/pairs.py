@@ -62,14 +62,11 @@ class FiberGrid:
 
     @staticmethod
     def of(shape: tuple[int, ...], cyclic: bool, g0_size: int, kind: str) -> FiberGrid:
-        """Bundle shape per axis: k x k in space, 1 x k for D_N (within one flip half), k else."""
-        if kind == "translation":
-            bundle = (g0_size,) * len(shape)
-        elif kind == "dihedral":
-            bundle = (1, g0_size)
-        else:
-            bundle = (g0_size,)
-        grid = FiberGrid(tuple(shape), cyclic, bundle)
+        """The group ``kind``'s bundle shape (k x k in space, 1 x k for D_N within one flip
+        half, k else: ``GroupPlugin.bundle_shape``) on ``shape``."""
+        from structured_ssl.groups import plugin_class
+
+        grid = FiberGrid(tuple(shape), cyclic, plugin_class(kind).bundle_shape(g0_size, len(shape)))
         grid.validate(kind)
         return grid
 

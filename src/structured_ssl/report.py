@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.groups import Group
 from structured_ssl.runs import ResultFileError, as_percent, load_results, metric_value
 from structured_ssl.tables import Summary, markdown_table, read_csv, summarize, write_csv
 
@@ -100,10 +101,12 @@ def group_label(results: Sequence[dict[str, Any]], kind: str) -> str:
         group = (r.get("model") or {}).get("group") or {}
         if group.get("kind") != kind:
             continue
-        if kind in ("rotation", "dihedral"):
-            shorts.add(f"{'C' if kind == 'rotation' else 'D'}{group.get('order')}")
-        elif kind == "scale":
-            shorts.add(f"S{len(group.get('scales') or ())}")
+        try:
+            short = Group.from_config(group).short_name
+        except ValueError:  # a group this installation does not have
+            continue
+        if short != "T":
+            shorts.add(short)
     return f"{kind} ({', '.join(sorted(shorts))})" if shorts else kind
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.grid import Cell, add_run_arguments, dry_run, run_all, seed_overrides
-from structured_ssl.groups import PAPER_SCALES
+from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.launchers import launcher_from_args
 from structured_ssl.runs import LOGS_DIR, RunSpec, as_percent, metric_value
 from structured_ssl.tables import markdown_table, read_csv, summarize, write_csv
@@ -89,18 +89,14 @@ def augmentation_range(result: dict[str, Any], parameter: str, value: str) -> st
     """What a maximum distance means for A-SSL's input transforms, in the group's own units."""
     if parameter != "max_distance":
         return ""
-    group = (result.get("model") or {}).get("group") or {}
-    distance = float(value)
-    kind = group.get("kind")
-    if kind in ("rotation", "dihedral"):
-        return f"rotations differ by <= {360.0 * distance / group.get('order', 1):g} deg"
-    if kind == "scale":
-        scales = group.get("scales") or list(PAPER_SCALES)
-        reach = scales[min(int(distance), len(scales) - 1)] / scales[0]
-        return f"scale ratio between views <= {reach:.2f} (downscale >= {1 / reach:.2f})"
-    if kind == "translation":
-        return f"views shifted <= {distance:g} feature cells apart"
-    return ""
+    settings = (result.get("model") or {}).get("group") or {}
+    if not settings.get("kind"):
+        return ""
+    try:
+        group = Group.from_config(settings)
+    except ValueError:  # a result written by a group this installation does not have
+        return ""
+    return group.plugin.distance_meaning(float(value))
 
 
 # ----------------------------------------------------------------------------- outputs

@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from structured_ssl.bounds import EXACT, SCALE, EquivarianceBound
+from structured_ssl.bounds import EquivarianceBound
 from structured_ssl.groups import Group
 
 Element = tuple[int, ...]
@@ -67,16 +67,7 @@ class LiftedEncoder(nn.Module):
         scale weights scale s by ``(scales[0] / scales[s])^2`` so that a zoom-out moves fibers
         along the scale axis without changing them); translation keeps the spatial cells.
         """
-        if self.group.kind == "scale":  # area-normalised: see encoders/scale_action.py
-            from structured_ssl.encoders.scale_action import ScaleAction
-
-            return ScaleAction(self.group).pool(z)
-        if self.group.has_group_axis:
-            pooled = z.mean(dim=(-2, -1))
-            if self.group.kind == "dihedral":
-                return pooled.unflatten(2, (2, self.group.order))
-            return pooled
-        return z[:, :, 0]
+        return self.group.plugin.fiber_map(z)
 
     def fiber_grid_cyclic(self) -> bool:
         return self.group.grid_cyclic
@@ -100,7 +91,7 @@ class LiftedEncoder(nn.Module):
         checked elements; None for the structure-free twins, which promise nothing."""
         if not self.structured:
             return None
-        return SCALE if self.group.kind == "scale" else EXACT
+        return self.group.plugin.equivariance_bound()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
@@ -116,12 +107,4 @@ class GroupAction(Protocol):
 
 def group_action(group: Group, in_channels: int, out_channels: int) -> GroupAction:
     """The action a structured encoder of ``group`` has; unstructured twins claim it too."""
-    if group.kind in ("rotation", "dihedral"):
-        from structured_ssl.encoders.rotation import RegularFieldAction
-
-        return RegularFieldAction(group, in_channels, out_channels)
-    if group.kind == "scale":
-        from structured_ssl.encoders.scale_action import ScaleAction
-
-        return ScaleAction(group)
-    raise ValueError(f"group.kind={group.kind!r} has no group axis to act on")
+    return group.plugin.action(in_channels, out_channels)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.cnn import TranslationCNN, UnstructuredCNN, UnstructuredMLP
+from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
 from structured_ssl.groups import Group
 
 Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
@@ -58,10 +58,6 @@ class EncoderSpec:
         object.__setattr__(self, "kernel_sizes", kernels)
 
 
-# scale: (16, 32, 32), not (8, 16, 32): with the equivariant basis (Hermite orders 3/2/2) the
-# narrower net has 2.7k parameters (its twin cannot shrink below 3.9k), and 8 lifting channels
-# let a random init miss the scale bound in 15-30% of seeds (README "Scale equivariance")
-SMALL_WIDTHS = {"rotation": (8, 16, 32), "dihedral": (8, 16, 32), "translation": (16, 32, 128), "scale": (16, 32, 32)}
 SMALL_KERNELS = (5, 3, 3)
 SMALL_STRIDES = (1, 2, 2)
 #: Total downsampling of each architecture's stride-s layers (paper_tiny has a fourth stage).
@@ -78,36 +74,24 @@ def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size:
         raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
     if spec.rotation_conv not in (None, "escnn"):
         raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
-    widths = tuple(spec.widths or SMALL_WIDTHS[group.kind])
-    structured = _build_structured(group, in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS)
+    widths = tuple(spec.widths or group.plugin.small_widths)  # each group's default widths
+    structured = group.plugin.build_small(
+        in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES
+    )
     if spec.structured:
         return structured
     return build_unstructured_twin(structured, group, in_channels, image_size)
-
-
-def _build_structured(
-    group: Group, in_channels: int, widths: tuple[int, ...], padding_mode: str, kernels: tuple[int, ...]
-) -> LiftedEncoder:
-    if group.kind in ("rotation", "dihedral"):
-        from structured_ssl.encoders.rotation import RotationEncoder
-
-        return RotationEncoder(in_channels, group, widths, kernels, SMALL_STRIDES)
-    if group.kind == "scale":
-        from structured_ssl.encoders.scale import ScaleEncoder
-
-        # the scale encoder sizes its kernels to its largest scale (scale.py)
-        return ScaleEncoder(in_channels, group, widths=widths)
-    return TranslationCNN(in_channels, group, widths, kernels, SMALL_STRIDES, padding_mode)
 
 
 def build_unstructured_twin(
     structured: LiftedEncoder, group: Group, in_channels: int, image_size: int
 ) -> LiftedEncoder:
     """A non-equivariant encoder with the same lifted output shape and about the same
-    number of parameters as ``structured`` (hidden widths searched to match)."""
+    number of parameters as ``structured`` (hidden widths searched to match). One recipe for
+    every group: fake fibers on the group axis, or (no group axis) a fake spatial grid."""
     target = structured.num_parameters()
     channels = structured.out_channels
-    if group.kind == "translation":
+    if not group.has_group_axis:
         grid = _output_grid(structured, in_channels, image_size)
 
         def make(hidden: int) -> LiftedEncoder:

@@ -93,14 +93,12 @@ class PaperEncoder(LiftedEncoder):
         self.group = group
         self.padding_mode = padding_mode
         options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
-        scale = group.kind == "scale"
         if architecture == "paper_mnist":
+            first, second, third = group.plugin.paper_mnist_effective_sizes  # Hermite orders per conv
             self.net = nn.Sequential(
-                # scale: Hermite orders (3, 2, 2), not the paper's (11, 3, 3), which measured
-                # fiber errors 0.12-0.22 against 0.025-0.039 (benchmarks/scale_design_sweep.py)
-                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=3 if scale else 11, **options),
-                conv_bn_relu(group, 32, 64, 7, 2, False, effective=2 if scale else 3, **options),
-                conv_bn_relu(group, 64, 128, 7, 2, False, effective=2 if scale else 3, **options),
+                conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=first, **options),
+                conv_bn_relu(group, 32, 64, 7, 2, False, effective=second, **options),
+                conv_bn_relu(group, 64, 128, 7, 2, False, effective=third, **options),
             )
             self.out_channels = 128
         else:
@@ -112,11 +110,7 @@ class PaperEncoder(LiftedEncoder):
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         if self.action is None and self.padding_mode == "circular":
             x = pad_to_multiple(x, self.stride)  # translation: a canvas the circular convs shift exactly on
-        if self.group.kind == "scale":  # empty canvas -> 0, as the scale action needs
-            from structured_ssl.encoders.scale_action import without_background
-
-            return without_background(self.net, x)
-        return self.net(x)
+        return self.group.plugin.paper_lift(self.net, x)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         if self.action is None:
@@ -160,13 +154,11 @@ def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -
     rotation_conv = getattr(spec, "rotation_conv", None) or "sesn_copies"
     if rotation_conv not in ROTATION_CONVS:
         raise ValueError(f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}")
-    if spec.structured and rotation_conv == "sesn_copies" and group.kind in ("rotation", "dihedral"):
-        from structured_ssl.encoders.rot90_conv import check_rot90_group
-
-        check_rot90_group(group)  # before any layer is built
+    if spec.structured:
+        group.plugin.check_paper_settings(rotation_conv)  # before any layer is built
     if spec.structured:
         return PaperEncoder(in_channels, group, spec.architecture, rotation_conv, spec.padding_mode)
-    if group.kind == "translation":
+    if not group.has_group_axis:
         # Table 2: MLP (input, 1024, 2048), output read as 16 fake fibers of 128 (a 4x4 grid)
         return UnstructuredMLP(in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,))
     if spec.architecture == "paper_mnist":

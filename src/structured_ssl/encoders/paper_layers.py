@@ -1,7 +1,8 @@
 """Layers of the paper backbones, on the lifted layout ``(B, C, G, H, W)`` for every group.
 
-One :class:`LiftedConv` per group kind (rotation: SESN filter copies or escnn's group conv;
-scale: SESN convs; translation: plain convs), batch norm shared over the group axis (what
+One :class:`LiftedConv` for every group, its convolution made by the group's plug-in
+(``GroupPlugin.paper_conv``; rotation: SESN filter copies or escnn's group conv; scale: SESN
+convs; translation: plain convs), batch norm shared over the group axis (what
 escnn's InnerBatchNorm computes) and pointwise ReLU, so one residual block serves all groups.
 
 Exact sizes for rotations: a stride-2 layer with padding ``k // 2`` samples every second
@@ -50,43 +51,12 @@ class LiftedConv(nn.Module):
                  padding_mode: str = "zeros") -> None:
         super().__init__()
         self.group, self.lifting, self.out_channels = group, lifting, out_channels
-        self.uses_escnn = group.kind in ("rotation", "dihedral") and rotation_conv == "escnn"
-        padding = kernel_size // 2
-        if self.uses_escnn:
-            from structured_ssl.encoders.escnn_compat import enn
-            from structured_ssl.encoders.escnn_init import r2conv
-            from structured_ssl.encoders.rotation import make_gspace
-
-            gspace = make_gspace(group)
-            in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
-            self.in_type = enn.FieldType(gspace, [in_repr] * in_channels)
-            out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-            self.conv = r2conv(self.in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False)
-        elif group.kind in ("rotation", "dihedral"):
-            from structured_ssl.encoders.rot90_conv import Rot90GroupConv, Rot90Lift
-
-            cls = Rot90Lift if lifting else Rot90GroupConv
-            self.conv = cls(group, in_channels, out_channels, kernel_size, effective_size, stride, padding)
-        elif group.kind == "scale":
-            from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift
-
-            cls = ScaleLift if lifting else ScaleConv
-            self.conv = cls(in_channels, out_channels, kernel_size, min(effective_size, kernel_size), group.scales,
-                            stride=stride, padding=padding)
-        else:
-            self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False,
-                                  padding_mode=padding_mode)
+        # the group's own conv (its plug-in's ``paper_conv``), stored as ``conv`` as before
+        self.conv = group.plugin.paper_conv(in_channels, out_channels, kernel_size, stride, lifting, effective_size,
+                                            rotation_conv, padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.uses_escnn:
-            from structured_ssl.encoders.escnn_compat import enn
-
-            flat = x if self.lifting else x.flatten(1, 2)
-            return self.conv(enn.GeometricTensor(flat, self.in_type)).tensor.unflatten(1, (self.out_channels, self.group.size))
-        if self.group.kind == "translation":
-            plain = x if self.lifting else x[:, :, 0]
-            return self.conv(plain).unsqueeze(2)
-        return self.conv(x)
+        return self.group.plugin.paper_conv_forward(self.conv, x, self.lifting)
 
 
 def conv_bn_relu(group: Group, cin: int, cout: int, k: int, stride: int, lifting: bool, effective: int = 3,

@@ -38,7 +38,9 @@ Rot90Op = tuple[bool, int]  # (flip the width axis first, then rot90 by k quarte
 
 
 def check_rot90_group(group: Group) -> None:
-    if group.kind not in ("rotation", "dihedral") or group.order != 4:
+    from structured_ssl.groups.rotation import RotationFamily
+
+    if not isinstance(group.plugin, RotationFamily) or group.order != 4:
         raise ValueError(
             f"encoder.rotation_conv='sesn_copies' with group kind={group.kind!r}, order={group.order}: "
             "filter copies are exact only for C4 and D4 (group.order=4); use rotation_conv='escnn' otherwise"

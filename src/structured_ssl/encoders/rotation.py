@@ -20,20 +20,16 @@ from structured_ssl.groups import Group
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:
-    if group.kind == "rotation":
-        return gspaces.rot2dOnR2(N=group.order)
-    if group.kind == "dihedral":
-        return gspaces.flipRot2dOnR2(N=group.order)
-    raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
+    """The escnn gspace of a group whose plug-in has one (``groups.rotation.RotationFamily``)."""
+    gspace = getattr(group.plugin, "gspace", None)
+    if gspace is None:
+        raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
+    return gspace()
 
 
 def group_element(gspace: gspaces.GSpace2D, group: Group, g: Element):
     """Our index tuple -> the escnn group element (rotation k, or flip f then rotation k)."""
-    if group.kind == "rotation":
-        (k,) = g
-        return gspace.fibergroup.element(k % group.order)
-    f, k = g
-    return gspace.fibergroup.element((f % 2, k % group.order))
+    return group.plugin.escnn_element(gspace, g)
 
 
 class RegularFieldAction:

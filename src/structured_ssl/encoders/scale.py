@@ -66,7 +66,9 @@ class ScaleEncoder(LiftedEncoder):
                  kernel_sizes: Sequence[int] = (9, 7, 7), effective_sizes: Sequence[int] = (3, 2, 2),
                  scale_size: int = 1, strides: Sequence[int] = (1, 2, 2), envelope: float = SIGMA_PER_SCALE) -> None:
         super().__init__()
-        if group.kind != "scale":
+        from structured_ssl.groups.scale import Scale
+
+        if not isinstance(group.plugin, Scale):
             raise ValueError(f"ScaleEncoder needs group.kind='scale', got {group.kind!r}")
         if not len(widths) == len(kernel_sizes) == len(effective_sizes) == len(strides) >= 1:
             raise ValueError(
