@@ -42,17 +42,22 @@ def circular_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.minimum(delta, TWO_PI - delta)
 
 
+def angle_pairs(sampling: PairSampling, first: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Angle pairs from two uniforms on [0, 1) per row (``StepDraws.uniform``: reproducible and
+    split by example across ranks): θ1 = 2π u1, θ2 = θ1 + (2 u2 - 1) d, d = min(max_distance, π)."""
+    check_angle_sampling(sampling)
+    reach = math.pi if sampling.max_distance is None else min(float(sampling.max_distance), math.pi)
+    theta1 = first.double() * TWO_PI
+    theta2 = torch.remainder(theta1 + (offset.double() * 2 - 1) * reach, TWO_PI)
+    return theta1.float(), theta2.float()
+
+
 def sample_angle_pairs(
     sampling: PairSampling, n: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` pairs of angles in [0, 2π), each ``(n,)``: the first uniform, the second uniform
     within ``max_distance`` of it on the circle (any angle when None or >= π)."""
-    check_angle_sampling(sampling)
-    first = torch.rand(n, generator=generator, dtype=torch.float64) * TWO_PI
-    reach = math.pi if sampling.max_distance is None else min(float(sampling.max_distance), math.pi)
-    offset = (torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1) * reach
-    second = torch.remainder(first + offset, TWO_PI)
-    return first.float(), second.float()
+    return angle_pairs(sampling, torch.rand(n, generator=generator), torch.rand(n, generator=generator))
 
 
 def sample_angles(n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -111,7 +111,8 @@ def check_config(
     if ckpt_path:
         load_weights(model, ckpt_path)
     encoder = model.encoder
-    x = probe_images(data.channels, data.image_size, images, seed)
+    probe = getattr(encoder.group.plugin, "probe_images", None) or probe_images  # a group may state its bound on other content
+    x = probe(data.channels, data.image_size, images, seed)
     rows = measure(encoder, x)
     bound = encoder.equivariance_bound()
     return CheckResult(

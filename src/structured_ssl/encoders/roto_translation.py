@@ -27,9 +27,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.cnn import pad_to_multiple, total_stride
+from structured_ssl.encoders.cnn import total_stride
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
+
+
+def centred_canvas(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zero-pad an odd square ``(..., w, w)`` to side S, a multiple of ``multiple`` above w, with
+    the centre pixel (w-1)/2 landing on (S/2, S/2); an even side or canvas passes as it is
+    (the plug-in rejects even image sizes before any model is built)."""
+    side = x.shape[-1]
+    if side % multiple == 0:
+        return x
+    canvas = side + (-side) % multiple  # even, so (canvas - side + 1) is even for odd sides
+    before = (canvas - side + 1) // 2
+    after = canvas - side - before
+    return F.pad(x, (before, after, before, after))
 
 
 def quarter_turns(k: int, order: int) -> int | None:
@@ -117,8 +130,11 @@ class RotoTranslationEncoder(LiftedEncoder):
         self.out_type = current
 
     def canvas(self, x: torch.Tensor) -> torch.Tensor:
-        """The torus the network sees: zero-padded after the last row/column to a multiple of s."""
-        return pad_to_multiple(x, self.stride)
+        """The torus the network sees: zero-padded to a multiple of s, the image's centre pixel
+        at (S/2, S/2). Why centred: a rotation of the image about its own centre (A-SSL's kornia
+        warp) is then the torus rotation about (S/2, S/2), and whole-cell shifts of centred
+        content are rolls, so A-SSL's views are exactly T_g of the canvas."""
+        return centred_canvas(x, self.stride)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(enn.GeometricTensor(self.canvas(x), self.in_type)).tensor

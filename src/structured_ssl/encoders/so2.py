@@ -198,11 +198,6 @@ class SO2Encoder(LiftedEncoder):
         flat = rotate_images(moved.flatten(1, 2), float(phi))
         return flat.unflatten(1, (self.out_channels, self.coefficients))
 
-    def equivariance_bound(self):
-        from structured_ssl.bounds import EXACT
-
-        return EXACT if self.structured else None
-
     def export_plain(self) -> nn.Module:
         import copy
 
