@@ -44,3 +44,33 @@ def test_fiber_map_keeps_space_and_orientation(encoder) -> None:
     z = encoder(torch.rand(2, 1, 21, 21))
     assert encoder.fiber_map(z).shape == (2, 32, 4, 6, 6)
     assert encoder.fiber_grid_cyclic()
+
+
+def test_check_measures_every_exact_element_within_the_exact_bound() -> None:
+    """What ``check`` reports: quarter turns x shifts by -1..1 cells, all exact; rolling only the
+    orientations (no spatial roll) would be far off (the no-shift column is the error of no action)."""
+    from structured_ssl.bounds import EXACT
+    from structured_ssl.equivariance import measure, probe_images
+    from structured_ssl.groups import Group
+    from structured_ssl.methods import StructuredSSL
+
+    encoder = StructuredSSL(group=Group("roto_translation", 4), image_size=21).encoder
+    rows = measure(encoder, probe_images(1, 21))
+    assert encoder.equivariance_bound() == EXACT
+    assert len(rows) == 4 * 9 - 1
+    assert all(r.within(EXACT) for r in rows)
+    assert min(r.baseline for r in rows) > 0.05
+
+
+def test_bad_settings_name_the_field() -> None:
+    from structured_ssl.encoders.factory import EncoderSpec
+    from structured_ssl.groups import Group
+    from structured_ssl.methods import StructuredSSL
+
+    group = Group("roto_translation", 4)
+    with pytest.raises(ValueError, match=r"data\.image_size=20"):
+        StructuredSSL(group=group, image_size=20)
+    with pytest.raises(ValueError, match=r"encoder\.padding_mode='zeros'"):
+        StructuredSSL(group=group, image_size=21, encoder=EncoderSpec(padding_mode="zeros"))
+    with pytest.raises(ValueError, match=r"roto_translation.*small"):
+        StructuredSSL(group=group, image_size=29, encoder=EncoderSpec(architecture="paper_mnist"))

@@ -78,3 +78,57 @@ def test_invariant_embedding_is_rotation_invariant(encoder) -> None:
     with torch.no_grad():
         a, b = encoder.invariant(encoder(x)), encoder.invariant(encoder(rotate_images(x, math.pi / 2)))
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def so2_plugin_elements(group):
+    return group.plugin.checked_elements() + group.plugin.probe_only_elements()
+
+
+def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
+    """What ``check`` measures: quarter turns exact, other angles within the interpolation bound;
+    an encoder whose claimed Γ_φ turns the other way misses it at the quarter turns."""
+    from structured_ssl.equivariance import measure
+    from structured_ssl.groups import Group
+
+    group = Group("so2")
+    torch.manual_seed(0)
+    encoder = group.plugin.build_small(1, (8, 16, 32), "zeros", (5, 3, 3), (1, 2, 2)).eval()
+    x = group.plugin.probe_images(1, 21, 8, 0)
+    bound = encoder.equivariance_bound()
+    rows = measure(encoder, x, so2_plugin_elements(group))
+    assert all(r.within(bound) for r in rows), [(r.element, r.fiber) for r in rows]
+    assert max(r.fiber for r in rows[:3]) < 1e-5 < min(r.fiber for r in rows[3:])
+
+    class TurnsTheOtherWay(SO2Encoder):
+        def transform_output(self, z, g):
+            return super().transform_output(z, (-g[0],))
+
+    wrong = TurnsTheOtherWay(1, group).eval()
+    wrong.load_state_dict(encoder.state_dict())
+    missed = [r.element for r in measure(wrong, x, so2_plugin_elements(group)) if not r.within(bound)]
+    assert (math.pi / 2,) in missed and (3 * math.pi / 2,) in missed
+
+
+def test_structured_views_draw_continuous_angles_within_the_distance() -> None:
+    from structured_ssl.angle_pairs import circular_distance
+    from structured_ssl.groups import Group
+    from structured_ssl.methods import ContinuousStructuredSSL
+    from structured_ssl.pairs import PairSampling
+
+    model = ContinuousStructuredSSL(group=Group("so2"), image_size=21, pairs=PairSampling(max_distance=0.5))
+    views = model.make_views(torch.zeros(512, 1, 21, 21))
+    distance = circular_distance(views.first, views.second)
+    assert float(distance.max()) <= 0.5 + 1e-5 and float(distance.min()) > 0
+    assert float(distance.mean()) == pytest.approx(0.25, abs=0.03)  # uniform on [0, 0.5]
+    assert len(torch.unique(views.first)) == 512, "continuous: no two examples share an angle"
+
+
+def test_bad_so2_settings_name_the_field() -> None:
+    from structured_ssl.groups import Group
+
+    with pytest.raises(ValueError, match=r"group\.options\.grid_samples=6"):
+        Group("so2", options={"grid_samples": 6})
+    with pytest.raises(ValueError, match=r"group\.options\.max_frequency=0"):
+        Group("so2", options={"max_frequency": 0})
+    with pytest.raises(ValueError, match=r"group\.options\.band"):
+        Group("so2", options={"band": 2})
