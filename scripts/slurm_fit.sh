@@ -4,7 +4,8 @@
 # Lightning owns the requeue (SIGUSR1); sweeps submitted by `structured-ssl grid --launcher
 # slurm` use submitit's instead (see README, "Running on a cluster").
 #
-#   sbatch scripts/slurm_fit.sh configs/paper/cifar10/structured_rotation.yaml
+#   sbatch scripts/slurm_fit.sh configs/objectives/structured.yaml --config configs/paper/datasets/cifar10.yaml \
+#     --config configs/groups/rotation_c4.yaml   (a composed cell: the first config, then more --config)
 #
 # Keep --nodes / --ntasks-per-node in step with trainer.num_nodes / trainer.devices below
 # (they are read from SLURM's variables). On CPUs (the tests do this), override on the

@@ -18,7 +18,7 @@ from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.encoders.so2 import interpolation_error, rotate_images
 from structured_ssl.equivariance import probe_images
 from structured_ssl.groups import Group
-from structured_ssl.methods import ContinuousStructuredSSL
+from structured_ssl.methods import StructuredSSL
 
 ANGLES = (math.pi / 2, math.pi / 8, 0.3, 1.0, 2.5)
 
@@ -33,7 +33,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for size, kernels in ((21, (5, 3, 3)), (29, (11, 7, 7))):
         torch.manual_seed(0)
-        encoder = ContinuousStructuredSSL(group=group, image_size=size, encoder=EncoderSpec(kernel_sizes=kernels)).encoder.eval()
+        encoder = StructuredSSL(group=group, image_size=size, encoder=EncoderSpec(kernel_sizes=kernels)).encoder.eval()
         probes = {"smooth (check's SO(2) probe)": group.plugin.probe_images(1, size, 8, 0), "shared probe_images": probe_images(1, size)}
         theta = torch.rand(8, generator=torch.Generator().manual_seed(1)) * 2 * math.pi
         for name, x in probes.items():

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Multi-node launch without SLURM: run this on every node with its NODE_RANK.
 #
-#   MASTER_ADDR=node0 NODE_RANK=0 NNODES=2 GPUS=4 scripts/torchrun_fit.sh configs/paper/mnist/structured_rotation.yaml
-#   MASTER_ADDR=node0 NODE_RANK=1 NNODES=2 GPUS=4 scripts/torchrun_fit.sh configs/paper/mnist/structured_rotation.yaml
+#   MASTER_ADDR=node0 NODE_RANK=0 NNODES=2 GPUS=4 scripts/torchrun_fit.sh configs/objectives/structured.yaml --config configs/paper/datasets/mnist.yaml --config configs/groups/rotation_c4.yaml
+#   MASTER_ADDR=node0 NODE_RANK=1 NNODES=2 GPUS=4 scripts/torchrun_fit.sh configs/objectives/structured.yaml --config configs/paper/datasets/mnist.yaml --config configs/groups/rotation_c4.yaml
 #
 # torchrun starts one process per GPU; Lightning detects torchrun's environment
 # (TorchElasticEnvironment), so devices/num_nodes must match GPUS/NNODES.

@@ -28,7 +28,7 @@ class BadInput:
     flags: tuple[str, ...]
     expected: tuple[str, ...]  # field, value and what is allowed, as printed
     hint: str | None = None  # "did you mean X?" when one follows from the error, else no hint
-    config: str = "configs/default.yaml"
+    config: tuple[str, ...] = ("configs/default.yaml",)  # composed in order
 
 
 CASES = (
@@ -73,7 +73,7 @@ CASES = (
     BadInput("num-nodes", ("--trainer.num_nodes=0",), ("trainer.num_nodes=0", ">= 1")),
     BadInput(
         "data-dir", ("--data.init_args.data_dir=no-such-dir", "--data.init_args.download=false"),
-        ("data.data_dir='no-such-dir' does not exist", "data.download=true"), config="configs/mnist/structured_rotation.yaml",
+        ("data.data_dir='no-such-dir' does not exist", "data.download=true"), config=("configs/objectives/structured.yaml", "configs/datasets/mnist.yaml", "configs/groups/rotation_c4.yaml"),
     ),
     # clean before this change; kept so
     BadInput("group-order", ("--model.init_args.group.order=1",), ("group.order=1", "order >= 2")),
@@ -97,7 +97,8 @@ def no_model_build(monkeypatch):
 
 def run_bad(case: BadInput, tmp_path: Path, capsys) -> str:
     with pytest.raises(SystemExit) as exit_info:
-        main(["fit", "--config", case.config, f"--trainer.default_root_dir={tmp_path}", *case.flags])
+        configs = [item for path in case.config for item in ("--config", path)]
+        main(["fit", *configs, f"--trainer.default_root_dir={tmp_path}", *case.flags])
     captured = capsys.readouterr()
     assert exit_info.value.code == 2, captured.err
     assert captured.out == ""

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from cli_args import quiet
+from cli_args import cell_of, quiet
 
 from structured_ssl.bounds import EXACT, SCALE
+from structured_ssl.cells import TWIN_SUFFIX, offered_cells
 from structured_ssl.check import check_config, main
 from structured_ssl.config_checks import ConfigError, check_exact_rotation_size
 from structured_ssl.encoders.factory import TOTAL_STRIDES, EncoderSpec, build_encoder
@@ -21,35 +22,42 @@ from structured_ssl.groups import Group
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shipped_structured_configs() -> list[Path]:
-    """Every shipped config whose encoder is structured (twins promise nothing)."""
+def shipped_structured_configs() -> list[str]:
+    """Every composed S-SSL cell whose encoder is structured (twins promise nothing), by id
+    ``[paper/]<dataset>/structured_<group>``."""
     found = []
-    for path in sorted((REPO / "configs").rglob("structured_*.yaml")):
-        model = (yaml.safe_load(path.read_text()) or {}).get("model", {})
-        encoder = (model.get("init_args") or {}).get("encoder") or {}
-        if isinstance(encoder, dict) and encoder.get("structured", True):
-            found.append(path)
+    for root in ("configs", "configs/paper"):
+        prefix = root.removeprefix("configs").strip("/")
+        for c in offered_cells(REPO / root):
+            if c.objective == "structured" and not c.group.endswith(TWIN_SUFFIX):
+                found.append("/".join(p for p in (prefix, c.dataset, c.name) if p))
     return found
 
 
 #: Shipped configs whose encoder misses its bound today, with the measured worst fiber error
 #: (README "Equivariance you can check"): the 20-layer scale ResNets. The check must keep
 #: saying so (exit 1), and the test below fails the day one is fixed, so this list shrinks.
-KNOWN_OUT_OF_BOUND = {"paper/cifar10/structured_scale.yaml", "paper/tiny_imagenet/structured_scale.yaml"}
+KNOWN_OUT_OF_BOUND = {"paper/cifar10/structured_scale", "paper/tiny_imagenet/structured_scale"}
 
 
-def _name(path: Path) -> str:
-    return str(path.relative_to(REPO / "configs"))
+def test_the_cells_include_every_group_and_the_known_misses() -> None:
+    cells = shipped_structured_configs()
+    assert KNOWN_OUT_OF_BOUND <= set(cells)
+    assert {"digits/structured_rotation", "digits/structured_dihedral", "digits/structured_translation",
+            "digits/structured_scale", "paper/mnist/structured_rotation"} <= set(cells)
 
 
-@pytest.mark.parametrize("config", shipped_structured_configs(), ids=_name)
-def test_every_shipped_structured_config_meets_its_bound(config: Path) -> None:
-    result = check_config([str(config)], images=4)
+@pytest.mark.parametrize("config", shipped_structured_configs())
+def test_every_shipped_structured_config_meets_its_bound(config: str) -> None:
+    arguments = cell_of(config)
+    files = [arguments[i + 1] for i, a in enumerate(arguments) if a == "--config"]
+    overrides = [a for a in arguments if a.startswith("--") and a != "--config"]
+    result = check_config(files, images=4, overrides=overrides)
     worst = max(result.rows, key=lambda r: r.fiber)
-    if _name(config) in KNOWN_OUT_OF_BOUND:
-        assert not result.passed, f"{_name(config)} now meets its bound: remove it from KNOWN_OUT_OF_BOUND"
+    if config in KNOWN_OUT_OF_BOUND:
+        assert not result.passed, f"{config} now meets its bound: remove it from KNOWN_OUT_OF_BOUND"
         return
-    assert result.passed, f"{config.name}: fiber error {worst.fiber:.3g} (no-shift {worst.baseline:.3g}), bound {result.bound}"
+    assert result.passed, f"{config}: fiber error {worst.fiber:.3g} (no-shift {worst.baseline:.3g}), bound {result.bound}"
 
 
 def test_bounds_are_part_of_each_encoders_contract() -> None:
@@ -124,11 +132,11 @@ def test_the_refused_size_really_breaks_rotation_equivariance() -> None:
 
 
 def test_check_command_exit_codes(capsys) -> None:
-    main(["--config", str(REPO / "configs/digits/structured_rotation.yaml"), "--images", "2"])
+    main([*cell_of("digits/structured_rotation"), "--images", "2"])
     out = capsys.readouterr().out
     assert "PASS" in out and "no-shift" in out
     with pytest.raises(SystemExit) as failed:
-        main(["--config", str(REPO / "configs/digits/structured_translation.yaml"), "--images", "2",
+        main([*cell_of("digits/structured_translation"), "--images", "2",
               "--model.init_args.encoder.padding_mode=zeros"])
     assert failed.value.code == 1
     assert "bound missed" in capsys.readouterr().err
@@ -136,23 +144,25 @@ def test_check_command_exit_codes(capsys) -> None:
 
 def test_check_writes_the_markdown_table(tmp_path: Path) -> None:
     table = tmp_path / "eq.md"
-    main(["--each", str(REPO / "configs/digits/structured_rotation.yaml"),
-          str(REPO / "configs/digits/unstructured_rotation.yaml"), "--images", "2", "--markdown", str(table)])
+    main(["--cells", str(REPO / "configs"), "--datasets", "digits", "--objectives", "structured", "unstructured",
+          "--images", "2", "--markdown", str(table)])
     text = table.read_text()
     assert "| C8 | small |" in text and "(twin)" in text and "n/a" in text
+    assert "digits/structured_rotation" in text and "digits/unstructured_scale" in text
+    assert text.count("digits/") == 8  # 2 objectives x 4 groups, each its own row
 
 
 def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
     from structured_ssl.cli import main as cli_main
 
-    config = str(REPO / "configs/digits/structured_translation.yaml")
-    cli_main(["fit", "--config", config, "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
+    config = cell_of("digits/structured_translation")
+    cli_main(["fit", *config, "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
               "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", *quiet(tmp_path)])
     checkpoint = next(tmp_path.rglob("last.ckpt"))
-    main(["--config", config, "--ckpt_path", str(checkpoint), "--images", "2"])
+    main([*config, "--ckpt_path", str(checkpoint), "--images", "2"])
     assert "PASS" in capsys.readouterr().out
     with pytest.raises(SystemExit) as missing:
-        main(["--config", config, "--ckpt_path", str(tmp_path / "nope.ckpt")])
+        main([*config, "--ckpt_path", str(tmp_path / "nope.ckpt")])
     assert missing.value.code == 2
     assert "--ckpt_path=" in capsys.readouterr().err
 
@@ -175,9 +185,9 @@ def test_online_monitor_logs_fiber_errors_and_warns_past_the_bound(tmp_path: Pat
     """A zero-padded translation CNN misses its bound: the monitor says so during fit."""
     from structured_ssl.cli import main as cli_main
 
-    config = str(REPO / "configs/digits/structured_translation.yaml")
+    config = cell_of("digits/structured_translation")
     with pytest.warns(UserWarning, match="drifted past its equivariance bound") as caught:
-        cli_main(["fit", "--config", config, "--model.init_args.encoder.padding_mode=zeros", "--trainer.max_epochs=1",
+        cli_main(["fit", *config, "--model.init_args.encoder.padding_mode=zeros", "--trainer.max_epochs=1",
                   "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
                   "--data.init_args.train_subset=256", *quiet(tmp_path)])
     assert any("fiber error" in str(w.message) for w in caught)

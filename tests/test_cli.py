@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_args import quiet
+from cli_args import cell, quiet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.cli import main
@@ -54,23 +54,24 @@ def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_p
     assert accuracy and all(0.0 <= a <= 1.0 for a in accuracy)
 
 
-def test_swapping_the_objective_is_one_line(tmp_path: Path) -> None:
-    structured = (REPO / "configs/digits/structured_rotation.yaml").read_text().splitlines()
-    augmentation = (REPO / "configs/digits/augmentation_rotation.yaml").read_text().splitlines()
-    differing = [a for a, b in zip(structured, augmentation, strict=True) if a != b]
-    assert len(differing) == 2  # the comment line and the class_path line
-    assert any("class_path" in line for line in differing)
+def test_swapping_the_objective_is_one_file(tmp_path: Path) -> None:
+    structured, augmentation = cell("digits", "structured", "rotation"), cell("digits", "augmentation", "rotation")
+    differing = [(a, b) for a, b in zip(structured, augmentation, strict=True) if a != b]
+    assert differing == [(str(REPO / "configs/objectives/structured.yaml"), str(REPO / "configs/objectives/augmentation.yaml"))]
+    # and in default.yaml it is one line, the class_path
+    assert "class_path: structured_ssl.methods.StructuredSSL" in (REPO / "configs/default.yaml").read_text()
 
 
 @pytest.mark.parametrize(
-    "config", ["structured_rotation", "augmentation_dihedral", "structured_scale", "unstructured_translation"]
+    "config", [("structured", "rotation"), ("augmentation", "dihedral"), ("structured", "scale"), ("unstructured", "translation")],
+    ids=lambda c: "_".join(c),
 )
-def test_bf16_mixed_precision_trains_every_encoder_family(config: str, tmp_path: Path) -> None:
+def test_bf16_mixed_precision_trains_every_encoder_family(config: tuple[str, str], tmp_path: Path) -> None:
     """escnn (C_N, D_N), the Hermite scale conv and plain convs all run under bf16 autocast;
     losses compute in float32 (losses.py), so the logged loss is finite."""
     main(
         [
-            "fit", "--config", str(REPO / f"configs/digits/{config}.yaml"),
+            "fit", *cell("digits", *config),
             "--trainer.precision=bf16-mixed", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
             "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", "--trainer.callbacks=[]",
             "--trainer.log_every_n_steps=1",

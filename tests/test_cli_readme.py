@@ -58,19 +58,24 @@ def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) ->
 
 
 def test_readme_checkpoint_cadence_matches_every_trainer_config() -> None:
-    claim = re.search(r"5 for `configs/digits/`, 500 for (.*?)\(`every_n_train_steps`", README, re.S)
+    claim = re.search(r"5 for `configs/datasets/digits.yaml`, 500 for (.*?)\(`every_n_train_steps`", README, re.S)
     assert claim, "the README's cadence sentence moved"
-    five_hundred = set(re.findall(r"`configs/([\w/*]+)/`", claim.group(1)))
-    for path in (REPO / "configs").rglob("trainer.yaml"):
+    five_hundred = set(re.findall(r"`configs/([\w/*]+)\.yaml`", claim.group(1)))
+    datasets = sorted((REPO / "configs").glob("datasets/*.yaml")) + sorted((REPO / "configs").glob("paper/datasets/*.yaml"))
+    assert len(datasets) == 7
+    for path in datasets:
+        trainer = yaml.safe_load(path.read_text())["trainer"]
+        if isinstance(trainer, str):  # an included trainer file
+            trainer = yaml.safe_load((path.parent / trainer).read_text())
         steps = [
             cb["init_args"]["every_n_train_steps"]
-            for cb in yaml.safe_load(path.read_text())["callbacks"]
+            for cb in trainer["callbacks"]
             if "every_n_train_steps" in cb.get("init_args", {})
         ]
-        folder = str(path.parent.relative_to(REPO / "configs"))
-        expected = 5 if folder == "digits" else 500
+        name = str(path.relative_to(REPO / "configs").with_suffix(""))
+        expected = 5 if name == "datasets/digits" else 500
         assert steps == [expected], f"{path}: {steps}"
-        assert folder == "digits" or folder in five_hundred or folder.startswith("paper/") and "paper/*" in five_hundred
+        assert name == "datasets/digits" or name in five_hundred or name.startswith("paper/") and "paper/datasets/*" in five_hundred
 
 
 def test_constraints_pin_every_dependency_within_its_range() -> None:

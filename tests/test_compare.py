@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_args import cell
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
@@ -15,7 +16,7 @@ from structured_ssl.cli import main
 from structured_ssl.compare import collect, find_runs
 
 REPO = Path(__file__).resolve().parents[1]
-OBJECTIVES = {"StructuredSSL": "structured_rotation.yaml", "AugmentationSSL": "augmentation_rotation.yaml"}
+OBJECTIVES = {"StructuredSSL": "structured", "AugmentationSSL": "augmentation"}
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,7 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         main(
             [
                 "fit",
-                "--config",
-                str(REPO / "configs/digits" / config),
+                *cell("digits", config, "rotation"),
                 "--trainer.max_epochs=1",
                 "--trainer.limit_train_batches=2",
                 "--trainer.limit_val_batches=1",

@@ -27,13 +27,12 @@ from structured_ssl.pairs import PairSampling
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fit_fails(tmp_path: Path, capsys, *overrides: str, config: str = "configs/default.yaml") -> str:
+def fit_fails(tmp_path: Path, capsys, *overrides: str, config: str | tuple[str, ...] = "configs/default.yaml") -> str:
     """Run ``fit`` with overrides; assert it exits 2 before any step; return stderr."""
     steps = tmp_path / "steps.txt"
     args = [
         "fit",
-        "--config",
-        str(REPO / config),
+        *[item for path in ((config,) if isinstance(config, str) else config) for item in ("--config", str(REPO / path))],
         f"--trainer.default_root_dir={tmp_path}",
         f"--trainer.logger.init_args.save_dir={tmp_path}",
         "--trainer.enable_progress_bar=false",
@@ -79,7 +78,7 @@ def test_missing_data_dir_is_named_before_any_step(tmp_path: Path, capsys) -> No
         capsys,
         f"--data.init_args.data_dir={missing}",
         "--data.init_args.download=false",
-        config="configs/mnist/structured_rotation.yaml",
+        config=("configs/objectives/structured.yaml", "configs/datasets/mnist.yaml", "configs/groups/rotation_c4.yaml"),
     )
     assert f"data.data_dir={str(missing)!r} does not exist" in err
 

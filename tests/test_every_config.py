@@ -1,7 +1,9 @@
 """Every shipped config cell passes the CLI's checks, not only its parser.
 
-Each ``configs/**/*.yaml`` that names a model class is run through ``structured-ssl fit``
-in-process, the real CLI, stopped right before ``trainer.fit``:
+Each composed grid cell (``configs/cells.yaml`` and ``configs/paper/cells.yaml``, composed by
+``structured_ssl.cells`` as the grid does), ``configs/default.yaml`` and the other single
+configs are run through ``structured-ssl fit`` in-process, the real CLI, stopped right before
+``trainer.fit``:
 
 * the digits cells, the default, and the structured cell of each group of mnist / cifar10 /
   tiny_imagenet (`small` encoders): parse, the config checks (``before_instantiate_classes``),
@@ -21,20 +23,28 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
-from cli_args import quiet
+from cli_args import cell_of, merged_yaml, quiet
 
 from structured_ssl import cli
+from structured_ssl.cells import offered_cells
 from structured_ssl.check import ONE_CPU_PROCESS
 from structured_ssl.config_checks import check_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
-CELLS = sorted(
-    str(path.relative_to(REPO))
-    for path in (REPO / "configs").rglob("*.yaml")
-    if isinstance(model := (yaml.safe_load(path.read_text()) or {}).get("model"), dict)
-    and "class_path" in model
-)
+def _cell_ids() -> list[str]:
+    ids = []
+    for root in ("configs", "configs/paper"):
+        prefix = root.removeprefix("configs").strip("/")
+        ids += ["/".join(p for p in (prefix, c.dataset, c.name) if p) for c in offered_cells(REPO / root)]
+    return ids
+
+
+#: composed cells by id (``[paper/]<dataset>/<objective>_<group>``) and the single-file configs
+CELLS = sorted(_cell_ids()) + ["configs/default.yaml", "configs/eval/linear.yaml"]
+
+
+def arguments(config: str) -> list[str]:
+    return ["--config", str(REPO / config)] if config.endswith(".yaml") else cell_of(config)
 
 
 class Stop(Exception):
@@ -74,25 +84,21 @@ def run_to_the_start_of_fit(
     # its own): their other settings are checked in one CPU process, as `structured-ssl check` does
     one_cpu = list(ONE_CPU_PROCESS) if paper else []
     with pytest.raises(Stop):
-        cli.main(["fit", "--config", str(REPO / config), *quiet(tmp_path), *data_dir, *one_cpu])
+        cli.main(["fit", *arguments(config), *quiet(tmp_path), *data_dir, *one_cpu])
     return reached["cli"]
 
 
 def builds_cheaply(config: str) -> bool:
     """Built in full: the CPU cells (digits, default), and the structured cell of each group on
     the other `small`-encoder datasets (their siblings differ in the objective line only)."""
-    if config.startswith("configs/paper/"):
+    if config.startswith("paper/"):
         return False
-    return (
-        config.startswith("configs/digits/")
-        or config == "configs/default.yaml"
-        or "/structured_" in config
-    )
+    return config.startswith("digits/") or config == "configs/default.yaml" or "/structured_" in config
 
 
 @pytest.mark.parametrize("config", CELLS)
 def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, monkeypatch) -> None:
-    if "checkpoint: ???" in (REPO / config).read_text():
+    if config.endswith(".yaml") and "checkpoint: ???" in (REPO / config).read_text():
         pytest.skip(
             "needs a pretrained checkpoint path (linear evaluation): covered by tests/test_linear_eval.py"
         )
@@ -105,26 +111,34 @@ def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, mo
 
 
 def test_cells_are_found() -> None:
-    assert len(CELLS) > 100 and "configs/default.yaml" in CELLS
-    assert not [
-        c for c in CELLS if c.endswith(("data.yaml", "trainer.yaml", "loss.yaml", "optimizer.yaml"))
-    ]
+    """The 128 cells of the old one-file-per-cell layout, composed now from about 30 files."""
+    assert len(CELLS) == 130 and "configs/default.yaml" in CELLS
+    assert {"digits/hybrid_scale", "paper/mnist/structured_translation_unstructured", "paper/tiny_imagenet/frozen_scale",
+            "tiny_imagenet/unstructured_dihedral"} <= set(CELLS)
+    assert len(list((REPO / "configs").rglob("*.yaml"))) <= 32
 
 
 # ----------------------------------------------------------------------------- translation ranges
 TRANSLATION_H_SSL = {
     # cell: (image px, px per cell of its encoder)
-    "configs/paper/mnist/structured_translation.yaml": (29, 4),
-    "configs/paper/mnist/structured_translation_unstructured.yaml": (29, 7),
-    "configs/paper/cifar10/structured_translation.yaml": (32, 4),
-    "configs/digits/structured_translation.yaml": (21, 4),
-    "configs/digits/unstructured_translation.yaml": (21, 3),
-    "configs/digits/hybrid_translation.yaml": (21, 4),
+    "paper/mnist/structured_translation": (29, 4),
+    "paper/mnist/structured_translation_unstructured": (29, 7),
+    "paper/cifar10/structured_translation": (32, 4),
+    "digits/structured_translation": (21, 4),
+    "digits/unstructured_translation": (21, 3),
+    "digits/hybrid_translation": (21, 4),
 }
 
 
 def init_args(config: str) -> dict:
-    return yaml.safe_load((REPO / config).read_text())["model"]["init_args"]
+    """The model settings a cell's files and overrides give (plain YAML merge, overrides last)."""
+    args = cell_of(config)
+    merged = merged_yaml(args)["model"].get("init_args") or {}
+    for item in args:
+        if item.startswith("--model.init_args.pairs."):
+            key, value = item.removeprefix("--model.init_args.pairs.").split("=")
+            merged.setdefault("pairs", {})[key] = float(value)
+    return merged
 
 
 @pytest.mark.parametrize("config", sorted(TRANSLATION_H_SSL))
@@ -135,5 +149,5 @@ def test_h_ssl_translation_distance_matches_the_a_ssl_range(config: str) -> None
     expected = 2 * math.floor(0.2 * image) / stride
     assert init_args(config)["pairs"]["max_distance"] == pytest.approx(expected, abs=0.005)
     folder, name = config.rsplit("/", 1)
-    sibling = f"{folder}/augmentation_translation{'_unstructured' if name.endswith('_unstructured.yaml') else ''}.yaml"
+    sibling = f"{folder}/augmentation_translation{'_unstructured' if name.endswith('_unstructured') else ''}"
     assert init_args(sibling)["max_shift_fraction"] == 0.2

@@ -86,7 +86,7 @@ def test_dry_run_prints_one_command_per_run(
         ]
     )
     out = capsys.readouterr().out
-    assert "no config" in out and "nosuch_translation.yaml" in out
+    assert "no config" in out and "digits/nosuch_translation" in out
     commands = [line for line in out.splitlines() if line.startswith("structured-ssl fit")]
     assert len(commands) == 4
     assert all("--seed_everything=" in c and "--data.init_args.seed=" in c for c in commands)

@@ -12,13 +12,12 @@ from structured_ssl.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize(
-    "config",
-    ["digits/structured_so2.yaml", "digits/augmentation_so2.yaml",
-     "digits/structured_roto_translation.yaml", "digits/augmentation_roto_translation.yaml"],
-)
-def test_fit_runs_a_step(config: str, tmp_path: Path, capsys) -> None:
-    main(["fit", "--config", str(REPO / "configs" / config), "--trainer.fast_dev_run=true",
+@pytest.mark.parametrize("objective", ["structured", "augmentation"])
+@pytest.mark.parametrize("group", ["so2", "roto_translation"])
+def test_fit_runs_a_step(objective: str, group: str, tmp_path: Path, capsys) -> None:
+    """One config file per group: composed with an objective and a dataset as any other group."""
+    configs = [f"objectives/{objective}.yaml", "datasets/digits.yaml", f"groups/{group}.yaml"]
+    main(["fit", *[a for c in configs for a in ("--config", str(REPO / "configs" / c))], "--trainer.fast_dev_run=true",
           "--data.init_args.train_subset=64", "--data.init_args.batch_size=16", *quiet(tmp_path)])
     printed = capsys.readouterr().out
     assert "final val/probe_acc" in printed, "the fit trained and validated"

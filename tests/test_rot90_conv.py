@@ -37,7 +37,7 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("name", list(GROUPS))
 def test_element_ops_are_the_group(name: str) -> None:
     group = GROUPS[name]
-    ops = element_ops(group.kind, group.order)
+    ops = element_ops(group)
     assert len(set(ops)) == group.size == len(ops)
 
 

@@ -22,6 +22,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from cli_args import cell_of, merged_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -56,19 +57,17 @@ SCALES4 = SCALES5[:4]
 ROOT = Path(__file__).resolve().parents[1]
 # (cell, overlay or None): every config family that trains a structured scale encoder
 SHIPPED = [
-    ("configs/digits/structured_scale.yaml", None),
-    ("configs/mnist/structured_scale.yaml", None),
-    ("configs/paper/mnist/structured_scale.yaml", None),
-    ("configs/paper/mnist/structured_scale.yaml", "configs/paper/small.yaml"),
+    ("digits/structured_scale", None),
+    ("mnist/structured_scale", None),
+    ("paper/mnist/structured_scale", None),
+    ("paper/mnist/structured_scale", "configs/paper/small.yaml"),
 ]
 
 
 def shipped(cell: str, overlay: str | None) -> tuple[str, tuple[float, ...], int, int]:
     """(architecture, scales, image size, digit size) as the config (and overlay) set them."""
-    config = yaml.safe_load((ROOT / cell).read_text())
+    config = merged_yaml(cell_of(cell))  # the composed cell's files (structured_ssl.cells)
     data = config["data"]
-    if isinstance(data, str):
-        data = yaml.safe_load((ROOT / cell).parent.joinpath(data).read_text())
     model = config["model"]["init_args"]
     architecture = model.get("encoder", {}).get("architecture", "small")
     data_args = dict(data["init_args"])

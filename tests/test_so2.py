@@ -112,10 +112,10 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
 def test_structured_views_draw_continuous_angles_within_the_distance() -> None:
     from structured_ssl.angle_pairs import circular_distance
     from structured_ssl.groups import Group
-    from structured_ssl.methods import ContinuousStructuredSSL
+    from structured_ssl.methods import StructuredSSL
     from structured_ssl.pairs import PairSampling
 
-    model = ContinuousStructuredSSL(group=Group("so2"), image_size=21, pairs=PairSampling(max_distance=0.5))
+    model = StructuredSSL(group=Group("so2"), image_size=21, pairs=PairSampling(max_distance=0.5))
     views = model.make_views(torch.zeros(512, 1, 21, 21))
     distance = circular_distance(views.first, views.second)
     assert float(distance.max()) <= 0.5 + 1e-5 and float(distance.min()) > 0

@@ -17,7 +17,7 @@ import torch
 from structured_ssl.encoders.so2 import rotate_images, smooth_probe_images
 from structured_ssl.groups import Group
 from structured_ssl.losses import NTXent
-from structured_ssl.methods import AugmentationSSL, ContinuousAugmentationSSL, ContinuousStructuredSSL, StructuredSSL
+from structured_ssl.methods import AugmentationSSL, StructuredSSL
 from structured_ssl.methods.augmentation import AugmentedViews
 from structured_ssl.methods.continuous import AngleViews
 from structured_ssl.methods.structured import FiberViews
@@ -50,7 +50,7 @@ SO2 = dict(group=Group("so2"), loss=NTXent(temperature=0.1), in_channels=1, imag
 
 
 def test_so2_quarter_turn_views_are_hssl_fibers() -> None:
-    structured, augmentation = twin_models(ContinuousStructuredSSL, ContinuousAugmentationSSL, **SO2)
+    structured, augmentation = twin_models(StructuredSSL, AugmentationSSL, **SO2)
     x = torch.rand(12, 1, 21, 21)
     g = torch.Generator().manual_seed(0)
     quarter = math.pi / 2
@@ -63,7 +63,7 @@ def test_so2_quarter_turn_views_are_hssl_fibers() -> None:
 
 
 def test_so2_arbitrary_angle_views_match_within_interpolation() -> None:
-    structured, augmentation = twin_models(ContinuousStructuredSSL, ContinuousAugmentationSSL, **SO2)
+    structured, augmentation = twin_models(StructuredSSL, AugmentationSSL, **SO2)
     x = smooth_probe_images(12, 21)
     g = torch.Generator().manual_seed(1)
     phi1, phi2, theta0 = (torch.rand(12, generator=g) * 2 * math.pi for _ in range(3))

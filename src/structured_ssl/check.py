@@ -1,8 +1,12 @@
 """``structured-ssl check``: is the encoder a config builds equivariant where H-SSL reads it?
 
-    structured-ssl check --config configs/paper/mnist/structured_rotation.yaml
-    structured-ssl check --config CELL.yaml --config configs/paper/small.yaml --ckpt_path runs/.../last.ckpt
-    structured-ssl check --each configs/digits/structured_*.yaml --markdown docs/results/equivariance.md
+    structured-ssl check --config configs/objectives/structured.yaml --config configs/paper/datasets/mnist.yaml \
+        --config configs/groups/rotation_c4.yaml
+    structured-ssl check --config ... --config configs/paper/small.yaml --ckpt_path runs/.../last.ckpt
+    structured-ssl check --cells configs --objectives structured --markdown docs/results/equivariance.md
+
+``--cells ROOT`` checks every cell ``ROOT/cells.yaml`` offers (composed as the grid composes
+them, :mod:`structured_ssl.cells`), optionally only some objectives / datasets.
 
 It builds the config's model exactly as ``fit`` would (same parser, same checks, the data
 module's image size), optionally loads a checkpoint's weights (``weights_only``), and prints
@@ -102,8 +106,9 @@ def check_config(
     images: int = 8,
     seed: int = 0,
     overrides: Sequence[str] = (),
+    name: str | None = None,
 ) -> CheckResult:
-    """Build, (load), measure: one :class:`CheckResult`."""
+    """Build, (load), measure: one :class:`CheckResult` (``name``: default the config files)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="structured-ssl-check-") as empty:
@@ -118,7 +123,7 @@ def check_config(
     rows = measure(encoder, x, [*checked_elements(encoder), *getattr(plugin, "probe_only_elements", list)()])
     bound = encoder.equivariance_bound()
     return CheckResult(
-        name=" + ".join(Path(c).as_posix() for c in configs),
+        name=name or " + ".join(Path(c).as_posix() for c in configs),
         group=encoder.group.short_name,
         architecture=model.encoder_spec.architecture,
         structured=encoder.structured,
@@ -158,24 +163,48 @@ def markdown(results: Sequence[CheckResult]) -> str:
     return head + "\n".join(body) + "\n"
 
 
+def cell_jobs(args: argparse.Namespace) -> list[tuple[list[str], list[str], str]]:
+    """(configs, overrides, name) of every cell ``--cells`` selects, composed as the grid does."""
+    from structured_ssl.cells import CellError, offered_cells
+
+    jobs = []
+    for root in args.cells:
+        try:
+            cells = [c for c in offered_cells(root)
+                     if (args.objectives is None or c.objective in args.objectives)
+                     and (args.datasets is None or c.dataset in args.datasets)]
+            composed = [(c, c.arguments(root)) for c in cells]
+        except CellError as error:
+            raise SystemExit(_error(str(error))) from None
+        jobs += [([*configs, *args.overlay], list(overrides), f"{Path(root).as_posix()}/{c.dataset}/{c.name}")
+                 for c, (configs, overrides) in composed]
+    return jobs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="structured-ssl check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", default=[], help="config file(s), composed in order as fit does")
     parser.add_argument("--each", nargs="+", default=[], help="check each of these configs on its own")
-    parser.add_argument("--overlay", action="append", default=[], help="composed after each --each config")
+    parser.add_argument("--cells", type=Path, nargs="+", default=None,
+                        help="check every cell these config roots' cells.yaml offer (e.g. configs configs/paper)")
+    parser.add_argument("--objectives", nargs="+", default=None, help="with --cells: only these objectives")
+    parser.add_argument("--datasets", nargs="+", default=None, help="with --cells: only these datasets")
+    parser.add_argument("--overlay", action="append", default=[], help="composed after each --each config or cell")
     parser.add_argument("--ckpt_path", default=None, help="load these weights first (a trained encoder)")
     parser.add_argument("--images", type=int, default=8, help="probe images (smooth content in a centred disk)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", default=None, help="write the per-config table here")
     args, overrides = parser.parse_known_args(argv)
-    if not args.config and not args.each:
-        parser.error("give --config CONFIG (composable) or --each CONFIG [CONFIG ...]")
+    if not args.config and not args.each and args.cells is None:
+        parser.error("give --config CONFIG (composable), --each CONFIG [CONFIG ...] or --cells ROOT")
     if args.images < 1:
         parser.error(f"--images={args.images} must be >= 1")
-    jobs = [list(args.config) + list(args.overlay)] if args.config else [[c, *args.overlay] for c in args.each]
+    jobs = cell_jobs(args) if args.cells is not None else (
+        [(list(args.config) + list(args.overlay), [], None)] if args.config else [([c, *args.overlay], [], None) for c in args.each]
+    )
     results = []
-    for configs in jobs:
-        result = check_config(configs, args.ckpt_path, args.images, args.seed, overrides)
+    for configs, cell_overrides, name in jobs:
+        result = check_config(configs, args.ckpt_path, args.images, args.seed, [*cell_overrides, *overrides], name)
         print(format_rows(result), flush=True)
         results.append(result)
     if args.markdown:

@@ -40,10 +40,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- model settings
 def reads_fiber_pairs(method: type) -> bool:
     """Whether the objective pairs fibers of ONE lifted map (S-SSL, hybrid): it needs a group axis."""
-    from structured_ssl.methods.hybrid import HybridSSL
-    from structured_ssl.methods.structured import StructuredSSL
-
-    return issubclass(method, (StructuredSSL, HybridSSL))
+    return bool(getattr(method, "reads_fiber_pairs", False))
 
 
 def check_group_axis(method: type, group: Group | None) -> None:
@@ -314,9 +311,7 @@ def check_model_config(config: Any, fit: bool = True) -> None:
     """The model's settings on the parsed config (only for SSLMethod objectives)."""
     model, data, trainer = _get(config, "model"), _get(config, "data"), _get(config, "trainer")
     method = _import(str(_get(model, "class_path", ""))) if model is not None else None
-    from structured_ssl.methods.base import SSLMethod
-
-    if not (isinstance(method, type) and issubclass(method, SSLMethod)):
+    if not (isinstance(method, type) and getattr(method, "takes_model_settings", False)):
         return  # other models (e.g. linear evaluation) take none of these settings
     init = _get(model, "init_args")
     data_init = _get(data, "init_args")

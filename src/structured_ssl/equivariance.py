@@ -26,7 +26,6 @@ from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.modes import eval_mode
 
 
-
 @dataclass(frozen=True)
 class ElementError:
     """The three errors for one group element (see the module docstring)."""

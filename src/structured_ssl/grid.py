@@ -1,7 +1,8 @@
 """``structured-ssl grid``: the paper's experiment grid, one isolated run per cell and seed.
 
-A cell is ``<configs>/<dataset>/<objective>_<group>.yaml`` (the config layout of this
-repository), so the grid needs no registry of its own: adding a config file adds a cell.
+A cell is composed from config axes (:mod:`structured_ssl.cells`): the objective, dataset and
+group files that ``<configs>/cells.yaml`` names for it, merged in order; adding a group or a
+dataset is one file plus its line in ``cells.yaml``.
 For each cell and seed it runs ``fit`` then ``test`` in a fresh process
 (:mod:`structured_ssl.runs`), keeps one result JSON per run (a rerun skips finished runs, so
 an interrupted grid resumes), and writes the table in the paper's shape: rows are
@@ -17,44 +18,18 @@ import argparse
 import sys
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.cells import MANIFEST, Cell
 from structured_ssl.launchers import Launcher, add_launcher_arguments, launcher_from_args
-from structured_ssl.runs import (
-    LOGS_DIR,
-    RunSpec,
-    as_percent,
-    load_results,
-    metric_value,
-    read_result,
-    result_path,
-)
+from structured_ssl.results import as_percent, load_results, metric_value, read_result, result_path
+from structured_ssl.runs import LOGS_DIR, RunSpec
 from structured_ssl.tables import markdown_table, summarize, write_csv
 
 OBJECTIVES = ("augmentation", "structured", "unstructured", "frozen", "supervised")
 GROUPS = ("rotation", "translation", "scale")
 DEFAULT_METRIC = "test/linear_acc"
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One config of the grid: a dataset, an objective and a group (a file name's parts)."""
-
-    dataset: str
-    objective: str
-    group: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.objective}_{self.group}"
-
-    def config(self, root: Path) -> Path:
-        return Path(root) / self.dataset / f"{self.name}.yaml"
-
-    def key(self, seed: int) -> str:
-        return f"{self.dataset}/{self.name}/seed{seed}"
 
 
 def seed_overrides(seed: int, epochs: int | None, sets: Sequence[str]) -> tuple[str, ...]:
@@ -254,7 +229,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--configs",
         type=Path,
         default=Path("configs"),
-        help="config root holding <dataset>/<objective>_<group>.yaml",
+        help=f"config root whose {MANIFEST} names the cells (configs, configs/paper)",
     )
     parser.add_argument(
         "--metric",
@@ -304,14 +279,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     launcher = launcher_from_args(args)
     out: Path = args.out or Path("results") / f"grid-{'-'.join(args.datasets)}"
     cells = [Cell(d, o, g) for d in args.datasets for o in args.objectives for g in args.groups]
-    missing = {c for c in cells if not c.config(args.configs).exists()}
+    missing = {c for c in cells if not c.offered(args.configs)}
     for cell in sorted(missing, key=lambda c: (c.dataset, c.name)):
-        print(f"  no config {cell.config(args.configs)}: cell left out (n/a)")
+        print(f"  no config for {cell.dataset}/{cell.name} in {args.configs / MANIFEST}: cell left out (n/a)")
+    composed = {cell: cell.arguments(args.configs) for cell in cells if cell not in missing}
     specs = [
         RunSpec(
             key=cell.key(seed),
-            configs=(str(cell.config(args.configs)), *map(str, args.overlay)),
-            overrides=seed_overrides(seed, args.epochs, args.set),
+            configs=(*composed[cell][0], *map(str, args.overlay)),
+            overrides=(*composed[cell][1], *seed_overrides(seed, args.epochs, args.set)),
             record={
                 "dataset": cell.dataset,
                 "objective": cell.objective,

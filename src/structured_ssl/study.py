@@ -28,7 +28,8 @@ from typing import Any
 from structured_ssl.grid import Cell, add_run_arguments, dry_run, run_all, seed_overrides
 from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.launchers import launcher_from_args
-from structured_ssl.runs import LOGS_DIR, RunSpec, as_percent, metric_value
+from structured_ssl.results import as_percent, metric_value
+from structured_ssl.runs import LOGS_DIR, RunSpec
 from structured_ssl.tables import markdown_table, read_csv, summarize, write_csv
 
 
@@ -283,16 +284,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     specs = []
     for objective in args.objectives:
         cell = Cell(args.dataset, objective, args.group)
-        config = cell.config(args.configs)
-        if not config.exists():
-            parser.error(f"no config {config}")
+        if not cell.offered(args.configs):
+            parser.error(f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}")
+        configs, cell_overrides = cell.arguments(args.configs)
         for value in args.values:
             for seed in args.seeds:
                 specs.append(
                     RunSpec(
                         key=f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}",
-                        configs=(str(config), *map(str, args.overlay)),
+                        configs=(*configs, *map(str, args.overlay)),
                         overrides=(
+                            *cell_overrides,
                             *seed_overrides(seed, args.epochs, args.set),
                             parameter.override(value),
                         ),

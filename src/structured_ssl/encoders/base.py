@@ -15,13 +15,15 @@ so an encoder checks itself the way escnn's modules do.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import nn
 
 from structured_ssl.bounds import EquivarianceBound
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 Element = tuple[int, ...]
 

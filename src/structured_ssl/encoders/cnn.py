@@ -12,13 +12,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from structured_ssl.encoders.base import Element, GroupAction, LiftedEncoder, group_action
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 
 def conv_stack(

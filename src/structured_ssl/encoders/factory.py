@@ -7,11 +7,13 @@ model can be rebuilt anywhere (escnn modules do not pickle).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
 

@@ -23,8 +23,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -42,10 +44,11 @@ from structured_ssl.encoders.paper_layers import (
     RotationConv,
     conv_bn_relu,
 )
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 PAPER_ARCHITECTURES = ("paper_mnist", "paper_cifar", "paper_tiny")
-TRANSLATION = Group("translation")
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ class PaperResNetTwin(ClaimsStructuredAction):
         self.group = group
         layout = RESNETS[architecture]
         self.out_channels = layout.widths[-1]
-        self.net = resnet(TRANSLATION, in_channels, layout, out_scale=group.size)
+        plain = dataclasses.replace(group, kind="translation", options=None)  # plain convs, whatever the group
+        self.net = resnet(plain, in_channels, layout, out_scale=group.size)
         self.claimed_action = group_action(group, in_channels, self.out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,12 +14,14 @@ layers therefore needs an odd side at each of them, i.e. ``side = 1 (mod 2^s)``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
 
-from structured_ssl.groups import Group
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+
 
 RotationConv = Literal["sesn_copies", "escnn"]
 ROTATION_CONVS: tuple[str, ...] = ("sesn_copies", "escnn")

@@ -27,20 +27,21 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.groups import Group
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+
 
 Rot90Op = tuple[bool, int]  # (flip the width axis first, then rot90 by k quarter turns)
 
 
 def check_rot90_group(group: Group) -> None:
-    from structured_ssl.groups.rotation import RotationFamily
-
-    if not isinstance(group.plugin, RotationFamily) or group.order != 4:
+    if not getattr(group.plugin, "rot90_copies", False) or group.order != 4:
         raise ValueError(
             f"encoder.rotation_conv='sesn_copies' with group kind={group.kind!r}, order={group.order}: "
             "filter copies are exact only for C4 and D4 (group.order=4); use rotation_conv='escnn' otherwise"
@@ -55,13 +56,13 @@ def _apply(op: Rot90Op, t: torch.Tensor) -> torch.Tensor:
 
 
 @cache
-def element_ops(kind: str, order: int) -> tuple[Rot90Op, ...]:
+def element_ops(group: Group) -> tuple[Rot90Op, ...]:
     """The rot90/flip that equals escnn's image action for each element of the regular
     representation's basis, in that basis' order (found by matching on a random image)."""
     from structured_ssl.encoders.escnn_compat import enn
     from structured_ssl.encoders.rotation import make_gspace
 
-    gspace = make_gspace(Group(kind, order))
+    gspace = make_gspace(group)
     field = enn.FieldType(gspace, [gspace.trivial_repr])
     image = torch.randn(1, 1, 7, 7, generator=torch.Generator().manual_seed(0))
     candidates = [(flip, k) for flip in (False, True) for k in range(4)]
@@ -84,7 +85,7 @@ class _Rot90Base(nn.Module):
         from structured_ssl.encoders.scale_conv import hermite_basis
 
         check_rot90_group(group)
-        self.ops = element_ops(group.kind, group.order)
+        self.ops = element_ops(group)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         effective = min(effective_size, kernel_size)

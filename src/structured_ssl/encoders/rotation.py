@@ -9,6 +9,7 @@ widths), never pickled or stored in hyperparameters (escnn models do not pickle)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -16,7 +17,9 @@ from torch import nn
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:

@@ -18,6 +18,7 @@ area-normalised). What makes a stack of these layers equivariant on the fibers H
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -32,7 +33,9 @@ from structured_ssl.encoders.scale_conv import (
     ScaleMaxProjection,
     hermite_basis,
 )
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 __all__ = [
     "ScaleBatchNorm",
@@ -66,9 +69,7 @@ class ScaleEncoder(LiftedEncoder):
                  kernel_sizes: Sequence[int] = (9, 7, 7), effective_sizes: Sequence[int] = (3, 2, 2),
                  scale_size: int = 1, strides: Sequence[int] = (1, 2, 2), envelope: float = SIGMA_PER_SCALE) -> None:
         super().__init__()
-        from structured_ssl.groups.scale import Scale
-
-        if not isinstance(group.plugin, Scale):
+        if group.grid_cyclic or not group.has_group_axis or group.size != len(group.scales):  # not a scale axis
             raise ValueError(f"ScaleEncoder needs group.kind='scale', got {group.kind!r}")
         if not len(widths) == len(kernel_sizes) == len(effective_sizes) == len(strides) >= 1:
             raise ValueError(

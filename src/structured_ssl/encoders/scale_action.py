@@ -25,12 +25,16 @@ twin, so both are judged by one rule.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from structured_ssl.encoders.base import Element
 from structured_ssl.encoders.scale_conv import downscale, footprint_mask
-from structured_ssl.groups import Group
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
 SCALE_MATCH_TOLERANCE = 0.005
 """``a * scales[s]`` counts as landing on ``scales[s']`` within this relative distance: the

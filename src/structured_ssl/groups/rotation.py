@@ -22,6 +22,8 @@ class RotationFamily(GroupPlugin):
 
     uses_order: ClassVar[bool] = True
     grid_cyclic: ClassVar[bool] = True
+    #: the paper's SESN filter copies (``encoders/rot90_conv.py``) build it (exact for order 4)
+    rot90_copies: ClassVar[bool] = True
 
     # ----------------------------------------------------------------- escnn
     def gspace(self) -> Any:

@@ -4,11 +4,10 @@ The lifted map's group axis holds each field's Fourier coefficients up to the ba
 (``2L + 1`` of them, ``encoders/so2.py``), so the "index grid" is the circle itself: a fiber
 position is an angle in radians, a pair's topographic distance is the arc between its two
 angles (``pairs.max_distance`` in radians), and a bundle is ``g0_size`` angles spaced by
-``bundle_spacing``. The pair draws live in ``angle_pairs.py`` and the two objectives that read
-them in ``methods/continuous.py`` (``ContinuousStructuredSSL``, ``ContinuousAugmentationSSL``):
-a continuous read-out is a Fourier series, not an index gather, so the grid samplers of the
-discrete groups do not apply. Frozen, Supervised and A-SSL with ``readout: invariant`` need
-nothing group-specific and work as they are.
+``bundle_spacing``. The pair draws live in ``angle_pairs.py`` and their read-out in
+``methods/continuous.py``: a continuous read-out is a Fourier series, not an index gather, so
+``StructuredSSL`` and ``AugmentationSSL`` hand their two hooks there when a group's plug-in says
+``continuous``. The hybrid objective and the structure-free twin are not supported.
 
 Options (``group.options``): ``max_frequency`` L (3), ``grid_samples`` N of the Fourier ReLU
 (16), ``bundle_spacing`` in radians (pi / 4).
@@ -122,7 +121,7 @@ class SO2(GroupPlugin):
         plugin_class("rotation").check_image_size(self, spec, image_size)  # quarter turns: same sizes as C_N
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        raise ValueError("group.kind='so2': use model.class_path structured_ssl.methods.ContinuousAugmentationSSL")
+        raise ValueError("group.kind='so2' draws continuous angles (methods/continuous.py), not grid elements")
 
     @property
     def short_name(self) -> str:

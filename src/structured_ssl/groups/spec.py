@@ -50,6 +50,8 @@ class Group:
     options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.order, bool) or not isinstance(self.order, int):
+            raise ValueError(f"group.order={self.order!r}: expected an integer")
         plugin_class(self.kind)(self).validate()  # messages show the values as given
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         object.__setattr__(self, "_plugin", plugin_class(self.kind)(self))

@@ -6,11 +6,7 @@ finished ones, and hand the rest to a launcher; whichever launcher ran them, eac
 the same result JSON, so tables and reports do not know the difference.
 """
 
-from structured_ssl.launchers.base import (
-    Launcher,
-    add_launcher_arguments,
-    launcher_from_args,
-    report_outcome,
-)
+from structured_ssl.launchers.base import Launcher, add_launcher_arguments, report_outcome
+from structured_ssl.launchers.choose import launcher_from_args
 
 __all__ = ["Launcher", "add_launcher_arguments", "launcher_from_args", "report_outcome"]

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from structured_ssl.runs import RunSpec, as_percent, metric_value, tail
+from structured_ssl.results import as_percent, metric_value
+from structured_ssl.runs import RunSpec, tail
 
 LAUNCHERS = ("local", "slurm")
 PROGRESS_METRIC = "test/linear_acc"
@@ -40,18 +41,6 @@ def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
         help="local: processes on this machine (--jobs at once); slurm: one job array via submitit",
     )
     add_slurm_arguments(parser)
-
-
-def launcher_from_args(args: argparse.Namespace) -> Launcher:
-    """The launcher the options ask for; bad SLURM options exit with one line, before any run."""
-    if args.launcher == "slurm":
-        from structured_ssl.launchers.slurm import SlurmLauncher
-        from structured_ssl.launchers.slurm_options import slurm_options_from_args
-
-        return SlurmLauncher(slurm_options_from_args(args))
-    from structured_ssl.launchers.local import LocalLauncher
-
-    return LocalLauncher(jobs=args.jobs, echo=args.echo)
 
 
 def report_outcome(

@@ -3,8 +3,7 @@
 from structured_ssl.methods.augmentation import AugmentationSSL
 from structured_ssl.methods.base import OptimizerSpec, SSLMethod
 from structured_ssl.methods.baselines import Frozen, Supervised
-from structured_ssl.methods.continuous import ContinuousAugmentationSSL, ContinuousStructuredSSL
 from structured_ssl.methods.hybrid import HybridSSL
 from structured_ssl.methods.structured import StructuredSSL
 
-__all__ = ["AugmentationSSL", "ContinuousAugmentationSSL", "ContinuousStructuredSSL", "Frozen", "HybridSSL", "OptimizerSpec", "SSLMethod", "StructuredSSL", "Supervised"]
+__all__ = ["AugmentationSSL", "Frozen", "HybridSSL", "OptimizerSpec", "SSLMethod", "StructuredSSL", "Supervised"]

@@ -24,10 +24,11 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.config_checks import check_model_settings
+from structured_ssl.ema import ema_update_, momentum_at
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent, PairLoss, ema_update_, momentum_at
+from structured_ssl.losses import NTXent, PairLoss
 from structured_ssl.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.pairs import FiberGrid, PairSampling
 from structured_ssl.randomness import StepDraws, run_seed
@@ -175,6 +176,11 @@ class SSLMethod(L.LightningModule):
         )
 
     uses_pairs: bool = True
+    #: the objective pairs fibers of ONE lifted map (S-SSL, hybrid): it needs a group axis.
+    reads_fiber_pairs: bool = False
+    #: the config checks read this class' group / encoder / pairs settings (config_checks
+    #: asks this marker instead of importing the methods, which import config_checks).
+    takes_model_settings: bool = True
 
     # ----------------------------------------------------------------- what a method says
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:

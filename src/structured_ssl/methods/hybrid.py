@@ -41,6 +41,8 @@ class HybridViews:
 class HybridSSL(SSLMethod):
     """Structured pairs across two views that differ by non-group augmentations.
 
+    It reads fiber pairs (``reads_fiber_pairs``): a group axis is needed.
+
     Args:
         extra_augmentations: kornia augmentations outside the group, by name.
         augmentation_weight: weight w of the A-SSL loss mixed in (0 = pure hybrid).
@@ -48,6 +50,8 @@ class HybridSSL(SSLMethod):
             :class:`~structured_ssl.methods.AugmentationSSL`).
         **kwargs: see :class:`SSLMethod`.
     """
+
+    reads_fiber_pairs = True
 
     def __init__(
         self,
