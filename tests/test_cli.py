@@ -13,7 +13,32 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from structured_ssl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "model" in (yaml.safe_load(p.read_text()) or {}))
+#: the configs that run alone (the axis files compose into cells: tests/test_every_config.py)
+CONFIGS = sorted(
+    p for p in (REPO / "configs").rglob("*.yaml")
+    if {"model", "data"} <= set(yaml.safe_load(p.read_text()) or {}) and "class_path" in yaml.safe_load(p.read_text())["model"]
+)
+
+
+def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() -> None:
+    """No orphan config: each file is named by a composed cell, included by one (``trainer:
+    ../trainers/x.yaml``, ``optimizer: ../optimizer.yaml``), an overlay, a manifest, or standalone."""
+    from structured_ssl.cells import offered_cells
+
+    used = {p.resolve() for p in CONFIGS}
+    for root in ("configs", "configs/paper"):
+        used.add((REPO / root / "cells.yaml").resolve())
+        for c in offered_cells(REPO / root):
+            for path in map(Path, c.arguments(REPO / root)[0]):
+                used.add(path.resolve())
+                text = yaml.safe_load(path.read_text()) or {}
+                for include in (text.get("trainer"), ((text.get("model") or {}).get("init_args") or {}).get("optimizer")):
+                    if isinstance(include, str):
+                        used.add((path.parent / include).resolve())
+    used |= {(REPO / "configs/paper" / f).resolve() for f in ("small.yaml", "small_paper_encoder.yaml")}
+    every = {p.resolve() for p in (REPO / "configs").rglob("*.yaml")}
+    assert every - used == set(), f"config files no cell, include or overlay uses: {sorted(every - used)}"
+    assert len(CONFIGS) == 2  # default.yaml, eval/linear.yaml
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
