@@ -151,3 +151,21 @@ def test_h_ssl_translation_distance_matches_the_a_ssl_range(config: str) -> None
     folder, name = config.rsplit("/", 1)
     sibling = f"{folder}/augmentation_translation{'_unstructured' if name.endswith('_unstructured') else ''}"
     assert init_args(sibling)["max_shift_fraction"] == 0.2
+
+
+# ----------------------------------------------------------------------------- the paper's recipe
+@pytest.mark.parametrize("config", [c for c in CELLS if c.startswith("paper/")])
+def test_paper_cells_keep_the_papers_loss_head_and_optimiser(config: str) -> None:
+    """Pair objectives: NT-Xent tau 0.1 (and the ResNets' 512-2048-512 head); Frozen and
+    Supervised: no pair loss; every paper cell: LARS lr 0.1 and the dataset's backbone."""
+    merged = merged_yaml(cell_of(config))
+    model = merged["model"]["init_args"]
+    objective = config.split("/")[2].split("_")[0]
+    dataset = config.split("/")[1]
+    if objective in ("structured", "augmentation"):
+        assert model["loss"] == {"class_path": "structured_ssl.losses.NTXent", "init_args": {"temperature": 0.1}}
+        assert model.get("projector", [128, 128, 128]) == ([128, 128, 128] if dataset == "mnist" else [512, 2048, 512])
+    else:
+        assert "loss" not in model and "projector" not in model
+    assert model["optimizer"] == "../optimizer.yaml"
+    assert model["encoder"]["architecture"] == {"mnist": "paper_mnist", "cifar10": "paper_cifar", "tiny_imagenet": "paper_tiny"}[dataset]
