@@ -20,6 +20,7 @@ elements. Other rotations (45° for C8) are bilinear warps about the same pixel.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -55,7 +56,7 @@ def rotate_about_half(x: torch.Tensor, k: int, order: int) -> torch.Tensor:
 
     Quarter turns: ``torch.rot90`` (about the centre (S-1)/2, escnn's sense) then the roll that
     brings (S/2, S/2) back to itself: an exact permutation. Other angles: a bilinear warp about
-    that pixel (zero fill), on a canvas one pixel larger so that its centre is (S/2, S/2).
+    that pixel (zero fill).
     """
     side = x.shape[-1]
     if x.shape[-2] != side or side % 2:
@@ -64,16 +65,11 @@ def rotate_about_half(x: torch.Tensor, k: int, order: int) -> torch.Tensor:
     if q is not None:
         turned = torch.rot90(x, q, dims=(-2, -1))
         return torch.roll(turned, shifts=_half_pixel_fix(q, side), dims=(-2, -1))
-    from structured_ssl.augment import affine_about_center, warp
+    from structured_ssl.encoders.so2 import warp_rotation
 
-    flat = F.pad(x.reshape(-1, 1, side, side), (0, 1, 0, 1))
-    batch = flat.shape[0]
-    zeros = torch.zeros(batch, device=x.device)
-    matrices = affine_about_center(
-        (side + 1, side + 1), torch.full((batch,), -360.0 * k / order, device=x.device),
-        torch.ones(batch, device=x.device), zeros, torch.zeros(batch, 2, device=x.device),
-    )
-    return warp(flat, matrices)[..., :side, :side].reshape(x.shape)
+    flat = x.reshape(-1, 1, side, side)
+    angle = torch.full((flat.shape[0],), 2 * math.pi * k / order, device=x.device)
+    return warp_rotation(flat, angle, (side / 2, side / 2)).reshape(x.shape)
 
 
 def _half_pixel_fix(q: int, side: int) -> tuple[int, int]:

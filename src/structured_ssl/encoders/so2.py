@@ -98,14 +98,23 @@ def rotate_images(x: torch.Tensor, angle: torch.Tensor | float) -> torch.Tensor:
         if abs(turns - round(turns)) < 1e-9:
             return torch.rot90(x, int(round(turns)) % 4, dims=(-2, -1))
         angle = torch.full((batch,), float(angle), device=x.device)
-    from structured_ssl.augment import affine_about_center, warp
+    centre = ((x.shape[-1] - 1) / 2, (x.shape[-2] - 1) / 2)
+    return warp_rotation(x, angle.to(x.device).float(), centre)
 
-    zeros = torch.zeros(batch, device=x.device)
-    matrices = affine_about_center(
-        tuple(x.shape[-2:]), -torch.rad2deg(angle.to(x.device).float()), torch.ones(batch, device=x.device), zeros,
-        torch.zeros(batch, 2, device=x.device),
-    )
-    return warp(x, matrices)
+
+def warp_rotation(x: torch.Tensor, angle: torch.Tensor, centre: tuple[float, float]) -> torch.Tensor:
+    """Bilinear rotation (zero fill) of ``(B, C, H, W)`` by per-example radians counter-clockwise
+    about the pixel ``centre`` (x, y). Kept here, not in ``augment.py``, so that encoders never
+    import the augmentation module (which imports the groups, which import the encoders)."""
+    import kornia.geometry.transform as KT
+
+    theta = -angle  # kornia's y-down frame: a negative angle is escnn's counter-clockwise
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    linear = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+    c = torch.tensor(centre, device=x.device, dtype=linear.dtype)
+    offset = c - (linear @ c)
+    matrices = torch.cat([linear, offset.unsqueeze(-1)], dim=-1).to(x.dtype)
+    return KT.warp_affine(x, matrices, dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros")
 
 
 class SO2Encoder(LiftedEncoder):

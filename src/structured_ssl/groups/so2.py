@@ -79,7 +79,9 @@ class SO2(GroupPlugin):
         return 2 * self.max_frequency + 1
 
     def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
-        return None  # no index grid: positions are angles (angle_pairs.py checks them)
+        """The coefficient axis (2L + 1): what ``fiber_map`` returns. H-SSL's positions are angles
+        (``angle_pairs.py``); this grid only sizes the bundle checks (g0_size <= 2L)."""
+        return (self.size,)
 
     def exact_input_elements(self) -> list[Element]:
         return [(q * math.pi / 2,) for q in range(4)]
@@ -116,12 +118,16 @@ class SO2(GroupPlugin):
         raise ValueError("group.kind='so2' is built for encoder.architecture='small' only (no paper backbone layers)")
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
-        from structured_ssl.groups import plugin_class
+        from structured_ssl.groups.rotation import RotationFamily
 
-        plugin_class("rotation").check_image_size(self, spec, image_size)  # quarter turns: same sizes as C_N
+        RotationFamily.check_image_size(self, spec, image_size)  # quarter turns: the sizes C_N needs
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        raise ValueError("group.kind='so2' draws continuous angles (methods/continuous.py), not grid elements")
+        """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
+        a continuous uniform rotation, as one warp (A-SSL itself draws angles: methods/continuous.py)."""
+        step = 360.0 / self.size
+        within = jitter.to(elements.device) if jitter is not None else 0.0
+        return -(elements[:, -1].float() + within) * step, scale, flip, shift
 
     @property
     def short_name(self) -> str:

@@ -22,7 +22,7 @@ from structured_ssl.augment import (
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-from structured_ssl.methods import continuous
+import structured_ssl.methods.continuous as continuous
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws

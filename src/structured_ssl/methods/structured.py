@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from structured_ssl.methods import continuous
+import structured_ssl.methods.continuous as continuous
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws
