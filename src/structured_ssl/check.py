@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from structured_ssl.equivariance import ElementError, measure, probe_images, worst
+from structured_ssl.equivariance import ElementError, checked_elements, measure, probe_images, worst
 
 
 @dataclass
@@ -116,8 +116,11 @@ def check_config(
     if ckpt_path:
         load_weights(model, ckpt_path)
     encoder = model.encoder
-    x = probe_images(data.channels, data.image_size, images, seed)
-    rows = measure(encoder, x)
+    # a group may state part of its bound on its own probe content, at elements beyond the
+    # exact ones the online monitor checks on any data (SO(2): arbitrary angles, smooth images)
+    plugin = encoder.group.plugin
+    x = (getattr(plugin, "probe_images", None) or probe_images)(data.channels, data.image_size, images, seed)
+    rows = measure(encoder, x, [*checked_elements(encoder), *getattr(plugin, "probe_only_elements", list)()])
     bound = encoder.equivariance_bound()
     return CheckResult(
         name=name or " + ".join(Path(c).as_posix() for c in configs),

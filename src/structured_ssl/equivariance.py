@@ -36,6 +36,8 @@ class ElementError:
     baseline: float
 
     def within(self, bound: EquivarianceBound | None) -> bool:
+        if bound is not None and hasattr(bound, "for_element"):  # a bound stated per element (SO(2))
+            bound = bound.for_element(self.element)
         return bound is None or bound.holds(self.fiber, self.baseline)
 
 
@@ -68,7 +70,7 @@ def measure(
             fibers_moved, fibers_expected, fibers_unmoved = _fibers(encoder, z, moved, moved_part, expected_part, g)
             rows.append(
                 ElementError(
-                    element=tuple(int(v) for v in g),
+                    element=tuple(float(v) if isinstance(v, float) else int(v) for v in g),
                     lifted=float(_relative(moved_part, expected_part).mean()),
                     fiber=float(_relative(fibers_moved, fibers_expected).mean()),
                     baseline=float(_relative(fibers_moved, fibers_unmoved).mean()),

@@ -22,6 +22,7 @@ from structured_ssl.augment import (
     build_extra_augmentations,
     check_max_shift_fraction,
 )
+import structured_ssl.methods.continuous as continuous
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws
@@ -87,6 +88,8 @@ class AugmentationSSL(SSLMethod):
 
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> AugmentedViews:
         draws = draws if draws is not None else StepDraws.from_global_rng()
+        if continuous.is_continuous(self.group):  # SO(2): continuous rotations, read at one angle
+            return continuous.augmented_views(self, x, draws)
         x = x.repeat_interleave(self.pair_sampling.pairs_per_image, dim=0)
         n = len(x)
         views, g1, g2 = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
@@ -95,6 +98,8 @@ class AugmentationSSL(SSLMethod):
         return AugmentedViews(views, draws.positions(self.grid, n), self.pair_sampling.pairs_per_image, g1, g2)
 
     def read_pairs(self, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
+        if isinstance(views, continuous.AngleViews):
+            return continuous.augmented_pairs(self, views, encoder)
         lifted = encoder(views.images)
         invariant = self.encoder.invariant(lifted)
         if self.readout == "invariant":

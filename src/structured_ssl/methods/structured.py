@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import structured_ssl.methods.continuous as continuous
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws
@@ -32,11 +33,15 @@ class StructuredSSL(SSLMethod):
 
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> FiberViews:
         draws = draws if draws is not None else StepDraws.from_global_rng()
+        if continuous.is_continuous(self.group):  # SO(2): angles, not grid cells
+            return continuous.structured_views(self, x, draws)
         n = len(x) * self.pair_sampling.pairs_per_image
         first, second = draws.pairs(self.grid, self.pair_sampling, n)
         return FiberViews(x, first, second)
 
     def read_pairs(self, views: FiberViews, encoder: nn.Module) -> PairBatch:
+        if isinstance(views, continuous.AngleViews):
+            return continuous.structured_pairs(self, views, encoder)
         lifted = encoder(views.images)
         fibers = self.encoder.fiber_map(lifted)
         repeats = self.pair_sampling.pairs_per_image
