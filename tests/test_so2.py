@@ -9,8 +9,8 @@ import torch
 
 from structured_ssl.encoders.so2 import (
     SO2Encoder,
-    inverse_rotation_matrices,
     interpolation_error,
+    inverse_rotation_matrices,
     readout_weights,
     rotate_images,
     smooth_probe_images,

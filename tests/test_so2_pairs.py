@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from structured_ssl.angle_pairs import (
     angle_pairs,
     bundle_offsets,

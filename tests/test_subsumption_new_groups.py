@@ -110,7 +110,7 @@ def test_roto_translation_views_are_hssl_fibers(train_mode) -> None:
     # element (k, i, j) on A-SSL's grid is g = (k, i - 1, j - 1): k quarter turns, then (i-1, j-1) cells
     sources = [
         torch.stack([source_cells(structured.encoder, (int(e[0]), int(e[1]) - 1, int(e[2]) - 1), b, (4, 6, 6))
-                     for e, b in zip(el, base)])
+                     for e, b in zip(el, base, strict=True)])
         for el in elements
     ]
     s = structured.read_pairs(FiberViews(x, sources[0], sources[1]), structured.encoder)

@@ -17,12 +17,12 @@ from typing import Literal
 import torch
 from torch import nn
 
+import structured_ssl.methods.continuous as continuous
 from structured_ssl.augment import (
     GroupAugmentation,
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-import structured_ssl.methods.continuous as continuous
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws
