@@ -23,9 +23,11 @@ OBJECTIVES = ("augmentation", "structured")
 
 
 def fit_command(objective: str, group: str, seed: int, epochs: int, runs: Path, extra: list[str]) -> list[str]:
-    cell = ROOT / "configs" / "paper" / "mnist" / f"{objective}_{group}.yaml"
+    from structured_ssl.cells import Cell
+
+    configs, overrides = Cell("mnist", objective, group).arguments(ROOT / "configs" / "paper")
     return [
-        sys.executable, "-m", "structured_ssl.cli", "fit", "--config", str(cell),
+        sys.executable, "-m", "structured_ssl.cli", "fit", *[a for c in configs for a in ("--config", c)], *overrides,
         "--config", str(ROOT / "configs" / "paper" / "small.yaml"),
         f"--seed_everything={seed}", f"--trainer.max_epochs={epochs}", "--trainer.enable_progress_bar=false",
         "--trainer.callbacks+=structured_ssl.linear_curve.LinearCurve",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_args import cell
 from torch.utils.tensorboard import SummaryWriter
 
 from structured_ssl.accuracy_time import (
@@ -28,7 +29,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     for objective in ("structured", "augmentation"):
         main([
-            "fit", "--config", str(REPO / f"configs/digits/{objective}_translation.yaml"),
+            "fit", *cell("digits", objective, "translation"),
             "--trainer.max_epochs=2", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
             "--trainer.num_sanity_val_steps=0", "--data.init_args.train_subset=256",
             "--trainer.callbacks+=structured_ssl.linear_curve.LinearCurve",
