@@ -35,6 +35,15 @@ def check_lifted(z: torch.Tensor, where: str) -> torch.Tensor:
     return z
 
 
+def check_layer_lengths(widths, kernel_sizes, strides) -> None:
+    """One width, kernel size and stride per layer, or a one-line error naming all three."""
+    if not (len(widths) == len(kernel_sizes) == len(strides)):
+        raise ValueError(
+            f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
+            f"strides={list(strides)} must have the same length"
+        )
+
+
 class LiftedEncoder(nn.Module):
     """Base class: images ``(B, C_in, H, W)`` -> lifted features ``(B, C, G, H', W')``.
 

@@ -18,7 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.encoders.base import Element, GroupAction, LiftedEncoder, group_action
+from structured_ssl.encoders.base import (
+    Element,
+    GroupAction,
+    LiftedEncoder,
+    check_layer_lengths,
+    group_action,
+)
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -32,11 +38,7 @@ def conv_stack(
     padding_mode: str = "zeros",
 ) -> nn.Sequential:
     """Conv (no bias) -> BatchNorm -> ReLU per layer, padding ``k // 2``."""
-    if not (len(widths) == len(kernel_sizes) == len(strides)):
-        raise ValueError(
-            f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
-            f"strides={list(strides)} must have the same length"
-        )
+    check_layer_lengths(widths, kernel_sizes, strides)
     layers: list[nn.Module] = []
     current = in_channels
     for width, k, s in zip(widths, kernel_sizes, strides, strict=True):

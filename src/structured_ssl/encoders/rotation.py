@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
+from structured_ssl.encoders.base import Element, LiftedEncoder, check_layer_lengths
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
 
@@ -78,11 +78,7 @@ class RotationEncoder(LiftedEncoder):
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
         super().__init__()
-        if not (len(widths) == len(kernel_sizes) == len(strides)):
-            raise ValueError(
-                f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
-                f"strides={list(strides)} must have the same length"
-            )
+        check_layer_lengths(widths, kernel_sizes, strides)
         self.group = group
         self.out_channels = int(widths[-1])
         self.gspace = make_gspace(group)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.encoders.cnn import total_stride
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
@@ -101,11 +101,7 @@ class RotoTranslationEncoder(LiftedEncoder):
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
         super().__init__()
-        if not (len(widths) == len(kernel_sizes) == len(strides)):
-            raise ValueError(
-                f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
-                f"strides={list(strides)} must have the same length"
-            )
+        check_layer_lengths(widths, kernel_sizes, strides)
         self.group = group
         self.order = int(group.order)
         self.out_channels = int(widths[-1])

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import r2conv
 
@@ -144,11 +144,7 @@ class SO2Encoder(LiftedEncoder):
         grid_samples: int = 16,
     ) -> None:
         super().__init__()
-        if not (len(widths) == len(kernel_sizes) == len(strides)):
-            raise ValueError(
-                f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
-                f"strides={list(strides)} must have the same length"
-            )
+        check_layer_lengths(widths, kernel_sizes, strides)
         self.group = group
         self.out_channels = int(widths[-1])
         self.max_frequency = int(max_frequency)
