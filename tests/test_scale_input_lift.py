@@ -76,6 +76,7 @@ def test_scale_s_is_the_network_on_the_image_zoomed_to_s() -> None:
             direct = encoder.net(downscale(x, value))[:, :, 0]
             torch.testing.assert_close(z[:, :, s], direct, atol=1e-5, rtol=1e-4)
     assert z.shape[:3] == (3, encoder.out_channels, len(PAPER_SCALES))
+    torch.testing.assert_close(encoder.fiber_map(z), z.mean(dim=(-2, -1)))  # matched scales: no area factor
 
 
 def test_claiming_sesn_style_zoomed_maps_misses_the_bound() -> None:

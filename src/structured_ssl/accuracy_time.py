@@ -105,11 +105,7 @@ def plot_accuracy_time(curves: Sequence[TimeCurve], path: str | Path | None = No
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize=7)
-    figure.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
-    return figure
+    return compare.finish_figure(figure, path)
 
 
 def write_accuracy_time(logdir: str | Path, out: str | Path) -> dict[str, Path]:

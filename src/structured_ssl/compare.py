@@ -318,6 +318,11 @@ def plot_curves(runs: Sequence[RunSummary], path: str | Path | None = None) -> A
     axes.grid(alpha=0.3)
     if any(run.curve for run in runs):
         axes.legend(fontsize=7)
+    return finish_figure(figure, path)
+
+
+def finish_figure(figure: Any, path: str | Path | None) -> Any:
+    """Lay the figure out and, when ``path`` is given, save it there (folders made)."""
     figure.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

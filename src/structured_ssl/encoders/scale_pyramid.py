@@ -46,7 +46,7 @@ class InputLiftedScaleEncoder(LiftedEncoder):
     def __init__(self, net: nn.Module, group: Group, out_channels: int) -> None:
         super().__init__()
         self.net, self.group, self.out_channels = net, group, out_channels
-        self.action = ScaleAction(group, maps_zoom=False)
+        self.action = ScaleAction(group, maps_zoom=False)  # its pool (plain mean) is the fiber map
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         scales = self.group.scales
@@ -54,9 +54,6 @@ class InputLiftedScaleEncoder(LiftedEncoder):
         z = self.net(zoomed)
         z = z[:, :, 0] if z.dim() == 5 else z  # plain nets may return (B, C, H, W)
         return z.unflatten(0, (len(scales), x.shape[0])).permute(1, 2, 0, 3, 4)
-
-    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        return self.action.pool(z)  # the plain spatial mean: matched scales see the same image
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         return self.action.transform_input(x, g)
