@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from structured_ssl.equivariance import ElementError, checked_elements, measure, probe_images, worst
+from structured_ssl.shipped_configs import resolve_config, resolve_config_root
 
 
 @dataclass
@@ -183,13 +184,13 @@ def cell_jobs(args: argparse.Namespace) -> list[tuple[list[str], list[str], str]
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="structured-ssl check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", action="append", default=[], help="config file(s), composed in order as fit does")
-    parser.add_argument("--each", nargs="+", default=[], help="check each of these configs on its own")
-    parser.add_argument("--cells", type=Path, nargs="+", default=None,
+    parser.add_argument("--config", action="append", type=resolve_config, default=[], help="config file(s), composed in order as fit does")
+    parser.add_argument("--each", nargs="+", type=resolve_config, default=[], help="check each of these configs on its own")
+    parser.add_argument("--cells", type=resolve_config_root, nargs="+", default=None,
                         help="check every cell these config roots' cells.yaml offer (e.g. configs configs/paper)")
     parser.add_argument("--objectives", nargs="+", default=None, help="with --cells: only these objectives")
     parser.add_argument("--datasets", nargs="+", default=None, help="with --cells: only these datasets")
-    parser.add_argument("--overlay", action="append", default=[], help="composed after each --each config or cell")
+    parser.add_argument("--overlay", action="append", type=resolve_config, default=[], help="composed after each --each config or cell")
     parser.add_argument("--ckpt_path", default=None, help="load these weights first (a trained encoder)")
     parser.add_argument("--images", type=int, default=8, help="probe images (smooth content in a centred disk)")
     parser.add_argument("--seed", type=int, default=0)

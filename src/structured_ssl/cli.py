@@ -22,9 +22,12 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
 from structured_ssl.cli_errors import is_setting_error, one_line
+from structured_ssl.cli_help import answer_before_dispatch
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.methods.base import SSLMethod
+from structured_ssl.prediction_writer import add_prediction_writer
+from structured_ssl.shipped_configs import resolve_config_args
 
 DEFAULT_LOG_DIR = "runs"
 
@@ -34,6 +37,7 @@ PROJECT_COMMANDS = {
     "grid": "structured_ssl.grid:main",
     "report": "structured_ssl.report:main",
     "study": "structured_ssl.study:main",
+    "configs": "structured_ssl.shipped_configs:list_main",
 }
 
 
@@ -79,6 +83,8 @@ class StructuredSSLCLI(LightningCLI):
         use_atomic_checkpoint_io(config)
         if self.subcommand in (None, "fit"):
             add_resilience_callbacks(config)
+        if self.subcommand == "predict":
+            add_prediction_writer(config)
 
     def instantiate_classes(self) -> None:
         """A data module's or model's own argument check (``field=value ...``) is one line too."""
@@ -278,6 +284,12 @@ def silence_known_noise() -> None:
 def main(argv: list[str] | None = None) -> None:
     from_command_line = argv is None  # then LightningCLI reads sys.argv itself (no args= warning)
     argv = list(sys.argv[1:] if argv is None else argv)
+    status = answer_before_dispatch(argv)  # --help, --version, no command, a typo
+    if status is not None:
+        raise SystemExit(status)
+    argv = resolve_config_args(argv)  # `--config NAME`: a shipped config, from any directory
+    if from_command_line:
+        sys.argv[1:] = argv
     if argv and argv[0] in PROJECT_COMMANDS:
         import importlib
 

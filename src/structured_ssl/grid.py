@@ -25,6 +25,7 @@ from structured_ssl.cells import MANIFEST, Cell
 from structured_ssl.launchers import Launcher, add_launcher_arguments, launcher_from_args
 from structured_ssl.results import as_percent, load_results, metric_value, read_result, result_path
 from structured_ssl.runs import LOGS_DIR, RunSpec
+from structured_ssl.shipped_configs import resolve_config_root
 from structured_ssl.tables import markdown_table, summarize, write_csv
 
 OBJECTIVES = ("augmentation", "structured", "unstructured", "frozen", "supervised")
@@ -227,9 +228,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--configs",
-        type=Path,
-        default=Path("configs"),
-        help=f"config root whose {MANIFEST} names the cells (configs, configs/paper)",
+        type=resolve_config_root,
+        default="configs",
+        help=f"config root whose {MANIFEST} names the cells (configs, configs/paper; the shipped "
+        "ones by name from any directory)",
     )
     parser.add_argument(
         "--metric",

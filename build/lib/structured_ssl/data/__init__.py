@@ -1,0 +1,20 @@
+"""DataModules sharing one interface: un-augmented (image, label) batches."""
+
+from structured_ssl.data.base import DataInfo, ImageDataModule
+from structured_ssl.data.cifar import CIFAR10DataModule
+from structured_ssl.data.digits import DigitsDataModule
+from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
+from structured_ssl.data.mnist import MNISTDataModule, RotatedMNISTDataModule
+from structured_ssl.data.tiny_imagenet import TinyImageNetDataModule
+
+__all__ = [
+    "CIFAR10DataModule",
+    "DataInfo",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
+    "DigitsDataModule",
+    "ImageDataModule",
+    "MNISTDataModule",
+    "RotatedMNISTDataModule",
+    "TinyImageNetDataModule",
+]

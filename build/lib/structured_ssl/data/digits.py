@@ -1,0 +1,81 @@
+"""The embedded default: scikit-learn's 1,797 real 8x8 handwritten digits.
+
+Ships with scikit-learn, so it runs offline. Each digit is resized to ``digit_size`` and
+zero-padded to ``image_size`` so that rotating it keeps the whole digit inside the frame.
+The default 21 = 4*5 + 1 keeps two stride-2 layers exactly rotation-equivariant (odd sizes at
+every stride-2 input).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from structured_ssl.data.base import DataInfo, ImageDataModule, Splits
+
+
+class DigitsDataModule(ImageDataModule):
+    """scikit-learn digits, resized and padded, with seeded train/val/test splits.
+
+    Args:
+        image_size: side of the padded image.
+        digit_size: side the 8x8 digit is resized to (bilinear) before padding.
+        test_fraction: share of the 1,797 images held out for testing.
+        **kwargs: see :class:`ImageDataModule`.
+    """
+
+    needs_files = False  # embedded in scikit-learn: data_dir is never read
+
+    def __init__(
+        self,
+        image_size: int = 21,
+        digit_size: int = 14,
+        test_fraction: float = 0.15,
+        batch_size: int = 128,
+        val_fraction: float = 0.15,
+        seed: int = 0,
+        num_workers: int = 0,
+        rotated_test_max_angle: float = 180.0,
+        train_subset: int | None = None,
+        data_dir: str = "data",
+    ) -> None:
+        super().__init__(
+            data_dir=data_dir,
+            batch_size=batch_size,
+            val_fraction=val_fraction,
+            seed=seed,
+            num_workers=num_workers,
+            rotated_test_max_angle=rotated_test_max_angle,
+            train_subset=train_subset,
+        )
+        if digit_size < 1:
+            raise ValueError(f"data.digit_size must be >= 1, got {digit_size}")
+        if image_size < digit_size:
+            raise ValueError(
+                f"data.image_size={image_size} is smaller than data.digit_size={digit_size}; "
+                "the padded image must hold the resized digit"
+            )
+        if not 0.0 < test_fraction < 1.0:
+            raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+        self.image_size_ = image_size
+        self.digit_size = digit_size
+        self.test_fraction = test_fraction
+
+    @property
+    def info(self) -> DataInfo:
+        # Statistics of the padded images at the default sizes; they only rescale inputs.
+        return DataInfo(channels=1, image_size=self.image_size_, num_classes=10, mean=(0.1,), std=(0.25,))
+
+    def load_arrays(self) -> Splits:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        images = torch.as_tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        labels = torch.as_tensor(digits.target, dtype=torch.int64)
+        images = F.interpolate(images, size=self.digit_size, mode="bilinear", align_corners=False)
+        pad = self.image_size_ - self.digit_size
+        images = F.pad(images, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)).clamp(0, 1)
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed + 1))
+        n_test = int(round(self.test_fraction * len(images)))
+        test_idx, train_idx = order[:n_test], order[n_test:]
+        return Splits(train=(images[train_idx], labels[train_idx]), test=(images[test_idx], labels[test_idx]))

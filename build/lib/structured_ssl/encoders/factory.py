@@ -1,0 +1,141 @@
+"""Build an encoder from plain settings: the group plus an :class:`EncoderSpec`.
+
+Plain settings (not escnn objects) are what the CLI parses and what checkpoints store, so a
+model can be rebuilt anywhere (escnn modules do not pickle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+
+Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
+SCALE_LIFTINGS: tuple[str, ...] = ("input", "sesn")
+"""Scale encoders: lift by zooming the input (default) or SESN scale convs in every layer
+(``encoders/scale_pyramid.py`` says why the default)."""
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Which encoder to build.
+
+    Args:
+        architecture: "small" (3 layers, sized for the 21x21 embedded digits), or the
+            paper's backbones "paper_mnist", "paper_cifar" (ResNet, 3x3 blocks),
+            "paper_tiny" (ResNet, 4x2 blocks); see ``encoders/paper.py``.
+        structured: True builds the group's equivariant encoder; False its structure-free
+            twin of matched parameter count (fake fibers), the paper's ablation.
+        widths: channels (or regular fields) per layer; None uses the architecture's default.
+        kernel_sizes: per-layer kernel sizes of the ``small`` rotation/translation encoders
+            (default 5/3/3: an 11 px receptive field; 11/7/7 gives the paper's 29 px).
+        padding_mode: "circular" (default) or "zeros", translation CNNs only. Circular padding
+            on a canvas padded to a multiple of the total stride makes shifts by whole cells
+            exact whatever the weights; zero padding lets training use absolute position and
+            break the structure H-SSL reads (measured: error 0.08 at init, 0.4-1.0 trained).
+        rotation_conv: paper backbones' rotation layers: "sesn_copies" (the paper's SESN
+            construction, one filter copied at each C4 / D4 element; the default) or "escnn"
+            (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
+            encoder always uses escnn.
+        scale_lifting: how scale encoders lift: "input" (default: one plain network on the
+            image zoomed to each scale, ``encoders/scale_pyramid.py``; exact up to
+            interpolation whatever the weights, so training cannot break it) or "sesn" (the
+            paper's SESN scale convs in every layer: within the bound at init for the 3-layer
+            encoders, not after training, and not at ResNet depth).
+    """
+
+    architecture: Architecture = "small"
+    structured: bool = True
+    widths: tuple[int, ...] | None = None
+    padding_mode: Literal["circular", "zeros"] = "circular"
+    kernel_sizes: tuple[int, ...] | None = None
+    rotation_conv: Literal["sesn_copies", "escnn"] | None = None
+    scale_lifting: Literal["input", "sesn"] | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale_lifting not in (None, *SCALE_LIFTINGS):
+            raise ValueError(f"encoder.scale_lifting={self.scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}")
+        if self.kernel_sizes is None:
+            return
+        kernels = tuple(int(k) for k in self.kernel_sizes)
+        if self.architecture != "small" or len(kernels) != len(SMALL_STRIDES) or any(k < 1 or k % 2 == 0 for k in kernels):
+            raise ValueError(
+                f"encoder.kernel_sizes={list(kernels)}: allowed only with architecture 'small', as "
+                f"{len(SMALL_STRIDES)} odd sizes (one per layer; odd keeps the grid centred), e.g. [11, 7, 7]"
+            )
+        object.__setattr__(self, "kernel_sizes", kernels)
+
+
+SMALL_KERNELS = (5, 3, 3)
+SMALL_STRIDES = (1, 2, 2)
+#: Total downsampling of each architecture's stride-s layers (paper_tiny has a fourth stage).
+TOTAL_STRIDES = {"small": 4, "paper_mnist": 4, "paper_cifar": 4, "paper_tiny": 8}
+
+
+def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
+    """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2."""
+    if spec.architecture.startswith("paper_"):
+        from structured_ssl.encoders.paper import build_paper_encoder
+
+        return build_paper_encoder(spec, group, in_channels, image_size)
+    if spec.architecture != "small":
+        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
+    if spec.rotation_conv not in (None, "escnn"):
+        raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
+    widths = tuple(spec.widths or group.plugin.small_widths)  # each group's default widths
+    structured = group.plugin.build_whole_encoder(spec, in_channels, image_size)
+    if structured is None:
+        structured = group.plugin.build_small(
+            in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES
+        )
+    if spec.structured:
+        return structured
+    twin = build_unstructured_twin(structured, group, in_channels, image_size)
+    if getattr(structured, "action", None) is not None and hasattr(twin, "claimed_action"):
+        twin.claimed_action = structured.action  # a twin claims what its structured encoder has
+    return twin
+
+
+def build_unstructured_twin(
+    structured: LiftedEncoder, group: Group, in_channels: int, image_size: int
+) -> LiftedEncoder:
+    """A non-equivariant encoder with the same lifted output shape and about the same
+    number of parameters as ``structured`` (hidden widths searched to match). One recipe for
+    every group: fake fibers on the group axis, or (no group axis) a fake spatial grid."""
+    target = structured.num_parameters()
+    channels = structured.out_channels
+    if not group.has_group_axis:
+        grid = _output_grid(structured, in_channels, image_size)
+
+        def make(hidden: int) -> LiftedEncoder:
+            return UnstructuredMLP(in_channels, group, image_size, channels, grid, hidden=(hidden,))
+    else:
+
+        def make(hidden: int) -> LiftedEncoder:
+            return UnstructuredCNN(in_channels, group, channels, widths=(hidden, 2 * hidden))
+
+    # parameter count grows with the hidden width: bisect for the closest match
+    low, high = 1, 512
+    while high - low > 1:
+        mid = (low + high) // 2
+        if make(mid).num_parameters() <= target:
+            low = mid
+        else:
+            high = mid
+    counts = {h: make(h).num_parameters() for h in (low, high)}
+    return make(min(counts, key=lambda h: abs(counts[h] - target)))
+
+
+def _output_grid(encoder: LiftedEncoder, in_channels: int, image_size: int) -> int:
+    import torch
+
+    was_training = encoder.training
+    with torch.no_grad():
+        out = encoder.eval()(torch.zeros(1, in_channels, image_size, image_size))
+    encoder.train(was_training)
+    return int(out.shape[-1])

@@ -1,0 +1,113 @@
+"""Rotation (C_N) and dihedral (D_N) equivariant encoders, built with escnn.
+
+Regular-representation fields: each of the ``widths[-1]`` output fields carries |G| channels,
+one per group element, so the escnn output ``(B, c |G|, H, W)`` is viewed channel-major as
+the lifted ``(B, c, |G|, H, W)``. escnn objects are built here from plain settings (group,
+widths), never pickled or stored in hyperparameters (escnn models do not pickle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from structured_ssl.encoders.base import Element, LiftedEncoder, check_layer_lengths
+from structured_ssl.encoders.escnn_compat import enn, gspaces
+from structured_ssl.encoders.escnn_init import r2conv
+
+if TYPE_CHECKING:
+    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+
+
+def make_gspace(group: Group) -> gspaces.GSpace2D:
+    """The escnn gspace of a group whose plug-in has one (``groups.rotation.RotationFamily``)."""
+    gspace = getattr(group.plugin, "gspace", None)
+    if gspace is None:
+        raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
+    return gspace()
+
+
+def group_element(gspace: gspaces.GSpace2D, group: Group, g: Element):
+    """Our index tuple -> the escnn group element (rotation k, or flip f then rotation k)."""
+    return group.plugin.escnn_element(gspace, g)
+
+
+class RegularFieldAction:
+    """T_g on images and Γ_g on regular-representation lifted maps, as escnn defines them.
+
+    Used by the escnn encoders and, as the *claimed* action, by their unstructured twins.
+    """
+
+    def __init__(self, group: Group, in_channels: int, out_channels: int) -> None:
+        self.group = group
+        self.out_channels = out_channels
+        self.gspace = make_gspace(group)
+        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
+        self.out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * out_channels)
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        element = group_element(self.gspace, self.group, g)
+        return enn.GeometricTensor(x, self.in_type).transform(element).tensor
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        element = group_element(self.gspace, self.group, g)
+        flat = enn.GeometricTensor(z.flatten(1, 2), self.out_type)
+        return flat.transform(element).tensor.unflatten(1, (self.out_channels, self.group.size))
+
+
+class RotationEncoder(LiftedEncoder):
+    """A small steerable CNN: a lifting conv then regular-to-regular convs, with batch norm.
+
+    Args:
+        in_channels: image channels.
+        group: rotation or dihedral group (its ``order`` is N).
+        widths: regular fields per layer; the last is the channels per fiber C.
+        kernel_sizes, strides: per layer; padding is ``k // 2``. Exact 90-degree equivariance
+            needs an odd spatial size at every stride-2 input (21 -> 11 -> 6 is fine).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        widths: Sequence[int] = (8, 16, 32),
+        kernel_sizes: Sequence[int] = (5, 3, 3),
+        strides: Sequence[int] = (1, 2, 2),
+    ) -> None:
+        super().__init__()
+        check_layer_lengths(widths, kernel_sizes, strides)
+        self.group = group
+        self.out_channels = int(widths[-1])
+        self.gspace = make_gspace(group)
+        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
+        layers: list[enn.EquivariantModule] = []
+        current = self.in_type
+        for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+            out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
+            layers += [
+                r2conv(current, out_type, k, stride=s, padding=k // 2, bias=False),
+                enn.InnerBatchNorm(out_type),
+                enn.ReLU(out_type, inplace=True),
+            ]
+            current = out_type
+        self.net = enn.SequentialModule(*layers)
+        self.action = RegularFieldAction(group, in_channels, self.out_channels)
+
+    def lift(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
+        return y.unflatten(1, (self.out_channels, self.group.size))
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.action.transform_input(x, g)
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        return self.action.transform_output(z, g)
+
+    def export_plain(self) -> nn.Module:
+        """Plain-torch copy for fast evaluation passes (escnn's ``export``, eval mode)."""
+        import copy
+
+        return copy.deepcopy(self.net).eval().export()

@@ -1,0 +1,225 @@
+"""The contract of a group plug-in: everything group-specific, in one class per group.
+
+The idea of the library is that ONE group description drives the encoder, the augmentation
+and the fiber sampler. The description a config holds is :class:`~structured_ssl.groups.Group`
+(plain settings: ``kind``, ``order``, ``scales``, ...); its ``kind`` names a subclass of
+:class:`GroupPlugin` registered here, and every caller (encoder factory, paper layers,
+augmentation, pair sampler, config checks, equivariance check, grid, study, report) asks that
+plug-in instead of switching on the kind. Adding a group is one new module in this package
+(it is imported, and so registered, by ``structured_ssl.groups``) plus one config file.
+
+What a plug-in states (the contract; the defaults below hold for a finite group acting on a
+group axis of the lifted map and may be kept):
+
+* its **index grid**: :attr:`size` (|G| on the lifted group axis; 1 when the fibers are
+  spatial cells), :attr:`has_group_axis`, :attr:`grid_cyclic` (whether moving wraps),
+  :meth:`fiber_grid_shape` (the grid the fiber sampler reads) and :meth:`bundle_shape`
+  (a bundle of ``g0_size`` on it);
+* its **exact elements** (:meth:`exact_input_elements`, index tuples whose input transform is
+  exact on a square pixel grid) and the subset an equivariance bound is stated for
+  (:meth:`checked_elements`);
+* its **input transform** T_g and **action** Γ_g on the lifted map (:meth:`action`: an object
+  with ``transform_input`` / ``transform_output``; an exact index permutation or escnn's
+  action), and how the fiber map is read off the lifted map (:meth:`fiber_map`);
+* its **layers for every architecture**: the ``small`` encoder (:meth:`build_small`,
+  :attr:`small_widths`) and the paper backbones' lifting / group convolutions
+  (:meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`), each delegating to
+  the existing modules in ``structured_ssl.encoders``;
+* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.bounds``);
+* its **A-SSL view drawing**: the grid the two views' elements are drawn on
+  (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
+* its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
+  summaries) and :meth:`distance_meaning` (what a topographic distance means for the views).
+
+The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
+``encoders/paper.py`` build them for every group from :attr:`size` and :attr:`has_group_axis`.
+
+Plug-in modules import the encoder modules lazily (inside methods): the encoders import this
+package, so a module-level import back would be an import circle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from structured_ssl.bounds import EquivarianceBound
+    from structured_ssl.groups.spec import Group
+
+Element = tuple[int, ...]
+
+#: kind -> plug-in class, filled by :meth:`GroupPlugin.__init_subclass__`.
+GROUP_TYPES: dict[str, type[GroupPlugin]] = {}
+
+
+class GroupPlugin:
+    """One group: index grid, elements, T_g / Γ_g, layers, bound, names, A-SSL views.
+
+    Subclasses set :attr:`kind` (the config's ``group.kind``; setting it registers the class)
+    and, if the group reads settings beyond ``order`` / ``scales``, :attr:`OPTIONS` (name ->
+    default, given in the config as ``group.options``). One instance is made per
+    :class:`Group` value (``group.plugin``); it is cheap and holds no tensors.
+    """
+
+    kind: ClassVar[str] = ""
+    #: group-specific settings read from ``group.options`` (name -> default).
+    OPTIONS: ClassVar[dict[str, Any]] = {}
+    #: whether ``group.order`` means something for this group (it is then validated >= 2).
+    uses_order: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            if cls.kind in GROUP_TYPES and GROUP_TYPES[cls.kind].__qualname__ != cls.__qualname__:
+                raise TypeError(f"group kind {cls.kind!r} is registered twice ({GROUP_TYPES[cls.kind]} and {cls})")
+            GROUP_TYPES[cls.kind] = cls
+
+    def __init__(self, spec: Group) -> None:
+        self.spec = spec
+        self.order = spec.order
+        self.scales = spec.scales
+        self.options = {**self.OPTIONS, **(spec.options or {})}
+
+    # ----------------------------------------------------------------- settings
+    def validate(self) -> None:
+        """Raise ValueError (one line naming ``group.<field>``) for settings this group rejects."""
+        if self.uses_order and self.order < 2:
+            raise ValueError(f"group.order={self.order} is too small; a {self.kind} group needs order >= 2")
+        unknown = sorted(set(self.spec.options or {}) - set(self.OPTIONS))
+        if unknown:
+            allowed = ", ".join(self.OPTIONS) or "none"
+            raise ValueError(f"group.options.{unknown[0]}: the {self.kind} group accepts options: {allowed}")
+
+    # ----------------------------------------------------------------- the index grid
+    has_group_axis: ClassVar[bool] = True
+    grid_cyclic: ClassVar[bool] = True
+
+    @property
+    def size(self) -> int:
+        """|G| on the lifted group axis (1 when fibers are spatial cells)."""
+        raise NotImplementedError
+
+    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
+        """The index grid the fiber sampler reads; ``spatial_side`` is the last map's side
+        (None when unknown from settings alone: then None for spatial grids)."""
+        return (self.size,)
+
+    @classmethod
+    def bundle_shape(cls, g0_size: int, ndim: int) -> tuple[int, ...]:
+        """A bundle of ``g0_size`` on a grid of ``ndim`` axes (default: ``g0_size`` along the one axis)."""
+        return (g0_size,) * ndim
+
+    def exact_input_elements(self) -> list[Element]:
+        """Elements whose input transform is exact on a square pixel grid (identity included)."""
+        raise NotImplementedError
+
+    def checked_elements(self) -> list[Element]:
+        """The non-identity elements the equivariance bound is stated for."""
+        return [g for g in self.exact_input_elements() if any(g)]
+
+    # ----------------------------------------------------------------- T_g, Γ_g, fibers
+    def action(self, in_channels: int, out_channels: int) -> Any:
+        """T_g on images and Γ_g on lifted maps (``transform_input`` / ``transform_output``)."""
+        raise ValueError(f"group.kind={self.kind!r} has no group axis to act on")
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        """``(B, C, G, H, W)`` -> ``(B, C, *grid)``: default averages space away."""
+        return z.mean(dim=(-2, -1))
+
+    def measured_fibers(self, encoder: Any, z: torch.Tensor, moved: torch.Tensor, moved_part: torch.Tensor,
+                        expected_part: torch.Tensor, g: Element) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(moved, expected, unmoved) fiber maps on the part Γ_g defines, for the equivariance check."""
+        return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
+
+    def equivariance_bound(self) -> EquivarianceBound:
+        from structured_ssl.bounds import EXACT
+
+        return EXACT
+
+    # ----------------------------------------------------------------- layers
+    small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
+
+    def build_small(self, in_channels: int, widths: tuple[int, ...], padding_mode: str,
+                    kernels: tuple[int, ...], strides: tuple[int, ...]) -> nn.Module:
+        """The structured ``small`` encoder (a LiftedEncoder)."""
+        raise NotImplementedError
+
+    def build_whole_encoder(self, spec: Any, in_channels: int, image_size: int) -> nn.Module | None:
+        """A structured encoder this group builds whole for ``spec`` (an ``EncoderSpec``), not
+        layer by layer (scale's input lift); None: the layer-wise route (``build_small`` /
+        ``paper_conv``)."""
+        return None
+
+    def twin_action(self, spec: Any, in_channels: int, out_channels: int) -> Any:
+        """The action a structure-free twin claims: its structured encoder's."""
+        return self.action(in_channels, out_channels)
+
+    def check_paper_settings(self, rotation_conv: str) -> None:
+        """Reject paper-backbone settings this group cannot build (before any layer is built)."""
+
+    def paper_conv(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, lifting: bool,
+                   effective_size: int, rotation_conv: str, padding_mode: str) -> nn.Module:
+        """The paper backbones' convolution (``lifting``: from images) for this group."""
+        raise NotImplementedError
+
+    def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
+        """Apply :meth:`paper_conv`'s module to the lifted layout (default: it takes it as is)."""
+        return conv(x)
+
+    def paper_lift(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The whole paper backbone on images (default ``net(x)``)."""
+        return net(x)
+
+    #: Hermite orders of paper_mnist's three convs (the paper's 11/3/3 by default).
+    paper_mnist_effective_sizes: ClassVar[tuple[int, int, int]] = (11, 3, 3)
+
+    def check_image_size(self, spec: Any, image_size: int) -> None:
+        """Reject an image size that breaks this group's exact equivariance (ValueError)."""
+
+    # ----------------------------------------------------------------- A-SSL views
+    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
+        """(shape, cyclic) of the grid A-SSL draws each view's element on (default: the fiber grid)."""
+        return (self.size,), self.grid_cyclic
+
+    def augmentation_distance(self, max_distance: float, pixels_per_cell: int) -> float:
+        """A fiber-grid distance as a distance on :meth:`augmentation_grid` (default: the same)."""
+        return max_distance
+
+    def view_affine(self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int,
+                    angle: torch.Tensor, scale: torch.Tensor, flip: torch.Tensor, shift: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-example (angle deg, scale, flip, shift (x, y) px) of T_g for ``elements`` ``(B, ndim)``
+        on :meth:`augmentation_grid`; the identity tensors come in and are changed as needed."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- names
+    @property
+    def short_name(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """``rotation order 8``: one line for summaries."""
+        return self.kind
+
+    def distance_meaning(self, distance: float) -> str:
+        """What a topographic ``distance`` between A-SSL's two views means in the group's units."""
+        return ""
+
+    def degrees_for_distance(self, distance: float) -> float:
+        """How far in degrees a grid distance reaches (NaN where no angle is involved)."""
+        return math.nan
+
+
+def plugin_class(kind: str) -> type[GroupPlugin]:
+    """The registered plug-in for ``kind``, or one line listing the known kinds."""
+    try:
+        return GROUP_TYPES[kind]
+    except KeyError:
+        close = difflib.get_close_matches(str(kind), list(GROUP_TYPES), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ValueError(f"group.kind={kind!r} is not a known group; expected one of {list(GROUP_TYPES)}{hint}") from None

@@ -1,0 +1,102 @@
+"""Translation x rotation, the product group: fibers on space x C_N of ONE lifted map.
+
+Elements are ``(k, dy, dx)``: rotate by 360 k / N, then shift by (dy, dx) feature cells. The
+encoder (``encoders/roto_translation.py``) is an escnn C_N CNN with circular padding on a
+canvas whose side is a multiple of its stride, so the fiber grid ``N x H' x W'`` is a torus x
+circle: cyclic on every axis, one Euclidean topographic distance over all three (cyclic), a
+bundle a ``g0 x g0 x g0`` patch of orientations and cells. Γ_g is the spatial roll composed
+with the rotation (of the cell torus about its half and of the C_N axis).
+
+A-SSL's views rotate each image about its centre by k steps and shift it by whole cells (s px),
+at most ``floor(max_shift_fraction x image / s)`` cells per axis (at least one); the two views'
+elements are drawn with the same distance rule on that product grid. On the centred canvas this
+warp is exactly T_g for content away from the border (kornia warps quarter turns to ~2e-6).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from structured_ssl.groups.base import Element, GroupPlugin
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+#: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
+CELL_PIXELS = 4
+
+
+class RotoTranslation(GroupPlugin):
+    """Z^2 (whole cells, on a torus) x C_N."""
+
+    kind = "roto_translation"
+    uses_order: ClassVar[bool] = True
+    has_group_axis: ClassVar[bool] = False  # fibers keep space: the config checks size the grid from the image
+    grid_cyclic: ClassVar[bool] = True
+    small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
+
+    @property
+    def size(self) -> int:
+        return self.order
+
+    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
+        return None if spatial_side is None else (self.order, spatial_side, spatial_side)
+
+    def exact_input_elements(self) -> list[Element]:
+        turns = [k for k in range(self.order) if (4 * k) % self.order == 0]
+        return [(k, dy, dx) for k in turns for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return z  # (B, C, N, H', W'): no pooling, the fibers are (orientation, row, column)
+
+    def action(self, in_channels: int, out_channels: int) -> Any:
+        raise ValueError(
+            "group.kind='roto_translation' has no structure-free twin here (encoder.structured: false is not supported)"
+        )
+
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+        if padding_mode != "circular":
+            raise ValueError(
+                f"encoder.padding_mode={padding_mode!r}: group.kind='roto_translation' needs 'circular' "
+                "(the canvas is a torus; zero padding breaks the exact shifts and quarter turns)"
+            )
+        from structured_ssl.encoders.roto_translation import RotoTranslationEncoder
+
+        return RotoTranslationEncoder(in_channels, self.spec, widths, kernels, strides)
+
+    def check_paper_settings(self, rotation_conv: str) -> None:
+        raise ValueError("group.kind='roto_translation' is built for encoder.architecture='small' only")
+
+    def check_image_size(self, spec: Any, image_size: int) -> None:
+        if spec.structured and image_size % 2 == 0:
+            raise ValueError(
+                f"data.image_size={image_size}: group.kind='roto_translation' needs an odd image size (its centre "
+                f"pixel becomes the torus's rotation centre), e.g. {image_size + 1}"
+            )
+
+    # ----------------------------------------------------------------- A-SSL views
+    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
+        """``(k, i, j)``: rotation k, shift by ``(i - M, j - M)`` cells, M = max(1, max_shift // s)."""
+        side = 2 * self.max_cells(max_shift) + 1
+        return (self.order, side, side), True
+
+    @staticmethod
+    def max_cells(max_shift: int) -> int:
+        return max(1, max_shift // CELL_PIXELS)
+
+    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+        k = elements[:, 0].float()
+        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
+        angle = -k * 360.0 / self.order  # kornia's y-down frame: escnn's counter-clockwise
+        return angle, scale, flip, (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+
+    @property
+    def short_name(self) -> str:
+        return f"TxC{self.order}"
+
+    def describe(self) -> str:
+        return f"translation x rotation order {self.order}"
+
+    def distance_meaning(self, distance: float) -> str:
+        return f"(rotation steps, cells) differ by <= {distance:g} on the product grid"

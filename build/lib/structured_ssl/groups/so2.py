@@ -1,0 +1,143 @@
+"""SO(2), continuous rotations: escnn band-limited fields, fibers read at any angle.
+
+The lifted map's group axis holds each field's Fourier coefficients up to the band limit L
+(``2L + 1`` of them, ``encoders/so2.py``), so the "index grid" is the circle itself: a fiber
+position is an angle in radians, a pair's topographic distance is the arc between its two
+angles (``pairs.max_distance`` in radians), and a bundle is ``g0_size`` angles spaced by
+``bundle_spacing``. The pair draws live in ``angle_pairs.py`` and their read-out in
+``methods/continuous.py``: a continuous read-out is a Fourier series, not an index gather, so
+``StructuredSSL`` and ``AugmentationSSL`` hand their two hooks there when a group's plug-in says
+``continuous``. The hybrid objective and the structure-free twin are not supported.
+
+Options (``group.options``): ``max_frequency`` L (3), ``grid_samples`` N of the Fourier ReLU
+(16), ``bundle_spacing`` in radians (pi / 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from structured_ssl.bounds import EXACT, EquivarianceBound
+from structured_ssl.groups.base import Element, GroupPlugin
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+#: Angles (radians) the check command measures besides the quarter turns: none is a multiple
+#: of 90 degrees, so the input rotation interpolates.
+ARBITRARY_ANGLES: tuple[float, ...] = (0.3, 1.0, 2.5)
+
+
+@dataclass(frozen=True)
+class AngleBound(EquivarianceBound):
+    """Two promises in one: quarter turns are pixel permutations (:data:`EXACT`); other angles
+    err by the input's bilinear interpolation (``max_error``), stated on :meth:`SO2.probe_images`
+    (smooth content: rotating it and back loses 2-3.5%; the fiber errors measured at init are
+    1.3-2.5% at 29 px and 2-5% at 21 px, about that interpolation loss)."""
+
+    def for_element(self, element: Element) -> EquivarianceBound:
+        turns = float(element[0]) / (math.pi / 2)
+        return EXACT if abs(turns - round(turns)) < 1e-9 else EquivarianceBound(self.max_error, self.max_baseline_fraction, self.why)
+
+    def describe(self) -> str:
+        return f"quarter turns {EXACT.describe()}, other angles <= {self.max_error:g}"
+
+
+SO2_BOUND = AngleBound(0.06, None, "quarter turns permute pixels; other angles interpolate the input")
+
+
+class SO2(GroupPlugin):
+    """Continuous rotations with band limit L (see the module docstring)."""
+
+    kind = "so2"
+    OPTIONS: ClassVar[dict[str, Any]] = {"max_frequency": 3, "grid_samples": 16, "bundle_spacing": math.pi / 4}
+    continuous: ClassVar[bool] = True
+
+    def validate(self) -> None:
+        super().validate()
+        L, n = self.options["max_frequency"], self.options["grid_samples"]
+        if not isinstance(L, int) or L < 1:
+            raise ValueError(f"group.options.max_frequency={L!r}: the band limit L must be an integer >= 1")
+        if not isinstance(n, int) or n % 4 or n <= 2 * L:
+            raise ValueError(
+                f"group.options.grid_samples={n!r}: must be a multiple of 4 (exact quarter turns) and > 2 x "
+                f"max_frequency = {2 * L} (resolves the band-limited fields)"
+            )
+        spacing = self.options["bundle_spacing"]
+        if not isinstance(spacing, (int, float)) or not 0 < spacing <= math.pi:
+            raise ValueError(f"group.options.bundle_spacing={spacing!r}: radians in (0, pi]")
+
+    @property
+    def max_frequency(self) -> int:
+        return int(self.options["max_frequency"])
+
+    @property
+    def size(self) -> int:
+        return 2 * self.max_frequency + 1
+
+    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
+        """The coefficient axis (2L + 1): what ``fiber_map`` returns. H-SSL's positions are angles
+        (``angle_pairs.py``); this grid only sizes the bundle checks (g0_size <= 2L)."""
+        return (self.size,)
+
+    def exact_input_elements(self) -> list[Element]:
+        return [(q * math.pi / 2,) for q in range(4)]
+
+    def probe_only_elements(self) -> list[Element]:
+        """Angles the ``check`` command adds on :meth:`probe_images` (smooth content): their bound
+        is an interpolation bound, which sharp training images (what the online monitor sees)
+        do not meet; the monitor checks the exact quarter turns."""
+        return [(a,) for a in ARBITRARY_ANGLES]
+
+    def equivariance_bound(self) -> EquivarianceBound:
+        return SO2_BOUND
+
+    @staticmethod
+    def probe_images(channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
+        """What the bound is stated on: smooth (3 px blur) content under a centred window, so that
+        rotating it keeps it on the canvas and bilinear interpolation is the only loss."""
+        from structured_ssl.encoders.so2 import smooth_probe_images
+
+        return smooth_probe_images(count, size, sigma=3.0, seed=seed).expand(-1, channels, -1, -1).contiguous()
+
+    def action(self, in_channels: int, out_channels: int) -> Any:
+        raise ValueError("group.kind='so2' has no structure-free twin here (encoder.structured: false is not supported)")
+
+    small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
+
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+        from structured_ssl.encoders.so2 import SO2Encoder
+
+        return SO2Encoder(in_channels, self.spec, widths, kernels, strides, self.max_frequency,
+                          int(self.options["grid_samples"]))
+
+    def check_paper_settings(self, rotation_conv: str) -> None:
+        raise ValueError("group.kind='so2' is built for encoder.architecture='small' only (no paper backbone layers)")
+
+    def check_image_size(self, spec: Any, image_size: int) -> None:
+        from structured_ssl.groups.rotation import RotationFamily
+
+        RotationFamily.check_image_size(self, spec, image_size)  # quarter turns: the sizes C_N needs
+
+    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+        """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
+        a continuous uniform rotation, as one warp (A-SSL itself draws angles: methods/continuous.py)."""
+        step = 360.0 / self.size
+        within = jitter.to(elements.device) if jitter is not None else 0.0
+        return -(elements[:, -1].float() + within) * step, scale, flip, shift
+
+    @property
+    def short_name(self) -> str:
+        return f"SO2L{self.max_frequency}"
+
+    def describe(self) -> str:
+        return f"so2 band limit {self.max_frequency}"
+
+    def distance_meaning(self, distance: float) -> str:
+        return f"rotations differ by <= {math.degrees(distance):g} deg"
+
+    def degrees_for_distance(self, distance: float) -> float:
+        return math.degrees(distance)

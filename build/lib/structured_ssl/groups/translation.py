@@ -1,0 +1,74 @@
+"""Translations by whole feature-map cells: the fibers are the spatial cells of the last map.
+
+There is no group axis (|G| = 1 on it); the index grid is the last map's ``(H', W')`` and does
+not wrap. T_g rolls the image by ``g x total stride`` pixels and Γ_g rolls the map by ``g``
+cells (the encoders own these exact permutations: ``TranslationCNN``, ``PaperEncoder``).
+A-SSL shifts each view by whole pixels, up to ``max_shift_fraction`` of the image.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from structured_ssl.groups.base import Element, GroupPlugin
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+class Translation(GroupPlugin):
+    """Z^2 on the feature grid."""
+
+    kind = "translation"
+    has_group_axis: ClassVar[bool] = False
+    grid_cyclic: ClassVar[bool] = False
+    small_widths: ClassVar[tuple[int, ...]] = (16, 32, 128)
+
+    @property
+    def size(self) -> int:
+        return 1
+
+    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
+        return None if spatial_side is None else (spatial_side, spatial_side)
+
+    def exact_input_elements(self) -> list[Element]:
+        return [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return z[:, :, 0]
+
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+        from structured_ssl.encoders.cnn import TranslationCNN
+
+        return TranslationCNN(in_channels, self.spec, widths, kernels, strides, padding_mode)
+
+    def paper_conv(self, in_channels, out_channels, kernel_size, stride, lifting, effective_size,
+                   rotation_conv, padding_mode) -> nn.Module:
+        from torch import nn
+
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False,
+                         padding_mode=padding_mode)
+
+    def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
+        plain = x if lifting else x[:, :, 0]
+        return conv(plain).unsqueeze(2)
+
+    # ----------------------------------------------------------------- A-SSL views
+    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
+        """``(i, j)`` is the whole-pixel shift ``(i - M, j - M)``, M = ``max_shift``."""
+        side = 2 * max_shift + 1
+        return (side, side), False
+
+    def augmentation_distance(self, max_distance: float, pixels_per_cell: int) -> float:
+        return max_distance * pixels_per_cell
+
+    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+        return angle, scale, flip, (elements.float() - max_shift).flip(-1)  # (x, y)
+
+    @property
+    def short_name(self) -> str:
+        return "T"
+
+    def distance_meaning(self, distance: float) -> str:
+        return f"views shifted <= {distance:g} feature cells apart"

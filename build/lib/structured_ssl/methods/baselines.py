@@ -1,0 +1,49 @@
+"""The paper's two reference columns, on the same encoders and the same probe.
+
+* :class:`Frozen`: a random, untrained backbone; only the linear probe learns. It tells
+  whether self-supervision beat a random network (on MNIST rotation it did not, in the paper).
+* :class:`Supervised`: backbone and linear layer trained end to end with the labels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from structured_ssl.methods.base import SSLMethod
+
+
+class Frozen(SSLMethod):
+    """Untrained backbone + linear probe. The backbone's parameters never change: it is kept
+    in eval mode (batch-norm statistics frozen too) and the optimizer sees only the probe."""
+
+    uses_pairs = False
+
+    def on_train_epoch_start(self) -> None:
+        self.encoder.eval()
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        with torch.no_grad():
+            invariant = self.embed(x)
+        loss = self.probe_loss(invariant, y)
+        self.log("train/probe_loss", loss, prog_bar=True, sync_dist=True)
+        return loss
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return []
+
+
+class Supervised(SSLMethod):
+    """Backbone and linear layer (the probe) trained end to end with cross-entropy."""
+
+    uses_pairs = False
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self.probe(self.embed(x)), y)
+        self.log("train/loss", loss, prog_bar=True, sync_dist=True)
+        return loss
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("probe.")]
