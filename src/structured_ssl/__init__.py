@@ -32,7 +32,7 @@ __all__ = ["__version__", *_PUBLIC]
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'structured_ssl' has no attribute {name!r}")
-    import importlib
+    from importlib import import_module  # on first attribute access only: no import-time circle
 
     attribute = "measure" if name == "measure_equivariance" else name
-    return getattr(importlib.import_module(_PUBLIC[name]), attribute)
+    return getattr(import_module(_PUBLIC[name]), attribute)
