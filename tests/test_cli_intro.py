@@ -13,7 +13,7 @@ import torch
 from structured_ssl.cli_help import all_commands, overview, unknown_command_message
 
 REPO = Path(__file__).resolve().parents[1]
-ENTRY = "import sys; from structured_ssl.cli_help import entry; sys.argv[0] = 'structured-ssl'; entry()"
+ENTRY = "import sys; from structured_ssl.console import entry; sys.argv[0] = 'structured-ssl'; entry()"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
