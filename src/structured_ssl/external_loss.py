@@ -1,8 +1,14 @@
 """Any loss with the ``(z0, z1) -> scalar`` signature as a pair loss (lightly's, your own).
 
 Why: the methods took only the library's own :class:`~structured_ssl.losses.PairLoss`
-plug-ins, so ``loss: {class_path: lightly.loss.NTXentLoss}`` was refused. A method given any
-other ``nn.Module`` (or callable) wraps it here: it is called on this process's two ``(B, D)``
+plug-ins. In a config, name the loss inside this wrapper::
+
+    loss:
+      class_path: structured_ssl.external_loss.ExternalPairLoss
+      init_args:
+        loss: {class_path: lightly.loss.NTXentLoss, init_args: {temperature: 0.1}}
+
+From Python, a method given any other ``nn.Module`` wraps it itself. The loss it is called on this process's two ``(B, D)``
 projections and must return the scalar to backpropagate (a lightly loss gathers across
 processes itself when asked, e.g. ``gather_distributed: true``).
 """
@@ -19,7 +25,7 @@ from structured_ssl.losses import PairLoss
 class ExternalPairLoss(PairLoss):
     """A ``(z0, z1) -> Tensor`` loss with the pair-loss interface (``{"loss": value}``)."""
 
-    def __init__(self, loss: nn.Module | Callable[[Tensor, Tensor], Tensor]) -> None:
+    def __init__(self, loss: nn.Module) -> None:
         super().__init__()
         self.inner = loss
 

@@ -191,3 +191,27 @@ def checkpoint_error_in(error: BaseException) -> CheckpointError | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+
+def follow_checkpoint_dirpath(trainer: Any, ckpt_path: Any) -> None:
+    """Before ``validate``/``test``/``predict`` of a checkpoint: each ModelCheckpoint without a
+    configured ``dirpath`` keeps the folder its state was saved with.
+
+    Why: these commands save nothing, but Lightning reloads the fit's ModelCheckpoint state
+    into callbacks that point at this run's (other) log folder and then warns "the dirpath
+    has changed" on every evaluation. Pointing them at the saved folder restores the state
+    whole, and nothing is written there.
+    """
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    if not ckpt_path or not Path(str(ckpt_path)).is_file():
+        return
+    try:
+        states = (load_checkpoint(ckpt_path) or {}).get("callbacks") or {}
+    except Exception:  # noqa: BLE001 - the restore itself reports an unreadable checkpoint
+        return
+    for callback in trainer.checkpoint_callbacks:
+        state = states.get(getattr(callback, "state_key", None)) or {}
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath is None and state.get("dirpath"):
+            callback.dirpath = state["dirpath"]

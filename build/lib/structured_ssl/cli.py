@@ -20,7 +20,11 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
+from structured_ssl.checkpoints import (
+    checkpoint_error_in,
+    follow_checkpoint_dirpath,
+    merge_ckpt_hparams_safely,
+)
 from structured_ssl.cli_errors import is_setting_error, one_line
 from structured_ssl.cli_help import answer_before_dispatch
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
@@ -103,6 +107,11 @@ class StructuredSSLCLI(LightningCLI):
         except BaseException:
             remove_if_unused(log_dir, self.trainer)
             raise
+
+    def before_validate(self) -> None:
+        follow_checkpoint_dirpath(self.trainer, self.config[self.subcommand].get("ckpt_path"))
+
+    before_test = before_predict = before_validate
 
     def before_fit(self) -> None:
         """Checks that need the built model, data and trainer; no step has run yet."""

@@ -97,18 +97,3 @@ def missing_escnn_message() -> str | None:
     return ("error: escnn is not installed; install it without its Fortran-only dependency: "
             "pip install --no-deps escnn==1.0.11   (docs/guides/install.md)")
 
-
-def entry() -> None:
-    """The ``structured-ssl`` console script: answers ``--help``/``--version``/typos without
-    importing torch or Lightning (fast), says how to install escnn if it is missing, then runs
-    :func:`structured_ssl.cli.main`."""
-    status = answer_before_dispatch(sys.argv[1:])
-    if status is not None:
-        raise SystemExit(status)
-    missing = missing_escnn_message()
-    if missing is not None:
-        print(missing, file=sys.stderr)
-        raise SystemExit(2)
-    from structured_ssl.cli import main
-
-    main()

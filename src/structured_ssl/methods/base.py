@@ -130,7 +130,7 @@ class SSLMethod(L.LightningModule):
         group: Group = Group(),
         encoder: EncoderSpec = EncoderSpec(),
         pairs: PairSampling = PairSampling(),
-        loss: PairLoss | torch.nn.Module | None = None,
+        loss: PairLoss | None = None,
         projector: tuple[int, ...] = (128, 128, 128),
         predictor: tuple[int, ...] = (128, 128),
         ema_momentum: float = 0.996,
@@ -145,7 +145,7 @@ class SSLMethod(L.LightningModule):
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
-        loss = as_pair_loss(loss)  # any (z0, z1) loss, e.g. lightly's (structured_ssl.external_loss)
+        loss = as_pair_loss(loss)  # from Python, any (z0, z1) module is wrapped (structured_ssl.external_loss)
         self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
         self.optimizer_spec = optimizer
         self.num_classes = num_classes

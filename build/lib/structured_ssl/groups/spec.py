@@ -15,8 +15,10 @@ configs, CLI overrides such as ``--model.init_args.group.order=4`` and checkpoin
 hyperparameters hold a pickled ``Group`` keep working.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: ``Group.__module__`` is set to
+# ``structured_ssl.groups`` (the pickled name), where jsonargparse could not resolve string
+# annotations (no ``Any`` there), so it left every field unvalidated and warned that the
+# ``scales`` tuple "does not round-trip" on every fit, check and --print_config.
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -78,7 +80,7 @@ class Group:
                 object.__setattr__(self, name, value)
 
     @classmethod
-    def from_config(cls, settings: Mapping[str, Any]) -> Group:
+    def from_config(cls, settings: Mapping[str, Any]) -> "Group":
         """A Group from a results/hparams dict (keys it does not know are ignored)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in settings.items() if k in known and v is not None}

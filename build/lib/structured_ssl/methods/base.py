@@ -27,6 +27,7 @@ from structured_ssl.config_checks import check_model_settings
 from structured_ssl.ema import ema_update_, momentum_at
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
+from structured_ssl.external_loss import as_pair_loss
 from structured_ssl.groups import Group
 from structured_ssl.losses import NTXent, PairLoss
 from structured_ssl.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
@@ -129,7 +130,7 @@ class SSLMethod(L.LightningModule):
         group: Group = Group(),
         encoder: EncoderSpec = EncoderSpec(),
         pairs: PairSampling = PairSampling(),
-        loss: PairLoss | None = None,
+        loss: PairLoss | torch.nn.Module | None = None,
         projector: tuple[int, ...] = (128, 128, 128),
         predictor: tuple[int, ...] = (128, 128),
         ema_momentum: float = 0.996,
@@ -144,6 +145,7 @@ class SSLMethod(L.LightningModule):
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
+        loss = as_pair_loss(loss)  # any (z0, z1) loss, e.g. lightly's (structured_ssl.external_loss)
         self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
         self.optimizer_spec = optimizer
         self.num_classes = num_classes

@@ -1,0 +1,35 @@
+"""Any loss with the ``(z0, z1) -> scalar`` signature as a pair loss (lightly's, your own).
+
+Why: the methods took only the library's own :class:`~structured_ssl.losses.PairLoss`
+plug-ins, so ``loss: {class_path: lightly.loss.NTXentLoss}`` was refused. A method given any
+other ``nn.Module`` (or callable) wraps it here: it is called on this process's two ``(B, D)``
+projections and must return the scalar to backpropagate (a lightly loss gathers across
+processes itself when asked, e.g. ``gather_distributed: true``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from structured_ssl.losses import PairLoss
+
+
+class ExternalPairLoss(PairLoss):
+    """A ``(z0, z1) -> Tensor`` loss with the pair-loss interface (``{"loss": value}``)."""
+
+    def __init__(self, loss: nn.Module | Callable[[Tensor, Tensor], Tensor]) -> None:
+        super().__init__()
+        self.inner = loss
+
+    def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
+        value = self.inner(z1, z2)
+        if not isinstance(value, Tensor) or value.ndim != 0:
+            raise ValueError(f"loss={type(self.inner).__name__}: expected a scalar tensor from loss(z0, z1), got {value!r:.80}")
+        return {"loss": value}
+
+
+def as_pair_loss(loss: PairLoss | nn.Module | Callable[[Tensor, Tensor], Tensor] | None) -> PairLoss | None:
+    """The library's own losses as they are; any other ``(z0, z1)`` loss wrapped."""
+    return loss if loss is None or isinstance(loss, PairLoss) else ExternalPairLoss(loss)
