@@ -319,8 +319,9 @@ class SSLMethod(L.LightningModule):
         global_batch = self._global_batch_size()
         lr = scaled_lr(spec.lr, global_batch, rule=spec.lr_scaling) if global_batch else spec.lr
         main = self.trainable_parameters()
-        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
-        groups = ([{"params": main, "lr": lr}] if main else []) + [probe]
+        # named groups: LearningRateMonitor logs lr-<Optimizer>/encoder and lr-<Optimizer>/probe
+        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True, "name": "probe"}
+        groups = ([{"params": main, "lr": lr, "name": "encoder"}] if main else []) + [probe]
         optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
         estimated = self.trainer.estimated_stepping_batches
         if estimated == float("inf"):
