@@ -90,6 +90,11 @@ class StructuredSSLCLI(LightningCLI):
             if not is_setting_error(str(error)):
                 raise
             fail(one_line(str(error)))
+        from structured_ssl.data.any_dataset import refuse_evaluation_without_labels
+
+        refused = refuse_evaluation_without_labels(self.subcommand, self.datamodule, self.trainer)
+        if refused is not None:
+            fail(refused)
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run it; a fit that fails before its first step leaves no empty version directory."""

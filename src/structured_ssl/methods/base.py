@@ -246,9 +246,11 @@ class SSLMethod(L.LightningModule):
         return self.loss_fn(self.predictor(h1), self.predictor(h2), t1, t2), pairs.invariant
 
     def probe_loss(self, invariant: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the online probe on DETACHED features (no gradient to the encoder)."""
+        """Cross-entropy of the online probe on DETACHED features (no gradient to the encoder).
+        Unlabelled images (label -1, e.g. a flat image folder) are left out; with none
+        labelled the loss is 0 (a sum over counts, so no host sync and no NaN)."""
         logits = self.probe(invariant.detach())
-        return F.cross_entropy(logits, y)
+        return F.cross_entropy(logits, y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(min=1)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
