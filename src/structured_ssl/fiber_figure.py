@@ -59,17 +59,17 @@ def colour_limit(matrix: torch.Tensor) -> float:
     return max(float(off.abs().max()) if off.numel() else 1.0, 1e-3)
 
 
-#: type sizes (points) for a figure TensorBoard shrinks to a card ~400 px wide: at 100 dpi
-#: and 8 inches, 15 pt stays about 11 px on screen (matplotlib's default 10 pt at 80 dpi
-#: became ~5 px, unreadable)
+#: type sizes (points) for a figure TensorBoard's Images card shrinks to ~320 px wide (see
+#: docs/figures/tensorboard/images.png): at 8 inches x 100 dpi, 22 pt stays ~12 px on screen
+#: (matplotlib's default 10 pt at 80 dpi became ~5 px, unreadable)
 FIGURE_STYLE = {
-    "font.size": 15,
-    "axes.titlesize": 15,
-    "axes.labelsize": 15,
-    "xtick.labelsize": 13,
-    "ytick.labelsize": 13,
-    "lines.linewidth": 2.0,
-    "lines.markersize": 7,
+    "font.size": 22,
+    "axes.titlesize": 22,
+    "axes.labelsize": 22,
+    "xtick.labelsize": 20,
+    "ytick.labelsize": 20,
+    "lines.linewidth": 3.0,
+    "lines.markersize": 9,
 }
 
 
@@ -85,14 +85,14 @@ def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: tor
 def _similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None) -> Any:
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8.0, 3.6), dpi=100)
+    figure = Figure(figsize=(8.0, 4.0), dpi=100)
     heat, curve = figure.subplots(1, 2)
     limit = colour_limit(matrix)
     image = heat.imshow(matrix.numpy(), vmin=-limit, vmax=limit, cmap="RdBu_r")
-    figure.colorbar(image, ax=heat, label="centred cosine")
+    figure.colorbar(image, ax=heat)
     group = encoder.group
     kind = group.kind if encoder.structured else f"{group.kind} (unstructured)"
-    heat.set_title(f"fiber similarity, {kind}")
+    heat.set_title(f"fiber cosine, {kind}")
     heat.set_xlabel("fiber")
     heat.set_ylabel("fiber")
     shape = None
@@ -104,8 +104,8 @@ def _similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: to
         curve.plot(levels, means, marker="o")
         curve.axhline(0.0, color="grey", linewidth=0.8)
         curve.set_xlabel("topographic distance")
-        curve.set_ylabel("mean centred cosine")
-        curve.set_title("similarity vs distance")
+        curve.set_ylabel("centred cosine")
+        curve.set_title("vs distance")
     else:
         curve.set_axis_off()
     figure.tight_layout()
