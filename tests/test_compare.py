@@ -84,7 +84,7 @@ def test_online_evaluation_views_are_in_the_event_files(logdir: Path) -> None:
             events.PluginTagToContent("hparams")["_hparams_/experiment"]
         ).experiment
         declared = {m.name.tag for m in experiment.metric_infos}
-        assert {"hparams/val/probe_acc", "hparams/val/knn_acc", "hparams/test_rotated/probe_acc"} <= declared
+        assert {"val/probe_acc", "val/knn_acc", "test_rotated/probe_acc", "test/linear_acc"} <= declared
         assert "group/kind" in {h.name for h in experiment.hparam_infos}
         saved = yaml.safe_load((run / "hparams.yaml").read_text())
         assert "objective" not in saved and saved["group"]["kind"] == "rotation"  # hparams.yaml left as written

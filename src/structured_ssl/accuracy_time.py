@@ -23,6 +23,7 @@ from typing import Any
 from structured_ssl import compare
 from structured_ssl.compare import Point, find_runs, identity, read_scalars
 from structured_ssl.tables import markdown_table
+from structured_ssl.tb_logging import epoch_points
 
 ACCURACY_TAGS = ("val/linear_curve_acc", "val/knn_acc", "val/probe_acc")
 SECONDS_TAG = "time/train_seconds"
@@ -46,7 +47,7 @@ def time_curve(scalars: dict[str, list[Point]], first_wall_time: float | None) -
     tag = next((t for t in ACCURACY_TAGS if scalars.get(t)), None)
     if tag is None:
         return None
-    epochs = {p.step: int(p.value) for p in scalars.get("epoch", [])}
+    epochs = {p.step: int(p.value) for p in epoch_points(scalars)}
     seconds = {p.step: p.value for p in scalars.get(SECONDS_TAG, [])}
     source = SECONDS_TAG if seconds else "wall time"
     earliest = min(p.wall_time for points in scalars.values() for p in points)

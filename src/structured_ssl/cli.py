@@ -83,6 +83,8 @@ class StructuredSSLCLI(LightningCLI):
         name_tensorboard_run(config)
         follow_default_root_dir(config)
         reuse_run_directory_on_resume(config)
+        if self.subcommand in ("validate", "test", "predict"):
+            log_into_checkpoint_run(config)
         use_escnn_aware_sync_batchnorm(config)
         use_atomic_checkpoint_io(config)
         if self.subcommand in (None, "fit"):
@@ -98,6 +100,11 @@ class StructuredSSLCLI(LightningCLI):
             if not is_setting_error(str(error)):
                 raise
             fail(one_line(str(error)))
+        from structured_ssl.data.any_dataset import refuse_evaluation_without_labels
+
+        refused = refuse_evaluation_without_labels(self.subcommand, self.datamodule, self.trainer)
+        if refused is not None:
+            fail(refused)
 
     def _run_subcommand(self, subcommand: str) -> None:
         """Run it; a fit that fails before its first step leaves no empty version directory."""
@@ -235,6 +242,22 @@ def reuse_run_directory_on_resume(config: Any) -> None:
         init_args["version"] = max(versions)
 
 
+def log_into_checkpoint_run(config: Any) -> None:
+    """``validate``/``test``/``predict`` of a fit's checkpoint log into THAT fit's run directory
+    (one model, one TensorBoard run), unless the logger's ``version`` is set explicitly."""
+    from structured_ssl.tb_logging import checkpoint_run
+
+    logger = config.trainer.get("logger")
+    ckpt_path = config.get("ckpt_path")
+    if not ckpt_path or not hasattr(logger, "get") or "TensorBoardLogger" not in str(logger.get("class_path", "")):
+        return
+    init_args = logger.get("init_args")
+    found = checkpoint_run(str(ckpt_path))
+    if init_args is None or found is None or init_args.get("version") is not None:
+        return
+    init_args["save_dir"], init_args["name"], init_args["version"] = found
+
+
 def name_tensorboard_run(config: Any) -> None:
     """Give the default TensorBoard logger a name encoding objective, group, loss and seed."""
     logger = config.trainer.get("logger")
@@ -315,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
             save_config_kwargs={"overwrite": True},
             trainer_defaults={
                 "logger": {
-                    "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                    "class_path": "structured_ssl.tb_logging.RunTensorBoardLogger",
                     "init_args": {"save_dir": DEFAULT_LOG_DIR, "default_hp_metric": False},
                 },
             },

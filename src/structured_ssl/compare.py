@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from structured_ssl.tables import markdown_table, write_csv
+from structured_ssl.tb_logging import epoch_points
 
 EVENT_GLOB = "events.out.tfevents.*"
 TEST_SUFFIX = "-test"
@@ -231,7 +232,7 @@ def last_value(scalars: dict[str, list[Point]], tags: Sequence[str]) -> tuple[st
 def epoch_curve(scalars: dict[str, list[Point]], tag: str) -> list[tuple[int, float]]:
     """``(epoch, value)`` of a per-epoch metric, the epoch read from Lightning's ``epoch``
     scalar logged at the same step (1-based: the value after that many epochs)."""
-    epochs = {p.step: int(p.value) for p in scalars.get("epoch", [])}
+    epochs = {p.step: int(p.value) for p in epoch_points(scalars)}
     curve = []
     for index, point in enumerate(scalars.get(tag, [])):
         epoch = epochs.get(point.step, index)

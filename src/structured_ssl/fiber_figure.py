@@ -59,18 +59,40 @@ def colour_limit(matrix: torch.Tensor) -> float:
     return max(float(off.abs().max()) if off.numel() else 1.0, 1e-3)
 
 
+#: type sizes (points) for a figure TensorBoard's Images card shrinks to ~320 px wide (see
+#: docs/figures/tensorboard/images.png): at 8 inches x 100 dpi, 22 pt stays ~12 px on screen
+#: (matplotlib's default 10 pt at 80 dpi became ~5 px, unreadable)
+FIGURE_STYLE = {
+    "font.size": 22,
+    "axes.titlesize": 22,
+    "axes.labelsize": 22,
+    "xtick.labelsize": 20,
+    "ytick.labelsize": 20,
+    "lines.linewidth": 3.0,
+    "lines.markersize": 9,
+}
+
+
 def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None = None) -> Any:
-    """The matplotlib figure: heat map (adaptive symmetric scale) and similarity vs distance."""
+    """The matplotlib figure: heat map (adaptive symmetric scale) and similarity vs distance,
+    with type large enough to read in TensorBoard's image card (:data:`FIGURE_STYLE`)."""
+    from matplotlib import rc_context
+
+    with rc_context(FIGURE_STYLE):
+        return _similarity_figure(matrix, encoder, example)
+
+
+def _similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None) -> Any:
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7.5, 3.4), dpi=80)
+    figure = Figure(figsize=(8.0, 4.0), dpi=100)
     heat, curve = figure.subplots(1, 2)
     limit = colour_limit(matrix)
     image = heat.imshow(matrix.numpy(), vmin=-limit, vmax=limit, cmap="RdBu_r")
-    figure.colorbar(image, ax=heat, label="centred cosine similarity")
+    figure.colorbar(image, ax=heat)
     group = encoder.group
     kind = group.kind if encoder.structured else f"{group.kind} (unstructured)"
-    heat.set_title(f"fiber similarity, {kind}", fontsize=9)
+    heat.set_title(f"fiber cosine, {kind}")
     heat.set_xlabel("fiber")
     heat.set_ylabel("fiber")
     shape = None
@@ -80,10 +102,10 @@ def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: tor
     if shape is not None and math.prod(shape) == len(matrix):
         levels, means = similarity_by_distance(matrix, grid_distances(shape, encoder.fiber_grid_cyclic()))
         curve.plot(levels, means, marker="o")
-        curve.axhline(0.0, color="grey", linewidth=0.5)
+        curve.axhline(0.0, color="grey", linewidth=0.8)
         curve.set_xlabel("topographic distance")
-        curve.set_ylabel("mean centred similarity")
-        curve.set_title("similarity vs distance", fontsize=9)
+        curve.set_ylabel("centred cosine")
+        curve.set_title("vs distance")
     else:
         curve.set_axis_off()
     figure.tight_layout()

@@ -1,19 +1,23 @@
 """DataModules sharing one interface: un-augmented (image, label) batches."""
 
+from structured_ssl.data.any_dataset import DatasetDataModule
 from structured_ssl.data.base import DataInfo, ImageDataModule
 from structured_ssl.data.cifar import CIFAR10DataModule
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
+from structured_ssl.data.image_folder import ImageFolderDataModule
 from structured_ssl.data.mnist import MNISTDataModule, RotatedMNISTDataModule
 from structured_ssl.data.tiny_imagenet import TinyImageNetDataModule
 
 __all__ = [
     "CIFAR10DataModule",
     "DataInfo",
+    "DatasetDataModule",
     "DatasetFormatError",
     "DatasetNotFoundError",
     "DigitsDataModule",
     "ImageDataModule",
+    "ImageFolderDataModule",
     "MNISTDataModule",
     "RotatedMNISTDataModule",
     "TinyImageNetDataModule",

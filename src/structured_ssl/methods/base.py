@@ -248,9 +248,11 @@ class SSLMethod(L.LightningModule):
         return self.loss_fn(self.predictor(h1), self.predictor(h2), t1, t2), pairs.invariant
 
     def probe_loss(self, invariant: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the online probe on DETACHED features (no gradient to the encoder)."""
+        """Cross-entropy of the online probe on DETACHED features (no gradient to the encoder).
+        Unlabelled images (label -1, e.g. a flat image folder) are left out; with none
+        labelled the loss is 0 (a sum over counts, so no host sync and no NaN)."""
         logits = self.probe(invariant.detach())
-        return F.cross_entropy(logits, y)
+        return F.cross_entropy(logits, y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(min=1)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -321,8 +323,9 @@ class SSLMethod(L.LightningModule):
         global_batch = self._global_batch_size()
         lr = scaled_lr(spec.lr, global_batch, rule=spec.lr_scaling) if global_batch else spec.lr
         main = self.trainable_parameters()
-        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
-        groups = ([{"params": main, "lr": lr}] if main else []) + [probe]
+        # named groups: LearningRateMonitor logs lr-<Optimizer>/encoder and lr-<Optimizer>/probe
+        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True, "name": "probe"}
+        groups = ([{"params": main, "lr": lr, "name": "encoder"}] if main else []) + [probe]
         optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
         estimated = self.trainer.estimated_stepping_batches
         if estimated == float("inf"):

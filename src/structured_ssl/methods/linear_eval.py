@@ -246,7 +246,7 @@ class LinearEval(SSLMethod):
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.SGD(
-            self.probe.parameters(),
+            [{"params": list(self.probe.parameters()), "name": "probe"}],
             lr=self.hparams.lr,
             momentum=self.hparams.momentum,
             weight_decay=self.hparams.weight_decay,
