@@ -47,6 +47,8 @@ class OptimizerSpec:
         lr_scaling: "linear" (lr * B / 256), "sqrt" or None.
         probe_lr: learning rate of the online linear probe (its own parameter group: no
             weight decay, no schedule, never LARS-adapted).
+        implementation: how the step runs, not what it computes: "auto" (multi-tensor on
+            CUDA, per tensor on CPU), "loop", "foreach", or "fused" (sgd/adamw only).
     """
 
     name: Literal["sgd", "adamw", "lars"] = "adamw"
@@ -56,6 +58,7 @@ class OptimizerSpec:
     warmup_epochs: float = 1.0
     lr_scaling: Literal["linear", "sqrt"] | None = None
     probe_lr: float = 1e-2
+    implementation: Literal["auto", "loop", "foreach", "fused"] = "auto"
 
 
 @dataclass
@@ -321,7 +324,8 @@ class SSLMethod(L.LightningModule):
         main = self.trainable_parameters()
         probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
         groups = ([{"params": main, "lr": lr}] if main else []) + [probe]
-        optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
+        optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum,
+                                    implementation=spec.implementation)
         estimated = self.trainer.estimated_stepping_batches
         if estimated == float("inf"):
             raise ValueError(
