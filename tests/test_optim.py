@@ -223,3 +223,51 @@ def test_schedule_edge_cases_and_errors() -> None:
         warmup_cosine_lambda(-1, 10)
     with pytest.raises(ValueError, match="final_ratio .* got 2"):
         warmup_cosine_lambda(1, 10, final_ratio=2)
+
+
+# --------------------------------------------------------------------------- multi-tensor steps
+def _lars_run(foreach: bool) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    probe = nn.Linear(3, 2)
+    with torch.no_grad():
+        model[2].weight[0].zero_()
+        probe.bias.zero_()
+    groups = [{"params": list(model.parameters())},
+              {"params": list(probe.parameters()), "lr": 0.05, "weight_decay": 0.0, "lars_exclude": True}]
+    opt = build_optimizer(groups, "lars", lr=0.3, weight_decay=1e-3, implementation="foreach" if foreach else "loop")
+    x = torch.randn(16, 5)
+    for _ in range(4):
+        opt.zero_grad()
+        (probe(model(x)).square().mean()).backward()
+        opt.step()
+    return [p.detach().clone() for p in [*model.parameters(), *probe.parameters()]]
+
+
+def test_lars_foreach_computes_what_the_loop_computes() -> None:
+    loop, foreach = _lars_run(False), _lars_run(True)
+    assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(loop, foreach, strict=True))
+    assert not torch.equal(loop[0], _lars_run_start())
+
+
+def _lars_run_start() -> torch.Tensor:
+    torch.manual_seed(0)
+    return nn.Linear(5, 4).weight.detach().clone()
+
+
+def test_lars_auto_is_the_loop_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(LARS, "_update_foreach", lambda self, *a, **k: calls.append(1))
+    w = nn.Parameter(torch.ones(3))
+    w.grad = torch.ones(3)
+    LARS([w], lr=0.1, exclude_1d=False).step()
+    assert calls == [] and not torch.equal(w.detach(), torch.ones(3))
+
+
+def test_sgd_and_adamw_implementations_reach_torch() -> None:
+    params = [nn.Parameter(torch.ones(2))]
+    assert build_optimizer(params, "sgd", lr=0.1, implementation="foreach").defaults["foreach"] is True
+    assert build_optimizer(params, "adamw", lr=0.1, implementation="fused").defaults["fused"] is True
+    assert build_optimizer(params, "sgd", lr=0.1).defaults["foreach"] is None  # torch decides: foreach on CUDA
+    with pytest.raises(ValueError, match="optimizer.implementation='fused' for lars: expected one of auto, loop, foreach"):
+        build_optimizer(params, "lars", lr=0.1, implementation="fused")

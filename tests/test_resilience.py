@@ -120,6 +120,8 @@ RESUME_CASES = {
     "augmentation-ddp": (
         "--model=structured_ssl.methods.AugmentationSSL", "--model.init_args.extra_augmentations=[noise]", *DDP,
     ),
+    # the training split held on the device, batches cut there (data.device_resident)
+    "structured-device-batches": ("--data.init_args.device_resident=true",),
 }  # fmt: skip
 
 

@@ -42,7 +42,7 @@ def affine_about_center(
     h, w = size
     batch = angle_deg.shape[0]
     device = angle_deg.device
-    center = torch.tensor([(w - 1) / 2, (h - 1) / 2], device=device)
+    center = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(device, non_blocking=True)  # no stream sync
     theta = torch.deg2rad(angle_deg)
     cos, sin = torch.cos(theta) * scale, torch.sin(theta) * scale
     sign = 1.0 - 2.0 * flip.float()  # -1 flips x
@@ -114,7 +114,7 @@ class GroupAugmentation(nn.Module):
         [0, 1), the continuous part of a rotation when ``group.continuous_augmentation``."""
         batch = x.shape[0]
         device = x.device
-        elements = elements.to(device)
+        elements = elements.to(device, non_blocking=True)  # CPU draws: copied without a stream sync
         angle = torch.zeros(batch, device=device)
         scale = torch.ones(batch, device=device)
         flip = torch.zeros(batch, device=device)

@@ -16,6 +16,7 @@ Everything here is index arithmetic on tensors; no Python loop over the batch.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -102,7 +103,13 @@ class FiberGrid:
 
 
 def allowed_pairs(grid: FiberGrid, sampling: PairSampling) -> torch.Tensor:
-    """Boolean ``(P, P)``: which (first, second) start positions may form a pair."""
+    """Boolean ``(P, P)``: which (first, second) start positions may form a pair (a copy of a
+    table built and checked once per grid and sampling, not at every training step)."""
+    return _allowed_pairs(grid, sampling).clone()
+
+
+@functools.lru_cache(maxsize=256)
+def _allowed_pairs(grid: FiberGrid, sampling: PairSampling) -> torch.Tensor:
     dist = grid.distances()
     allowed = torch.ones_like(dist, dtype=torch.bool)
     if sampling.max_distance is not None:
@@ -149,12 +156,14 @@ def read_bundles(fibers: torch.Tensor, starts: torch.Tensor, grid: FiberGrid) ->
     if tuple(fibers.shape[2:]) != grid.shape:
         raise ValueError(f"fiber map grid {list(fibers.shape[2:])} does not match {list(grid.shape)}")
     offsets = torch.cartesian_prod(*[torch.arange(k) for k in grid.bundle]).reshape(-1, len(grid.shape))
-    cells = starts[:, None, :].to(fibers.device) + offsets[None].to(fibers.device)  # (B, K, ndim)
-    sizes = torch.tensor(grid.shape, device=fibers.device)
+    # index arithmetic where the draws live (the CPU), then ONE copy without a stream sync
+    here = {"device": starts.device, "non_blocking": True}
+    cells = starts[:, None, :] + offsets[None].to(**here)  # (B, K, ndim)
+    sizes = torch.tensor(grid.shape).to(**here)
     if grid.cyclic:
         cells = cells % sizes
-    strides = torch.tensor([math.prod(grid.shape[i + 1 :]) for i in range(len(grid.shape))], device=fibers.device)
-    flat_index = (cells * strides).sum(-1)  # (B, K)
+    strides = torch.tensor([math.prod(grid.shape[i + 1 :]) for i in range(len(grid.shape))]).to(**here)
+    flat_index = (cells * strides).sum(-1).to(fibers.device, non_blocking=True)  # (B, K)
     flat = fibers.reshape(batch, channels, -1)
     picked = flat.gather(2, flat_index[:, None, :].expand(batch, channels, -1))  # (B, C, K)
     return picked.transpose(1, 2).reshape(batch, -1)

@@ -258,19 +258,58 @@ class FiniteLoss(L.Callback):
     checkpoint of the poisoned step is written (``last.ckpt`` stays the last good one; do not
     combine with ``OnExceptionCheckpoint``, which would save the poisoned batch-norm statistics).
     One device sync per step; under DDP one tiny all-reduce so that every rank stops together.
+
+    Args:
+        every_n_steps: 1 (default) checks every step as above. N > 1 keeps a flag ON THE DEVICE
+            (no host synchronisation in the step) and reads it every N steps and at each epoch
+            end: the run stops at most N - 1 steps late, and the checkpoints stay good when N
+            divides ``every_n_train_steps`` of the step checkpoint (they are written after the
+            check). What a GPU run pays per step for a sync is measured by benchmarks/gpu.py.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, every_n_steps: int = 1) -> None:
+        if not isinstance(every_n_steps, int) or every_n_steps < 1:
+            raise ValueError(f"FiniteLoss every_n_steps={every_n_steps!r}: expected an integer >= 1")
+        self.every_n_steps = every_n_steps
         self._batch_idx = 0
+        self._bad: torch.Tensor | None = None  # any non-finite loss since the last read (N > 1)
+        self._since = 0  # global step of the first unread step
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         self._batch_idx = batch_idx
 
     def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
-        local_bad = not bool(torch.isfinite(loss.detach()).all())
+        if self.every_n_steps == 1:
+            local_bad = not bool(torch.isfinite(loss.detach()).all())
+            bad = trainer.strategy.reduce_boolean_decision(local_bad, all=False) if trainer.world_size > 1 else local_bad
+            if bad:
+                raise FloatingPointError(self.describe(trainer, loss, local_bad))
+            return
+        step_bad = ~torch.isfinite(loss.detach()).all()
+        self._bad = step_bad if self._bad is None else self._bad | step_bad
+        if (trainer.global_step + 1) % self.every_n_steps == 0:
+            self._read(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.every_n_steps > 1:
+            self._read(trainer)
+
+    def _read(self, trainer: L.Trainer) -> None:
+        """One host read of the device flag (and one all-reduce under DDP) for the last steps."""
+        if self._bad is None:
+            return
+        local_bad, self._bad = bool(self._bad), None
+        since, self._since = self._since, trainer.global_step + 1
         bad = trainer.strategy.reduce_boolean_decision(local_bad, all=False) if trainer.world_size > 1 else local_bad
         if bad:
-            raise FloatingPointError(self.describe(trainer, loss, local_bad))
+            last = last_checkpoint_path(trainer)
+            kept = f"; the last good checkpoint is {last}" if os.path.exists(last) else ""
+            raise FloatingPointError(
+                f"Training stopped at global step {trainer.global_step} (epoch {trainer.current_epoch}): a non-finite "
+                f"loss {'on this process' if local_bad else 'on another process'} in steps {since}..{trainer.global_step} "
+                f"(FiniteLoss every_n_steps={self.every_n_steps}){kept}. Resume with --ckpt_path last, or rerun with "
+                "every_n_steps=1 to stop at the step itself and name the loss term"
+            )
 
     def describe(self, trainer: L.Trainer, loss: torch.Tensor, local_bad: bool) -> str:
         from structured_ssl.losses import nonfinite_terms

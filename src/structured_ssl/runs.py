@@ -282,12 +282,14 @@ def execute(
     python: str | None = None,
     echo: bool = False,
     threads: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     """Run one spec in a fresh interpreter; return its result, or None when it failed.
 
     The run's stdout and stderr go to ``OUT/logs/<key>.log`` (printed too with ``echo``).
     ``threads`` caps the run's CPU threads (OMP_NUM_THREADS) when several runs share a machine,
-    unless the caller's environment already sets it.
+    unless the caller's environment already sets it. ``extra_env`` adds variables (a launcher's
+    ``CUDA_VISIBLE_DEVICES``), overriding the caller's.
     """
     paths = RunPaths(Path(out), spec.key)
     clear_run(paths)
@@ -296,6 +298,7 @@ def execute(
     env = dict(os.environ)
     if threads is not None:
         env.setdefault("OMP_NUM_THREADS", str(threads))
+    env.update(extra_env or {})
     start = time.perf_counter()
     with paths.log_file.open("w") as log:
         log.write("$ " + " ".join(command) + "\n")

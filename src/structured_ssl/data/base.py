@@ -88,6 +88,10 @@ class EpochSampler(DistributedSampler):
         self.started_at = 0  # samples skipped by the current iteration
 
     def __iter__(self) -> Iterator[int]:
+        return iter(self.order().tolist())
+
+    def order(self) -> torch.Tensor:
+        """This rank's remaining indices of the current epoch, as a tensor (what ``__iter__`` yields)."""
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
         indices = torch.randperm(len(self.dataset), generator=generator)  # type: ignore[arg-type]
         if self.total_size > len(indices):  # pad (not drop_last) so every rank gets num_samples
@@ -95,10 +99,38 @@ class EpochSampler(DistributedSampler):
         indices = indices[: self.total_size][self.rank :: self.num_replicas]
         resume, self.resume_at = self.resume_at, None
         self.started_at = resume[1] if resume is not None and resume[0] == self.epoch else 0
-        return iter(indices[self.started_at :].tolist())
+        return indices[self.started_at :]
 
 
-class ResumableDataLoader(DataLoader):
+class ResumablePosition:
+    """The saved position of a training loader over an :class:`EpochSampler` (see
+    :class:`ResumableDataLoader`); a mixin, so the device-resident loader saves it the same way.
+
+    Needs ``sampler``, ``batch_size``, ``epoch_batches``, ``batches_done`` and ``__len__``.
+    """
+
+    sampler: Any
+    batch_size: int | None
+    epoch_batches: Callable[[], float] | None
+    batches_done: int
+
+    def state_dict(self) -> dict[str, int]:
+        sampler: EpochSampler = self.sampler
+        per_epoch = self.epoch_batches() if self.epoch_batches is not None else len(self)  # type: ignore[arg-type]
+        if self.batches_done >= min(per_epoch, len(self)):  # type: ignore[arg-type]
+            return {"epoch": sampler.epoch + 1, "batches": 0}
+        return {"epoch": sampler.epoch, "batches": self.batches_done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        sampler: EpochSampler = self.sampler
+        # Set the epoch now: with workers, the sampler is drawn when the iterator is created,
+        # which Lightning does before it calls set_epoch for the resumed epoch.
+        sampler.set_epoch(int(state["epoch"]))
+        sampler.resume_at = (int(state["epoch"]), int(state["batches"]) * int(self.batch_size or 1))
+        self.batches_done = int(state["batches"])
+
+
+class ResumableDataLoader(ResumablePosition, DataLoader):
     """A training DataLoader whose position Lightning saves in checkpoints and restores.
 
     Lightning's fit loop stores ``state_dict()`` of every train loader that has one (under
@@ -134,21 +166,6 @@ class ResumableDataLoader(DataLoader):
             self.batches_done += 1
             yield batch
 
-    def state_dict(self) -> dict[str, int]:
-        sampler: EpochSampler = self.sampler  # type: ignore[assignment]
-        per_epoch = self.epoch_batches() if self.epoch_batches is not None else len(self)
-        if self.batches_done >= min(per_epoch, len(self)):
-            return {"epoch": sampler.epoch + 1, "batches": 0}
-        return {"epoch": sampler.epoch, "batches": self.batches_done}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        sampler: EpochSampler = self.sampler  # type: ignore[assignment]
-        # Set the epoch now: with workers, the sampler is drawn when the iterator is created,
-        # which Lightning does before it calls set_epoch for the resumed epoch.
-        sampler.set_epoch(int(state["epoch"]))
-        sampler.resume_at = (int(state["epoch"]), int(state["batches"]) * int(self.batch_size or 1))
-        self.batches_done = int(state["batches"])
-
 
 def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor) -> torch.Tensor:
     """Rotate each image by its own angle (bilinear, zero fill), on whatever device it lives."""
@@ -170,6 +187,9 @@ class ImageDataModule(L.LightningDataModule):
         rotated_test_max_angle: test images are also served rotated by a seeded angle drawn
             uniformly in [-max, max] degrees, for robustness evaluation.
         train_subset: keep only this many training images (None = all), for quick studies.
+        device_resident: hold the training split on the training device and cut batches there
+            (:class:`~structured_ssl.data.device_loader.DeviceBatches`): no DataLoader worker and
+            no host-to-device copy per step; the same batches in the same order, resumable.
     """
 
     #: stage names of the extra evaluation sets, in dataloader order for ``test``.
@@ -187,6 +207,7 @@ class ImageDataModule(L.LightningDataModule):
         num_workers: int = 0,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
+        device_resident: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -202,6 +223,7 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.rotated_test_max_angle = rotated_test_max_angle
         self.train_subset = train_subset
+        self.device_resident = bool(device_resident)
         self._datasets: dict[str, TensorDataset] | None = None
 
     # ----------------------------------------------------------------- to implement
@@ -282,16 +304,25 @@ class ImageDataModule(L.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        """The shuffled training loader, resumable mid-epoch (see :class:`ResumableDataLoader`)."""
+    def train_dataloader(self) -> Any:
+        """The shuffled training loader, resumable mid-epoch (see :class:`ResumableDataLoader`),
+        or with ``device_resident`` its device-side twin."""
         dataset = self.dataset("train")
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         # drop_last: contrastive losses and batch norms need full, equal batches on every rank.
         drop = len(dataset) >= self.batch_size * replicas
+        sampler = EpochSampler(dataset, num_replicas=replicas, rank=rank, seed=self.seed, drop_last=drop)
+        if self.device_resident:
+            from structured_ssl.data.device_loader import DeviceBatches
+
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            images, labels = dataset.tensors
+            return DeviceBatches(images, labels, sampler=sampler, batch_size=self.batch_size, drop_last=drop,
+                                 epoch_batches=self._epoch_batches, device=device)
         return ResumableDataLoader(
             dataset,
-            sampler=EpochSampler(dataset, num_replicas=replicas, rank=rank, seed=self.seed, drop_last=drop),
+            sampler=sampler,
             epoch_batches=self._epoch_batches,
             batch_size=self.batch_size,
             drop_last=drop,

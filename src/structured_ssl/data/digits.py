@@ -35,6 +35,7 @@ class DigitsDataModule(ImageDataModule):
         val_fraction: float = 0.15,
         seed: int = 0,
         num_workers: int = 0,
+        device_resident: bool = False,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
         data_dir: str = "data",
@@ -45,6 +46,7 @@ class DigitsDataModule(ImageDataModule):
             val_fraction=val_fraction,
             seed=seed,
             num_workers=num_workers,
+            device_resident=device_resident,
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )

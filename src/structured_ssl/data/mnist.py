@@ -200,6 +200,7 @@ class MNISTDataModule(ImageDataModule):
         val_fraction: float = 0.15,
         seed: int = 0,
         num_workers: int = 0,
+        device_resident: bool = False,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
     ) -> None:
@@ -209,6 +210,7 @@ class MNISTDataModule(ImageDataModule):
             val_fraction=val_fraction,
             seed=seed,
             num_workers=num_workers,
+            device_resident=device_resident,
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )
@@ -271,6 +273,7 @@ class RotatedMNISTDataModule(MNISTDataModule):
         val_fraction: float = 0.15,
         seed: int = 0,
         num_workers: int = 0,
+        device_resident: bool = False,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
     ) -> None:
@@ -284,6 +287,7 @@ class RotatedMNISTDataModule(MNISTDataModule):
             val_fraction=val_fraction,
             seed=seed,
             num_workers=num_workers,
+            device_resident=device_resident,
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )

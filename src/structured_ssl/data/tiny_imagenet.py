@@ -172,6 +172,7 @@ class TinyImageNetDataModule(ImageDataModule):
         val_fraction: float = 0.1,
         seed: int = 0,
         num_workers: int = 0,
+        device_resident: bool = False,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
         image_size: int = 64,
@@ -182,6 +183,7 @@ class TinyImageNetDataModule(ImageDataModule):
             val_fraction=val_fraction,
             seed=seed,
             num_workers=num_workers,
+            device_resident=device_resident,
             rotated_test_max_angle=rotated_test_max_angle,
             train_subset=train_subset,
         )

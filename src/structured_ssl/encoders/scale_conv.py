@@ -252,7 +252,7 @@ def downscale(x: torch.Tensor, factor: float) -> torch.Tensor:
         return x
     shape = x.shape
     flat = gaussian_blur(x, antialias_sigma(factor)).reshape(-1, 1, *shape[-2:])
-    theta = torch.tensor([[factor, 0.0, 0.0], [0.0, factor, 0.0]], dtype=x.dtype, device=x.device)
+    theta = torch.tensor([[factor, 0.0, 0.0], [0.0, factor, 0.0]], dtype=x.dtype).to(x.device, non_blocking=True)
     grid = F.affine_grid(theta.expand(flat.shape[0], 2, 3), list(flat.shape), align_corners=False)
     out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.reshape(shape)

@@ -106,7 +106,7 @@ class RotationFamily(GroupPlugin):
         if self.spec.continuous_augmentation:
             if jitter is None:
                 raise ValueError("continuous_augmentation needs a jitter per example (StepDraws.uniform)")
-            angle = angle + (jitter.to(elements.device) - 0.5) * step
+            angle = angle + (jitter.to(elements.device, non_blocking=True) - 0.5) * step
         return angle, scale, flip, shift
 
     # ----------------------------------------------------------------- names

@@ -132,7 +132,7 @@ class Scale(GroupPlugin):
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         import torch
 
-        scales = torch.tensor(self.scales, device=elements.device)
+        scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         return angle, scales[0] / scales[elements[:, 0]], flip, shift
 
     @property

@@ -126,7 +126,7 @@ class SO2(GroupPlugin):
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
         a continuous uniform rotation, as one warp (A-SSL itself draws angles: methods/continuous.py)."""
         step = 360.0 / self.size
-        within = jitter.to(elements.device) if jitter is not None else 0.0
+        within = jitter.to(elements.device, non_blocking=True) if jitter is not None else 0.0
         return -(elements[:, -1].float() + within) * step, scale, flip, shift
 
     @property

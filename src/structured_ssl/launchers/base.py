@@ -40,6 +40,21 @@ def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
         default="local",
         help="local: processes on this machine (--jobs at once); slurm: one job array via submitit",
     )
+    parser.add_argument(
+        "--gpus",
+        default="auto",
+        help="local launcher: GPUs to place runs on, one GPU per run via CUDA_VISIBLE_DEVICES "
+        "(auto: the visible ones; none: no placement; or ids such as 0,1,3); with GPUs, "
+        "GPUs x --runs-per-gpu runs go at once and --jobs is not used",
+    )
+    parser.add_argument(
+        "--runs-per-gpu",
+        "--runs_per_gpu",
+        dest="runs_per_gpu",
+        type=int,
+        default=1,
+        help="local launcher: runs packed on each GPU at once (small runs leave a GPU idle alone)",
+    )
     add_slurm_arguments(parser)
 
 

@@ -15,6 +15,12 @@ def launcher_from_args(args: argparse.Namespace) -> Launcher:
         from structured_ssl.launchers.slurm_options import slurm_options_from_args
 
         return SlurmLauncher(slurm_options_from_args(args))
+    from structured_ssl.launchers.gpus import gpu_slots, visible_gpus
     from structured_ssl.launchers.local import LocalLauncher
 
-    return LocalLauncher(jobs=args.jobs, echo=args.echo)
+    try:
+        gpus = visible_gpus(args.gpus)
+        gpu_slots(gpus, args.runs_per_gpu)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    return LocalLauncher(jobs=args.jobs, echo=args.echo, gpus=gpus, runs_per_gpu=args.runs_per_gpu)

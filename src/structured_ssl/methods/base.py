@@ -48,6 +48,8 @@ class OptimizerSpec:
         lr_scaling: "linear" (lr * B / 256), "sqrt" or None.
         probe_lr: learning rate of the online linear probe (its own parameter group: no
             weight decay, no schedule, never LARS-adapted).
+        implementation: how the step runs, not what it computes: "auto" (multi-tensor on
+            CUDA, per tensor on CPU), "loop", "foreach", or "fused" (sgd/adamw only).
     """
 
     name: Literal["sgd", "adamw", "lars"] = "adamw"
@@ -57,6 +59,7 @@ class OptimizerSpec:
     warmup_epochs: float = 1.0
     lr_scaling: Literal["linear", "sqrt"] | None = None
     probe_lr: float = 1e-2
+    implementation: Literal["auto", "loop", "foreach", "fused"] = "auto"
 
 
 @dataclass
@@ -326,7 +329,8 @@ class SSLMethod(L.LightningModule):
         # named groups: LearningRateMonitor logs lr-<Optimizer>/encoder and lr-<Optimizer>/probe
         probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True, "name": "probe"}
         groups = ([{"params": main, "lr": lr, "name": "encoder"}] if main else []) + [probe]
-        optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
+        optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum,
+                                    implementation=spec.implementation)
         estimated = self.trainer.estimated_stepping_batches
         if estimated == float("inf"):
             raise ValueError(

@@ -44,7 +44,7 @@ def read_angle_bundles(model: Any, lifted: torch.Tensor, starts: torch.Tensor) -
     """Bundles ``(N, |g0| C)`` of ``lifted`` starting at per-row angles (radians)."""
     offsets = bundle_offsets(model.pair_sampling.g0_size, float(model.group.plugin.options["bundle_spacing"]))
     coefficients = model.encoder.fiber_map(lifted)
-    return bundles_at(coefficients, starts.to(lifted.device), offsets, model.encoder.max_frequency)
+    return bundles_at(coefficients, starts.to(lifted.device, non_blocking=True), offsets, model.encoder.max_frequency)
 
 
 def structured_views(model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews:
@@ -69,7 +69,7 @@ def augmented_views(model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews
     n = len(x)
     phi1, phi2 = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
     base = draws.uniform(n) * TWO_PI
-    views = torch.cat([rotate_images(x, phi1.to(x.device)), rotate_images(x, phi2.to(x.device))])
+    views = torch.cat([rotate_images(x, phi1.to(x.device, non_blocking=True)), rotate_images(x, phi2.to(x.device, non_blocking=True))])
     with draws.local_rng(x.device):
         views = model.extra(views)
     return AngleViews(views, base, base, (phi1, phi2))
