@@ -16,8 +16,7 @@ from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.losses import NTXent, VICReg
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.methods.augmentation import AugmentedViews
-from structured_ssl.methods.structured import FiberViews
+from structured_ssl.methods.positions import AugmentedViews, FiberViews
 from structured_ssl.pairs import sample_positions
 
 

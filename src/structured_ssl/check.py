@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from structured_ssl.equivariance import ElementError, checked_elements, measure, probe_images, worst
+from structured_ssl.equivariance import ElementError, checked_elements, measure, worst
 
 
 @dataclass
@@ -119,8 +119,8 @@ def check_config(
     # a group may state part of its bound on its own probe content, at elements beyond the
     # exact ones the online monitor checks on any data (SO(2): arbitrary angles, smooth images)
     plugin = encoder.group.plugin
-    x = (getattr(plugin, "probe_images", None) or probe_images)(data.channels, data.image_size, images, seed)
-    rows = measure(encoder, x, [*checked_elements(encoder), *getattr(plugin, "probe_only_elements", list)()])
+    x = plugin.probe_images(data.channels, data.image_size, images, seed)
+    rows = measure(encoder, x, [*checked_elements(encoder), *plugin.probe_only_elements()])
     bound = encoder.equivariance_bound()
     return CheckResult(
         name=name or " + ".join(Path(c).as_posix() for c in configs),

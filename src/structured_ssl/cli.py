@@ -24,6 +24,7 @@ from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_s
 from structured_ssl.cli_errors import is_setting_error, one_line
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
+from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
 
 DEFAULT_LOG_DIR = "runs"
@@ -239,12 +240,7 @@ def run_name(config: Any) -> str:
     objective = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     args = model.get("init_args") or {}
     group = args.get("group") or {}
-    kind = group.get("kind", "rotation") if hasattr(group, "get") else "rotation"
-    order = group.get("order", 8) if hasattr(group, "get") else 8
-    scales = group.get("scales") if hasattr(group, "get") else None
-    short = {"rotation": f"C{order}", "dihedral": f"D{order}", "translation": "T", "scale": f"S{len(scales or [0] * 6)}"}.get(
-        kind, str(kind)
-    )
+    short = short_name_of(group)  # the plug-in's name: C8, D4, T, S6, ...
     encoder = args.get("encoder") or {}
     if hasattr(encoder, "get") and encoder.get("structured") is False:
         short += "-unstructured"

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from structured_ssl.groups import short_name_of
 from structured_ssl.tables import markdown_table, write_csv
 
 EVENT_GLOB = "events.out.tfevents.*"
@@ -179,12 +180,7 @@ def group_label(group: Any, encoder: Any) -> str:
     """``C8``, ``D4``, ``T``, ``S6``, with ``-unstructured`` for the structure-free twin."""
     if not isinstance(group, dict):
         return "-"
-    kind = group.get("kind", "rotation")
-    order = group.get("order", 8)
-    scales = group.get("scales") or [0] * 6
-    label = {"rotation": f"C{order}", "dihedral": f"D{order}", "translation": "T", "scale": f"S{len(scales)}"}.get(
-        kind, str(kind)
-    )
+    label = short_name_of(group)  # the plug-in's name
     if isinstance(encoder, dict) and encoder.get("structured") is False:
         label += "-unstructured"
     return label

@@ -24,8 +24,8 @@ from structured_ssl.augment import (
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-from structured_ssl.methods.augmentation import group_views
 from structured_ssl.methods.base import PairBatch, SSLMethod
+from structured_ssl.methods.positions import group_views
 from structured_ssl.pairs import read_bundles
 from structured_ssl.randomness import StepDraws
 
