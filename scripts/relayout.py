@@ -77,8 +77,8 @@ NAMES: dict[str, dict[str, str]] = {
 #: files moved as they are (old path -> new path, relative to src/structured_ssl).
 FILES: dict[str, str] = {"callbacks.py": "callbacks/fit_report.py"}
 
-#: what may stay at the top level of the package.
-KEEP_TOP = {"__init__", "cli", "paper_results.json"}
+#: what may stay at the top level of the package (the layer packages that exist already, the CLI).
+KEEP_TOP = {"__init__", "cli", "paper_results.json", "data", "encoders", "groups", "methods"}
 
 #: each layer package and its docstring (written only when the package has no __init__.py).
 LAYERS: dict[str, str] = {
