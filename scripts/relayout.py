@@ -186,8 +186,17 @@ def _names(text: str) -> str:
     return text
 
 
+KEEP = "relayout: keep"  # a line holding this marker is never rewritten (old paths on purpose)
+
+
 def rewrite(text: str) -> str:
-    return _names(_from_package(_dotted(text)))
+    kept = [line for line in text.splitlines() if KEEP in line]
+    for i, line in enumerate(kept):
+        text = text.replace(line, f"\0KEPT{i}\0", 1)
+    text = _names(_from_package(_dotted(text)))
+    for i, line in enumerate(kept):
+        text = text.replace(f"\0KEPT{i}\0", line, 1)
+    return text
 
 
 def rewrite_file(path: Path) -> str | None:

@@ -52,11 +52,20 @@ def project_types() -> list[type]:
     return [Group, EncoderSpec, PairSampling, OptimizerSpec, *pair_losses]
 
 
+def old_class_paths() -> list[tuple[type, str]]:
+    """(class, path) for classes that checkpoints written before the relayout name at their old
+    module path: the allow-list resolves the old path to the class's new home (no shim modules)."""
+    moved = [cls for cls in project_types() if cls.__module__.split(".")[1] in ("ssl",)]
+    old_modules = {"pairs": "structured_ssl.pairs", "losses": "structured_ssl.losses"}  # relayout: keep
+    return [(cls, f"{old_modules[cls.__module__.rsplit('.', 1)[-1]]}.{cls.__name__}") for cls in moved
+            if cls.__module__.rsplit(".", 1)[-1] in old_modules]
+
+
 @contextlib.contextmanager
 def allowed_project_types() -> Iterator[None]:
     """``torch.load(..., weights_only=True)`` inside this context also accepts
     :func:`project_types`, e.g. around ``SomeMethod.load_from_checkpoint(path)``."""
-    with torch.serialization.safe_globals(project_types()):
+    with torch.serialization.safe_globals([*project_types(), *old_class_paths()]):
         yield
 
 
