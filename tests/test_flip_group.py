@@ -70,7 +70,7 @@ def test_augmentation_mirrors_the_view_as_escnn_acts(flip) -> None:
 
 
 def test_check_finds_the_flip_encoder_exactly_equivariant(flip) -> None:
-    from structured_ssl.check import check_config
+    from structured_ssl.experiments.check import check_config
 
     objective = str(REPO / "configs" / "objectives" / "structured.yaml")
     result = check_config([objective, *CONFIGS], images=4)

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 import structured_ssl.groups as groups_package
-from structured_ssl.augment import GroupAugmentation
+from structured_ssl.encoders.equivariance import measure, probe_images
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.equivariance import measure, probe_images
 from structured_ssl.groups import GROUP_TYPES, Group, GroupPlugin
-from structured_ssl.pairs import FiberGrid, PairSampling, sample_position_pairs
+from structured_ssl.ssl.augmentation import GroupAugmentation
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling, sample_position_pairs
 
 KINDS = sorted(GROUP_TYPES)
 SMALL_SIZE = 21  # the embedded digits' canvas: exact for rotations (1 + 4 k)

@@ -3,7 +3,7 @@
 ``tests/data/pre_relayout_structured_c4.ckpt`` was saved by a model built in Python before the
 modules moved into layer subpackages; its hyperparameters pickle PairSampling and NTXent at their
 old module paths (pairs, losses; and the unchanged ``groups.Group``, ``encoders.factory.EncoderSpec``,
-``methods.base.OptimizerSpec``). ``structured_ssl.checkpoints`` maps old class paths to the
+``methods.base.OptimizerSpec``). ``structured_ssl.methods.checkpoints`` maps old class paths to the
 classes' new homes (no shim modules).
 """
 
@@ -26,7 +26,7 @@ def test_the_old_checkpoint_names_the_old_paths() -> None:
 
 
 def test_an_old_checkpoint_loads_safely_with_its_settings() -> None:
-    from structured_ssl.checkpoints import load_checkpoint
+    from structured_ssl.methods.checkpoints import load_checkpoint
 
     checkpoint = load_checkpoint(OLD)
     hparams = checkpoint["hyper_parameters"]
@@ -36,8 +36,8 @@ def test_an_old_checkpoint_loads_safely_with_its_settings() -> None:
 
 
 def test_an_old_checkpoint_rebuilds_its_model() -> None:
-    from structured_ssl.checkpoints import allowed_project_types
     from structured_ssl.methods import StructuredSSL
+    from structured_ssl.methods.checkpoints import allowed_project_types
 
     with allowed_project_types():
         model = StructuredSSL.load_from_checkpoint(OLD, map_location="cpu")

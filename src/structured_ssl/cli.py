@@ -20,21 +20,21 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
-from structured_ssl.cli_errors import is_setting_error, one_line
-from structured_ssl.config_checks import ConfigError, check_config, check_fit
+from structured_ssl.config.cli_errors import is_setting_error, one_line
+from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
+from structured_ssl.methods.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
 
 DEFAULT_LOG_DIR = "runs"
 
 PROJECT_COMMANDS = {
-    "check": "structured_ssl.check:main",
-    "compare": "structured_ssl.accuracy_time:compare_main",
-    "grid": "structured_ssl.grid:main",
-    "report": "structured_ssl.report:main",
-    "study": "structured_ssl.study:main",
+    "check": "structured_ssl.experiments.check:main",
+    "compare": "structured_ssl.reporting.accuracy_time:compare_main",
+    "grid": "structured_ssl.experiments.grid:main",
+    "report": "structured_ssl.reporting.report:main",
+    "study": "structured_ssl.experiments.study:main",
 }
 
 
@@ -49,7 +49,7 @@ class StructuredSSLCLI(LightningCLI):
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
 
         Runs before the seed is set and before anything is built, so the error line is the
-        only thing printed (see :mod:`structured_ssl.cli_errors` and :func:`check_config`).
+        only thing printed (see :mod:`structured_ssl.config.cli_errors` and :func:`check_config`).
         """
         action = getattr(parser, "_subcommands_action", None)
         parsers = [parser, *(action._name_parser_map.values() if action is not None else [])]
@@ -159,14 +159,14 @@ def use_escnn_aware_sync_batchnorm(config: Any) -> None:
     plugins = config.trainer.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
     if not any("SyncBatchNorm" in str(p) for p in plugins):
-        plugins.append({"class_path": "structured_ssl.sync_batchnorm.EscnnSyncBatchNorm"})
+        plugins.append({"class_path": "structured_ssl.encoders.sync_batchnorm.EscnnSyncBatchNorm"})
     config.trainer.plugins = plugins
 
 
 RESILIENCE_CALLBACKS = (
-    "structured_ssl.resilience.ExactResume",
-    "structured_ssl.resilience.PreemptionCheckpoint",
-    "structured_ssl.resilience.FiniteLoss",
+    "structured_ssl.callbacks.resilience.ExactResume",
+    "structured_ssl.callbacks.resilience.PreemptionCheckpoint",
+    "structured_ssl.callbacks.resilience.FiniteLoss",
 )
 
 
@@ -186,14 +186,14 @@ def add_resilience_callbacks(config: Any) -> None:
 
 def use_atomic_checkpoint_io(config: Any) -> None:
     """Checkpoints are written beside their target and renamed into place (see
-    :class:`~structured_ssl.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    :class:`~structured_ssl.callbacks.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
     strategy = str(config.trainer.get("strategy", "auto")).lower()
     if any(name in strategy for name in ("fsdp", "deepspeed", "xla")):
         return  # these write their own (sharded) checkpoints
     plugins = config.trainer.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
     if not any("CheckpointIO" in str(p) for p in plugins):
-        plugins.append({"class_path": "structured_ssl.resilience.AtomicCheckpointIO"})
+        plugins.append({"class_path": "structured_ssl.callbacks.resilience.AtomicCheckpointIO"})
     config.trainer.plugins = plugins
 
 

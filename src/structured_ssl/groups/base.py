@@ -25,7 +25,7 @@ group axis of the lifted map and may be kept):
   :attr:`small_widths`) and the paper backbones' lifting / group convolutions
   (:meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`), each delegating to
   the existing modules in ``structured_ssl.encoders``;
-* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.bounds``);
+* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.encoders.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
   (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
 * its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from structured_ssl.bounds import EquivarianceBound
+    from structured_ssl.encoders.bounds import EquivarianceBound
     from structured_ssl.groups.spec import Group
 
 Element = tuple[int, ...]
@@ -150,14 +150,14 @@ class GroupPlugin:
         return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.bounds import EXACT
+        from structured_ssl.encoders.bounds import EXACT
 
         return EXACT
 
     def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
         """The content the ``check`` command measures on (default: smooth images inside a centred
         disk, ``equivariance.probe_images``); a group whose bound needs other content overrides it."""
-        from structured_ssl.equivariance import probe_images
+        from structured_ssl.encoders.equivariance import probe_images
 
         return probe_images(channels, size, count, seed)
 

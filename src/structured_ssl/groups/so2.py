@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.bounds import EXACT, EquivarianceBound
+from structured_ssl.encoders.bounds import EXACT, EquivarianceBound
 from structured_ssl.groups.base import Element, GroupPlugin
 
 if TYPE_CHECKING:

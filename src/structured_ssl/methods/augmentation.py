@@ -17,14 +17,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from structured_ssl.augment import (
+from structured_ssl.methods.base import PairBatch, SSLMethod
+from structured_ssl.methods.positions import positions_for
+from structured_ssl.ssl.augmentation import (
     GroupAugmentation,
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.methods.positions import positions_for
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.draws import StepDraws
 
 
 class AugmentationSSL(SSLMethod):

@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from structured_ssl.angle_pairs import TWO_PI, angle_pairs, bundle_offsets
 from structured_ssl.encoders.so2 import bundles_at, rotate_images
 from structured_ssl.methods.base import PairBatch
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.angle_pairs import TWO_PI, angle_pairs, bundle_offsets
+from structured_ssl.ssl.draws import StepDraws
 
 
 @dataclass

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from structured_ssl.augment import GroupAugmentation
 from structured_ssl.methods.base import PairBatch
 from structured_ssl.methods.continuous import AnglePositions
-from structured_ssl.pairs import read_bundles
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.augmentation import GroupAugmentation
+from structured_ssl.ssl.draws import StepDraws
+from structured_ssl.ssl.pairs import read_bundles
 
 
 @dataclass

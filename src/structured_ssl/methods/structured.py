@@ -16,7 +16,7 @@ from torch import nn
 
 from structured_ssl.methods.base import PairBatch, SSLMethod
 from structured_ssl.methods.positions import positions_for
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.draws import StepDraws
 
 
 class StructuredSSL(SSLMethod):
