@@ -37,11 +37,11 @@ def test_an_old_checkpoint_loads_safely_with_its_settings() -> None:
 
 def test_an_old_checkpoint_rebuilds_its_model() -> None:
     from structured_ssl.methods import StructuredSSL
-    from structured_ssl.methods.checkpoints import allowed_project_types
+    from structured_ssl.methods.checkpoints import allowed_project_types, load_checkpoint
 
     with allowed_project_types():
         model = StructuredSSL.load_from_checkpoint(OLD, map_location="cpu")
-    saved = torch.load(OLD, map_location="cpu", weights_only=False)["state_dict"]
+    saved = load_checkpoint(OLD)["state_dict"]
     assert model.group.short_name == "C4" and model.loss_fn.temperature == 0.2
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, saved[name]), name

@@ -7,6 +7,7 @@ reports what the run was and how it ended.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,19 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 HPARAMS_PREFIX = "hparams/"
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Lightning's metric dict as plain floats (tensors and numbers; others skipped)."""
+    out: dict[str, float] = {}
+    for name, value in metrics.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        if math.isfinite(number):
+            out[name] = number
+    return out
 
 
 def plain_value(value: Any) -> Any:
@@ -41,7 +55,6 @@ def plain_value(value: Any) -> Any:
 def final_metrics(metrics: Mapping[str, Any], prefix: str = HPARAMS_PREFIX) -> dict[str, float]:
     """Finite scalar metrics, renamed under ``prefix`` so the copies logged for the HParams
     tab do not add a point to the real curves (``log_hyperparams`` logs them as scalars)."""
-    from structured_ssl.callbacks.hparams_logging import scalar_metrics
 
     return {prefix + name: number for name, number in scalar_metrics(dict(metrics)).items() if not name.startswith(prefix)}
 

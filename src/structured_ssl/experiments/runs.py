@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from typing import Any
 import lightning as L
 
 # result files are their own concept (structured_ssl.experiments.results); the rest is re-exported for old imports
+from structured_ssl.callbacks.hparams_logging import scalar_metrics
 from structured_ssl.experiments.results import (  # noqa: F401
     ResultFileError,
     as_percent,
@@ -178,19 +178,6 @@ def save_final_checkpoint(trainer: L.Trainer, module: L.LightningModule, path: P
         for name, m in module.named_modules():
             m.train(modes.get(name, m.training))
     return path
-
-
-def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Lightning's metric dict as plain floats (tensors and numbers; others skipped)."""
-    out: dict[str, float] = {}
-    for name, value in metrics.items():
-        try:
-            number = float(value)
-        except (TypeError, ValueError, RuntimeError):
-            continue
-        if math.isfinite(number):
-            out[name] = number
-    return out
 
 
 def model_facts(module: L.LightningModule) -> dict[str, Any]:
