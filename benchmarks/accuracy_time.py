@@ -2,9 +2,9 @@
 
 Runs the paper's MNIST cells with the small overlay (embedded digits, CPU-sized; the README
 grid's setting) for rotation, translation and scale, each objective with
-:class:`~structured_ssl.linear_curve.LinearCurve` (a converged linear probe on the validation
+:class:`~structured_ssl.callbacks.linear_curve.LinearCurve` (a converged linear probe on the validation
 set after every epoch, and the training seconds so far), then draws every run's points with
-``structured-ssl compare``'s figure (:mod:`structured_ssl.accuracy_time`).
+``structured-ssl compare``'s figure (:mod:`structured_ssl.reporting.accuracy_time`).
 
     python benchmarks/accuracy_time.py [--epochs 8] [--seeds 0] [--runs results/accuracy-time] \
         [--out docs/results/accuracy_time]
@@ -23,14 +23,14 @@ OBJECTIVES = ("augmentation", "structured")
 
 
 def fit_command(objective: str, group: str, seed: int, epochs: int, runs: Path, extra: list[str]) -> list[str]:
-    from structured_ssl.cells import Cell
+    from structured_ssl.config.cells import Cell
 
     configs, overrides = Cell("mnist", objective, group).arguments(ROOT / "configs" / "paper")
     return [
         sys.executable, "-m", "structured_ssl.cli", "fit", *[a for c in configs for a in ("--config", c)], *overrides,
         "--config", str(ROOT / "configs" / "paper" / "small.yaml"),
         f"--seed_everything={seed}", f"--trainer.max_epochs={epochs}", "--trainer.enable_progress_bar=false",
-        "--trainer.callbacks+=structured_ssl.linear_curve.LinearCurve",
+        "--trainer.callbacks+=structured_ssl.callbacks.linear_curve.LinearCurve",
         f"--trainer.logger.save_dir={runs / group}", *extra,
     ]
 
@@ -50,7 +50,11 @@ def main() -> None:
                 print(f"fit {objective} {group} seed {seed}", flush=True)
                 subprocess.run(fit_command(objective, group, seed, args.epochs, args.runs, args.extra), check=True,
                                stdout=subprocess.DEVNULL)
-    from structured_ssl.accuracy_time import collect_curves, points_markdown, write_accuracy_time
+    from structured_ssl.reporting.accuracy_time import (
+        collect_curves,
+        points_markdown,
+        write_accuracy_time,
+    )
 
     paths = write_accuracy_time(args.runs, args.out)
     print(points_markdown(collect_curves(args.runs)))

@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import machine, table  # noqa: E402
 
+from structured_ssl.callbacks.metrics import equivariance_error  # noqa: E402
 from structured_ssl.encoders import EncoderSpec, build_encoder  # noqa: E402
 from structured_ssl.encoders.paper import layer_strides  # noqa: E402
 from structured_ssl.encoders.paper_layers import exact_rotation_size, nearest_exact_rotation_size  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
-from structured_ssl.metrics import equivariance_error  # noqa: E402
 
 SIDES = {"paper_mnist": (1, (28, 29)), "paper_cifar": (3, (32, 33)), "paper_tiny": (3, (64, 65))}
 GROUPS = {"C4": Group("rotation", 4), "D4": Group("dihedral", 4)}

@@ -41,8 +41,8 @@ from structured_ssl.data import DigitsDataModule  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
 from structured_ssl.methods import AugmentationSSL, StructuredSSL  # noqa: E402
 from structured_ssl.methods.base import constant_lr  # noqa: E402
-from structured_ssl.optim import build_optimizer, warmup_cosine_lambda  # noqa: E402
-from structured_ssl.pairs import PairSampling, sample_position_pairs  # noqa: E402
+from structured_ssl.methods.optim import build_optimizer, warmup_cosine_lambda  # noqa: E402
+from structured_ssl.ssl.pairs import PairSampling, sample_position_pairs  # noqa: E402
 
 GROUPS = {"translation": Group("translation"), "rotation": Group("rotation", 8), "scale": Group("scale")}
 TOLERANCE = 3.0  # percent

@@ -2,7 +2,7 @@
 fiber error of SESN scale layers grows with depth through the 20-layer ResNet, the input lift
 does not. paper_cifar at 33 px, probe images (content inside a centred disk), random init,
 eval mode, one and two scale steps, the paper's and six geometric scales; the check command's
-numbers (``structured_ssl.equivariance.measure``). Bound: fiber <= 0.10 and <= 0.25 x no-shift.
+numbers (``structured_ssl.encoders.equivariance.measure``). Bound: fiber <= 0.10 and <= 0.25 x no-shift.
 
     PYTHONPATH=src python benchmarks/scale_resnet_design.py   # ~2 min on 2 cores
 """
@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import machine, table  # noqa: E402
 
+from structured_ssl.encoders.equivariance import measure, probe_images  # noqa: E402
+from structured_ssl.encoders.equivariance_scale import GEOMETRIC_SPAN_SCALES  # noqa: E402
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder  # noqa: E402
-from structured_ssl.equivariance import measure, probe_images  # noqa: E402
-from structured_ssl.equivariance_scale import GEOMETRIC_SPAN_SCALES  # noqa: E402
 from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
 
 SIZE = 33

@@ -12,9 +12,13 @@ import sys
 
 import torch
 
+from structured_ssl.callbacks.fiber_figure import (
+    fiber_similarity,
+    grid_distances,
+    similarity_by_distance,
+)
 from structured_ssl.data import DigitsDataModule
 from structured_ssl.encoders import build_encoder
-from structured_ssl.fiber_figure import fiber_similarity, grid_distances, similarity_by_distance
 from structured_ssl.methods import StructuredSSL
 
 

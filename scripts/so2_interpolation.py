@@ -14,9 +14,9 @@ import math
 
 import torch
 
+from structured_ssl.encoders.equivariance import probe_images
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.encoders.so2 import interpolation_error, rotate_images
-from structured_ssl.equivariance import probe_images
 from structured_ssl.groups import Group
 from structured_ssl.methods import StructuredSSL
 

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cell(dataset: str, objective: str, group: str, root: str = "configs") -> list[str]:
-    """``--config`` arguments (and overrides) of one composed grid cell (structured_ssl.cells)."""
-    from structured_ssl.cells import Cell
+    """``--config`` arguments (and overrides) of one composed grid cell (structured_ssl.config.cells)."""
+    from structured_ssl.config.cells import Cell
 
     configs, overrides = Cell(dataset, objective, group).arguments(REPO / root)
     return [item for path in configs for item in ("--config", path)] + list(overrides)

@@ -7,7 +7,7 @@ Lightning's ``ddp`` strategy (gloo, CPU) re-launches this script for rank 1; und
 Rank r trains on examples [16 r, 16 r + 16) of a fixed 32-image batch; 1 process trains on all
 32 in that order, so global example index j is the same image in both runs. Views and fiber
 positions are drawn by the methods' own ``make_views`` from
-:class:`~structured_ssl.randomness.StepDraws` (seeded from the run seed and step, split by
+:class:`~structured_ssl.ssl.draws.StepDraws` (seeded from the run seed and step, split by
 global example index): the two ranks together must draw what the single process draws. Batch
 norms are synchronised (escnn's included) so their statistics are global too. Each rank writes
 its draws to ``OUT.rankR.pt``.
@@ -21,10 +21,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from structured_ssl.encoders.sync_batchnorm import EscnnSyncBatchNorm
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent, VICReg
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.sync_batchnorm import EscnnSyncBatchNorm
+from structured_ssl.ssl.losses import NTXent, VICReg
 
 TOTAL = 32
 GROUP = Group("rotation", 4)

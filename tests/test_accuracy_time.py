@@ -9,16 +9,16 @@ import torch
 from cli_args import cell
 from torch.utils.tensorboard import SummaryWriter
 
-from structured_ssl.accuracy_time import (
+from structured_ssl.callbacks.linear_curve import ACCURACY_TAG, LinearCurve
+from structured_ssl.callbacks.speed import EncoderSpeed
+from structured_ssl.cli import main
+from structured_ssl.reporting.accuracy_time import (
     SECONDS_TAG,
     collect_curves,
     points_markdown,
     write_accuracy_time,
 )
-from structured_ssl.cli import main
-from structured_ssl.compare import read_scalars
-from structured_ssl.linear_curve import ACCURACY_TAG, LinearCurve
-from structured_ssl.speed import EncoderSpeed
+from structured_ssl.reporting.compare import read_scalars
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "fit", *cell("digits", objective, "translation"),
             "--trainer.max_epochs=2", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
             "--trainer.num_sanity_val_steps=0", "--data.init_args.train_subset=256",
-            "--trainer.callbacks+=structured_ssl.linear_curve.LinearCurve",
+            "--trainer.callbacks+=structured_ssl.callbacks.linear_curve.LinearCurve",
             "--trainer.callbacks.max_train=128",
             f"--trainer.logger.init_args.save_dir={root}", f"--trainer.default_root_dir={root}",
             "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",

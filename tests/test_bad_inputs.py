@@ -62,8 +62,8 @@ CASES = (
         ("model='structured_ssl.methods.Foo'", "structured_ssl.methods.AugmentationSSL", "structured_ssl.methods.StructuredSSL"),
     ),
     BadInput(
-        "loss-class", ("--model.init_args.loss=structured_ssl.losses.Contrastive",),
-        ("model.init_args.loss='structured_ssl.losses.Contrastive'", "structured_ssl.losses.NTXent", "structured_ssl.losses.VICReg"),
+        "loss-class", ("--model.init_args.loss=structured_ssl.ssl.losses.Contrastive",),
+        ("model.init_args.loss='structured_ssl.ssl.losses.Contrastive'", "structured_ssl.ssl.losses.NTXent", "structured_ssl.ssl.losses.VICReg"),
     ),
     BadInput("config-file", ("--config=no-such-config.yaml",), ("no-such-config.yaml", "file does not exist")),
     BadInput("ckpt-missing", ("--ckpt_path=no-such.ckpt",), ("ckpt_path='no-such.ckpt' does not exist", "last, best, hpc")),

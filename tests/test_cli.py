@@ -23,7 +23,7 @@ CONFIGS = sorted(
 def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() -> None:
     """No orphan config: each file is named by a composed cell, included by one (``trainer:
     ../trainers/x.yaml``, ``optimizer: ../optimizer.yaml``), an overlay, a manifest, or standalone."""
-    from structured_ssl.cells import offered_cells
+    from structured_ssl.config.cells import offered_cells
 
     used = {p.resolve() for p in CONFIGS}
     for root in ("configs", "configs/paper", "configs/paper/new_groups"):

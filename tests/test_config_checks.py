@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from structured_ssl.cli import main
-from structured_ssl.config_checks import (
+from structured_ssl.config.config_checks import (
     ConfigError,
     check_batch_size,
     check_data_matches_model,
@@ -22,7 +22,7 @@ from structured_ssl.config_checks import (
 from structured_ssl.data import DigitsDataModule
 from structured_ssl.groups import Group
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.pairs import PairSampling
+from structured_ssl.ssl.pairs import PairSampling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def fit_fails(tmp_path: Path, capsys, *overrides: str, config: str | tuple[str, 
     ("overrides", "expected"),
     [
         (["--model.init_args.group.kind=spiral"], ["group.kind", "spiral", "rotation", "dihedral"]),
-        (["--model.init_args.loss=structured_ssl.losses.Contrastive"], ["loss", "Contrastive", "structured_ssl.losses.NTXent"]),
+        (["--model.init_args.loss=structured_ssl.ssl.losses.Contrastive"], ["loss", "Contrastive", "structured_ssl.ssl.losses.NTXent"]),
         (["--model.init_args.group.order=1"], ["group.order=1", "order >= 2"]),
         (["--model.init_args.pairs.g0_size=8"], ["pairs.g0_size=8", "at most 7"]),
         (["--model.init_args.pairs.max_distance=9"], ["pairs.max_distance=9", "[0, 4]"]),

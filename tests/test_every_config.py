@@ -1,7 +1,7 @@
 """Every shipped config cell passes the CLI's checks, not only its parser.
 
 Each composed grid cell (``configs/cells.yaml`` and ``configs/paper/cells.yaml``, composed by
-``structured_ssl.cells`` as the grid does), ``configs/default.yaml`` and the other single
+``structured_ssl.config.cells`` as the grid does), ``configs/default.yaml`` and the other single
 configs are run through ``structured-ssl fit`` in-process, the real CLI, stopped right before
 ``trainer.fit``:
 
@@ -26,9 +26,9 @@ import pytest
 from cli_args import cell_of, merged_yaml, quiet
 
 from structured_ssl import cli
-from structured_ssl.cells import offered_cells
-from structured_ssl.check import ONE_CPU_PROCESS
-from structured_ssl.config_checks import check_data_dir
+from structured_ssl.config.cells import offered_cells
+from structured_ssl.config.config_checks import check_data_dir
+from structured_ssl.experiments.check import ONE_CPU_PROCESS
 
 REPO = Path(__file__).resolve().parents[1]
 def _cell_ids() -> list[str]:
@@ -163,7 +163,7 @@ def test_paper_cells_keep_the_papers_loss_head_and_optimiser(config: str) -> Non
     objective = config.split("/")[2].split("_")[0]
     dataset = config.split("/")[1]
     if objective in ("structured", "augmentation"):
-        assert model["loss"] == {"class_path": "structured_ssl.losses.NTXent", "init_args": {"temperature": 0.1}}
+        assert model["loss"] == {"class_path": "structured_ssl.ssl.losses.NTXent", "init_args": {"temperature": 0.1}}
         assert model.get("projector", [128, 128, 128]) == ([128, 128, 128] if dataset == "mnist" else [512, 2048, 512])
     else:
         assert "loss" not in model and "projector" not in model

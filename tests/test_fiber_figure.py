@@ -6,16 +6,16 @@ import math
 
 import torch
 
-from structured_ssl.data import DigitsDataModule
-from structured_ssl.encoders import build_encoder
-from structured_ssl.encoders.factory import EncoderSpec
-from structured_ssl.fiber_figure import (
+from structured_ssl.callbacks.fiber_figure import (
     colour_limit,
     fiber_similarity,
     grid_distances,
     similarity_by_distance,
     similarity_figure,
 )
+from structured_ssl.data import DigitsDataModule
+from structured_ssl.encoders import build_encoder
+from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from structured_ssl.fit_summary import linear_test_accuracy, random_backbone
+from structured_ssl.callbacks.fit_summary import linear_test_accuracy, random_backbone
 from structured_ssl.groups import Group
 from structured_ssl.methods import StructuredSSL
 

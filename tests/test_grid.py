@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from structured_ssl.grid import main as grid_main
+from structured_ssl.experiments.grid import main as grid_main
 
 REPO = Path(__file__).resolve().parents[1]
 #: the tiniest real grid: 2 objectives x 1 group x 2 seeds, one short epoch each

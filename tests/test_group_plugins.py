@@ -15,11 +15,11 @@ import pytest
 import torch
 
 import structured_ssl.groups as groups_package
-from structured_ssl.augment import GroupAugmentation
+from structured_ssl.encoders.equivariance import measure, probe_images
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.equivariance import measure, probe_images
 from structured_ssl.groups import GROUP_TYPES, Group, GroupPlugin
-from structured_ssl.pairs import FiberGrid, PairSampling, sample_position_pairs
+from structured_ssl.ssl.augmentation import GroupAugmentation
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling, sample_position_pairs
 
 KINDS = sorted(GROUP_TYPES)
 SMALL_SIZE = 21  # the embedded digits' canvas: exact for rotations (1 + 4 k)
@@ -109,3 +109,21 @@ def test_a_subclass_with_a_kind_is_a_group_the_config_can_name() -> None:
         GROUP_TYPES.pop("toy_for_test")
     with pytest.raises(ValueError, match=r"group.kind='toy_for_test' is not a known group"):
         Group("toy_for_test")
+
+
+def test_callers_use_only_hooks_the_contract_declares() -> None:
+    """Every ``plugin.<hook>`` read anywhere in src is a member of GroupPlugin (so it has a
+    documented default), and no caller probes a plug-in with getattr / hasattr."""
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "structured_ssl"
+    declared = set(dir(GroupPlugin)) | set(vars(GroupPlugin(Group())))
+    used: dict[str, str] = {}
+    for path in sorted(src.rglob("*.py")):
+        text = path.read_text()
+        probe = re.search(r"\b(getattr|hasattr)\([^,()]*plugin\b", text)
+        assert probe is None, f"{path.relative_to(src)} probes a plug-in: {probe.group(0)}"
+        used.update({name: path.name for name in re.findall(r"\bplugin\.(\w+)", text)})
+    assert len(used) >= 25, "the scan finds the callers"
+    undeclared = {name: where for name, where in used.items() if name not in declared}
+    assert not undeclared, f"hooks used but not declared on GroupPlugin: {undeclared}"

@@ -12,8 +12,8 @@ import pytest
 from torch import nn
 
 from structured_ssl.groups import Group
-from structured_ssl.losses import BYOL, BarlowTwins, NTXent, VICReg
 from structured_ssl.methods import StructuredSSL
+from structured_ssl.ssl.losses import BYOL, BarlowTwins, NTXent, VICReg
 
 
 def layout(head: nn.Module) -> list[str]:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from structured_ssl.grid import main as grid_main
-from structured_ssl.launchers import slurm_queue
-from structured_ssl.launchers.slurm import prepare_run
-from structured_ssl.launchers.slurm_queue import Submission, live_runs, queued_tasks
-from structured_ssl.runs import RunPaths, RunSpec, write_json_atomic
-from structured_ssl.study import main as study_main
+from structured_ssl.experiments.grid import main as grid_main
+from structured_ssl.experiments.launchers import slurm_queue
+from structured_ssl.experiments.launchers.slurm import prepare_run
+from structured_ssl.experiments.launchers.slurm_queue import Submission, live_runs, queued_tasks
+from structured_ssl.experiments.runs import RunPaths, RunSpec, write_json_atomic
+from structured_ssl.experiments.study import main as study_main
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP = [

@@ -13,10 +13,10 @@ from cli_args import quiet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.cli import main
-from structured_ssl.compare import collect
 from structured_ssl.groups import Group
 from structured_ssl.methods import StructuredSSL
 from structured_ssl.methods.linear_eval import LinearEval, encoder_state, read_checkpoint
+from structured_ssl.reporting.compare import collect
 
 REPO = Path(__file__).resolve().parents[1]
 

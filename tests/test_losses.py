@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from structured_ssl.distributed import gather_with_grad, rank, world_size
-from structured_ssl.losses import (
+from structured_ssl.ssl.gather import gather_with_grad, rank, world_size
+from structured_ssl.ssl.losses import (
     BYOL,
     BarlowTwins,
     NTXent,

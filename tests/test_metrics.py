@@ -8,11 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from structured_ssl.callbacks.metrics import (
+    WeightedKNN,
+    equivariance_error,
+    eval_mode,
+    fit_linear_classifier,
+)
+from structured_ssl.callbacks.online_eval import fiber_similarity, plain_value
 from structured_ssl.encoders import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.methods.linear_eval import linear_classifier
-from structured_ssl.metrics import WeightedKNN, equivariance_error, eval_mode, fit_linear_classifier
-from structured_ssl.online_eval import fiber_similarity, plain_value
 
 
 def clusters(n: int, classes: int = 10, dim: int = 32, noise: float = 0.3, seed: int = 0):
@@ -138,12 +143,12 @@ def test_fiber_similarity_is_a_cosine_matrix() -> None:
 
 
 def test_hyperparameters_become_plain_values() -> None:
-    from structured_ssl.losses import NTXent
+    from structured_ssl.ssl.losses import NTXent
 
     plain = plain_value(
         {
             "group": Group("rotation", 4),
-            "loss": {"class_path": "structured_ssl.losses.NTXent", "init_args": {"temperature": 0.1}},
+            "loss": {"class_path": "structured_ssl.ssl.losses.NTXent", "init_args": {"temperature": 0.1}},
             "module": NTXent(),
             "widths": (8, 16),
             "class_path": None,

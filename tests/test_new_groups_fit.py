@@ -28,7 +28,7 @@ NEW_GROUPS = REPO / "configs" / "paper" / "new_groups"
 
 
 def new_group_cells():
-    from structured_ssl.cells import offered_cells
+    from structured_ssl.config.cells import offered_cells
 
     return list(offered_cells(NEW_GROUPS))
 
@@ -42,8 +42,8 @@ def test_the_new_groups_manifest_offers_its_cells() -> None:
 @pytest.mark.parametrize("group", ["so2", "roto_translation", "rotation_c16"])
 def test_new_group_cells_meet_their_bound_at_init(group: str) -> None:
     """`check` on the composed paper-protocol cell (with the small overlay, as the results ran)."""
-    from structured_ssl.cells import Cell
-    from structured_ssl.check import check_config
+    from structured_ssl.config.cells import Cell
+    from structured_ssl.experiments.check import check_config
 
     configs, overrides = Cell("mnist", "structured", group).arguments(NEW_GROUPS)
     result = check_config([*configs, str(REPO / "configs/paper/small.yaml")], images=4, overrides=overrides)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from structured_ssl.optim import (
+from structured_ssl.methods.optim import (
     LARS,
     WarmupCosine,
     build_optimizer,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structured_ssl.groups import Group
-from structured_ssl.pairs import (
+from structured_ssl.ssl.pairs import (
     FiberGrid,
     PairSampling,
     allowed_pairs,

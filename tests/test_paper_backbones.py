@@ -40,7 +40,7 @@ def test_table_2_twins_have_fake_fibers_and_are_not_equivariant(group: str, twin
     g = GROUPS[group]
     encoder = build_encoder(EncoderSpec(architecture="paper_mnist", structured=False), g, in_channels=1, image_size=29)
     assert type(encoder).__name__ == twin
-    from structured_ssl.metrics import equivariance_error
+    from structured_ssl.callbacks.metrics import equivariance_error
 
     with torch.no_grad():
         z = encoder.eval()(torch.rand(2, 1, 29, 29))

@@ -16,11 +16,11 @@ import math
 import pytest
 import torch
 
+from structured_ssl.callbacks.metrics import equivariance_error
 from structured_ssl.encoders import EncoderSpec
 from structured_ssl.encoders.paper import layer_strides
 from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.methods import StructuredSSL
-from structured_ssl.metrics import equivariance_error
 
 GROUPS = {"rotation": Group("rotation", 4), "translation": Group("translation"), "scale": Group("scale", scales=PAPER_SCALES)}
 SIZES = {("paper_cifar", "translation"): 16, ("paper_tiny", "translation"): 32, "paper_cifar": 9, "paper_tiny": 17}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_grid import tiny_grid
 
-from structured_ssl.report import main as report_main
-from structured_ssl.report import paper_results
+from structured_ssl.reporting.report import main as report_main
+from structured_ssl.reporting.report import paper_results
 
 
 def test_paper_results_cover_both_tables() -> None:

@@ -31,10 +31,10 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from structured_ssl.callbacks.resilience import AtomicCheckpointIO, ExactResume
 from structured_ssl.data.base import EpochSampler, ResumableDataLoader
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.methods import Frozen, StructuredSSL
-from structured_ssl.resilience import AtomicCheckpointIO, ExactResume
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,7 +115,7 @@ def assert_same_training_state(a: dict, b: dict) -> None:
 DDP = ("--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.sync_batchnorm=true")
 RESUME_CASES = {
     # BYOL: its EMA target network and momentum schedule must resume too
-    "structured-byol": ("--model.init_args.loss=structured_ssl.losses.BYOL",),
+    "structured-byol": ("--model.init_args.loss=structured_ssl.ssl.losses.BYOL",),
     # A-SSL in 2 DDP processes, with a kornia augmentation (global-RNG draws under StepDraws.local_rng)
     "augmentation-ddp": (
         "--model=structured_ssl.methods.AugmentationSSL", "--model.init_args.extra_augmentations=[noise]", *DDP,

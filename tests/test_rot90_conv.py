@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from structured_ssl.callbacks.metrics import equivariance_error
 from structured_ssl.encoders import EncoderSpec, build_encoder
 from structured_ssl.encoders.escnn_compat import enn
 from structured_ssl.encoders.escnn_init import r2conv
@@ -19,7 +20,6 @@ from structured_ssl.encoders.paper_layers import exact_rotation_size, nearest_ex
 from structured_ssl.encoders.rot90_conv import Rot90GroupConv, Rot90Lift, element_ops
 from structured_ssl.encoders.rotation import RegularFieldAction, make_gspace
 from structured_ssl.groups import Group
-from structured_ssl.metrics import equivariance_error
 
 GROUPS = {"C4": Group("rotation", 4), "D4": Group("dihedral", 4)}
 

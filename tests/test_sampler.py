@@ -1,7 +1,7 @@
 """The methods' own samplers, end to end: what ``make_views`` really draws.
 
 Pair positions and group elements are compared against the allowed-pairs table
-(:func:`~structured_ssl.pairs.allowed_pairs`) with a chi-square test at a fixed seed, and the
+(:func:`~structured_ssl.ssl.pairs.allowed_pairs`) with a chi-square test at a fixed seed, and the
 A-SSL views' group elements are recovered from the IMAGES, not from what the method reports.
 A sampler that pairs a fiber with itself, ignores ``max_distance``, or draws the same for
 every rank cannot pass these.
@@ -16,8 +16,8 @@ import torch
 
 from structured_ssl.groups import Group
 from structured_ssl.methods import AugmentationSSL, HybridSSL, StructuredSSL
-from structured_ssl.pairs import FiberGrid, PairSampling, allowed_pairs
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.draws import StepDraws
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
 
 def chi2_quantile(dof: int, z: float = 3.09) -> float:

@@ -3,7 +3,7 @@ tested in test_scale_input_lift.py and, on every shipped config, in test_check.p
 dilates, the layers are batched and correct, and the SESN encoders at the shipped
 architectures, sizes and scales are equivariant where H-SSL reads them.
 
-The bounds (issue 13), checked with ``structured_ssl.equivariance_scale`` on the encoders,
+The bounds (issue 13), checked with ``structured_ssl.encoders.equivariance_scale`` on the encoders,
 image sizes and scales the configs ship (read from the YAML files), random init, eval mode,
 images whose content stays away from the border, one and two scale steps: the fiber error
 (space-pooled fibers, comparable scales) <= 0.10 and <= a quarter of the no-shift error. On
@@ -30,6 +30,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.equivariance_scale import (
+    FIBER_BOUND,
+    GEOMETRIC_SPAN_SCALES,
+    NO_SHIFT_FRACTION,
+    centred_blobs,
+    centred_digits,
+    scale_errors,
+)
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.encoders.scale import ScaleEncoder
 from structured_ssl.encoders.scale_action import ScaleAction, without_background
@@ -42,14 +50,6 @@ from structured_ssl.encoders.scale_conv import (
     footprint_mask,
     hermite_basis,
     shift_scales,
-)
-from structured_ssl.equivariance_scale import (
-    FIBER_BOUND,
-    GEOMETRIC_SPAN_SCALES,
-    NO_SHIFT_FRACTION,
-    centred_blobs,
-    centred_digits,
-    scale_errors,
 )
 from structured_ssl.groups import PAPER_SCALES, Group
 
@@ -68,7 +68,7 @@ SHIPPED = [
 
 def shipped(cell: str, overlay: str | None) -> tuple[str, tuple[float, ...], int, int]:
     """(architecture, scales, image size, digit size) as the config (and overlay) set them."""
-    config = merged_yaml(cell_of(cell))  # the composed cell's files (structured_ssl.cells)
+    config = merged_yaml(cell_of(cell))  # the composed cell's files (structured_ssl.config.cells)
     data = config["data"]
     model = config["model"]["init_args"]
     architecture = model.get("encoder", {}).get("architecture", "small")

@@ -22,12 +22,12 @@ import torch
 from cli_args import quiet
 from security_sandbox import Payload, Sandbox, make_sandbox, one_line_naming
 
-from structured_ssl.checkpoints import CheckpointError, load_checkpoint, project_types
+from structured_ssl.callbacks.resilience import AtomicCheckpointIO
 from structured_ssl.cli import main
 from structured_ssl.groups import Group
 from structured_ssl.methods import StructuredSSL
+from structured_ssl.methods.checkpoints import CheckpointError, load_checkpoint, project_types
 from structured_ssl.methods.linear_eval import LinearEval
-from structured_ssl.resilience import AtomicCheckpointIO
 
 REPO = Path(__file__).resolve().parents[1]
 LINEAR = str(REPO / "configs/eval/linear.yaml")
@@ -190,7 +190,7 @@ def test_random_bytes_never_escape_as_anything_but_a_named_checkpoint_error(tmp_
 
 def test_the_project_types_load_and_others_only_when_trusted(tmp_path: Path) -> None:
     """The allow-list covers what save_hyperparameters stores for a model built in Python."""
-    from structured_ssl import losses
+    from structured_ssl.ssl import losses
 
     model = StructuredSSL(group=Group("rotation", 4), loss=losses.VICReg())
     saved = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}

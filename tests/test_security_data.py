@@ -22,9 +22,9 @@ import pytest
 from PIL import Image
 from security_sandbox import Payload, Sandbox, make_sandbox, one_line_naming
 
-from structured_ssl import compare, report
 from structured_ssl.data import cifar, mnist, tiny_imagenet
 from structured_ssl.data.download import DatasetFormatError
+from structured_ssl.reporting import compare, report
 
 
 @pytest.fixture

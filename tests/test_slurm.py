@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from structured_ssl.grid import main as grid_main
-from structured_ssl.launchers.slurm_queue import load_submissions
+from structured_ssl.experiments.grid import main as grid_main
+from structured_ssl.experiments.launchers.slurm_queue import load_submissions
 
 pytestmark = pytest.mark.slurm
 

@@ -87,7 +87,7 @@ def so2_plugin_elements(group):
 def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
     """What ``check`` measures: quarter turns exact, other angles within the interpolation bound;
     an encoder whose claimed Γ_φ turns the other way misses it at the quarter turns."""
-    from structured_ssl.equivariance import measure
+    from structured_ssl.encoders.equivariance import measure
     from structured_ssl.groups import Group
 
     group = Group("so2")
@@ -110,10 +110,10 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
 
 
 def test_structured_views_draw_continuous_angles_within_the_distance() -> None:
-    from structured_ssl.angle_pairs import circular_distance
     from structured_ssl.groups import Group
     from structured_ssl.methods import StructuredSSL
-    from structured_ssl.pairs import PairSampling
+    from structured_ssl.ssl.angle_pairs import circular_distance
+    from structured_ssl.ssl.pairs import PairSampling
 
     model = StructuredSSL(group=Group("so2"), image_size=21, pairs=PairSampling(max_distance=0.5))
     views = model.make_views(torch.zeros(512, 1, 21, 21))

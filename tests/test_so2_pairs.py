@@ -8,15 +8,15 @@ import math
 import pytest
 import torch
 
-from structured_ssl.angle_pairs import (
+from structured_ssl.ssl.angle_pairs import (
     angle_pairs,
     bundle_offsets,
     circular_distance,
     sample_angle_pairs,
     sample_angles,
 )
-from structured_ssl.pairs import PairSampling
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.draws import StepDraws
+from structured_ssl.ssl.pairs import PairSampling
 
 N = 20000
 #: Kolmogorov-Smirnov critical value at 1% (c(α) = sqrt(-ln(α / 2) / 2) = 1.63).

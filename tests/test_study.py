@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from structured_ssl.study import PARAMETERS
-from structured_ssl.study import main as study_main
+from structured_ssl.experiments.study import PARAMETERS
+from structured_ssl.experiments.study import main as study_main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [

@@ -14,11 +14,10 @@ import torch
 
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent, VICReg
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.methods.augmentation import AugmentedViews
-from structured_ssl.methods.structured import FiberViews
-from structured_ssl.pairs import sample_positions
+from structured_ssl.methods.positions import AugmentedViews, FiberViews
+from structured_ssl.ssl.losses import NTXent, VICReg
+from structured_ssl.ssl.pairs import sample_positions
 
 
 def source_positions(model, g: tuple[int, ...], positions: torch.Tensor) -> torch.Tensor:
@@ -164,7 +163,7 @@ def test_scale_views_and_the_claimed_scale_shift_agree(j: int) -> None:
     scale axis + zoom of each map: ``transform_output``) agree on an exactly scale-covariant
     map; a shift off by one, or a zoom the wrong way, does not (measured: 0.004 and 0.012 for
     j = 1, 2 against >= 0.15 for the neighbouring shifts and for no shift)."""
-    from structured_ssl.augment import GroupAugmentation
+    from structured_ssl.ssl.augmentation import GroupAugmentation
 
 
     group = Group("scale", scales=GEOMETRIC)
@@ -186,8 +185,8 @@ def test_scale_views_and_the_input_lift_agree(j: int) -> None:
     A-SSL's zoom by j (augment.py) followed by the lift equals the input lift's Γ_j (shift
     along the scale axis, map NOT zoomed) on the lift of x, with F the identity; a shift off
     by one or no shift does not (measured: 0.03 against 0.89 and 1.37 at two steps)."""
-    from structured_ssl.augment import GroupAugmentation
     from structured_ssl.encoders.scale_conv import downscale
+    from structured_ssl.ssl.augmentation import GroupAugmentation
 
     group = Group("scale", scales=GEOMETRIC)
     encoder = build_encoder(EncoderSpec(), group, 1, 41)

@@ -16,12 +16,11 @@ import torch
 
 from structured_ssl.encoders.so2 import rotate_images, smooth_probe_images
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.methods.augmentation import AugmentedViews
 from structured_ssl.methods.continuous import AngleViews
-from structured_ssl.methods.structured import FiberViews
-from structured_ssl.pairs import PairSampling
+from structured_ssl.methods.positions import AugmentedViews, FiberViews
+from structured_ssl.ssl.losses import NTXent
+from structured_ssl.ssl.pairs import PairSampling
 
 
 def twin_models(structured_cls, augmentation_cls, **common):

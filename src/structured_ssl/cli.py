@@ -28,19 +28,23 @@ from structured_ssl.checkpoints import (
 from structured_ssl.cli_errors import is_setting_error, one_line
 from structured_ssl.cli_help import answer_before_dispatch
 from structured_ssl.config_checks import ConfigError, check_config, check_fit
+from structured_ssl.config.cli_errors import is_setting_error, one_line
+from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
+from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
 from structured_ssl.prediction_writer import add_prediction_writer
 from structured_ssl.shipped_configs import resolve_config_args
+from structured_ssl.methods.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
 
 DEFAULT_LOG_DIR = "runs"
 
 PROJECT_COMMANDS = {
-    "check": "structured_ssl.check:main",
-    "compare": "structured_ssl.accuracy_time:compare_main",
-    "grid": "structured_ssl.grid:main",
-    "report": "structured_ssl.report:main",
-    "study": "structured_ssl.study:main",
+    "check": "structured_ssl.experiments.check:main",
+    "compare": "structured_ssl.reporting.accuracy_time:compare_main",
+    "grid": "structured_ssl.experiments.grid:main",
+    "report": "structured_ssl.reporting.report:main",
+    "study": "structured_ssl.experiments.study:main",
     "configs": "structured_ssl.shipped_configs:list_main",
 }
 
@@ -56,7 +60,7 @@ class StructuredSSLCLI(LightningCLI):
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
 
         Runs before the seed is set and before anything is built, so the error line is the
-        only thing printed (see :mod:`structured_ssl.cli_errors` and :func:`check_config`).
+        only thing printed (see :mod:`structured_ssl.config.cli_errors` and :func:`check_config`).
         """
         action = getattr(parser, "_subcommands_action", None)
         parsers = [parser, *(action._name_parser_map.values() if action is not None else [])]
@@ -180,14 +184,14 @@ def use_escnn_aware_sync_batchnorm(config: Any) -> None:
     plugins = config.trainer.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
     if not any("SyncBatchNorm" in str(p) for p in plugins):
-        plugins.append({"class_path": "structured_ssl.sync_batchnorm.EscnnSyncBatchNorm"})
+        plugins.append({"class_path": "structured_ssl.encoders.sync_batchnorm.EscnnSyncBatchNorm"})
     config.trainer.plugins = plugins
 
 
 RESILIENCE_CALLBACKS = (
-    "structured_ssl.resilience.ExactResume",
-    "structured_ssl.resilience.PreemptionCheckpoint",
-    "structured_ssl.resilience.FiniteLoss",
+    "structured_ssl.callbacks.resilience.ExactResume",
+    "structured_ssl.callbacks.resilience.PreemptionCheckpoint",
+    "structured_ssl.callbacks.resilience.FiniteLoss",
 )
 
 
@@ -207,14 +211,14 @@ def add_resilience_callbacks(config: Any) -> None:
 
 def use_atomic_checkpoint_io(config: Any) -> None:
     """Checkpoints are written beside their target and renamed into place (see
-    :class:`~structured_ssl.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    :class:`~structured_ssl.callbacks.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
     strategy = str(config.trainer.get("strategy", "auto")).lower()
     if any(name in strategy for name in ("fsdp", "deepspeed", "xla")):
         return  # these write their own (sharded) checkpoints
     plugins = config.trainer.get("plugins") or []
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
     if not any("CheckpointIO" in str(p) for p in plugins):
-        plugins.append({"class_path": "structured_ssl.resilience.AtomicCheckpointIO"})
+        plugins.append({"class_path": "structured_ssl.callbacks.resilience.AtomicCheckpointIO"})
     config.trainer.plugins = plugins
 
 
@@ -277,12 +281,7 @@ def run_name(config: Any) -> str:
     objective = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     args = model.get("init_args") or {}
     group = args.get("group") or {}
-    kind = group.get("kind", "rotation") if hasattr(group, "get") else "rotation"
-    order = group.get("order", 8) if hasattr(group, "get") else 8
-    scales = group.get("scales") if hasattr(group, "get") else None
-    short = {"rotation": f"C{order}", "dihedral": f"D{order}", "translation": "T", "scale": f"S{len(scales or [0] * 6)}"}.get(
-        kind, str(kind)
-    )
+    short = short_name_of(group)  # the plug-in's name: C8, D4, T, S6, ...
     encoder = args.get("encoder") or {}
     if hasattr(encoder, "get") and encoder.get("structured") is False:
         short += "-unstructured"

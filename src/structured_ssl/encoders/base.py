@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 from torch import nn
 
-from structured_ssl.bounds import EquivarianceBound
+from structured_ssl.encoders.bounds import EquivarianceBound
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -100,7 +100,7 @@ class LiftedEncoder(nn.Module):
         return z
 
     def equivariance_bound(self) -> EquivarianceBound | None:
-        """The fiber-map error this encoder promises on ``structured_ssl.equivariance``'s
+        """The fiber-map error this encoder promises on ``structured_ssl.encoders.equivariance``'s
         checked elements; None for the structure-free twins, which promise nothing."""
         if not self.structured:
             return None

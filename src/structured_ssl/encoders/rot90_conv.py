@@ -41,7 +41,7 @@ Rot90Op = tuple[bool, int]  # (flip the width axis first, then rot90 by k quarte
 
 
 def check_rot90_group(group: Group) -> None:
-    if not getattr(group.plugin, "rot90_copies", False) or group.order != 4:
+    if not group.plugin.rot90_copies or group.order != 4:
         raise ValueError(
             f"encoder.rotation_conv='sesn_copies' with group kind={group.kind!r}, order={group.order}: "
             "filter copies are exact only for C4 and D4 (group.order=4); use rotation_conv='escnn' otherwise"

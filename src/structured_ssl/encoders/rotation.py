@@ -23,11 +23,9 @@ if TYPE_CHECKING:
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:
-    """The escnn gspace of a group whose plug-in has one (``groups.rotation.RotationFamily``)."""
-    gspace = getattr(group.plugin, "gspace", None)
-    if gspace is None:
-        raise ValueError(f"group.kind={group.kind!r}: escnn encoders support rotation or dihedral")
-    return gspace()
+    """The escnn gspace of the group (its plug-in's :meth:`~structured_ssl.groups.GroupPlugin.gspace`;
+    groups without one reject it in one line)."""
+    return group.plugin.gspace()
 
 
 def group_element(gspace: gspaces.GSpace2D, group: Group, g: Element):

@@ -31,7 +31,7 @@ Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL rea
   with 7x7 kernels after a stride it keeps the largest scale inside the kernel (2.3 sigma)
   while the smallest (0.75 px) is still sampled well enough; 0.6 and 1.0 both measured worse.
 
-How equivariant (``structured_ssl.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
+How equivariant (``structured_ssl.encoders.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
 whole encoders on the space-pooled fibers, the paper's scale span on a geometric grid, reach
 0.02-0.04 (one and two scale steps); see the README section "Scale equivariance".
 """

@@ -131,8 +131,6 @@ class SO2Encoder(LiftedEncoder):
             4 keeps quarter turns exact; > 2L keeps the band-limited features resolved).
     """
 
-    continuous = True
-
     def __init__(
         self,
         in_channels: int,

@@ -12,7 +12,7 @@ import math
 import pkgutil
 
 from structured_ssl.groups.base import GROUP_TYPES, Element, GroupPlugin, plugin_class
-from structured_ssl.groups.spec import PAPER_SCALES, Group
+from structured_ssl.groups.spec import PAPER_SCALES, Group, short_name_of
 
 # pickled as ``structured_ssl.groups.Group``, the name checkpoints written before the package
 # split hold (and the one the checkpoint allow-list resolves)
@@ -36,4 +36,4 @@ def max_topographic_distance(grid: tuple[int, ...], cyclic: bool) -> float:
 
 
 __all__ = ["GROUP_KINDS", "GROUP_TYPES", "PAPER_SCALES", "Element", "Group", "GroupPlugin",
-           "max_topographic_distance", "plugin_class"]
+           "max_topographic_distance", "plugin_class", "short_name_of"]

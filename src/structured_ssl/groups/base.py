@@ -25,11 +25,24 @@ group axis of the lifted map and may be kept):
   :attr:`small_widths`) and the paper backbones' lifting / group convolutions
   (:meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`), each delegating to
   the existing modules in ``structured_ssl.encoders``;
-* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.bounds``);
+* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.encoders.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
   (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
 * its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
-  summaries) and :meth:`distance_meaning` (what a topographic distance means for the views).
+  summaries) and :meth:`distance_meaning` (what a topographic distance means for the views);
+* its **kind of fiber position** (:attr:`fiber_positions`): ``"grid"`` (index-grid cells,
+  gathered) or ``"angle"`` (radians, read by a Fourier series: SO(2)); the methods look their
+  pair reader up by it, so a continuous group needs no branch in any method;
+* its **escnn view** where it has one (:meth:`gspace`, :meth:`escnn_element`) and whether the
+  paper's SESN filter copies build it (:attr:`rot90_copies`);
+* its **check probes** (:meth:`probe_images`, :meth:`probe_only_elements`): the content and
+  the extra elements the ``check`` command states the bound on.
+
+Every hook a caller uses is declared here with a default; callers never probe a plug-in
+with ``getattr``. A new discrete group whose layers exist (an escnn gspace, or index
+permutations) is one module overriding :attr:`size`, :meth:`exact_input_elements`,
+:meth:`action`, :meth:`build_small`, :meth:`view_affine` and :attr:`short_name`, plus one
+config file (``tests/flip_group.py`` is such a group, registered by its test only).
 
 The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
 ``encoders/paper.py`` build them for every group from :attr:`size` and :attr:`has_group_axis`.
@@ -48,7 +61,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from structured_ssl.bounds import EquivarianceBound
+    from structured_ssl.encoders.bounds import EquivarianceBound
     from structured_ssl.groups.spec import Group
 
 Element = tuple[int, ...]
@@ -137,9 +150,39 @@ class GroupPlugin:
         return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.bounds import EXACT
+        from structured_ssl.encoders.bounds import EXACT
 
         return EXACT
+
+    def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
+        """The content the ``check`` command measures on (default: smooth images inside a centred
+        disk, ``equivariance.probe_images``); a group whose bound needs other content overrides it."""
+        from structured_ssl.encoders.equivariance import probe_images
+
+        return probe_images(channels, size, count, seed)
+
+    def probe_only_elements(self) -> list[Element]:
+        """Elements the ``check`` command measures beyond :meth:`checked_elements` (on
+        :meth:`probe_images` only; the online monitor never sees them). Default: none."""
+        return []
+
+    # ----------------------------------------------------------------- fiber positions
+    #: how the objectives draw and read fiber positions: "grid" (cells of the index grid,
+    #: gathered) or "angle" (radians on the circle, read by the encoder's Fourier series).
+    fiber_positions: ClassVar[str] = "grid"
+
+    # ----------------------------------------------------------------- escnn
+    #: whether the paper's SESN filter copies (rot90 / flip copies of one filter,
+    #: ``encoders/rot90_conv.py``) build this group (exact for order 4 only).
+    rot90_copies: ClassVar[bool] = False
+
+    def gspace(self) -> Any:
+        """The escnn gspace the group's layers are built on (groups built with escnn)."""
+        raise ValueError(f"group.kind={self.kind!r} has no escnn gspace: escnn encoders support rotation or dihedral")
+
+    def escnn_element(self, gspace: Any, g: Element) -> Any:
+        """Our index tuple -> the escnn group element of :meth:`gspace`."""
+        raise ValueError(f"group.kind={self.kind!r} has no escnn gspace")
 
     # ----------------------------------------------------------------- layers
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)

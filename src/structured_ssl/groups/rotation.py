@@ -25,14 +25,6 @@ class RotationFamily(GroupPlugin):
     #: the paper's SESN filter copies (``encoders/rot90_conv.py``) build it (exact for order 4)
     rot90_copies: ClassVar[bool] = True
 
-    # ----------------------------------------------------------------- escnn
-    def gspace(self) -> Any:
-        raise NotImplementedError
-
-    def escnn_element(self, gspace: Any, g: Element) -> Any:
-        """Our index tuple -> the escnn group element."""
-        raise NotImplementedError
-
     def action(self, in_channels: int, out_channels: int) -> Any:
         from structured_ssl.encoders.rotation import RegularFieldAction
 

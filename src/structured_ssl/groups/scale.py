@@ -4,7 +4,7 @@ Index grid ``(s,)`` over ``scales``. T_j zooms the image out by ``scales[j] / sc
 moves scale axes and zooms maps (``encoders/scale_action.py`` has the derivation). Fibers are
 area-normalised means over space, and the scale encoders subtract the empty canvas' response
 (``without_background``). Zooms interpolate, so the bound is the looser
-``structured_ssl.bounds.SCALE``, stated for zooms by one and two scale steps.
+``structured_ssl.encoders.bounds.SCALE``, stated for zooms by one and two scale steps.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from structured_ssl.bounds import EquivarianceBound
+    from structured_ssl.encoders.bounds import EquivarianceBound
 
 #: the zooms (in scale steps) a scale bound is stated for.
 SCALE_STEPS = (1, 2)
@@ -67,14 +67,14 @@ class Scale(GroupPlugin):
     def measured_fibers(self, encoder, z, moved, moved_part, expected_part, g):
         """Fibers are area-normalised means over space and Γ_g acts on them directly: a zoom-out
         changes the area, so pooling a masked lifted map would not be what H-SSL reads."""
-        from structured_ssl.equivariance_scale import scale_action_of
+        from structured_ssl.encoders.equivariance_scale import scale_action_of
 
         action = scale_action_of(encoder)
         fibers, moved_fibers = action.pool(z), action.comparable_fibers(action.pool(moved), g)
         return moved_fibers, action.transform_fibers(fibers, g), action.comparable_fibers(fibers, g)
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.bounds import SCALE
+        from structured_ssl.encoders.bounds import SCALE
 
         return SCALE
 

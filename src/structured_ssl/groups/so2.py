@@ -5,9 +5,9 @@ The lifted map's group axis holds each field's Fourier coefficients up to the ba
 position is an angle in radians, a pair's topographic distance is the arc between its two
 angles (``pairs.max_distance`` in radians), and a bundle is ``g0_size`` angles spaced by
 ``bundle_spacing``. The pair draws live in ``angle_pairs.py`` and their read-out in
-``methods/continuous.py``: a continuous read-out is a Fourier series, not an index gather, so
-``StructuredSSL`` and ``AugmentationSSL`` hand their two hooks there when a group's plug-in says
-``continuous``. The hybrid objective and the structure-free twin are not supported.
+``methods/continuous.py``: a continuous read-out is a Fourier series, not an index gather; the
+plug-in declares ``fiber_positions = "angle"`` and the methods look that reader up
+(``methods/positions.py``). The hybrid objective and the structure-free twin are not supported.
 
 Options (``group.options``): ``max_frequency`` L (3), ``grid_samples`` N of the Fourier ReLU
 (16), ``bundle_spacing`` in radians (pi / 4).
@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.bounds import EXACT, EquivarianceBound
+from structured_ssl.encoders.bounds import EXACT, EquivarianceBound
 from structured_ssl.groups.base import Element, GroupPlugin
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class SO2(GroupPlugin):
 
     kind = "so2"
     OPTIONS: ClassVar[dict[str, Any]] = {"max_frequency": 3, "grid_samples": 16, "bundle_spacing": math.pi / 4}
-    continuous: ClassVar[bool] = True
+    fiber_positions: ClassVar[str] = "angle"
 
     def validate(self) -> None:
         super().validate()
@@ -95,8 +95,7 @@ class SO2(GroupPlugin):
     def equivariance_bound(self) -> EquivarianceBound:
         return SO2_BOUND
 
-    @staticmethod
-    def probe_images(channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
+    def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
         """What the bound is stated on: smooth (3 px blur) content under a centred window, so that
         rotating it keeps it on the canvas and bilinear interpolation is the only loss."""
         from structured_ssl.encoders.so2 import smooth_probe_images

@@ -115,3 +115,18 @@ class Group:
     def exact_input_elements(self) -> list[tuple[int, ...]]:
         """Group elements whose input transform is exact on a square pixel grid."""
         return self.plugin.exact_input_elements()
+
+
+def short_name_of(settings: Any) -> str:
+    """The plug-in's short name (C8, D4, T, S6, SO2L3) for a config's ``group`` mapping (a dict or
+    a jsonargparse namespace); the kind as written when the settings are not a valid group (a run
+    name or a table label must not fail)."""
+    get = settings.get if hasattr(settings, "get") else (lambda name, default=None: default)
+    values = {f.name: get(f.name, None) for f in fields(Group)}
+    options = values.get("options")
+    if options is not None and not isinstance(options, dict):
+        values["options"] = dict(options.items()) if hasattr(options, "items") else options
+    try:
+        return Group.from_config(values).short_name
+    except (TypeError, ValueError):
+        return str(values.get("kind") or "rotation")

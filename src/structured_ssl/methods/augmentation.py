@@ -2,8 +2,9 @@
 
 The views are ``T_g1 x`` and ``T_g2 x`` with ``(g1, g2)`` drawn by the same pair sampler that
 structured SSL uses, on the same group, so the two objectives differ only in where the pair
-comes from. Both views go through the encoder as ONE concatenated batch (escnn expands its
-filters once per forward). Readout, as in the paper: both views at the SAME random base
+comes from (what a position is, a grid cell or an angle, is the group's:
+``methods/positions.py``). Both views go through the encoder as ONE concatenated batch
+(escnn expands its filters once per forward). Readout, as in the paper: both views at the SAME random base
 ``g0`` per example (``readout="fiber"``), or the classic SimCLR global pool
 (``readout="invariant"``).
 """
@@ -11,42 +12,19 @@ filters once per forward). Readout, as in the paper: both views at the SAME rand
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-import structured_ssl.methods.continuous as continuous
-from structured_ssl.augment import (
+from structured_ssl.methods.base import PairBatch, SSLMethod
+from structured_ssl.methods.positions import positions_for
+from structured_ssl.ssl.augmentation import (
     GroupAugmentation,
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.pairs import read_bundles
-from structured_ssl.randomness import StepDraws
-
-
-@dataclass
-class AugmentedViews:
-    images: torch.Tensor  # (2B', C, H, W): both views stacked, B' = B * pairs_per_image
-    base: torch.Tensor  # (B', ndim): the shared g0 position per example
-    repeats: int  # pairs per image: rows of the first view repeat each image this often
-    g1: torch.Tensor | None = None  # (B', ndim) the first view's group element (element grid)
-    g2: torch.Tensor | None = None
-
-
-def group_views(
-    augment: GroupAugmentation, x: torch.Tensor, draws: StepDraws, max_distance: float | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``[T_g1 x; T_g2 x]``, g1, g2: (g1, g2) drawn by the pair sampler on the augmentation's
-    element grid, within ``max_distance`` (fiber-grid units), plus a rotation jitter when
-    continuous."""
-    n = len(x)
-    g1, g2 = draws.pairs(augment.element_grid, augment.element_sampling(max_distance), n)
-    jitter = (draws.uniform(n), draws.uniform(n)) if augment.group.continuous_augmentation else (None, None)
-    return torch.cat([augment(x, g1, jitter[0]), augment(x, g2, jitter[1])]), g1, g2
+from structured_ssl.ssl.draws import StepDraws
 
 
 class AugmentationSSL(SSLMethod):
@@ -86,27 +64,9 @@ class AugmentationSSL(SSLMethod):
             return self.encoder.out_channels
         return super().pair_dim()
 
-    def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> AugmentedViews:
+    def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
         draws = draws if draws is not None else StepDraws.from_global_rng()
-        if continuous.is_continuous(self.group):  # SO(2): continuous rotations, read at one angle
-            return continuous.augmented_views(self, x, draws)
-        x = x.repeat_interleave(self.pair_sampling.pairs_per_image, dim=0)
-        n = len(x)
-        views, g1, g2 = group_views(self.augment, x, draws, self.pair_sampling.max_distance)
-        with draws.local_rng(x.device):
-            views = self.extra(views)
-        return AugmentedViews(views, draws.positions(self.grid, n), self.pair_sampling.pairs_per_image, g1, g2)
+        return positions_for(self.group).augmented_views(self, x, draws)
 
-    def read_pairs(self, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
-        if isinstance(views, continuous.AngleViews):
-            return continuous.augmented_pairs(self, views, encoder)
-        lifted = encoder(views.images)
-        invariant = self.encoder.invariant(lifted)
-        if self.readout == "invariant":
-            first, second = invariant.chunk(2)
-        else:
-            fibers = self.encoder.fiber_map(lifted)
-            base = torch.cat([views.base, views.base])
-            first, second = read_bundles(fibers, base, self.grid).chunk(2)
-        # the probe reads the first view, one row per original image
-        return PairBatch(first=first, second=second, invariant=invariant[: len(first) : views.repeats])
+    def read_pairs(self, views: Any, encoder: nn.Module) -> PairBatch:
+        return positions_for(self.group).augmented_pairs(self, views, encoder)

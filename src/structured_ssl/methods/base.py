@@ -23,16 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from structured_ssl.config_checks import check_model_settings
-from structured_ssl.ema import ema_update_, momentum_at
+from structured_ssl.config.config_checks import check_model_settings
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.external_loss import as_pair_loss
 from structured_ssl.groups import Group
-from structured_ssl.losses import NTXent, PairLoss
-from structured_ssl.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
-from structured_ssl.pairs import FiberGrid, PairSampling
-from structured_ssl.randomness import StepDraws, run_seed
+from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
+from structured_ssl.ssl.draws import StepDraws, run_seed
+from structured_ssl.ssl.ema import ema_update_, momentum_at
+from structured_ssl.ssl.losses import NTXent, PairLoss
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class SSLMethod(L.LightningModule):
 
     def step_draws(self, batch_idx: int) -> StepDraws:
         """This rank's draws for the current training micro-batch: seeded from (run seed,
-        step), split by global example index (see :mod:`structured_ssl.randomness`). Outside a
+        step), split by global example index (see :mod:`structured_ssl.ssl.draws`). Outside a
         Trainer (a benchmark calling ``training_step`` by hand) the global RNG draws."""
         try:
             trainer = self.trainer

@@ -3,8 +3,9 @@
 The discrete groups read fibers by gathering cells of an index grid (``pairs.read_bundles``);
 on SO(2) a fiber position is an angle and reading it evaluates each field's Fourier series
 (``encoders/so2.py``). :class:`~structured_ssl.methods.StructuredSSL` and
-:class:`~structured_ssl.methods.AugmentationSSL` hand their two hooks to the functions here when
-their group's plug-in says ``continuous``; everything else (projector, loss, probe, the draws'
+:class:`~structured_ssl.methods.AugmentationSSL` hand their two hooks to :class:`AnglePositions` when
+their group's plug-in declares ``fiber_positions = "angle"`` (``methods/positions.py``
+looks :class:`AnglePositions` up by that name); everything else (projector, loss, probe, the draws'
 seeding) is shared.
 
 * H-SSL: angles θ1, θ2 drawn per example and per branch (``angle_pairs.py``: uniform, θ2 within
@@ -21,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from structured_ssl.angle_pairs import TWO_PI, angle_pairs, bundle_offsets
 from structured_ssl.encoders.so2 import bundles_at, rotate_images
 from structured_ssl.methods.base import PairBatch
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.angle_pairs import TWO_PI, angle_pairs, bundle_offsets
+from structured_ssl.ssl.draws import StepDraws
 
 
 @dataclass
@@ -35,11 +36,6 @@ class AngleViews:
     rotations: tuple[torch.Tensor, torch.Tensor] | None = None  # A-SSL's (φ1, φ2)
 
 
-def is_continuous(group: Any) -> bool:
-    """Whether the group's fibers sit at continuous positions (its plug-in says so)."""
-    return bool(getattr(group.plugin, "continuous", False))
-
-
 def read_angle_bundles(model: Any, lifted: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
     """Bundles ``(N, |g0| C)`` of ``lifted`` starting at per-row angles (radians)."""
     offsets = bundle_offsets(model.pair_sampling.g0_size, float(model.group.plugin.options["bundle_spacing"]))
@@ -47,39 +43,39 @@ def read_angle_bundles(model: Any, lifted: torch.Tensor, starts: torch.Tensor) -
     return bundles_at(coefficients, starts.to(lifted.device, non_blocking=True), offsets, model.encoder.max_frequency)
 
 
-def structured_views(model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews:
-    n = len(x) * model.pair_sampling.pairs_per_image
-    first, second = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
-    return AngleViews(x, first, second)
+class AnglePositions:
+    """SO(2): positions are angles (radians); bundles are read by each field's Fourier series."""
 
+    def structured_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews:
+        n = len(x) * model.pair_sampling.pairs_per_image
+        first, second = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
+        return AngleViews(x, first, second)
 
-def structured_pairs(model: Any, views: AngleViews, encoder: nn.Module) -> PairBatch:
-    lifted = encoder(views.images)
-    repeats = model.pair_sampling.pairs_per_image
-    source = lifted.repeat_interleave(repeats, dim=0) if repeats > 1 else lifted
-    return PairBatch(
-        first=read_angle_bundles(model, source, views.first),
-        second=read_angle_bundles(model, source, views.second),
-        invariant=model.encoder.invariant(lifted),
-    )
+    def structured_pairs(self, model: Any, views: AngleViews, encoder: nn.Module) -> PairBatch:
+        lifted = encoder(views.images)
+        repeats = model.pair_sampling.pairs_per_image
+        source = lifted.repeat_interleave(repeats, dim=0) if repeats > 1 else lifted
+        return PairBatch(
+            first=read_angle_bundles(model, source, views.first),
+            second=read_angle_bundles(model, source, views.second),
+            invariant=model.encoder.invariant(lifted),
+        )
 
+    def augmented_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews:
+        x = x.repeat_interleave(model.pair_sampling.pairs_per_image, dim=0)
+        n = len(x)
+        phi1, phi2 = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
+        base = draws.uniform(n) * TWO_PI
+        views = torch.cat([rotate_images(x, phi1.to(x.device, non_blocking=True)), rotate_images(x, phi2.to(x.device, non_blocking=True))])
+        with draws.local_rng(x.device):
+            views = model.extra(views)
+        return AngleViews(views, base, base, (phi1, phi2))
 
-def augmented_views(model: Any, x: torch.Tensor, draws: StepDraws) -> AngleViews:
-    x = x.repeat_interleave(model.pair_sampling.pairs_per_image, dim=0)
-    n = len(x)
-    phi1, phi2 = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
-    base = draws.uniform(n) * TWO_PI
-    views = torch.cat([rotate_images(x, phi1.to(x.device, non_blocking=True)), rotate_images(x, phi2.to(x.device, non_blocking=True))])
-    with draws.local_rng(x.device):
-        views = model.extra(views)
-    return AngleViews(views, base, base, (phi1, phi2))
-
-
-def augmented_pairs(model: Any, views: AngleViews, encoder: nn.Module) -> PairBatch:
-    lifted = encoder(views.images)
-    invariant = model.encoder.invariant(lifted)
-    if model.readout == "invariant":
-        first, second = invariant.chunk(2)
-    else:
-        first, second = read_angle_bundles(model, lifted, torch.cat([views.first, views.second])).chunk(2)
-    return PairBatch(first=first, second=second, invariant=invariant[: len(first) : model.pair_sampling.pairs_per_image])
+    def augmented_pairs(self, model: Any, views: AngleViews, encoder: nn.Module) -> PairBatch:
+        lifted = encoder(views.images)
+        invariant = model.encoder.invariant(lifted)
+        if model.readout == "invariant":
+            first, second = invariant.chunk(2)
+        else:
+            first, second = read_angle_bundles(model, lifted, torch.cat([views.first, views.second])).chunk(2)
+        return PairBatch(first=first, second=second, invariant=invariant[: len(first) : model.pair_sampling.pairs_per_image])

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from structured_ssl.augment import (
+from structured_ssl.methods.base import PairBatch, SSLMethod
+from structured_ssl.methods.positions import group_views
+from structured_ssl.ssl.augmentation import (
     GroupAugmentation,
     build_extra_augmentations,
     check_max_shift_fraction,
 )
-from structured_ssl.methods.augmentation import group_views
-from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.pairs import read_bundles
-from structured_ssl.randomness import StepDraws
+from structured_ssl.ssl.draws import StepDraws
+from structured_ssl.ssl.pairs import read_bundles
 
 
 @dataclass

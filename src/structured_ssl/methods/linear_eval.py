@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.checkpoints import load_checkpoint
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
 from structured_ssl.methods.base import SSLMethod, drop_escnn_caches
-from structured_ssl.pairs import PairSampling
+from structured_ssl.methods.checkpoints import load_checkpoint
+from structured_ssl.ssl.pairs import PairSampling
 
 Features = Literal["invariant", "lifted"]
 
@@ -55,7 +55,7 @@ TRUST_CHECKPOINT_HINT = "pass --model.init_args.trust_checkpoint=true (LinearEva
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     """The checkpoint dictionary (on the CPU), read without running code: tensors, plain
-    values and the project's settings only (:func:`~structured_ssl.checkpoints.load_checkpoint`),
+    values and the project's settings only (:func:`~structured_ssl.methods.checkpoints.load_checkpoint`),
     unless ``trust`` is set."""
     path = Path(path)
     if str(path) in ("", "???"):

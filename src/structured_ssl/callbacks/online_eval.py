@@ -1,0 +1,359 @@
+"""Lightning callbacks that watch a pretraining run without touching its training.
+
+Each callback has one job and costs little per epoch on the embedded digits:
+
+* :class:`OnlineKNN` logs ``val/knn_acc`` (weighted kNN, see :mod:`structured_ssl.callbacks.metrics`);
+* :class:`TestLinearEval` logs ``test/linear_acc`` and ``test_rotated/linear_acc``: a linear
+  classifier fitted to convergence on frozen train features when ``test`` runs;
+* :class:`EquivarianceMonitor` logs ``val/equivariance_error`` of the encoder;
+* :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
+  Projector;
+* :class:`FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
+  and its mean against topographic distance: what structured SSL pulls together;
+* :class:`HParamsWithMetrics` makes TensorBoard's HParams tab show hyperparameters WITH the
+  run's final metrics (Lightning#1111, #2971: needs ``default_hp_metric=False`` plus
+  ``log_hyperparams(params, metrics)``).
+
+They read the model through the interface every objective shares: ``embed(x)`` (the
+invariant embedding) and ``encoder`` (a :class:`~structured_ssl.encoders.base.LiftedEncoder`),
+and the data through ``datamodule.dataset(name)``. Features are always extracted in eval
+mode without gradients (batch-norm statistics must not drift, lightly#1840), and every
+module's mode is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
+from torch.utils.data import Dataset
+
+from structured_ssl.callbacks.fiber_figure import fiber_similarity, similarity_figure
+
+# the HParams tab is its own concept (structured_ssl.callbacks.hparams_logging); re-exported for old configs
+from structured_ssl.callbacks.hparams_logging import (  # noqa: F401
+    HPARAMS_PREFIX,
+    HParamsWithMetrics,
+    final_metrics,
+    plain_value,
+)
+from structured_ssl.callbacks.metrics import (
+    KNN_K,
+    KNN_TEMPERATURE,
+    WeightedKNN,
+    eval_mode,
+    fit_linear_classifier,
+)
+from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.equivariance import checked_elements, measure
+
+
+# ----------------------------------------------------------------------------- helpers
+def _dataset(trainer: L.Trainer, name: str) -> Dataset | None:
+    datamodule = getattr(trainer, "datamodule", None)
+    getter = getattr(datamodule, "dataset", None)
+    if getter is None:
+        return None
+    try:
+        return getter(name)
+    except KeyError:
+        return None
+
+
+def _subset_indices(size: int, limit: int | None, seed: int) -> torch.Tensor:
+    """A fixed, seeded subset (the same every epoch, so kNN curves compare like with like)."""
+    if limit is None or limit >= size:
+        return torch.arange(size)
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+
+
+@torch.no_grad()
+def extract_embeddings(
+    module: L.LightningModule,
+    dataset: Dataset,
+    indices: torch.Tensor,
+    batch_size: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(embeddings, labels, images)`` of ``dataset[indices]`` through ``module.embed``.
+
+    Runs with the whole module in eval mode (restored after), on the module's device.
+    Images come back on the CPU (thumbnails), embeddings and labels on the device.
+    """
+    device = module.device
+    embeddings, labels, images = [], [], []
+    with eval_mode(module):
+        for chunk in indices.split(batch_size):
+            x, y = _items(dataset, chunk)
+            embeddings.append(module.embed(x.to(device)).float())
+            labels.append(y.to(device))
+            images.append(x)
+    return torch.cat(embeddings), torch.cat(labels), torch.cat(images)
+
+
+def _items(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch items by index: one fancy-indexing call for TensorDatasets, else item by item."""
+    tensors = getattr(dataset, "tensors", None)
+    if tensors is not None:
+        return tensors[0][index], tensors[1][index]
+    pairs = [dataset[int(i)] for i in index]
+    return torch.stack([p[0] for p in pairs]), torch.as_tensor([int(p[1]) for p in pairs])
+
+
+def _lifted_encoder(module: L.LightningModule) -> LiftedEncoder | None:
+    encoder = getattr(module, "encoder", None)
+    return encoder if isinstance(encoder, LiftedEncoder) else None
+
+
+def _tensorboard(trainer: L.Trainer) -> Any | None:
+    """The SummaryWriter of the first logger that is a TensorBoard one (None otherwise)."""
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if experiment is not None and hasattr(experiment, "add_embedding"):
+            return experiment
+    return None
+
+
+def _due(trainer: L.Trainer, every_n_epochs: int) -> bool:
+    """Every n-th epoch, and always on the last one (so short runs still log a final value)."""
+    epoch, last = trainer.current_epoch + 1, trainer.max_epochs
+    return epoch % every_n_epochs == 0 or (last is not None and last > 0 and epoch >= last)
+
+
+def _batch_size(trainer: L.Trainer, default: int = 256) -> int:
+    return int(getattr(getattr(trainer, "datamodule", None), "batch_size", default) or default)
+
+
+# ----------------------------------------------------------------------------- kNN
+class OnlineKNN(L.Callback):
+    """Weighted kNN accuracy of the invariant embedding, logged as ``val/knn_acc``.
+
+    At every validation epoch end (not during the sanity check), the training set (or a
+    fixed seeded subset of ``max_train`` images) forms the memory bank and the whole
+    validation set is classified. Each process computes the same number (both sets are
+    read whole, not sharded), so the mean Lightning logs over processes is that number.
+
+    Args:
+        k, temperature: the vote (InstDisc / solo-learn defaults); the run's saved
+            ``config.yaml`` records them with the callback.
+        max_train: cap on the memory bank size (cost grows linearly with it).
+        every_n_epochs: evaluate every n-th validation epoch (and at the last epoch).
+        seed: seeds the memory-bank subset.
+    """
+
+    def __init__(
+        self,
+        k: int = KNN_K,
+        temperature: float = KNN_TEMPERATURE,
+        max_train: int | None = 2000,
+        every_n_epochs: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.k = k
+        self.temperature = temperature
+        self.max_train = max_train
+        self.every_n_epochs = max(1, every_n_epochs)
+        self.seed = seed
+        self._warned = False
+
+    def knn_accuracy(self, trainer: L.Trainer, module: L.LightningModule) -> torch.Tensor | None:
+        """The accuracy (None when the data module does not expose train and val sets)."""
+        train, val = _dataset(trainer, "train"), _dataset(trainer, "val")
+        if train is None or val is None:
+            if not self._warned:
+                rank_zero_warn("OnlineKNN: the data module has no dataset('train'/'val'); skipping kNN")
+                self._warned = True
+            return None
+        batch = _batch_size(trainer)
+        bank_x, bank_y, _ = extract_embeddings(module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+        val_x, val_y, _ = extract_embeddings(module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
+        metric = WeightedKNN(bank_x, bank_y, k=self.k, temperature=self.temperature, num_classes=_num_classes(module, bank_y))
+        metric.update(val_x, val_y)
+        return metric.compute()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not _due(trainer, self.every_n_epochs):
+            return
+        accuracy = self.knn_accuracy(trainer, pl_module)
+        if accuracy is not None:
+            pl_module.log("val/knn_acc", accuracy.to(pl_module.device), sync_dist=True)  # same on every rank
+
+
+class TestLinearEval(L.Callback):
+    """The paper's linear evaluation, run at ``test``: ``<set>/linear_acc`` per test set.
+
+    Frozen, eval-mode invariant features of the training set (or a seeded subset of
+    ``max_train``) fit a logistic regression to convergence (L-BFGS,
+    :func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`); each test set the data module
+    names (``test``, ``test_rotated``) is then classified whole. The online probe
+    (``test/probe_acc``) is trained by SGD alongside the encoder on train-mode features and
+    lags behind it in short runs; this number does not. Every process computes the same
+    value (sets read whole), so DDP needs no gathering.
+    """
+
+    def __init__(self, max_train: int | None = 20000, l2: float = 1e-4, seed: int = 0) -> None:
+        self.max_train, self.l2, self.seed = max_train, l2, seed
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        train = _dataset(trainer, "train")
+        names = getattr(getattr(trainer, "datamodule", None), "test_sets", ("test",))
+        if train is None:
+            rank_zero_warn("TestLinearEval: the data module has no dataset('train'); skipping")
+            return
+        batch = _batch_size(trainer)
+        with torch.inference_mode(False):
+            x, y, _ = extract_embeddings(pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+            classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
+            for name in names:
+                dataset = _dataset(trainer, name)
+                if dataset is None:
+                    continue
+                tx, ty, _ = extract_embeddings(pl_module, dataset, torch.arange(len(dataset)), batch)  # type: ignore[arg-type]
+                with torch.no_grad():
+                    accuracy = (classifier(tx).argmax(1) == ty).float().mean()
+                pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
+
+
+def _num_classes(module: L.LightningModule, labels: torch.Tensor) -> int:
+    known = getattr(module, "num_classes", None)
+    return int(known) if known else int(labels.max()) + 1
+
+
+# ----------------------------------------------------------------------------- equivariance
+class EquivarianceMonitor(L.Callback):
+    """Equivariance of the encoder on validation images, measured as the ``check`` command does.
+
+    Logs ``val/equivariance_error`` (lifted map), ``val/fiber_equivariance_error`` (the fiber
+    map H-SSL pairs) and ``val/no_shift_fiber_error`` (the same with no action claimed), from
+    :func:`structured_ssl.encoders.equivariance.measure` on the first ``max_images`` images of the first
+    ``num_batches`` validation batches and ``num_elements`` of the checked elements (all when
+    None), drawn anew each epoch. A bound that holds at initialisation says little about the
+    encoder at epoch N, so when a structured encoder drifts past its own bound this warns once
+    per epoch with the numbers (``warn=False`` silences it).
+    """
+
+    def __init__(
+        self, num_batches: int = 1, num_elements: int | None = None, max_images: int | None = 32, warn: bool = True
+    ) -> None:
+        self.num_batches = num_batches
+        self.num_elements = num_elements
+        self.max_images = max_images
+        self.warn = warn
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or dataloader_idx != 0 or batch_idx >= self.num_batches:
+            return
+        encoder = _lifted_encoder(pl_module)
+        if encoder is None:
+            return
+        elements = checked_elements(encoder)
+        if not elements:
+            return
+        if self.num_elements is not None and self.num_elements < len(elements):
+            elements = random.Random(trainer.current_epoch * 1009 + batch_idx).sample(elements, self.num_elements)
+        x = batch[0][: self.max_images]
+        rows = measure(encoder, x, elements)
+        values = {
+            "val/equivariance_error": sum(r.lifted for r in rows) / len(rows),
+            "val/fiber_equivariance_error": sum(r.fiber for r in rows) / len(rows),
+            "val/no_shift_fiber_error": sum(r.baseline for r in rows) / len(rows),
+        }
+        for name, value in values.items():
+            pl_module.log(name, value, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+        bound = encoder.equivariance_bound()
+        missed = [r for r in rows if not r.within(bound)]
+        if self.warn and missed and bound is not None:
+            w = max(missed, key=lambda r: r.fiber)
+            rank_zero_warn(
+                f"epoch {trainer.current_epoch}: the encoder drifted past its equivariance bound ({bound.describe()}): "
+                f"fiber error {w.fiber:.3g} (no-shift {w.baseline:.3g}) at g={w.element}; H-SSL pairs are no longer "
+                "related by the group action"
+            )
+
+
+# ----------------------------------------------------------------------------- TensorBoard views
+class EmbeddingProjector(L.Callback):
+    """Val embeddings with labels and thumbnails in TensorBoard's Projector tab.
+
+    Written at the end of fit, and also every ``every_n_epochs`` validation epochs when set.
+    Uses the first ``max_samples`` validation images (a fixed set, so snapshots compare).
+    Needs a TensorBoardLogger; without one it does nothing.
+    """
+
+    def __init__(self, every_n_epochs: int | None = None, max_samples: int = 500, tag: str = "val/embedding") -> None:
+        self.every_n_epochs = every_n_epochs
+        self.max_samples = max_samples
+        self.tag = tag
+
+    @rank_zero_only
+    def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer, val = _tensorboard(trainer), _dataset(trainer, "val")
+        if writer is None or val is None:
+            return
+        indices = torch.arange(min(self.max_samples, len(val)))  # type: ignore[arg-type]
+        features, labels, images = extract_embeddings(pl_module, val, indices, _batch_size(trainer))
+        writer.add_embedding(
+            features.cpu(),
+            metadata=[str(int(y)) for y in labels],
+            label_img=images.float().clamp(0, 1),
+            global_step=trainer.global_step,
+            tag=self.tag,
+        )
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not self.every_n_epochs:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+            self.write(trainer, pl_module)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.every_n_epochs and trainer.current_epoch % self.every_n_epochs == 0:
+            return  # the last validation epoch already wrote this state
+        self.write(trainer, pl_module)
+
+
+class FiberSimilarityFigure(L.Callback):
+    """A heat map of the centred :func:`fiber_similarity` on the first validation batch, and
+    its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.callbacks.fiber_figure`).
+
+    The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
+    real structure is visible. Measured on the default C8 digits run (README): training makes
+    distance-1 fibers more alike relative to the rest (centred -0.23 at init, -0.05 after 30
+    epochs); on the translation CNN neighbouring cells are alike already at init (shared
+    receptive fields). The structure-free twin's fibers are arbitrary channel chunks.
+    """
+
+    def __init__(self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity") -> None:
+        """Draw every ``every_n_epochs`` epochs (and at the last) from ``max_images`` images."""
+        self.every_n_epochs = max(1, every_n_epochs)
+        self.max_images = max_images
+        self.tag = tag
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or batch_idx != 0 or dataloader_idx != 0 or not trainer.is_global_zero:
+            return
+        if not _due(trainer, self.every_n_epochs):
+            return
+        encoder, writer = _lifted_encoder(pl_module), _tensorboard(trainer)
+        if encoder is None or writer is None:
+            return
+        matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()
+        writer.add_figure(self.tag, similarity_figure(matrix, encoder, batch[0][:1]), global_step=trainer.global_step, close=True)

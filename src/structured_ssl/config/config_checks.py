@@ -1,0 +1,389 @@
+"""Checks that a run can work, made BEFORE anything trains, each naming the field and value.
+
+A bad setting should cost seconds, not a queued cluster job that dies at step 1 with a shape
+error from inside escnn or a batch-norm assertion. Every check is a small function that raises
+:class:`ConfigError` with the field's name (as the config spells it), the value given and what
+is allowed. They run at three points:
+
+* :func:`check_config` on the parsed config, before LightningCLI builds anything
+  (``StructuredSSLCLI.parse_arguments``): plain values only, nothing built yet; it starts with
+  the table of single-field rules in :mod:`structured_ssl.config.field_checks`;
+* :func:`check_model_settings` at the top of ``SSLMethod.__init__``: the same model checks
+  for models built from Python rather than the CLI;
+* :func:`check_fit` once model, data and trainer exist (``StructuredSSLCLI.before_fit``):
+  what needs built objects (the encoder's real fiber grid, the resolved number of processes,
+  the data module's files).
+
+Some checks live where their values are defined and are reused here rather than repeated:
+``Group.__post_init__`` (group.kind, group.order, group.scales), ``PairSampling.__post_init__``
+(pairs.*), ``FiberGrid.validate`` (pairs.g0_size on a built grid), ``allowed_pairs``
+(pairs.max_distance with allow_same_position) and the DataModules' own argument checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
+from structured_ssl.config.field_checks import import_class as _import
+from structured_ssl.groups import GROUP_KINDS, Group, plugin_class
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling, allowed_pairs
+
+if TYPE_CHECKING:
+    import lightning as L
+
+    from structured_ssl.encoders.factory import EncoderSpec
+
+
+# --------------------------------------------------------------------------- model settings
+def reads_fiber_pairs(method: type) -> bool:
+    """Whether the objective pairs fibers of ONE lifted map (S-SSL, hybrid): it needs a group axis."""
+    return bool(getattr(method, "reads_fiber_pairs", False))
+
+
+def check_group_axis(method: type, group: Group | None) -> None:
+    """A structured objective reads its positive pairs off the encoder's group axis."""
+    if group is None and reads_fiber_pairs(method):
+        raise ConfigError(
+            f"model.group=None: {method.__name__} reads its positive pairs from the fibers of the "
+            f"encoder's group axis, so it needs a group ({', '.join(GROUP_KINDS)}); use "
+            "AugmentationSSL with readout: invariant for an encoder without one"
+        )
+
+
+def encoder_output_size(spec: EncoderSpec, image_size: int) -> int | None:
+    """Side of the encoder's last feature map, from the architecture's arithmetic (no build).
+
+    None for architectures whose arithmetic is not known here; :func:`check_fit` then checks
+    the built encoder's grid instead.
+    """
+    if spec.architecture != "small":
+        return None
+    from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
+
+    size = image_size
+    for k, s in zip(SMALL_KERNELS, SMALL_STRIDES, strict=True):
+        size = (size + 2 * (k // 2) - k) // s + 1
+    return size
+
+
+def minimum_image_size(spec: EncoderSpec) -> int | None:
+    """The smallest input side the architecture is meant for: its total stride, so that every
+    cell of the last map still stands for real pixels rather than padding."""
+    if spec.architecture != "small":
+        return None
+    from structured_ssl.encoders.factory import SMALL_STRIDES
+
+    return math.prod(SMALL_STRIDES)
+
+
+def check_image_size(image_size: int, spec: EncoderSpec) -> None:
+    """The image must be large enough for the encoder's depth (its total stride)."""
+    if image_size < 1:
+        raise ConfigError(f"data.image_size={image_size} must be >= 1")
+    smallest = minimum_image_size(spec)
+    if smallest is not None and image_size < smallest:
+        raise ConfigError(
+            f"data.image_size={image_size} is too small for encoder.architecture={spec.architecture!r}: "
+            f"its layers downsample by {smallest} in total, so images need at least {smallest} x {smallest} pixels"
+        )
+
+
+def check_exact_rotation_size(group: Group, spec: EncoderSpec, image_size: int) -> None:
+    """An image size that breaks the group's exact equivariance (the plug-in's
+    ``check_image_size``; rotations: sizes ``1 + k x total_stride`` only)."""
+    try:
+        group.plugin.check_image_size(spec, image_size)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int | None) -> tuple[int, ...] | None:
+    """The index grid the fiber sampler will see, from the settings alone (None when unknown)."""
+    if not group.has_group_axis:
+        side = None if image_size is None else encoder_output_size(spec, image_size)
+        return group.plugin.fiber_grid_shape(side)
+    return group.plugin.fiber_grid_shape(None)
+
+
+def check_pairs_on_grid(
+    shape: tuple[int, ...],
+    cyclic: bool,
+    pairs: PairSampling,
+    kind: str,
+    method: type,
+    image_size: int | None = None,
+) -> None:
+    """Bundle size (pairs.g0_size) and offset range (pairs.max_distance) must fit the group's
+    index grid ``shape``. Fiber-pair objectives draw bundle positions; A-SSL draws single cells.
+    """
+    uses_pairs = getattr(method, "uses_pairs", True)
+    k = pairs.g0_size if reads_fiber_pairs(method) else 1
+    spatial = not plugin_class(kind).has_group_axis  # fibers are the cells of the last map
+    if spatial and uses_pairs and image_size is not None and min(shape) < k + 1:
+        raise ConfigError(
+            f"data.image_size={image_size} gives a {kind} fiber grid of {list(shape)} cells: a "
+            f"{k} x {k} bundle (pairs.g0_size={pairs.g0_size}) then has fewer than 2 positions to pair; "
+            f"use images whose last feature map has at least {k + 1} cells per side, or a smaller bundle"
+        )
+    try:  # every method builds this grid (A-SSL reads both views at one bundle)
+        FiberGrid.of(tuple(shape), cyclic, pairs.g0_size, kind)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if not uses_pairs:
+        return
+    grid = FiberGrid.of(tuple(shape), cyclic, k, kind)
+    largest = grid.max_distance()
+    if pairs.max_distance is not None and pairs.max_distance > largest + 1e-6:
+        raise ConfigError(
+            f"pairs.max_distance={pairs.max_distance} is larger than the {kind} group allows: the "
+            f"largest topographic distance between {'bundle' if k > 1 else 'fiber'} positions on its "
+            f"index grid {list(shape)} is {largest:.4g}; use a value in [0, {largest:.4g}], or null "
+            "for any distance"
+        )
+    try:
+        allowed_pairs(grid, pairs)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def check_model_settings(
+    method: type,
+    group: Group | None,
+    encoder: EncoderSpec,
+    pairs: PairSampling,
+    image_size: int | None,
+) -> None:
+    """Everything about the model that plain settings decide (no encoder is built).
+    ``image_size`` None (not known yet) skips what depends on it."""
+    check_group_axis(method, group)
+    if group is None:
+        return
+    if image_size is not None:
+        check_image_size(image_size, encoder)
+        check_exact_rotation_size(group, encoder, image_size)
+    shape = fiber_grid_shape(group, encoder, image_size)
+    if shape is not None:
+        check_pairs_on_grid(shape, group.grid_cyclic, pairs, group.kind, method, image_size)
+
+
+# --------------------------------------------------------------------------- batch size
+def check_batch_size(
+    batch_size: int,
+    pairs_per_image: int,
+    processes: int | None,
+    loss: Any,
+    uses_pairs: bool = True,
+    processes_from: str = "trainer.devices x trainer.num_nodes",
+) -> None:
+    """Per process: batch norms (projector, probe) need 2 rows. Globally: what the loss needs.
+
+    ``processes`` is None when the device count is not known yet (``devices: auto``); the
+    global check then waits for :func:`check_fit`.
+    """
+    if batch_size < 2:
+        raise ConfigError(
+            f"data.batch_size={batch_size} is too small: it is the per-process batch, and the batch "
+            "norms of the probe and projector need at least 2 examples per process"
+        )
+    if not uses_pairs or loss is None or processes is None:
+        return
+    needed = int(getattr(loss, "min_global_batch", 2))
+    rows = batch_size * pairs_per_image * processes
+    if rows < needed:
+        reason = getattr(loss, "min_batch_reason", "batch statistics")
+        name = loss.__name__ if isinstance(loss, type) else type(loss).__name__
+        raise ConfigError(
+            f"data.batch_size={batch_size} is too small for {name}: "
+            f"{batch_size} x pairs.pairs_per_image={pairs_per_image} x {processes} process(es) "
+            f"({processes_from}) = {rows} pairs per step, but it needs at least {needed} ({reason})"
+        )
+
+
+def check_train_size(train_subset: int | None, processes: int) -> None:
+    """A training set smaller than one global batch leaves ranks with partial (or single) batches."""
+    if train_subset is not None and train_subset < 2 * processes:
+        raise ConfigError(
+            f"data.train_subset={train_subset} leaves fewer than 2 training images per process "
+            f"({processes} process(es)); batch norms need at least 2"
+        )
+
+
+# --------------------------------------------------------------------------- data
+def check_data_dir(datamodule: Any) -> None:
+    """File-based datasets need ``data.data_dir`` to exist unless they may download into it."""
+    if not getattr(datamodule, "needs_files", False) or getattr(datamodule, "download", False):
+        return
+    try:
+        datamodule.check_data_dir()
+    except FileNotFoundError as error:
+        raise ConfigError(str(error)) from None
+
+
+def check_data_matches_model(datamodule: Any, model: Any) -> None:
+    """The encoder was built for the channels and size the data module says it serves."""
+    try:
+        info = datamodule.info
+    except (AttributeError, NotImplementedError):
+        return
+    name = type(datamodule).__name__
+    for field, data_value, model_value in (
+        ("in_channels", info.channels, getattr(model, "in_channels", None)),
+        ("image_size", info.image_size, getattr(model, "image_size", None)),
+        ("num_classes", info.num_classes, getattr(model, "num_classes", None)),
+    ):
+        if model_value is not None and data_value != model_value:
+            raise ConfigError(
+                f"model.{field}={model_value} does not match the data: {name} serves "
+                f"{field.replace('in_', '')}={data_value}; the encoder must be built for the data "
+                "(the CLI links these from the data module: do not set them by hand)"
+            )
+
+
+# --------------------------------------------------------------------------- entry points
+def _get(node: Any, key: str, default: Any = None) -> Any:
+    if node is None:
+        return default
+    if isinstance(node, Mapping) or hasattr(node, "get"):
+        return node.get(key, default)
+    return getattr(node, key, default)
+
+
+def _as_dict(node: Any) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if hasattr(node, "as_dict"):
+        return dict(node.as_dict())
+    if isinstance(node, Mapping):
+        return dict(node)
+    return dict(vars(node))
+
+
+def configured_processes(trainer: Any) -> int | None:
+    """devices x num_nodes when both are plain numbers or lists (None for "auto" and -1)."""
+    devices, nodes = _get(trainer, "devices", "auto"), _get(trainer, "num_nodes", 1)
+    if isinstance(devices, (list, tuple)):
+        count = len(devices)
+    elif isinstance(devices, str) and "," in devices:
+        count = len([d for d in devices.split(",") if d.strip()])
+    else:
+        try:
+            count = int(devices)
+        except (TypeError, ValueError):
+            return None
+    if count < 1 or not isinstance(nodes, int):
+        return None
+    return count * nodes
+
+
+def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
+    """The settings a model class would get, as objects (their own checks run on construction)."""
+    from structured_ssl.encoders.factory import EncoderSpec
+
+    def build(cls: type, key: str) -> Any:
+        value = _get(init, key)
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(**_as_dict(value))
+        except ValueError as error:  # Group / PairSampling name their field and value
+            raise ConfigError(str(error)) from None
+
+    explicit_none = init is not None and "group" in _as_dict(init) and _get(init, "group") is None
+    group = None if explicit_none else build(Group, "group")
+    return {"group": group, "encoder": build(EncoderSpec, "encoder"), "pairs": build(PairSampling, "pairs")}
+
+
+def check_config(config: Any, fit: bool = True) -> None:
+    """Checks on the parsed (not yet instantiated) config: single fields, then the model's and
+    the batch's cross-field rules (batch sizes only when ``fit``), then the data module's own
+    argument checks on a trial instance."""
+    check_fields(config)
+    check_model_config(config, fit)
+    check_data_arguments(config)
+
+
+def check_model_config(config: Any, fit: bool = True) -> None:
+    """The model's settings on the parsed config (only for SSLMethod objectives)."""
+    model, data, trainer = _get(config, "model"), _get(config, "data"), _get(config, "trainer")
+    method = _import(str(_get(model, "class_path", ""))) if model is not None else None
+    if not (isinstance(method, type) and getattr(method, "takes_model_settings", False)):
+        return  # other models (e.g. linear evaluation) take none of these settings
+    init = _get(model, "init_args")
+    data_init = _get(data, "init_args")
+    settings = _model_kwargs(model, init)
+    image_size = _data_image_size(data)
+    shift = _get(init, "max_shift_fraction")
+    if shift is not None:
+        from structured_ssl.ssl.augmentation import check_max_shift_fraction
+
+        try:
+            check_max_shift_fraction(float(shift))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    check_model_settings(method, settings["group"], settings["encoder"], settings["pairs"], image_size)
+    batch_size = _get(data_init, "batch_size")
+    if batch_size is None or not fit:
+        return
+    loss = _loss_class(_get(init, "loss"))
+    processes = configured_processes(trainer)
+    check_batch_size(int(batch_size), settings["pairs"].pairs_per_image, processes, loss, getattr(method, "uses_pairs", True))
+    if processes is not None:
+        check_train_size(_get(data_init, "train_subset"), processes)
+
+
+def _data_image_size(data: Any) -> int | None:
+    """The image side the data module will serve: its init argument, or that argument's default
+    (None when the class takes no such argument; :func:`check_fit` then checks the built model)."""
+    value = _get(_get(data, "init_args"), "image_size")
+    if value is not None:
+        return int(value)
+    cls = _import(str(_get(data, "class_path", "")))
+    if cls is None:
+        return None
+    import inspect
+
+    parameter = inspect.signature(cls).parameters.get("image_size")
+    if parameter is None or not isinstance(parameter.default, int):
+        return None
+    return parameter.default
+
+
+def _loss_class(loss: Any) -> Any:
+    """The loss's class (its ClassVars say what batch it needs), from a config node or object."""
+    if loss is None:
+        from structured_ssl.ssl.losses import NTXent
+
+        return NTXent
+    class_path = _get(loss, "class_path")
+    if class_path is None:
+        return loss
+    return _import(str(class_path))
+
+
+def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> None:
+    """Checks that need the built model, data module and trainer (before ``trainer.fit``)."""
+    check_data_dir(datamodule)
+    if datamodule is not None:
+        check_data_matches_model(datamodule, model)
+    spec, image_size = getattr(model, "encoder_spec", None), getattr(model, "image_size", None)
+    if spec is not None and image_size is not None:
+        check_image_size(image_size, spec)
+    batch_size = getattr(datamodule, "batch_size", None)
+    uses_pairs = getattr(model, "uses_pairs", True)
+    if batch_size is not None:
+        sampling = getattr(model, "pair_sampling", PairSampling())
+        check_batch_size(
+            int(batch_size), sampling.pairs_per_image, trainer.world_size, getattr(model, "loss_fn", None), uses_pairs,
+            processes_from=f"{trainer.num_devices} device(s) x {trainer.num_nodes} node(s)",
+        )
+        check_train_size(getattr(datamodule, "train_subset", None), trainer.world_size)
+    grid = getattr(model, "grid", None)
+    group = getattr(model, "group", None)
+    if isinstance(grid, FiberGrid) and group is not None:
+        pairs = getattr(model, "pair_sampling", PairSampling())
+        check_pairs_on_grid(grid.shape, grid.cyclic, pairs, group.kind, type(model), getattr(model, "image_size", None))

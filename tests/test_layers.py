@@ -1,0 +1,60 @@
+"""The package's folders are layers and imports point one way: down.
+
+:data:`LAYERS` is the one place the order is stated (lowest first). Every import between two
+modules of the package counts, deferred ones inside functions included; imports under
+``if TYPE_CHECKING:`` do not (type hints only). Groups sit ABOVE encoders: a group plug-in
+builds its encoder from the encoders' layers, and the encoders call the plug-in only through
+the ``Group`` object they are handed (never by import). No module is over 400 lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_imports import PACKAGE, import_graph, module_name
+
+#: layer -> rank (lowest first); ``cli`` is the one top-level module, above everything.
+LAYERS: dict[str, int] = {name: rank for rank, name in enumerate(
+    ["encoders", "groups", "data", "ssl", "config", "methods", "callbacks", "experiments", "reporting", "cli"])}
+MAX_LINES = 400
+#: Upward imports still to remove (the run worker and ``check`` build models through the
+#: LightningCLI subclass in ``cli.py``; it belongs in ``experiments``). This set only shrinks:
+#: the test fails on any other upward import AND on an entry that is gone.
+KNOWN_UPWARD = {
+    "structured_ssl.experiments.check (experiments) imports structured_ssl.cli (cli)",
+    "structured_ssl.experiments.runs (experiments) imports structured_ssl.cli (cli)",
+}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    modules = [module_name(p) for p in PACKAGE.rglob("*.py")]
+    loose = [m for m in modules if m != "structured_ssl" and layer_of(m) is None]
+    assert not loose, f"modules outside the layer packages: {loose}"
+
+
+def test_no_import_goes_up_a_layer() -> None:
+    upward = []
+    for module, imported in import_graph().items():
+        mine = layer_of(module)
+        for target in imported:
+            theirs = layer_of(target)
+            if mine and theirs and LAYERS[theirs] > LAYERS[mine]:
+                upward.append(f"{module} ({mine}) imports {target} ({theirs})")
+    new = sorted(set(upward) - KNOWN_UPWARD)
+    assert not new, "imports going up a layer:\n" + "\n".join(new)
+    assert KNOWN_UPWARD <= set(upward), f"fixed, remove from KNOWN_UPWARD: {KNOWN_UPWARD - set(upward)}"
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_the_scan_sees_the_package() -> None:
+    assert len(import_graph()) > 60 and Path(PACKAGE / "cli.py").exists()
