@@ -20,22 +20,22 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.checkpoints import (
-    checkpoint_error_in,
-    follow_checkpoint_dirpath,
-    merge_ckpt_hparams_safely,
-)
-from structured_ssl.cli_errors import is_setting_error, one_line
+from structured_ssl.checkpoints import follow_checkpoint_dirpath, merge_ckpt_hparams_safely
 from structured_ssl.cli_help import answer_before_dispatch
-from structured_ssl.config_checks import ConfigError, check_config, check_fit
-from structured_ssl.config.cli_errors import is_setting_error, one_line
+from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
 from structured_ssl.prediction_writer import add_prediction_writer
 from structured_ssl.shipped_configs import resolve_config_args
-from structured_ssl.methods.checkpoints import checkpoint_error_in, merge_ckpt_hparams_safely
+from structured_ssl.resume_checks import (
+    add_init_from_argument,
+    guard_late_checkpoint,
+    guard_resume,
+    start_from_weights,
+    with_saved_config,
+)
 
 DEFAULT_LOG_DIR = "runs"
 
@@ -55,6 +55,7 @@ class StructuredSSLCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         for source, target in (("channels", "in_channels"), ("image_size", "image_size"), ("num_classes", "num_classes")):
             parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
+        add_init_from_argument(parser)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
@@ -79,8 +80,10 @@ class StructuredSSLCLI(LightningCLI):
         self._checked(check_config, config, fit=subcommand in (None, "fit"))
 
     def _parse_ckpt_path(self) -> None:
-        """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely."""
-        merge_ckpt_hparams_safely(self, super()._parse_ckpt_path)
+        """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely,
+        and only after checking they change no model setting (:mod:`structured_ssl.resume_checks`)."""
+        merge = super()._parse_ckpt_path
+        guard_resume(self, lambda: merge_ckpt_hparams_safely(self, merge))
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -113,7 +116,12 @@ class StructuredSSLCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         """Run it; a fit that fails before its first step leaves no empty version directory."""
         log_dir = new_log_dir(self.trainer) if subcommand == "fit" else None
+        stage = self.config[subcommand]
         try:
+            if stage.get("ckpt_path") and not Path(str(stage.get("ckpt_path"))).is_file():
+                guard_late_checkpoint(self.model, subcommand)  # ``last``: the file is found later
+            if subcommand == "fit":
+                start_from_weights(self.model, stage.get("init_from"))
             super()._run_subcommand(subcommand)
         except BaseException:
             remove_if_unused(log_dir, self.trainer)
@@ -329,6 +337,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     silence_known_noise()
     try:
+        resumed = with_saved_config(argv)  # ``fit --ckpt_path FILE`` alone: the run's own config.yaml
+        if resumed != argv:
+            from_command_line, argv = False, resumed
+            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
         StructuredSSLCLI(
             SSLMethod,
             ImageDataModule,
@@ -349,10 +361,10 @@ def main(argv: list[str] | None = None) -> None:
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as error:
-        refused = checkpoint_error_in(error)  # jsonargparse wraps errors of model.__init__
+        refused = input_error_in(error)  # jsonargparse and Lightning wrap errors of __init__ and hooks
         if refused is None:
             raise
-        print(f"error: {refused}", file=sys.stderr, flush=True)
+        print(f"error: {' '.join(str(refused).split())}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
 
 

@@ -162,6 +162,8 @@ def check_data_files(config: Any) -> None:
     data_dir = lookup(config, "data.init_args.data_dir") or defaults.get("data_dir")
     if (download if download is not None else defaults.get("download", False)) or data_dir is None:
         return
+    if Path(os.fspath(data_dir)).is_file():
+        raise ConfigError(f"data.data_dir={str(data_dir)!r} is a file, expected a folder holding the {cls.__name__} files")
     if not Path(os.fspath(data_dir)).is_dir():
         raise ConfigError(
             f"data.data_dir={str(data_dir)!r} does not exist; expected a directory holding the "

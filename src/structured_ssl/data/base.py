@@ -249,8 +249,17 @@ class ImageDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return self.info.num_classes
 
+    def check_files(self) -> None:
+        """Check, without reading the whole dataset, that its files are present and in the
+        expected format (header and length where the format states them); run before the
+        model is built when ``download`` is off. Raises DatasetNotFoundError/DatasetFormatError.
+        Subclasses extend it; the base checks only the folder."""
+        self.check_data_dir()
+
     def check_data_dir(self) -> None:
         """Fail early with the path when a file-based dataset's directory does not exist."""
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise FileNotFoundError(f"data.data_dir={str(self.data_dir)!r} is a file, expected a folder")
         if not self.data_dir.is_dir():
             raise FileNotFoundError(
                 f"data.data_dir={str(self.data_dir)!r} does not exist; expected a directory "

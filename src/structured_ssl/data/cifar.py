@@ -212,6 +212,22 @@ class CIFAR10DataModule(ImageDataModule):
         if self.download:
             cifar10_folder(self.data_dir, download=True)
 
+    def check_files(self) -> None:
+        """The extracted batches are present and each unpickles safely with the right shape
+        (or, before extraction, the archive is present)."""
+        super().check_files()
+        folder = self.data_dir / CIFAR10_FOLDER
+        if not folder.is_dir():
+            cifar10_folder(self.data_dir, download=False)  # raises unless the archive is there
+            return
+        for name in (*CIFAR10_TRAIN, *CIFAR10_TEST):
+            if not (folder / name).is_file():
+                raise DatasetNotFoundError(
+                    not_found_message([folder / name], CIFAR10_URL, what="CIFAR-10 batch")
+                    + f" The folder {folder} exists but is incomplete: delete it to re-extract."
+                )
+            read_cifar_batch(folder / name)
+
     def load_arrays(self) -> Splits:
         def split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_cifar10(self.data_dir, train=train, download=self.download)

@@ -93,6 +93,36 @@ def read_idx(path: str | Path) -> np.ndarray:
     return array.reshape(dims).astype(dtype.newbyteorder("="))
 
 
+def check_idx(path: Path) -> None:
+    """The header and length of an IDX file (raw or ``.gz``) without reading its payload: the
+    length of a gzip member is its trailer's ISIZE (mod 2**32; MNIST files are far smaller)."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                head = f.read(4 + 4 * 4)
+            with open(path, "rb") as f:
+                f.seek(-4, 2)
+                size = struct.unpack("<I", f.read(4))[0]
+        else:
+            with open(path, "rb") as f:
+                head = f.read(4 + 4 * 4)
+            size = path.stat().st_size
+    except (OSError, EOFError, zlib.error) as err:
+        raise DatasetFormatError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES or head[3] == 0:
+        raise DatasetFormatError(f"{path}: not an IDX file (magic bytes {head[:4].hex(' ') or 'missing'})")
+    header = 4 + 4 * head[3]
+    if len(head) < header:
+        raise DatasetFormatError(f"{path}: IDX header truncated or empty (ndim={head[3]})")
+    dims = struct.unpack(f">{head[3]}I", head[4:header])
+    expected = header + math.prod(dims) * np.dtype(_IDX_DTYPES[head[2]]).itemsize
+    if size != expected % 2**32:
+        raise DatasetFormatError(
+            f"{path}: {'truncated' if size < expected else 'has trailing bytes'}: its header promises dims "
+            f"{dims} ({expected} bytes with the header) but it holds {size}"
+        )
+
+
 def mnist_dir(root: str | Path) -> Path:
     """Where the MNIST files are expected: ``root/MNIST/raw``."""
     return Path(root) / "MNIST" / "raw"
@@ -149,12 +179,8 @@ def read_amat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return pixels, np.asarray(labels, dtype=np.int64)
 
 
-def load_mnist_rot(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Official MNIST-rot: images float32 ``(N, 28, 28)`` in [0, 1], labels int64.
-
-    ``train=True`` gives the 12,000 train+valid digits, ``False`` the 50,000 test digits.
-    The parsed arrays are cached as ``.npz`` beside the ``.amat`` (parsing takes a while).
-    """
+def find_mnist_rot(root: str | Path, train: bool) -> Path:
+    """The official MNIST-rot ``.amat`` of a split, where the zip extracts or in ``root``."""
     name = MNIST_ROT_FILES["train" if train else "test"]
     candidates = [Path(root) / "mnist_rotation_new" / name, Path(root) / name]
     path = next((p for p in candidates if p.is_file()), None)
@@ -162,6 +188,16 @@ def load_mnist_rot(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarra
         raise DatasetNotFoundError(
             not_found_message(candidates, MNIST_ROT_URL, what="MNIST-rot file", can_download=False)
         )
+    return path
+
+
+def load_mnist_rot(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Official MNIST-rot: images float32 ``(N, 28, 28)`` in [0, 1], labels int64.
+
+    ``train=True`` gives the 12,000 train+valid digits, ``False`` the 50,000 test digits.
+    The parsed arrays are cached as ``.npz`` beside the ``.amat`` (parsing takes a while).
+    """
+    path = find_mnist_rot(root, train)
 
     def build() -> dict[str, object]:
         images, labels = read_amat(path)
@@ -238,6 +274,12 @@ class MNISTDataModule(ImageDataModule):
             for split, kind in MNIST_FILES:
                 fetch_mnist(self.data_dir, split, kind, download=True)
 
+    def check_files(self) -> None:
+        """The four IDX files are present, with a valid header and the length it promises."""
+        super().check_files()
+        for split, kind in MNIST_FILES:
+            check_idx(fetch_mnist(self.data_dir, split, kind, download=False))
+
     def load_split(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """One official split as padded float tensors ``(N, 1, S, S)`` and int64 labels."""
         images, labels = load_mnist(self.data_dir, train=train, download=self.download)
@@ -296,6 +338,13 @@ class RotatedMNISTDataModule(MNISTDataModule):
     def prepare_data(self) -> None:
         if self.source == "seeded":
             super().prepare_data()
+
+    def check_files(self) -> None:
+        if self.source == "seeded":
+            return super().check_files()
+        self.check_data_dir()
+        for train in (True, False):  # the .amat files are plain text: presence is what can be checked cheaply
+            find_mnist_rot(self.data_dir, train)
 
     def load_split(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         if self.source == "official":

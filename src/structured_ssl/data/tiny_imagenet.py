@@ -205,6 +205,18 @@ class TinyImageNetDataModule(ImageDataModule):
         for split in SPLITS:
             load_tiny_imagenet(self.data_dir, split)
 
+    def check_files(self) -> None:
+        """The folder, its class list and the train/val folders are present (images are
+        decoded, and checked one by one, when the data is set up)."""
+        super().check_files()
+        folder = self.data_dir / TINY_IMAGENET_FOLDER
+        if not folder.is_dir():
+            raise DatasetNotFoundError(not_found_message([folder], TINY_IMAGENET_URL, what="folder", can_download=False))
+        read_wnids(folder)
+        for part in ("train", "val"):
+            if not (folder / part).is_dir():
+                raise DatasetFormatError(f"{folder / part}: missing (the unzipped archive holds train/ and val/)")
+
     def load_arrays(self) -> Splits:
         def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_tiny_imagenet(self.data_dir, name)

@@ -58,6 +58,15 @@ class EncoderSpec:
     scale_lifting: Literal["input", "sesn"] | None = None
 
     def __post_init__(self) -> None:
+        if self.widths is not None:
+            widths = tuple(self.widths)
+            wrong_count = self.architecture == "small" and len(widths) != len(SMALL_STRIDES)
+            if wrong_count or not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
+                raise ValueError(
+                    f"encoder.widths={list(widths)} is not allowed: expected positive integers (channels or "
+                    f"fields per layer; {len(SMALL_STRIDES)} for architecture 'small'), or null for the architecture's default"
+                )
+            object.__setattr__(self, "widths", widths)
         if self.scale_lifting not in (None, *SCALE_LIFTINGS):
             raise ValueError(f"encoder.scale_lifting={self.scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}")
         if self.kernel_sizes is None:

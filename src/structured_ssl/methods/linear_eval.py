@@ -73,7 +73,14 @@ def pretrained_class(hparams: dict[str, Any]) -> str:
     class_path = hparams.get("_class_path")
     if not class_path:
         return "unknown"
+    from structured_ssl.class_paths import ALLOW_ENV, is_allowed
+
     module, _, name = str(class_path).rpartition(".")
+    if not is_allowed(str(class_path)):  # checked BEFORE import: importing runs the module's code
+        raise ValueError(
+            f"the checkpoint was written by {class_path!r}, which is not a structured_ssl SSLMethod "
+            f"(not imported; to trust a class of your own, set {ALLOW_ENV}={class_path})"
+        )
     try:
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
@@ -169,6 +176,7 @@ class LinearEval(SSLMethod):
             raise ValueError(f"model.features={features!r}; expected 'invariant' or 'lifted'")
         saved = read_checkpoint(checkpoint, trust=trust_checkpoint)
         hparams = dict(saved.get("hyper_parameters") or {})
+        objective = pretrained_class(hparams)  # before anything is built or imported
         settings = pretraining_settings(hparams)
         for name, given in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes)):
             if given is not None and given != settings[name]:
@@ -182,7 +190,7 @@ class LinearEval(SSLMethod):
         # Trust is never recorded: each reader of a file decides it anew.
         self.hparams.clear()
         self.save_hyperparameters(ignore=["trust_checkpoint"])
-        self.pretrained_class = pretrained_class(hparams)
+        self.pretrained_class = objective
         self.features = features
         weights = encoder_state(saved["state_dict"], self.encoder, checkpoint)
         missing, unexpected = self.encoder.train().load_state_dict(weights, strict=False)
