@@ -198,3 +198,23 @@ def is_setting_error(message: str) -> bool:
     """Whether an instantiation ValueError is a setting check (ours begin with the field)."""
     leaf = _parse(message).leaf or message.strip()
     return bool(_OWN_MESSAGE.match(leaf))
+
+
+def input_error_in(error: BaseException) -> BaseException | None:
+    """The error about the user's input that caused ``error``, if any: a refused or unreadable
+    checkpoint, a setting only checkable once built, a dataset file missing or corrupt (one
+    that changed after the checks before the build). jsonargparse and Lightning wrap errors of
+    ``__init__`` and hooks; the cause chain still holds ours."""
+    from structured_ssl.checkpoints import CheckpointError
+    from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
+    from structured_ssl.field_checks import ConfigError
+
+    kinds = (CheckpointError, ConfigError, DatasetFormatError, DatasetNotFoundError)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
