@@ -65,6 +65,13 @@ MODULES: dict[str, str] = {
     "report": "reporting.report",
     "compare": "reporting.compare",
     "accuracy_time": "reporting.accuracy_time",
+    # merged from the other branches of this integration
+    "shipped_configs": "config.shipped_configs",
+    "class_paths": "config.class_paths",
+    "input_checks": "config.input_checks",
+    "external_loss": "ssl.external_loss",
+    "prediction_writer": "callbacks.prediction_writer",
+    "tb_logging": "callbacks.tb_logging",
 }
 
 #: names moved out of a module (new module path -> {name: new module}); references follow them.
@@ -78,7 +85,7 @@ NAMES: dict[str, dict[str, str]] = {
 FILES: dict[str, str] = {"callbacks.py": "callbacks/fit_report.py"}
 
 #: what may stay at the top level of the package (the layer packages that exist already, the CLI).
-KEEP_TOP = {"__init__", "cli", "paper_results.json", "data", "encoders", "groups", "methods"}
+KEEP_TOP = {"__init__", "cli", "cli_help", "console", "resume_checks", "configs", "py.typed", "paper_results.json", "data", "encoders", "groups", "methods"}
 
 #: each layer package and its docstring (written only when the package has no __init__.py).
 LAYERS: dict[str, str] = {

@@ -27,7 +27,7 @@ C8_HPARAMS = {
     "group": {"kind": "rotation", "order": 8, "scales": [1.0, 1.25, 1.33, 1.5, 1.66, 1.75], "continuous_augmentation": False, "options": None},
     "encoder": {"architecture": "small", "structured": True, "widths": None, "padding_mode": "circular", "kernel_sizes": None, "rotation_conv": None, "scale_lifting": None},
     "pairs": {"g0_size": 1, "max_distance": None, "pairs_per_image": 1, "allow_same_position": True},
-    "loss": {"class_path": "structured_ssl.losses.NTXent", "init_args": {"temperature": 0.1}},
+    "loss": {"class_path": "structured_ssl.ssl.losses.NTXent", "init_args": {"temperature": 0.1}},
     "projector": [128, 128, 128], "predictor": [128, 128], "ema_momentum": 0.996,
     "optimizer": {"name": "adamw", "lr": 0.002, "weight_decay": 0.0001, "momentum": 0.9, "warmup_epochs": 1.0, "lr_scaling": None, "probe_lr": 0.01},
     "in_channels": 1, "image_size": 21, "num_classes": 10,
@@ -193,7 +193,7 @@ def test_offline_evaluation_checks_pretrained_class_before_import(loud_module) -
 
 
 def test_a_user_allow_list_admits_a_class(monkeypatch) -> None:
-    from structured_ssl.class_paths import is_allowed
+    from structured_ssl.config.class_paths import is_allowed
 
     assert not is_allowed("mypkg.MyMethod")
     monkeypatch.setenv("STRUCTURED_SSL_ALLOW_CLASSES", "mypkg.*")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from structured_ssl.cli import main
-from structured_ssl.external_loss import ExternalPairLoss, as_pair_loss
-from structured_ssl.losses import NTXent
+from structured_ssl.ssl.external_loss import ExternalPairLoss, as_pair_loss
+from structured_ssl.ssl.losses import NTXent
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,6 +36,6 @@ LOSSES = ["torch.nn.MSELoss"] + (["lightly.loss.NTXentLoss"] if importlib.util.f
 
 @pytest.mark.parametrize("class_path", LOSSES)
 def test_a_z0_z1_loss_by_class_path_trains(class_path: str, tmp_path: Path) -> None:
-    loss = f"--model.init_args.loss={{class_path: structured_ssl.external_loss.ExternalPairLoss, init_args: {{loss: {class_path}}}}}"
+    loss = f"--model.init_args.loss={{class_path: structured_ssl.ssl.external_loss.ExternalPairLoss, init_args: {{loss: {class_path}}}}}"
     main(["fit", "--config", str(REPO / "configs/default.yaml"), loss,
           "--trainer.fast_dev_run=true", *quiet(tmp_path)])

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from structured_ssl.launchers import local
-from structured_ssl.launchers.choose import launcher_from_args
-from structured_ssl.launchers.gpus import gpu_slots, visible_gpus
-from structured_ssl.runs import RunSpec
+from structured_ssl.experiments.launchers import local
+from structured_ssl.experiments.launchers.choose import launcher_from_args
+from structured_ssl.experiments.launchers.gpus import gpu_slots, visible_gpus
+from structured_ssl.experiments.runs import RunSpec
 
 
 def test_visible_gpus_follow_the_environment_then_torch() -> None:

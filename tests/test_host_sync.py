@@ -14,10 +14,10 @@ import torch
 import yaml
 from sync_spy import SyncSpy
 
+from structured_ssl.callbacks.resilience import FiniteLoss
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.groups import Group
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.resilience import FiniteLoss
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = REPO / "configs/trainers/one_gpu_fast.yaml"

@@ -26,8 +26,15 @@ KNOWN_UPWARD = {
 }
 
 
+#: top-level modules of the ``cli`` layer: the LightningCLI entry, its help/typo front door (no
+#: torch import) and the resume checks that only the CLI runs.
+CLI_MODULES = {"cli", "cli_help", "console", "resume_checks"}
+
+
 def layer_of(module: str) -> str | None:
     parts = module.split(".")
+    if len(parts) > 1 and parts[1] in CLI_MODULES:
+        return "cli"
     return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
 
 

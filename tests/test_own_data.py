@@ -163,7 +163,7 @@ def test_unlabelled_folder_pretrains_only_and_evaluation_is_refused_in_one_line(
     for subcommand in ("test", "validate"):
         message = refuse_evaluation_without_labels(subcommand, data, SimpleNamespace(callbacks=[]))
         assert message and "\n" not in message and f"`{subcommand}`" in message and "flat" in message
-    from structured_ssl.fit_summary import FitSummary
+    from structured_ssl.callbacks.fit_summary import FitSummary
 
     assert "FitSummary" in refuse_evaluation_without_labels("fit", data, SimpleNamespace(callbacks=[FitSummary()]))
     assert refuse_evaluation_without_labels("fit", data, SimpleNamespace(callbacks=[])) is None

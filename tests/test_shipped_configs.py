@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from structured_ssl.shipped_configs import (
+from structured_ssl.config.shipped_configs import (
     resolve_config,
     resolve_config_args,
     resolve_config_root,

@@ -15,9 +15,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from structured_ssl.callbacks.hparams_logging import KEY_HPARAMS, hparams_summaries, metric_columns
+from structured_ssl.callbacks.tb_logging import EPOCH_TAG, checkpoint_run
 from structured_ssl.cli import main
-from structured_ssl.hparams_logging import KEY_HPARAMS, hparams_summaries, metric_columns
-from structured_ssl.tb_logging import EPOCH_TAG, checkpoint_run
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = [

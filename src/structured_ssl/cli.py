@@ -20,15 +20,15 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.checkpoints import follow_checkpoint_dirpath, merge_ckpt_hparams_safely
+from structured_ssl.callbacks.prediction_writer import add_prediction_writer
 from structured_ssl.cli_help import answer_before_dispatch
 from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
+from structured_ssl.config.shipped_configs import resolve_config_args
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
-from structured_ssl.prediction_writer import add_prediction_writer
-from structured_ssl.shipped_configs import resolve_config_args
+from structured_ssl.methods.checkpoints import follow_checkpoint_dirpath, merge_ckpt_hparams_safely
 from structured_ssl.resume_checks import (
     add_init_from_argument,
     guard_late_checkpoint,
@@ -45,7 +45,7 @@ PROJECT_COMMANDS = {
     "grid": "structured_ssl.experiments.grid:main",
     "report": "structured_ssl.reporting.report:main",
     "study": "structured_ssl.experiments.study:main",
-    "configs": "structured_ssl.shipped_configs:list_main",
+    "configs": "structured_ssl.config.shipped_configs:list_main",
 }
 
 
@@ -257,7 +257,7 @@ def reuse_run_directory_on_resume(config: Any) -> None:
 def log_into_checkpoint_run(config: Any) -> None:
     """``validate``/``test``/``predict`` of a fit's checkpoint log into THAT fit's run directory
     (one model, one TensorBoard run), unless the logger's ``version`` is set explicitly."""
-    from structured_ssl.tb_logging import checkpoint_run
+    from structured_ssl.callbacks.tb_logging import checkpoint_run
 
     logger = config.trainer.get("logger")
     ckpt_path = config.get("ckpt_path")
@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
             save_config_kwargs={"overwrite": True},
             trainer_defaults={
                 "logger": {
-                    "class_path": "structured_ssl.tb_logging.RunTensorBoardLogger",
+                    "class_path": "structured_ssl.callbacks.tb_logging.RunTensorBoardLogger",
                     "init_args": {"save_dir": DEFAULT_LOG_DIR, "default_hp_metric": False},
                 },
             },

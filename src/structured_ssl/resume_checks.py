@@ -26,8 +26,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.checkpoints import CKPT_PATH_TRUST_HINT, CheckpointError, load_checkpoint
-from structured_ssl.class_paths import check_class_paths
+from structured_ssl.config.class_paths import check_class_paths
+from structured_ssl.methods.checkpoints import (
+    CKPT_PATH_TRUST_HINT,
+    CheckpointError,
+    load_checkpoint,
+)
 
 #: What may differ between a checkpoint and the config that resumes it, and why; every other
 #: ``model.*`` field the checkpoint records defines the experiment and must match.
@@ -64,7 +68,7 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "__class__") and type(value).__module__.startswith("structured_ssl.losses"):
+    if hasattr(value, "__class__") and type(value).__module__.startswith("structured_ssl.ssl.losses"):
         return {"class_path": f"{type(value).__module__}.{type(value).__qualname__}"}
     return value
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.config.field_checks import import_class as _import
+from structured_ssl.config.input_checks import check_inputs
 from structured_ssl.groups import GROUP_KINDS, Group, plugin_class
-from structured_ssl.input_checks import check_inputs
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
 if TYPE_CHECKING:

@@ -24,9 +24,13 @@ from pathlib import Path
 
 import torch
 
-from structured_ssl.equivariance import ElementError, checked_elements, measure, probe_images, worst
-from structured_ssl.shipped_configs import resolve_config, resolve_config_root
-from structured_ssl.encoders.equivariance import ElementError, checked_elements, measure, worst
+from structured_ssl.config.shipped_configs import resolve_config, resolve_config_root
+from structured_ssl.encoders.equivariance import (
+    ElementError,
+    checked_elements,
+    measure,
+    worst,
+)
 
 
 @dataclass

@@ -21,13 +21,8 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.cells import MANIFEST, Cell
-from structured_ssl.launchers import Launcher, add_launcher_arguments, launcher_from_args
-from structured_ssl.results import as_percent, load_results, metric_value, read_result, result_path
-from structured_ssl.runs import LOGS_DIR, RunSpec
-from structured_ssl.shipped_configs import resolve_config_root
-from structured_ssl.tables import markdown_table, summarize, write_csv
 from structured_ssl.config.cells import MANIFEST, Cell
+from structured_ssl.config.shipped_configs import resolve_config_root
 from structured_ssl.experiments.launchers import (
     Launcher,
     add_launcher_arguments,

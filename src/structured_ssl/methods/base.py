@@ -26,11 +26,11 @@ from torchmetrics.classification import MulticlassAccuracy
 from structured_ssl.config.config_checks import check_model_settings
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.external_loss import as_pair_loss
 from structured_ssl.groups import Group
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.ssl.draws import StepDraws, run_seed
 from structured_ssl.ssl.ema import ema_update_, momentum_at
+from structured_ssl.ssl.external_loss import as_pair_loss
 from structured_ssl.ssl.losses import NTXent, PairLoss
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling
 
@@ -148,7 +148,7 @@ class SSLMethod(L.LightningModule):
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
-        loss = as_pair_loss(loss)  # from Python, any (z0, z1) module is wrapped (structured_ssl.external_loss)
+        loss = as_pair_loss(loss)  # from Python, any (z0, z1) module is wrapped (structured_ssl.ssl.external_loss)
         self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
         self.optimizer_spec = optimizer
         self.num_classes = num_classes

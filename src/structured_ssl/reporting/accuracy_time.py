@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from structured_ssl import compare
-from structured_ssl.compare import Point, find_runs, identity, read_scalars
-from structured_ssl.tables import markdown_table
-from structured_ssl.tb_logging import epoch_points
+from structured_ssl.callbacks.tb_logging import epoch_points
 from structured_ssl.experiments.tables import markdown_table
 from structured_ssl.reporting import compare
 from structured_ssl.reporting.compare import Point, find_runs, identity, read_scalars

@@ -24,8 +24,7 @@ from typing import Any
 
 import yaml
 
-from structured_ssl.tables import markdown_table, write_csv
-from structured_ssl.tb_logging import epoch_points
+from structured_ssl.callbacks.tb_logging import epoch_points
 from structured_ssl.experiments.tables import markdown_table, write_csv
 from structured_ssl.groups import short_name_of
 

@@ -15,8 +15,7 @@ def launcher_from_args(args: argparse.Namespace) -> Launcher:
         from structured_ssl.experiments.launchers.slurm_options import slurm_options_from_args
 
         return SlurmLauncher(slurm_options_from_args(args))
-    from structured_ssl.launchers.gpus import gpu_slots, visible_gpus
-    from structured_ssl.launchers.local import LocalLauncher
+    from structured_ssl.experiments.launchers.gpus import gpu_slots, visible_gpus
     from structured_ssl.experiments.launchers.local import LocalLauncher
 
     try:

@@ -1,5 +1,5 @@
 """The default launcher: every run is a fresh local interpreter, ``jobs`` of them at once, placed
-on the GPUs this machine shows (see :mod:`structured_ssl.launchers.gpus`)."""
+on the GPUs this machine shows (see :mod:`structured_ssl.experiments.launchers.gpus`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.launchers.base import report_outcome
-from structured_ssl.launchers.gpus import SlotPool, gpu_slots
-from structured_ssl.runs import RunPaths, RunSpec, execute
 from structured_ssl.experiments.launchers.base import report_outcome
+from structured_ssl.experiments.launchers.gpus import SlotPool, gpu_slots
 from structured_ssl.experiments.runs import RunPaths, RunSpec, execute
 
 

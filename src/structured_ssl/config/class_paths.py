@@ -7,7 +7,7 @@ could name any importable module and have it run. So every class path that comes
 (not from the user's own config or command line) must be one of:
 
 * the library's objectives (every :class:`~structured_ssl.methods.base.SSLMethod` defined in
-  ``structured_ssl.methods``) and pair losses (``structured_ssl.losses``), under the dotted
+  ``structured_ssl.methods``) and pair losses (``structured_ssl.ssl.losses``), under the dotted
   path they are defined at or the package path that exports them;
 * a class the user lists in the environment variable :data:`ALLOW_ENV` (comma-separated
   full class paths; a path ending in ``.*`` allows a whole module), for their own subclasses.
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from structured_ssl.checkpoints import CheckpointError
+from structured_ssl.methods.checkpoints import CheckpointError
 
 #: the environment variable with the user's own allowed class paths (``pkg.mod.Class,pkg2.*``)
 ALLOW_ENV = "STRUCTURED_SSL_ALLOW_CLASSES"
@@ -37,8 +37,9 @@ class ClassPathError(CheckpointError):
 @lru_cache(maxsize=1)
 def library_classes() -> frozenset[str]:
     """Every dotted path under which a library objective or pair loss may be named."""
-    from structured_ssl import losses, methods
+    from structured_ssl import methods
     from structured_ssl.methods import linear_eval  # noqa: F401 - registers LinearEval
+    from structured_ssl.ssl import losses
 
     paths: set[str] = set()
 

@@ -3,7 +3,7 @@
 Without these checks the same mistakes surfaced after the model was built, as tracebacks:
 an empty ``data_dir`` with ``download: false`` (55 lines from ``setup``), a truncated IDX file,
 a ``default_root_dir`` that cannot be written (OSError from the logger). Each check here
-raises :class:`~structured_ssl.field_checks.ConfigError` with the field, its value and what is
+raises :class:`~structured_ssl.config.field_checks.ConfigError` with the field, its value and what is
 expected; ``check_config`` runs them last, on the parsed config.
 
 * :func:`check_output_folders`: ``trainer.default_root_dir``, the logger's ``save_dir`` and
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.field_checks import ConfigError, import_class, lookup
+from structured_ssl.config.field_checks import ConfigError, import_class, lookup
 
 
 # --------------------------------------------------------------------------- output folders

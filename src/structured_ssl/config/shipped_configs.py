@@ -63,7 +63,7 @@ def resolve_config_root(value: str | Path) -> Path:
 def cell_arguments(value: str) -> list[str] | None:
     """``[ROOT/]DATASET/OBJECTIVE_GROUP`` (a grid cell, e.g. ``paper/mnist/structured_rotation``)
     as the ``--config`` files and overrides the grid composes for it; None if it names no cell."""
-    from structured_ssl.cells import Cell, CellError, manifest
+    from structured_ssl.config.cells import Cell, CellError, manifest
 
     *root_parts, dataset, cell_name = _strip(value).split("/") if value.count("/") >= 1 else ("", "")
     root = resolve_config_root("/".join(root_parts) or "configs")

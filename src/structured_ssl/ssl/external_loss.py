@@ -1,10 +1,10 @@
 """Any loss with the ``(z0, z1) -> scalar`` signature as a pair loss (lightly's, your own).
 
-Why: the methods took only the library's own :class:`~structured_ssl.losses.PairLoss`
+Why: the methods took only the library's own :class:`~structured_ssl.ssl.losses.PairLoss`
 plug-ins. In a config, name the loss inside this wrapper::
 
     loss:
-      class_path: structured_ssl.external_loss.ExternalPairLoss
+      class_path: structured_ssl.ssl.external_loss.ExternalPairLoss
       init_args:
         loss: {class_path: lightly.loss.NTXentLoss, init_args: {temperature: 0.1}}
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from structured_ssl.losses import PairLoss
+from structured_ssl.ssl.losses import PairLoss
 
 
 class ExternalPairLoss(PairLoss):

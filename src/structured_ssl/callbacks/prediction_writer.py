@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-CLASS_PATH = "structured_ssl.prediction_writer.EmbeddingWriter"
+CLASS_PATH = "structured_ssl.callbacks.prediction_writer.EmbeddingWriter"
 
 
 class EmbeddingWriter(BasePredictionWriter):
