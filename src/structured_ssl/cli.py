@@ -33,6 +33,7 @@ PROJECT_COMMANDS = {
     "compare": "structured_ssl.accuracy_time:compare_main",
     "grid": "structured_ssl.grid:main",
     "report": "structured_ssl.report:main",
+    "reproduce": "structured_ssl.reproduce:main",
     "study": "structured_ssl.study:main",
 }
 
