@@ -72,6 +72,7 @@ MODULES: dict[str, str] = {
     "external_loss": "ssl.external_loss",
     "prediction_writer": "callbacks.prediction_writer",
     "tb_logging": "callbacks.tb_logging",
+    "reproduce": "experiments.reproduce",
 }
 
 #: names moved out of a module (new module path -> {name: new module}); references follow them.

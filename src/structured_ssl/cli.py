@@ -46,6 +46,7 @@ PROJECT_COMMANDS = {
     "report": "structured_ssl.reporting.report:main",
     "study": "structured_ssl.experiments.study:main",
     "configs": "structured_ssl.config.shipped_configs:list_main",
+    "reproduce": "structured_ssl.experiments.reproduce:main",
 }
 
 

@@ -13,11 +13,22 @@ same linear evaluation (a logistic regression fitted to convergence on frozen tr
 
 It prints them as a short table with the TensorBoard command, and logs them as
 ``summary/<name>_test_linear_acc``.
+
+With ``twin=True`` (the default run, ``configs/default.yaml``) and a run of structured SSL,
+it also trains the A-SSL twin that H-SSL replaces (:class:`AugmentationSSL`, the same group,
+encoder, pair sampling, loss, head and optimiser, the same epochs and batches, from the same
+seed) and prints both methods' test accuracy and seconds spent in training steps: the
+library's claim (two fibers of ONE pass stand in for two augmented views, at about half the
+step cost) in the newcomer's first run. The timing is summed over training batches only
+(validation and the summary's own work excluded), so both rows measure the same thing.
 """
 
 from __future__ import annotations
 
+import copy
+import inspect
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +78,53 @@ def random_backbone(module: L.LightningModule, seed: int) -> L.LightningModule:
     return frozen.to(module.device)
 
 
+class StepClock(L.Callback):
+    """Seconds spent in training batches (forward, backward, optimizer step), summed."""
+
+    def __init__(self) -> None:
+        self.seconds, self._start = 0.0, 0.0
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
+def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
+    """The A-SSL model a structured-SSL ``module`` replaces: its own settings, untrained
+    (None when ``module`` is not structured SSL)."""
+    from structured_ssl.methods import AugmentationSSL, StructuredSSL
+    from structured_ssl.methods.base import SSLMethod
+
+    if type(module) is not StructuredSSL:
+        return None
+    accepted = set(inspect.signature(SSLMethod.__init__).parameters) - {"self"}
+    settings = {k: v for k, v in module.hparams.items() if k in accepted}
+    # the settings as the module holds them (a CLI run's hparams keep plain dicts)
+    settings.update(group=module.group, encoder=module.encoder_spec, pairs=module.pair_sampling,
+                    optimizer=module.optimizer_spec, loss=copy.deepcopy(module.loss_fn))
+    settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+    return AugmentationSSL(**settings)
+
+
+def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
+    """Fit ``twin`` on the run's data for the run's epochs and batches; its step seconds."""
+    clock = StepClock()
+    datamodule = trainer.datamodule
+    fitter = L.Trainer(
+        max_epochs=trainer.max_epochs, limit_train_batches=trainer.limit_train_batches, limit_val_batches=0,
+        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[clock], accelerator=trainer.accelerator, devices=1,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fitter.fit(twin, datamodule=datamodule)
+    datamodule.trainer = trainer  # the run's own trainer again, for the callbacks after this one
+    return clock.seconds
+
+
 def tensorboard_command(trainer: L.Trainer) -> str:
     """The command that opens this run's logs, with the TensorBoard of this environment."""
     executable = Path(sys.executable).parent / "tensorboard"
@@ -77,10 +135,19 @@ def tensorboard_command(trainer: L.Trainer) -> str:
 
 
 class FitSummary(L.Callback):
-    """At fit end: this run vs a random backbone vs raw pixels, linear evaluation on test."""
+    """At fit end: this run vs a random backbone vs raw pixels, linear evaluation on test;
+    with ``twin``, structured SSL beside its A-SSL twin trained for the same epochs."""
 
-    def __init__(self, l2: float = 1e-4, seed: int = 0, split: str = "test") -> None:
-        self.l2, self.seed, self.split = l2, seed, split
+    def __init__(self, l2: float = 1e-4, seed: int = 0, split: str = "test", twin: bool = False) -> None:
+        self.l2, self.seed, self.split, self.twin = l2, seed, split, twin
+        self.clock = StepClock()
+        self.twin_results: dict[str, float] | None = None
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.clock.on_train_batch_start(*args)
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        self.clock.on_train_batch_end(*args)
 
     def results(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, float] | None:
         train = split_tensors(trainer.datamodule, "train", module.device)
@@ -89,12 +156,17 @@ class FitSummary(L.Callback):
             return None
         classes = int(getattr(module, "num_classes", 0) or int(train[1].max()) + 1)
         frozen = random_backbone(module, self.seed)
+        twin = augmentation_twin(module) if self.twin else None
+        twin_seconds = train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
         results = {}
         with torch.inference_mode(False), torch.no_grad():
-            for name, model in (("run", module), ("frozen", frozen)):
+            models = [("run", module), ("frozen", frozen)] + ([("twin", twin)] if twin is not None else [])
+            for name, model in models:
                 with eval_mode(model):
                     results[name] = linear_test_accuracy(model.embed, train, test, classes, self.l2)
             results["pixels"] = linear_test_accuracy(lambda x: x.flatten(1).float(), train, test, classes, self.l2)
+        if twin_seconds is not None:
+            self.twin_results = {"run_s": self.clock.seconds, "twin_s": twin_seconds}
         return results
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -106,6 +178,28 @@ class FitSummary(L.Callback):
         if trainer.logger is not None:
             trainer.logger.log_metrics({f"summary/{k}_{self.split}_linear_acc": v for k, v in results.items()}, step=trainer.global_step)
         print(self.table(trainer, pl_module, results), flush=True)
+        if self.twin_results is not None:
+            print(self.twin_table(trainer, pl_module, results), flush=True)
+
+    def twin_table(self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]) -> str:
+        """H-SSL beside the A-SSL it replaces: accuracy and training-step seconds."""
+        assert self.twin_results is not None
+        run_s, twin_s = self.twin_results["run_s"], self.twin_results["twin_s"]
+        rows = [
+            ("H-SSL: fibers of one pass (this run)", results["run"], run_s),
+            ("A-SSL: two augmented views (its twin)", results["twin"], twin_s),
+        ]
+        width = max(len(name) for name, _, _ in rows)
+        return "\n".join([
+            "",
+            f"structured SSL beside the augmentation SSL it replaces: same encoder, loss, head and optimiser, "
+            f"{trainer.current_epoch} epochs each, {self.split} accuracy as above:",
+            f"  | {'objective'.ljust(width)} | {self.split} acc | training-step s |",
+            f"  |{'-' * (width + 2)}|{'-' * (len(self.split) + 6)}|-----------------|",
+            *(f"  | {name.ljust(width)} | {f'{acc:.3f}'.ljust(len(self.split) + 4)} | {f'{sec:.1f}'.ljust(15)} |"
+              for name, acc, sec in rows),
+            f"  (H-SSL / A-SSL step time: {run_s / max(twin_s, 1e-9):.2f}; the A-SSL twin is trained only for this table.)",
+        ])  # fmt: skip
 
     def table(self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]) -> str:
         group = getattr(module, "group", None)

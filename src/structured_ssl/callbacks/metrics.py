@@ -156,6 +156,9 @@ def fit_linear_classifier(
     still learning when the run ends, so its accuracy mixes "how good are the features" with
     "how far did the probe get". Full-batch L-BFGS on standardised features (what the linear
     evaluations of scikit-learn and many SSL papers do) answers only the first question.
+    Starts from zero weights (the problem is convex), so the fit is deterministic and draws
+    nothing from the global RNG. Stops when the largest gradient entry is below 1e-7, the loss
+    changes by less than 1e-9, or after ``max_iter`` iterations (torch's L-BFGS defaults).
     Returns standardisation + linear layer as one module. Works under inference mode too.
     """
     if features.dim() != 2 or features.shape[0] != labels.shape[0]:
@@ -166,6 +169,7 @@ def fit_linear_classifier(
         mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
         x = (x - mean) / std
         linear = nn.Linear(x.shape[1], num_classes).to(x.device)
+        nn.init.zeros_(linear.weight), nn.init.zeros_(linear.bias)  # convex: start at 0, no RNG draw
         optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 
         def closure() -> torch.Tensor:

@@ -76,7 +76,8 @@ def extract_embeddings(
     dataset: Dataset,
     indices: torch.Tensor,
     batch_size: int = 256,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    keep_images: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(embeddings, labels, images)`` of ``dataset[indices]`` through ``module.embed``.
 
     Runs with the whole module in eval mode (restored after), on the module's device.
@@ -89,8 +90,9 @@ def extract_embeddings(
             x, y = _items(dataset, chunk)
             embeddings.append(module.embed(x.to(device)).float())
             labels.append(y.to(device))
-            images.append(x)
-    return torch.cat(embeddings), torch.cat(labels), torch.cat(images)
+            if keep_images:
+                images.append(x)
+    return torch.cat(embeddings), torch.cat(labels), torch.cat(images) if keep_images else None
 
 
 def _items(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -184,17 +186,46 @@ class OnlineKNN(L.Callback):
 class TestLinearEval(L.Callback):
     """The paper's linear evaluation, run at ``test``: ``<set>/linear_acc`` per test set.
 
-    Frozen, eval-mode invariant features of the training set (or a seeded subset of
-    ``max_train``) fit a logistic regression to convergence (L-BFGS,
-    :func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`); each test set the data module
-    names (``test``, ``test_rotated``) is then classified whole. The online probe
-    (``test/probe_acc``) is trained by SGD alongside the encoder on train-mode features and
-    lags behind it in short runs; this number does not. Every process computes the same
-    value (sets read whole), so DDP needs no gathering.
+    The protocol (the paper names a linear classifier on detached features; the rest is this
+    library's choice, stated here):
+
+    * features: the model's ``embed`` (the encoder's read-out, ``encoders/readout.py``) of the
+      un-augmented images, eval mode, no gradient, extracted ONCE per set in batches of
+      ``batch_size`` on the model's device;
+    * data: the WHOLE training split (``max_train=None``; a number takes a seeded subset);
+    * classifier: multinomial logistic regression, inputs standardised with the training
+      features' mean and std, L2 ``l2`` on the weights, fitted full-batch by L-BFGS (strong
+      Wolfe line search) on the model's device; it stops when the largest gradient entry is
+      below 1e-7, the loss changes by less than 1e-9, or after ``max_iter`` iterations
+      (:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`);
+    * scoring: each test set the data module names (``test``, ``test_rotated``) is classified
+      whole; no test feature or label reaches the fit (``fitted`` keeps the classifier).
+
+    The online probe (``test/probe_acc``) is trained by SGD alongside the encoder on
+    train-mode features and lags behind it in short runs; this number does not. Every process
+    computes the same value (sets read whole), so DDP needs no gathering.
     """
 
-    def __init__(self, max_train: int | None = 20000, l2: float = 1e-4, seed: int = 0) -> None:
-        self.max_train, self.l2, self.seed = max_train, l2, seed
+    def __init__(
+        self, max_train: int | None = None, l2: float = 1e-4, seed: int = 0, max_iter: int = 200, batch_size: int = 2048
+    ) -> None:
+        self.max_train, self.l2, self.seed, self.max_iter, self.batch_size = max_train, l2, seed, max_iter, batch_size
+        self.fitted: torch.nn.Module | None = None
+
+    def evaluate(self, module: L.LightningModule, train: Dataset, tests: dict[str, Dataset]) -> dict[str, torch.Tensor]:
+        """Fit on ``train`` only, then score each of ``tests``: ``{name: accuracy}``."""
+        with torch.inference_mode(False):
+            indices = _subset_indices(len(train), self.max_train, self.seed)  # type: ignore[arg-type]
+            x, y, _ = extract_embeddings(module, train, indices, self.batch_size, keep_images=False)
+            self.fitted = fit_linear_classifier(x, y, _num_classes(module, y), l2=self.l2, max_iter=self.max_iter)
+            accuracies = {}
+            for name, dataset in tests.items():
+                tx, ty, _ = extract_embeddings(
+                    module, dataset, torch.arange(len(dataset)), self.batch_size, keep_images=False  # type: ignore[arg-type]
+                )
+                with torch.no_grad():
+                    accuracies[name] = (self.fitted(tx).argmax(1) == ty).float().mean()
+        return accuracies
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         train = _dataset(trainer, "train")
@@ -202,18 +233,9 @@ class TestLinearEval(L.Callback):
         if train is None:
             rank_zero_warn("TestLinearEval: the data module has no dataset('train'); skipping")
             return
-        batch = _batch_size(trainer)
-        with torch.inference_mode(False):
-            x, y, _ = extract_embeddings(pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
-            classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
-            for name in names:
-                dataset = _dataset(trainer, name)
-                if dataset is None:
-                    continue
-                tx, ty, _ = extract_embeddings(pl_module, dataset, torch.arange(len(dataset)), batch)  # type: ignore[arg-type]
-                with torch.no_grad():
-                    accuracy = (classifier(tx).argmax(1) == ty).float().mean()
-                pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
+        tests = {name: dataset for name in names if (dataset := _dataset(trainer, name)) is not None}
+        for name, accuracy in self.evaluate(pl_module, train, tests).items():
+            pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
 
 
 def _num_classes(module: L.LightningModule, labels: torch.Tensor) -> int:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from structured_ssl.encoders.bounds import EquivarianceBound
+from structured_ssl.encoders.readout import pool_invariant
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -62,14 +63,20 @@ class LiftedEncoder(nn.Module):
         return check_lifted(self.lift(x), type(self).__name__)
 
     # ----------------------------------------------------------------- pooling
-    @staticmethod
-    def invariant(z: torch.Tensor) -> torch.Tensor:
-        """Invariant embedding ``(B, C)``: max over the group axis, then mean over space.
+    def invariant(self, z: torch.Tensor) -> torch.Tensor:
+        """Invariant embedding ``(B, D)`` that probes, kNN and linear evaluation read.
 
-        This is the paper's classification read-out (max over the group axis, spatial
-        average), used by the probes, kNN and linear evaluation.
+        The encoder's ``readout`` module when it has one (the paper's per-backbone read-outs,
+        ``encoders/readout.py``), else max over the group axis then mean over space.
         """
-        return z.amax(dim=2).mean(dim=(-2, -1))
+        readout = self._modules.get("readout")  # set by build_encoder (EncoderSpec.readout)
+        return readout(z) if readout is not None else pool_invariant(z)
+
+    @property
+    def invariant_dim(self) -> int:
+        """Width D of :meth:`invariant` (the probe's input)."""
+        readout = self._modules.get("readout")
+        return int(readout.out_dim) if readout is not None else self.out_channels
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         """The map the fiber sampler reads: ``(B, C, *grid)``.
@@ -107,7 +114,8 @@ class LiftedEncoder(nn.Module):
         return self.group.plugin.equivariance_bound()
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+        """Trainable parameters of the backbone (the classification read-out not counted)."""
+        return sum(p.numel() for name, p in self.named_parameters() if p.requires_grad and not name.startswith("readout."))
 
 
 class GroupAction(Protocol):

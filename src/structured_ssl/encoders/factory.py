@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
+from structured_ssl.encoders.readout import READOUTS, Readout, build_readout
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -47,6 +48,10 @@ class EncoderSpec:
             interpolation whatever the weights, so training cannot break it) or "sesn" (the
             paper's SESN scale convs in every layer: within the bound at init for the 3-layer
             encoders, not after training, and not at ResNet depth).
+        readout: what classifiers read (``encoders/readout.py``): "pool" (max over the group
+            axis, mean over space; no parameters), "paper" (the paper's read-out of the
+            architecture: the conv head on paper_mnist and small, the BN chain on the ResNets),
+            or "conv" / "bn_chain" by name. Saved and reloaded with the encoder's weights.
     """
 
     architecture: Architecture = "small"
@@ -56,6 +61,7 @@ class EncoderSpec:
     kernel_sizes: tuple[int, ...] | None = None
     rotation_conv: Literal["sesn_copies", "escnn"] | None = None
     scale_lifting: Literal["input", "sesn"] | None = None
+    readout: Readout = "pool"
 
     def __post_init__(self) -> None:
         if self.widths is not None:
@@ -67,6 +73,8 @@ class EncoderSpec:
                     f"fields per layer; {len(SMALL_STRIDES)} for architecture 'small'), or null for the architecture's default"
                 )
             object.__setattr__(self, "widths", widths)
+        if self.readout not in READOUTS:
+            raise ValueError(f"encoder.readout={self.readout!r}; expected one of {list(READOUTS)}")
         if self.scale_lifting not in (None, *SCALE_LIFTINGS):
             raise ValueError(f"encoder.scale_lifting={self.scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}")
         if self.kernel_sizes is None:
@@ -87,7 +95,18 @@ TOTAL_STRIDES = {"small": 4, "paper_mnist": 4, "paper_cifar": 4, "paper_tiny": 8
 
 
 def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
-    """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2."""
+    """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2, with its
+    classification read-out (``spec.readout``) attached as ``encoder.readout``."""
+    encoder = _build_backbone(spec, group, in_channels, image_size)
+    if spec.readout != "pool":
+        readout = build_readout(spec.readout, spec.architecture, group, encoder.out_channels,
+                                _output_grid(encoder, in_channels, image_size))
+        if readout is not None:
+            encoder.readout = readout
+    return encoder
+
+
+def _build_backbone(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
     if spec.architecture.startswith("paper_"):
         from structured_ssl.encoders.paper import build_paper_encoder
 

@@ -61,7 +61,7 @@ class AugmentationSSL(SSLMethod):
 
     def pair_dim(self) -> int:
         if self.readout == "invariant":
-            return self.encoder.out_channels
+            return self.encoder.invariant_dim
         return super().pair_dim()
 
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:

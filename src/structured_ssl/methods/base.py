@@ -173,7 +173,7 @@ class SSLMethod(L.LightningModule):
         # BatchNorm without affine before the linear layer (as MAE's probe): the probe then
         # does not depend on the feature scale, which drifts while the encoder trains.
         self.probe = nn.Sequential(
-            nn.BatchNorm1d(self.encoder.out_channels, affine=False), nn.Linear(self.encoder.out_channels, num_classes)
+            nn.BatchNorm1d(self.encoder.invariant_dim, affine=False), nn.Linear(self.encoder.invariant_dim, num_classes)
         )
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_accs = nn.ModuleDict(

@@ -15,9 +15,19 @@ from structured_ssl.methods.base import SSLMethod
 
 class Frozen(SSLMethod):
     """Untrained backbone + linear probe. The backbone's parameters never change: it is kept
-    in eval mode (batch-norm statistics frozen too) and the optimizer sees only the probe."""
+    in eval mode (batch-norm statistics frozen too) and the optimizer sees only the probe.
+
+    ``fit`` runs no training epoch (the paper's Frozen column trains nothing): the run stops
+    before its first step, so ``test``'s linear evaluation (``TestLinearEval``) reads the
+    untouched random backbone and its read-out, whatever ``trainer.max_epochs`` says. The
+    online probe (``val/probe_acc``) therefore stays at its random initialisation; read
+    ``test/linear_acc``.
+    """
 
     uses_pairs = False
+
+    def on_train_start(self) -> None:
+        self.trainer.should_stop = True  # checked before the first epoch: zero epochs, zero steps
 
     def on_train_epoch_start(self) -> None:
         self.encoder.eval()
