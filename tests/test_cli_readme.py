@@ -87,7 +87,7 @@ def test_constraints_pin_every_dependency_within_its_range() -> None:
             pins[name.lower().replace("_", "-")] = version
     assert "torch" not in pins, "torch comes from TORCH_SPEC (CPU here, CUDA on a GPU)"
     assert "structured-ssl" not in pins
-    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"]):
+    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"] + project["optional-dependencies"]["docs"]):
         if requirement.name == "torch":
             continue
         version = pins.get(requirement.name.lower())
