@@ -7,7 +7,8 @@ mark each result table as a block::
     ...generated...
     <!-- /table -->
 
-``write`` rewrites the blocks of every such page; it replaces each block's body with the named section of its source file (its Markdown
+``write`` rewrites the blocks of every such page; it replaces each block's body with the named
+section of its source file (its Markdown
 tables), followed by a line naming the source and the command that regenerates it. A block
 whose source is not in the repository keeps its old text under a plain "not on record" line
 with that command. ``check`` exits 1, naming the pages, when a page differs from what ``write``
@@ -119,7 +120,8 @@ def record(results_dir: Path, name: str, root: Path = REPO) -> Path:
         capture_output=True, text=True,
     )  # fmt: skip
     if report.returncode != 0:
-        print(f"readme_tables: no paper report for {results_dir} (structured-ssl report said: {report.stderr.strip()[-300:]})")
+        print(f"readme_tables: no paper report for {results_dir} "
+            f"(structured-ssl report said: {report.stderr.strip()[-300:]})")
     return target
 
 

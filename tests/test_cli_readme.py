@@ -152,7 +152,10 @@ def test_deps_script_lists_one_requirement_a_line_and_explains_a_missing_toml_re
     listed = subprocess.run([sys.executable, "scripts/deps.py", "escnn", "torch"], cwd=REPO, capture_output=True, text=True, check=True)
     names = [Requirement(line).name for line in listed.stdout.splitlines()]
     assert "lightning" in names and "escnn" not in names and "torch" not in names
-    no_toml = "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; runpy.run_path('scripts/deps.py', run_name='__main__')"
+    no_toml = (
+        "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; "
+        "runpy.run_path('scripts/deps.py', run_name='__main__')"
+    )
     old_python = subprocess.run([sys.executable, "-c", no_toml], cwd=REPO, capture_output=True, text=True)
     assert old_python.returncode == 1 and old_python.stdout == ""
     assert "needs Python 3.11+ (tomllib) or the tomli package" in old_python.stderr
