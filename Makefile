@@ -3,7 +3,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# CPU wheel on this machine; a GPU user installs their own CUDA torch first (see README).
+# CPU wheel on this machine; a GPU user installs their own CUDA torch first (docs/getting-started.md).
 TORCH_SPEC ?= torch==2.13.0
 # escnn's 2D groups need these but not py3nj (which needs a Fortran compiler).
 ESCNN_2D_DEPS := "numpy<2" lie-learn pymanopt autograd joblib scipy
@@ -13,7 +13,7 @@ CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 PYTEST_ARGS ?=
 
-.PHONY: venv fit test lint bench grid report clean tables
+.PHONY: venv fit test lint docs bench grid report clean tables
 
 venv: $(VENV)/.installed
 
@@ -35,14 +35,21 @@ fit: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The same checks as .pre-commit-config.yaml: lint, formatting, types of the package.
 lint: venv
 	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m ruff format --check src tests benchmarks scripts
+	$(PY) -m mypy
+
+# The documentation site at http://127.0.0.1:8000 (rebuilds on save); `mkdocs build --strict` builds it.
+docs: venv
+	PYTHONPATH=src $(VENV)/bin/mkdocs serve
 
 bench: venv
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) lightning_logs runs .pytest_cache
+	rm -rf $(VENV) lightning_logs runs .pytest_cache site
 
 # The paper's grid on the embedded digits (3 seeds), its parameter studies, and the report
 # beside the paper's Tables 1-2 and Figure 2. Resumable: finished runs are skipped.

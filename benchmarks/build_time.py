@@ -3,7 +3,8 @@
 Every rank of every job pays ``build_encoder`` before its first step; escnn's own
 ``R2Conv(initialize=True)`` made ``paper_cifar`` C4 take ~414 s here (issue 16). The target
 is under 20 s per backbone on this 2-core CPU. Wall time depends on what else runs on the
-machine; CPU time (the process's user + system seconds) much less, so both are printed. Each build runs in a fresh process, because
+machine; CPU time (the process's user + system seconds) much less, so both are printed. Each build
+runs in a fresh process, because
 escnn caches kernel bases per process and a warm second build would hide the cost a job pays.
 
     python benchmarks/build_time.py [--backbones paper_mnist paper_cifar] [--json out.json]

@@ -194,7 +194,8 @@ def main() -> None:
     group = GROUPS[args.group]
     rows = [interleaved(cls, group, data, args) for cls in (StructuredSSL, AugmentationSSL)]
     print(f"## Framework overhead: Lightning vs a hand-written loop, {group.short_name}, {args.steps} steps of batch 128 "
-          f"per run, {args.clock} time, interleaved pairs until the 95% CI is under {args.ci_width:g} points (at most {args.max_seconds:g} s)\n"
+          f"per run, {args.clock} time, interleaved pairs until the 95% CI is under {args.ci_width:g} points "
+        f"(at most {args.max_seconds:g} s)\n"
           f"{machine()}\n")
     print(table(["objective", "pairs", "Lightning throughput vs plain (mean)", "95% CI", "CI width (points)",
                  f"Lightning within {TOLERANCE:.0f}% of the plain loop?"], rows))

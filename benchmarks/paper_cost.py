@@ -4,7 +4,8 @@ The paper builds every backbone from SESN layers: one filter per (output, input)
 the SESN basis (``effective_size^2`` coefficients), copied at each group element and never
 mixing elements (PAPER.md). Our ``rotation_conv="sesn_copies"`` (the paper configs'
 default) and the scale backbone with ``scale_lifting="sesn"`` are that construction (the
-default scale encoder lifts its input instead: one plain network per scale, row "input"), so their counts are what the paper's
+default scale encoder lifts its input instead: one plain network per scale, row "input"), so their
+counts are what the paper's
 model implies; ``rotation_conv="escnn"`` is escnn's full group conv (orientations mixed);
 the translation backbone uses plain k x k filters (no basis), so its k7-effective-3 layers
 hold more parameters than the paper's.

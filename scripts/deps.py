@@ -1,4 +1,5 @@
-"""Print the project's dependencies (from pyproject.toml), one per line, leaving out the ones named.
+"""Print the project's dependencies (pyproject.toml: the package's, the ``dev`` and ``docs`` extras),
+one per line, leaving out the ones named.
 
 Why: escnn must be installed with --no-deps where no Fortran compiler exists (its py3nj
 dependency needs one), so the Makefile installs every other dependency from this list
@@ -36,7 +37,8 @@ def requirement_name(requirement: str) -> str:
 
 def requirements(exclude: set[str]) -> list[str]:
     project = load_toml(PYPROJECT.read_text())["project"]
-    listed = project["dependencies"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    listed = project["dependencies"] + extras["dev"] + extras["docs"]
     return [r for r in listed if requirement_name(r) not in {e.lower() for e in exclude}]
 
 

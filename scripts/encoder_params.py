@@ -35,7 +35,8 @@ def main() -> None:
         structured = build_encoder(EncoderSpec(architecture=architecture), group, 1, size)
         twin = build_encoder(EncoderSpec(architecture=architecture, structured=False), group, 1, size)
         a, b = params(structured), params(twin)
-        print(f"| {architecture} | {size}x{size} | {label} | {type(structured).__name__} | {a:,} | {type(twin).__name__} | {b:,} | {b / a:.2f} |", flush=True)
+        print(f"| {architecture} | {size}x{size} | {label} | {type(structured).__name__} | {a:,} "
+            f"| {type(twin).__name__} | {b:,} | {b / a:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,21 @@
-"""Keep every README result table tied to a committed result file.
+"""Keep every result table of the README and the documentation site tied to a committed result file.
 
-The README marks each result table as a block::
+The README and the site's pages (``docs/**/*.md``, e.g. the result pages in ``docs/reports/``)
+mark each result table as a block::
 
     <!-- table source="docs/results/NAME/report.md" section="Table 1" regenerate="COMMAND" -->
     ...generated...
     <!-- /table -->
 
-``write`` replaces each block's body with the named section of its source file (its Markdown
+``write`` rewrites the blocks of every such page; it replaces each block's body with the named
+section of its source file (its Markdown
 tables), followed by a line naming the source and the command that regenerates it. A block
 whose source is not in the repository keeps its old text under a plain "not on record" line
-with that command. ``check`` exits 1 when the README differs from what ``write`` would make
-(the test suite runs it). ``record RESULTS_DIR NAME`` copies a grid's output (``table.md``,
+with that command. ``check`` exits 1, naming the pages, when a page differs from what ``write``
+would make (the test suite runs the same comparison). ``record RESULTS_DIR NAME`` copies a grid's output (``table.md``,
 ``table.csv``, ``runs.csv``, plus ``report.md`` when ``structured-ssl report`` understands it,
 and a one-line ``totals.md``) to ``docs/results/NAME/``, so a later grid (e.g. the full paper
-grid) lands on record with one command, then ``write`` puts it in the README.
+grid) lands on record with one command, then ``write`` puts it in the pages that cite it.
 
 Usage::
 
@@ -61,7 +63,7 @@ def section(text: str, name: str | None) -> str:
 
 
 def demote_headings(text: str) -> str:
-    """A source's own headings become bold lines, so they do not split the README's sections."""
+    """A source's own headings become bold lines, so they do not split the page's sections."""
     return re.sub(r"^#+\s+(.*)$", r"**\1**", text, flags=re.M)
 
 
@@ -74,6 +76,17 @@ def render(attrs: dict[str, str], old_body: str, root: Path) -> str:
     kept = NOTE.sub("", old_body).strip()
     note = f"**Not on record** (no result file in the repository): regenerate with `{command}`."
     return f"{note}\n\n{kept}\n" if kept else f"{note}\n"
+
+
+def pages(root: Path = REPO) -> list[Path]:
+    """The README and every Markdown page of the site that holds at least one table block."""
+    candidates = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    return [p for p in candidates if p.is_file() and BLOCK.search(p.read_text())]
+
+
+def stale(root: Path = REPO) -> list[Path]:
+    """Pages whose blocks differ from what ``write`` makes."""
+    return [p for p in pages(root) if rewrite(p.read_text(), root) != p.read_text()]
 
 
 def rewrite(readme: str, root: Path = REPO) -> str:
@@ -107,31 +120,32 @@ def record(results_dir: Path, name: str, root: Path = REPO) -> Path:
         capture_output=True, text=True,
     )  # fmt: skip
     if report.returncode != 0:
-        print(f"readme_tables: no paper report for {results_dir} (structured-ssl report said: {report.stderr.strip()[-300:]})")
+        print(f"readme_tables: no paper report for {results_dir} "
+            f"(structured-ssl report said: {report.stderr.strip()[-300:]})")
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("write", help="rewrite the README's table blocks from their sources")
-    commands.add_parser("check", help="exit 1 if the README's blocks are not what `write` makes")
+    commands.add_parser("write", help="rewrite the table blocks of the README and docs/ from their sources")
+    commands.add_parser("check", help="exit 1 if a page's blocks are not what `write` makes")
     rec = commands.add_parser("record", help="copy a grid's output folder to docs/results/NAME")
     rec.add_argument("results_dir", type=Path)
     rec.add_argument("name")
     args = parser.parse_args(argv)
-    readme = REPO / "README.md"
     if args.command == "record":
         print(f"recorded {record(args.results_dir, args.name)}; now run: python scripts/readme_tables.py write")
         return 0
-    text = readme.read_text()
-    new = rewrite(text)
     if args.command == "check":
-        if new != text:
-            print("README.md result tables differ from their sources: run python scripts/readme_tables.py write")
-            return 1
-        return 0
-    readme.write_text(new)
+        differ = stale()
+        for page in differ:
+            print(f"{page.relative_to(REPO)}: result tables differ from their sources")
+        if differ:
+            print("run: python scripts/readme_tables.py write")
+        return 1 if differ else 0
+    for page in pages():
+        page.write_text(rewrite(page.read_text()))
     return 0
 
 

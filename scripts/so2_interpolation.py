@@ -44,7 +44,8 @@ def main() -> None:
                     expected = encoder.fibers_at(z, theta)
                     right = relative(encoder.fibers_at(moved, theta + phi), expected)
                     wrong = relative(encoder.fibers_at(moved, theta - phi), expected)
-                    print(f"| {size} | {name} | {phi:.3f} | {right:.2g} | {wrong:.2g} | {interpolation_error(x, phi):.2g} |")
+                    print(f"| {size} | {name} | {phi:.3f} | {right:.2g} | {wrong:.2g} "
+                        f"| {interpolation_error(x, phi):.2g} |")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ anything is built, naming the field, the value and what is allowed, with the rig
 
 The cases run in-process through the real entry point (``structured_ssl.cli.main``), with the
 encoder factory replaced by one that fails the test if called: no model may be built. The
-README's table "What a mistyped setting prints" lists the same flags; a test keeps the two in step.
+table "What a mistyped setting prints" of docs/guides/configs.md lists the same flags; a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -120,13 +120,13 @@ def test_bad_input_is_one_line_naming_field_value_and_what_is_allowed(case: BadI
     assert not list(tmp_path.iterdir()), "a bad input left files behind"
 
 
-def test_there_are_at_least_20_cases_and_the_readme_lists_each() -> None:
+def test_there_are_at_least_20_cases_and_the_configs_guide_lists_each() -> None:
     assert len(CASES) >= 20
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("### What a mistyped setting prints", 1)[1].split("\n## ", 1)[0]
+    guide = (REPO / "docs" / "guides" / "configs.md").read_text()
+    section = guide.split("## What a mistyped setting prints", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     listed = {re.search(r"`([^`]+)`", row).group(1) for row in rows}
-    assert listed == {" ".join(c.flags) for c in CASES}, "README table and CASES differ"
+    assert listed == {" ".join(c.flags) for c in CASES}, "docs/guides/configs.md table and CASES differ"
 
 
 def test_the_console_script_prints_only_the_error_line(tmp_path: Path) -> None:

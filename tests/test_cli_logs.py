@@ -53,7 +53,8 @@ def test_plain_run_logs_under_default_root_dir_prints_the_summary_and_no_spuriou
     assert list(root.rglob("events.out.tfevents.*")), "logs did not follow --trainer.default_root_dir"
     assert not (tmp_path / "runs").exists()
     out = capsys.readouterr().out
-    rows = re.findall(r"^  \| (this run's encoder|the same encoder, untrained \(Frozen\)|raw pixels, no encoder)[^|]*\| (\d\.\d{3}) +\|$", out, re.M)
+    rows = re.findall(r"^  \| (this run's encoder|the same encoder, untrained \(Frozen\)|raw pixels, no encoder)"
+        r"[^|]*\| (\d\.\d{3}) +\|$", out, re.M)
     assert [name for name, _ in rows] == ["this run's encoder", "the same encoder, untrained (Frozen)", "raw pixels, no encoder"], out
     assert all(0.0 <= float(value) <= 1.0 for _, value in rows)
     assert float(rows[2][1]) > 0.5, "raw pixels: about 0.8 from these 64 training images (chance is 0.1)"

@@ -1,21 +1,29 @@
-"""README claims that a file in the repository decides: result tables generated from their
-sources, the checkpoint cadence per config, the install's constraints and its Python floor."""
+"""Claims of the README and the documentation site that a file in the repository decides: result
+tables generated from their sources, the objective switch the README shows, the checkpoint
+cadence per config, the install's constraints and its Python floor; and the site builds with
+`mkdocs build --strict` (no broken link or reference)."""
 
 from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import re
+import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-import tomllib
+import pytest
 import yaml
 from packaging.requirements import Requirement
 
+from structured_ssl.cli import main
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
+LONG_RUNS = (REPO / "docs" / "guides" / "long-runs.md").read_text()
 
 
 def load_script(name: str):
@@ -25,15 +33,59 @@ def load_script(name: str):
     return module
 
 
-def test_readme_result_tables_are_what_their_sources_make() -> None:
+def test_result_tables_of_readme_and_site_are_what_their_sources_make() -> None:
     tables = load_script("readme_tables")
-    assert tables.rewrite(README) == README, "run: python scripts/readme_tables.py write"
-    blocks = tables.BLOCK.findall(README)
-    assert len(blocks) >= 8
+    pages = tables.pages()
+    assert REPO / "README.md" in pages and REPO / "docs/reports/paper-grid.md" in pages
+    assert tables.stale() == [], "run: python scripts/readme_tables.py write"
+    blocks = [block for page in pages for block in tables.BLOCK.findall(page.read_text())]
+    assert len(blocks) >= 20
     for _, attrs, body, _ in blocks:
         source = dict(tables.ATTR.findall(attrs))["source"]
         on_record = (REPO / source).is_file()
         assert body.startswith("**Not on record**") != on_record, source
+    assert len(tables.BLOCK.findall(README)) == 1, "the README shows one headline result"
+
+
+def test_check_names_a_stale_page(tmp_path: Path) -> None:
+    tables = load_script("readme_tables")
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "r.md").write_text("| a |\n| --- |\n| 1 |\n")
+    block = '<!-- table source="docs/results/r.md" regenerate="CMD" -->\nold\n<!-- /table -->\n'
+    (tmp_path / "README.md").write_text("no blocks here\n")
+    (tmp_path / "docs" / "page.md").write_text(block)
+    assert tables.pages(tmp_path) == [tmp_path / "docs" / "page.md"]
+    assert tables.stale(tmp_path) == [tmp_path / "docs" / "page.md"]
+    page = tmp_path / "docs" / "page.md"
+    page.write_text(tables.rewrite(page.read_text(), tmp_path))
+    assert tables.stale(tmp_path) == [] and "| 1 |" in page.read_text()
+
+
+def test_readme_objective_switch_is_the_default_configs_class_path_line(capsys) -> None:
+    line = re.search(r"^  class_path: (\S+)\s+# was: (\S+)$", README, re.M)
+    assert line, "the README's one-line switch moved"
+    new, old = line.groups()
+    assert f"  class_path: {old}\n" in (REPO / "configs/default.yaml").read_text()
+    command = re.search(r"`(structured-ssl fit --config configs/default.yaml --model\.class_path \S+)`", README).group(1)
+    assert command.endswith(new)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*shlex.split(command)[1:], "--print_config"])
+    assert exit_info.value.code in (0, None)
+    assert yaml.safe_load(capsys.readouterr().out)["model"]["class_path"] == new
+
+
+def test_site_builds_strict_without_broken_links(tmp_path: Path) -> None:
+    """The whole site, API reference included; --strict turns every warning (a link to a page
+    or anchor that does not exist, a reference mkdocstrings cannot resolve) into a failure."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-4000:]
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert (tmp_path / "site" / "reference" / "structured_ssl" / "groups" / "base" / "index.html").is_file()
+    assert (tmp_path / "site" / "reports" / "paper-grid" / "index.html").is_file()
 
 
 def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) -> None:
@@ -57,9 +109,9 @@ def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) ->
     assert tables.rewrite(missing, root=tmp_path) == missing, "write twice = write once"
 
 
-def test_readme_checkpoint_cadence_matches_every_trainer_config() -> None:
-    claim = re.search(r"5 for `configs/datasets/digits.yaml`, 500 for (.*?)\(`every_n_train_steps`", README, re.S)
-    assert claim, "the README's cadence sentence moved"
+def test_docs_checkpoint_cadence_matches_every_trainer_config() -> None:
+    claim = re.search(r"5 for `configs/datasets/digits.yaml`, 500 for (.*?)\(`every_n_train_steps`", LONG_RUNS, re.S)
+    assert claim, "the cadence sentence of docs/guides/long-runs.md moved"
     five_hundred = set(re.findall(r"`configs/([\w/*]+)\.yaml`", claim.group(1)))
     datasets = sorted((REPO / "configs").glob("datasets/*.yaml")) + sorted((REPO / "configs").glob("paper/datasets/*.yaml"))
     assert len(datasets) == 7
@@ -87,7 +139,7 @@ def test_constraints_pin_every_dependency_within_its_range() -> None:
             pins[name.lower().replace("_", "-")] = version
     assert "torch" not in pins, "torch comes from TORCH_SPEC (CPU here, CUDA on a GPU)"
     assert "structured-ssl" not in pins
-    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"]):
+    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"] + project["optional-dependencies"]["docs"]):
         if requirement.name == "torch":
             continue
         version = pins.get(requirement.name.lower())
@@ -100,13 +152,16 @@ def test_deps_script_lists_one_requirement_a_line_and_explains_a_missing_toml_re
     listed = subprocess.run([sys.executable, "scripts/deps.py", "escnn", "torch"], cwd=REPO, capture_output=True, text=True, check=True)
     names = [Requirement(line).name for line in listed.stdout.splitlines()]
     assert "lightning" in names and "escnn" not in names and "torch" not in names
-    no_toml = "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; runpy.run_path('scripts/deps.py', run_name='__main__')"
+    no_toml = (
+        "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; "
+        "runpy.run_path('scripts/deps.py', run_name='__main__')"
+    )
     old_python = subprocess.run([sys.executable, "-c", no_toml], cwd=REPO, capture_output=True, text=True)
     assert old_python.returncode == 1 and old_python.stdout == ""
     assert "needs Python 3.11+ (tomllib) or the tomli package" in old_python.stderr
 
 
 def test_readme_python_floor_is_the_one_the_makefile_and_pyproject_state() -> None:
-    assert "Python 3.11+" in README
+    assert "Python 3.11+" in README and "Python 3.11+" in (REPO / "docs/getting-started.md").read_text()
     assert "sys.version_info < (3, 11)" in (REPO / "Makefile").read_text()
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"] == ">=3.11"

@@ -322,7 +322,8 @@ def test_nonfinite_terms_names_the_culprit() -> None:
 @pytest.mark.parametrize("loss", MODULES, ids=lambda m: type(m).__name__)
 def test_batch_of_one_is_refused_with_sizes(loss: PairLoss) -> None:
     z1, z2 = pair(1, 4)
-    with pytest.raises(ValueError, match=rf"{type(loss).__name__} needs a global batch of at least 2.*per-process batch 1 x 1 process\(es\) = global batch 1"):
+    with pytest.raises(ValueError, match=rf"{type(loss).__name__} needs a global batch of at least 2"
+        r".*per-process batch 1 x 1 process\(es\) = global batch 1"):
         loss(z1, z2)
 
 

@@ -334,7 +334,8 @@ def test_bounds_hold_after_batch_norm_has_moved(cell: str, overlay: str | None) 
     """Training moves batch norm (shift, running statistics): empty canvas then has a
     response, which a zoom-out grows. The encoders subtract it (f(x) - f(0)); without
     that this test fails (0.55-0.75 for `small` on 21 px, benchmarks/scale_design_sweep.py);
-    with it, the error stays within 1.5x the init bound (a trained net's per-channel BN gains still reweight the scales' errors)."""
+    with it, the error stays within 1.5x the init bound (a trained net's per-channel BN gains still
+    reweight the scales' errors)."""
     enc, size, digit = shipped_encoder(cell, overlay)
     generator = torch.Generator().manual_seed(0)
     for module in enc.modules():

@@ -173,8 +173,10 @@ def test_two_srun_tasks_ddp_equal_one_process_with_the_double_batch(tmp_path: Pa
     script = TESTS / "ddp_equivalence.py"
     single, double = tmp_path / "single.pt", tmp_path / "double.pt"
     # the 1-process reference runs here meanwhile (SLURM holds both CPUs for the 2 tasks)
-    reference = subprocess.Popen([sys.executable, str(script), str(single), "structured", "ntxent", "1"],
-                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    reference = subprocess.Popen(
+        [sys.executable, str(script), str(single), "structured", "ntxent", "1"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     # Lightning under SLURM wants --ntasks-per-node (not --ntasks) = devices
     srun = ["srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--kill-on-bad-exit=1", "--time=10"]
     done = subprocess.run([*srun, sys.executable, str(script), str(double), "structured", "ntxent", "2"],

@@ -156,7 +156,10 @@ def _unknown_key(parsed: _Parsed, name: str, value: str | None) -> str:
     shown = f"{full}={value}" if value is not None else full
     if len(keys) > 12:  # Trainer: name the close one, not forty
         close = _did_you_mean(unknown, keys)
-        return f"{shown}: unknown key {unknown!r}; {where} has no such argument{close} (`structured-ssl fit --help` lists them)"
+        return (
+            f"{shown}: unknown key {unknown!r}; {where} has no such argument{close} "
+            "(`structured-ssl fit --help` lists them)"
+        )
     if not keys:
         return f"{shown}: unknown key {unknown!r} (`structured-ssl fit --help` lists the keys that exist)"
     return f"{shown}: unknown key {unknown!r}; {where} accepts {', '.join(keys)}{_did_you_mean(unknown, keys)}"
