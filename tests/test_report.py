@@ -93,3 +93,11 @@ def test_figure2_from_study_outputs(tmp_path: Path) -> None:
     )
     for name in ("figure2_g0_size.png", "figure2_max_distance.png"):
         assert (tmp_path / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_single_seed_shows_no_spread() -> None:
+    """One value has no std: ``85.2 (n=1)``, never ``85.2 ± 0.0`` (grid and report alike)."""
+    from structured_ssl.experiments.tables import summarize
+
+    assert summarize([85.2]).format(digits=1) == "85.2 (n=1)"
+    assert summarize([85.0, 86.0]).format(digits=1, expected=3) == "85.5 ± 0.7 (n=2)"

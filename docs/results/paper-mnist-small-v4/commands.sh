@@ -1,6 +1,6 @@
 #!/bin/bash
 # issue 26: the digits grid, studies and Table 2 with the paper read-out (1 seed)
-cd /work/wt-26
+cd "$(dirname "$0")/../../.."  # the repository root
 export PYTHONPATH=$PWD/src
 PY=.venv/bin/python
 $PY -m structured_ssl.cli grid --configs configs/paper --dataset mnist --overlay configs/paper/small.yaml \

@@ -22,7 +22,10 @@ class Summary:
     n: int
 
     def format(self, digits: int = 1, expected: int | None = None) -> str:
-        """``68.2 ± 2.5``, with ``(n=2)`` when fewer than ``expected`` values exist."""
+        """``68.2 ± 2.5``, with ``(n=2)`` when fewer than ``expected`` values exist; one value is
+        ``85.2 (n=1)``: a single seed has no spread to show, and ``± 0.0`` would claim one."""
+        if self.n == 1:
+            return f"{self.mean:.{digits}f} (n=1)"
         text = f"{self.mean:.{digits}f} ± {self.std:.{digits}f}"
         if expected is not None and self.n < expected:
             text += f" (n={self.n})"

@@ -184,7 +184,7 @@ def build_rows(results: Sequence[dict[str, Any]], metric: str, paper: dict[str, 
 def cell_text(ours: Summary | None, paper: dict[str, float] | None) -> str:
     """``ours 70.1 ± 2.0 · paper 68.2 ± 2.5 · Δ +1.9``."""
     parts = [
-        f"ours {ours.format(digits=1)}" + (f" (n={ours.n})" if ours.n != 3 else "")
+        f"ours {ours.format(digits=1)}" + (f" (n={ours.n})" if ours.n not in (1, 3) else "")
         if ours
         else "ours —"
     ]
