@@ -22,21 +22,34 @@ GROUPS = ("rotation", "translation", "scale")
 OBJECTIVES = ("augmentation", "structured")
 
 
-def fit_command(objective: str, group: str, seed: int, epochs: int, runs: Path, extra: list[str]) -> list[str]:
+def fit_command(
+    objective: str, group: str, seed: int, epochs: int, runs: Path, extra: list[str]
+) -> list[str]:
     from structured_ssl.config.cells import Cell
 
     configs, overrides = Cell("mnist", objective, group).arguments(ROOT / "configs" / "paper")
     return [
-        sys.executable, "-m", "structured_ssl.cli", "fit", *[a for c in configs for a in ("--config", c)], *overrides,
-        "--config", str(ROOT / "configs" / "paper" / "small.yaml"),
-        f"--seed_everything={seed}", f"--trainer.max_epochs={epochs}", "--trainer.enable_progress_bar=false",
+        sys.executable,
+        "-m",
+        "structured_ssl.cli",
+        "fit",
+        *[a for c in configs for a in ("--config", c)],
+        *overrides,
+        "--config",
+        str(ROOT / "configs" / "paper" / "small.yaml"),
+        f"--seed_everything={seed}",
+        f"--trainer.max_epochs={epochs}",
+        "--trainer.enable_progress_bar=false",
         "--trainer.callbacks+=structured_ssl.callbacks.linear_curve.LinearCurve",
-        f"--trainer.logger.save_dir={runs / group}", *extra,
+        f"--trainer.logger.save_dir={runs / group}",
+        *extra,
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=GROUPS)
@@ -48,8 +61,11 @@ def main() -> None:
         for seed in args.seeds:
             for objective in OBJECTIVES:
                 print(f"fit {objective} {group} seed {seed}", flush=True)
-                subprocess.run(fit_command(objective, group, seed, args.epochs, args.runs, args.extra), check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    fit_command(objective, group, seed, args.epochs, args.runs, args.extra),
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
     from structured_ssl.reporting.accuracy_time import (
         collect_curves,
         points_markdown,

@@ -39,32 +39,76 @@ GROUPS = {
 def variants(group_name: str) -> list[tuple[bool, str | None]]:
     """(structured, rotation_conv) pairs to build: both rotation constructions, then the twin."""
     rotation = group_name.startswith(("rotation", "dihedral"))
-    return [(True, c) for c in (("sesn_copies", "escnn") if rotation else (None,))] + [(False, None)]
+    return [(True, c) for c in (("sesn_copies", "escnn") if rotation else (None,))] + [
+        (False, None)
+    ]
 
 
-def measure(backbone: str, group_name: str, structured: bool, rotation_conv: str | None = None) -> dict:
+def measure(
+    backbone: str, group_name: str, structured: bool, rotation_conv: str | None = None
+) -> dict:
     channels, size = BACKBONES[backbone]
     spec = EncoderSpec(architecture=backbone, structured=structured, rotation_conv=rotation_conv)
     start, cpu_start = time.perf_counter(), time.process_time()
     encoder = build_encoder(spec, GROUPS[group_name], in_channels=channels, image_size=size)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {
-        "backbone": backbone, "group": group_name, "structured": structured, "rotation_conv": rotation_conv,
-        "encoder": type(encoder).__name__, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3), "parameters": encoder.num_parameters(),
+        "backbone": backbone,
+        "group": group_name,
+        "structured": structured,
+        "rotation_conv": rotation_conv,
+        "encoder": type(encoder).__name__,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "parameters": encoder.num_parameters(),
     }
 
 
-def measure_cold(backbone: str, group_name: str, structured: bool, rotation_conv: str | None) -> dict:
+def measure_cold(
+    backbone: str, group_name: str, structured: bool, rotation_conv: str | None
+) -> dict:
     """``measure`` in a fresh interpreter (imports not counted, escnn's basis cache empty)."""
-    out = subprocess.run([sys.executable, __file__, "--one", backbone, group_name, str(structured), str(rotation_conv)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            backbone,
+            group_name,
+            str(structured),
+            str(rotation_conv),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def render(rows: list[dict]) -> str:
-    return table(["backbone", "group", "encoder", "rotation_conv", "build s (wall)", "build s (CPU)", "parameters"],
-                 [[r["backbone"], r["group"], r["encoder"], r.get("rotation_conv") or "-", f"{r['seconds']:.2f}",
-                   f"{r['cpu_seconds']:.2f}", f"{r['parameters']:,}"] for r in rows])
+    return table(
+        [
+            "backbone",
+            "group",
+            "encoder",
+            "rotation_conv",
+            "build s (wall)",
+            "build s (CPU)",
+            "parameters",
+        ],
+        [
+            [
+                r["backbone"],
+                r["group"],
+                r["encoder"],
+                r.get("rotation_conv") or "-",
+                f"{r['seconds']:.2f}",
+                f"{r['cpu_seconds']:.2f}",
+                f"{r['parameters']:,}",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -76,7 +120,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.one:
         backbone, group_name, structured, rotation_conv = args.one
-        print(json.dumps(measure(backbone, group_name, structured == "True", None if rotation_conv == "None" else rotation_conv)))
+        print(
+            json.dumps(
+                measure(
+                    backbone,
+                    group_name,
+                    structured == "True",
+                    None if rotation_conv == "None" else rotation_conv,
+                )
+            )
+        )
         return []
     rows = []
     for backbone in args.backbones:

@@ -25,12 +25,22 @@ from common import device, machine, table, time_it  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
 from structured_ssl.methods import StructuredSSL  # noqa: E402
 
-GROUPS = {"translation": Group("translation"), "rotation": Group("rotation", 4), "scale": Group("scale")}
-VARIANTS = {"eager": (False, False), "channels-last": (True, False), "compile": (False, True),
-            "compile + channels-last": (True, True)}
+GROUPS = {
+    "translation": Group("translation"),
+    "rotation": Group("rotation", 4),
+    "scale": Group("scale"),
+}
+VARIANTS = {
+    "eager": (False, False),
+    "channels-last": (True, False),
+    "compile": (False, True),
+    "compile + channels-last": (True, True),
+}
 
 
-def step_seconds(group: Group, channels_last: bool, compiled: bool, repeats: int) -> tuple[float, float]:
+def step_seconds(
+    group: Group, channels_last: bool, compiled: bool, repeats: int
+) -> tuple[float, float]:
     """(median step seconds, seconds of the first step: compilation included)."""
     torch.manual_seed(0)
     model = StructuredSSL(group=group).to(device()).train()
@@ -54,7 +64,9 @@ def step_seconds(group: Group, channels_last: bool, compiled: bool, repeats: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--repeats", type=int, default=5)
@@ -64,15 +76,32 @@ def main() -> None:
         eager = None
         for variant in args.variants:
             try:
-                seconds, first = step_seconds(GROUPS[name], *VARIANTS[variant], repeats=args.repeats)
+                seconds, first = step_seconds(
+                    GROUPS[name], *VARIANTS[variant], repeats=args.repeats
+                )
             except Exception as error:  # noqa: BLE001 - a variant that fails is a table row, not a crash
-                rows.append([name, variant, "fails", "-", f"{type(error).__name__}: {str(error).splitlines()[0][:80]}"])
+                rows.append(
+                    [
+                        name,
+                        variant,
+                        "fails",
+                        "-",
+                        f"{type(error).__name__}: {str(error).splitlines()[0][:80]}",
+                    ]
+                )
                 continue
             eager = seconds if variant == "eager" else eager
             ratio = f"{eager / seconds:.2f}x" if eager else "-"
             rows.append([name, variant, f"{seconds * 1000:.0f}", ratio, f"{first:.1f}"])
-    print(f"## torch.compile and channels-last: S-SSL training step, batch 128, 21x21, `small` encoders\n{machine()}\n")
-    print(table(["encoder family", "variant", "step ms", "speed-up vs eager", "first step s (compile)"], rows))
+    print(
+        f"## torch.compile and channels-last: S-SSL training step, batch 128, 21x21, `small` encoders\n{machine()}\n"
+    )
+    print(
+        table(
+            ["encoder family", "variant", "step ms", "speed-up vs eager", "first step s (compile)"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     epochs = sys.argv[1] if len(sys.argv) > 1 else None
     with tempfile.TemporaryDirectory() as tmp:
-        command = [str(Path(sys.executable).parent / "structured-ssl"), "fit", "--config", str(REPO / "configs/default.yaml"),
-                   f"--trainer.logger.init_args.save_dir={tmp}", "--trainer.enable_progress_bar=false"]
+        command = [
+            str(Path(sys.executable).parent / "structured-ssl"),
+            "fit",
+            "--config",
+            str(REPO / "configs/default.yaml"),
+            f"--trainer.logger.init_args.save_dir={tmp}",
+            "--trainer.enable_progress_bar=false",
+        ]
         if epochs:
             command.append(f"--trainer.max_epochs={epochs}")
         start = time.perf_counter()
@@ -34,11 +40,24 @@ def main() -> None:
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    accuracy = next((line.split("=")[-1].strip() for line in done.stdout.splitlines() if "final val/probe_acc" in line), "-")
+    accuracy = next(
+        (
+            line.split("=")[-1].strip()
+            for line in done.stdout.splitlines()
+            if "final val/probe_acc" in line
+        ),
+        "-",
+    )
     label = f"{epochs} epochs" if epochs else "as configured"
-    print(f"## End to end: structured-ssl fit --config configs/default.yaml ({label})\n{machine()}\n")
-    print(table(["wall s", "peak RSS GB", "final val/probe_acc", "target"],
-                [[f"{wall:.0f}", f"{peak_gb:.2f}", accuracy, "< 300 s, < 3 GB"]]))
+    print(
+        f"## End to end: structured-ssl fit --config configs/default.yaml ({label})\n{machine()}\n"
+    )
+    print(
+        table(
+            ["wall s", "peak RSS GB", "final val/probe_acc", "target"],
+            [[f"{wall:.0f}", f"{peak_gb:.2f}", accuracy, "< 300 s, < 3 GB"]],
+        )
+    )
 
 
 if __name__ == "__main__":

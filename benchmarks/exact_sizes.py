@@ -42,15 +42,41 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for side in sides:
                 x = torch.zeros(2, channels, side, side)
                 x[:, :, 3:-3, 3:-3] = torch.rand(2, channels, side - 6, side - 6)
-                rows.append({"backbone": backbone, "group": name, "side": side,
-                             "rule_exact": exact_rotation_size(side, strides),
-                             "nearest_exact": nearest_exact_rotation_size(side, strides),
-                             "error": float(equivariance_error(encoder, x))})
+                rows.append(
+                    {
+                        "backbone": backbone,
+                        "group": name,
+                        "side": side,
+                        "rule_exact": exact_rotation_size(side, strides),
+                        "nearest_exact": nearest_exact_rotation_size(side, strides),
+                        "error": float(equivariance_error(encoder, x)),
+                    }
+                )
                 print(rows[-1], file=sys.stderr, flush=True)
     print(machine())
-    print(table(["backbone", "group", "side", "rule says exact", "nearest exact side", "relative error"],
-                [[r["backbone"], r["group"], r["side"], r["rule_exact"], r["nearest_exact"], f"{r['error']:.2g}"]
-                 for r in rows]))
+    print(
+        table(
+            [
+                "backbone",
+                "group",
+                "side",
+                "rule says exact",
+                "nearest exact side",
+                "relative error",
+            ],
+            [
+                [
+                    r["backbone"],
+                    r["group"],
+                    r["side"],
+                    r["rule_exact"],
+                    r["nearest_exact"],
+                    f"{r['error']:.2g}",
+                ]
+                for r in rows
+            ],
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1) + "\n")
     return rows

@@ -44,7 +44,11 @@ from structured_ssl.methods.base import constant_lr  # noqa: E402
 from structured_ssl.methods.optim import build_optimizer, warmup_cosine_lambda  # noqa: E402
 from structured_ssl.ssl.pairs import PairSampling, sample_position_pairs  # noqa: E402
 
-GROUPS = {"translation": Group("translation"), "rotation": Group("rotation", 8), "scale": Group("scale")}
+GROUPS = {
+    "translation": Group("translation"),
+    "rotation": Group("rotation", 8),
+    "scale": Group("scale"),
+}
 TOLERANCE = 3.0  # percent
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 now = CLOCKS["cpu"]  # set by --clock
@@ -65,8 +69,16 @@ def lightning_seconds(model_cls, group: Group, data: DigitsDataModule, steps: in
     model = model_cls(group=group)
     timer = StepTimer()
     trainer = L.Trainer(
-        max_steps=steps, max_epochs=-1, limit_val_batches=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer], accelerator="auto", devices=1,
+        max_steps=steps,
+        max_epochs=-1,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+        accelerator="auto",
+        devices=1,
     )
     trainer.fit(model, datamodule=data)
     assert trainer.global_step == steps, trainer.global_step
@@ -78,9 +90,19 @@ def plain_loop_seconds(model_cls, group: Group, data: DigitsDataModule, steps: i
     torch.manual_seed(0)
     model = model_cls(group=group).to(device()).train()
     spec = model.optimizer_spec
-    probe = {"params": list(model.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True}
-    optimizer = build_optimizer([{"params": model.trainable_parameters(), "lr": spec.lr}, probe], spec.name,
-                                lr=spec.lr, weight_decay=spec.weight_decay, momentum=spec.momentum)
+    probe = {
+        "params": list(model.probe.parameters()),
+        "lr": spec.probe_lr,
+        "weight_decay": 0.0,
+        "lars_exclude": True,
+    }
+    optimizer = build_optimizer(
+        [{"params": model.trainable_parameters(), "lr": spec.lr}, probe],
+        spec.name,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        momentum=spec.momentum,
+    )
     per_epoch = len(data.train_dataloader())
     schedule = warmup_cosine_lambda(int(round(spec.warmup_epochs * per_epoch)), steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [schedule, constant_lr])
@@ -106,7 +128,11 @@ def confidence_interval(values: list[float], level: float = 0.95) -> tuple[float
     mean = statistics.fmean(values)
     if len(values) < 2:
         return mean, -math.inf, math.inf
-    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    half = (
+        stats.t.ppf(0.5 + level / 2, len(values) - 1)
+        * statistics.stdev(values)
+        / math.sqrt(len(values))
+    )
     return mean, mean - half, mean + half
 
 
@@ -120,7 +146,9 @@ def verdict(low: float, high: float, converged: bool) -> str:
     return answer if converged else f"inconclusive (CI not narrow enough in time; {answer} so far)"
 
 
-def interleaved(model_cls, group: Group, data: DigitsDataModule, args: argparse.Namespace) -> list[object]:
+def interleaved(
+    model_cls, group: Group, data: DigitsDataModule, args: argparse.Namespace
+) -> list[object]:
     """Pairs of runs until the CI is narrow enough (at least ``min_pairs``)."""
     differences: list[float] = []
     lightning_seconds(model_cls, group, data, args.steps)  # warm-up pair, not counted (first-run
@@ -128,7 +156,11 @@ def interleaved(model_cls, group: Group, data: DigitsDataModule, args: argparse.
     start = time.perf_counter()
     converged = False
     while True:
-        order = (lightning_seconds, plain_loop_seconds) if len(differences) % 2 == 0 else (plain_loop_seconds, lightning_seconds)
+        order = (
+            (lightning_seconds, plain_loop_seconds)
+            if len(differences) % 2 == 0
+            else (plain_loop_seconds, lightning_seconds)
+        )
         seconds = {fn.__name__: fn(model_cls, group, data, args.steps) for fn in order}
         differences.append(100 * (seconds["plain_loop_seconds"] / seconds["lightning_seconds"] - 1))
         mean, low, high = confidence_interval(differences)
@@ -137,9 +169,18 @@ def interleaved(model_cls, group: Group, data: DigitsDataModule, args: argparse.
             break
         if time.perf_counter() - start > args.max_seconds:
             break
-    print(f"{model_cls.__name__}: {len(differences)} pairs, differences {[round(d, 1) for d in differences]}", file=sys.stderr)
-    return [model_cls.__name__, len(differences), f"{mean:+.1f}%", f"[{low:+.1f}, {high:+.1f}]", f"{high - low:.1f}",
-            verdict(low, high, converged)]
+    print(
+        f"{model_cls.__name__}: {len(differences)} pairs, differences {[round(d, 1) for d in differences]}",
+        file=sys.stderr,
+    )
+    return [
+        model_cls.__name__,
+        len(differences),
+        f"{mean:+.1f}%",
+        f"[{low:+.1f}, {high:+.1f}]",
+        f"{high - low:.1f}",
+        verdict(low, high, converged),
+    ]
 
 
 def data_path_rows(data: DigitsDataModule) -> list[list[object]]:
@@ -171,21 +212,38 @@ def data_path_rows(data: DigitsDataModule) -> list[list[object]]:
 
     step_s = time_it(step)
     return [
-        ["DataLoader batch (collate + to device)", f"{load_s * 1000:.1f}", f"{100 * load_s / step_s:.1f}%"],
-        ["two augmented views (kornia warp)", f"{aug_s * 1000:.1f}", f"{100 * aug_s / step_s:.1f}%"],
+        [
+            "DataLoader batch (collate + to device)",
+            f"{load_s * 1000:.1f}",
+            f"{100 * load_s / step_s:.1f}%",
+        ],
+        [
+            "two augmented views (kornia warp)",
+            f"{aug_s * 1000:.1f}",
+            f"{100 * aug_s / step_s:.1f}%",
+        ],
         ["A-SSL training step (includes the views)", f"{step_s * 1000:.1f}", "100%"],
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--group", default="translation", choices=sorted(GROUPS))
     parser.add_argument("--steps", type=int, default=20, help="training steps per run")
-    parser.add_argument("--ci-width", type=float, default=2.0, help="stop when the 95%% CI is narrower (points)")
+    parser.add_argument(
+        "--ci-width", type=float, default=2.0, help="stop when the 95%% CI is narrower (points)"
+    )
     parser.add_argument("--min-pairs", type=int, default=4)
     parser.add_argument("--max-seconds", type=float, default=300.0, help="per objective")
     parser.add_argument("--no-data-path", action="store_true", help="skip the data-path table")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="how runs are timed (module docstring)")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="cpu",
+        help="how runs are timed (module docstring)",
+    )
     args = parser.parse_args()
     global now
     now = CLOCKS[args.clock]
@@ -193,12 +251,25 @@ def main() -> None:
     data.setup("fit")
     group = GROUPS[args.group]
     rows = [interleaved(cls, group, data, args) for cls in (StructuredSSL, AugmentationSSL)]
-    print(f"## Framework overhead: Lightning vs a hand-written loop, {group.short_name}, {args.steps} steps of batch 128 "
-          f"per run, {args.clock} time, interleaved pairs until the 95% CI is under {args.ci_width:g} points "
+    print(
+        f"## Framework overhead: Lightning vs a hand-written loop, {group.short_name}, {args.steps} steps of batch 128 "
+        f"per run, {args.clock} time, interleaved pairs until the 95% CI is under {args.ci_width:g} points "
         f"(at most {args.max_seconds:g} s)\n"
-          f"{machine()}\n")
-    print(table(["objective", "pairs", "Lightning throughput vs plain (mean)", "95% CI", "CI width (points)",
-                 f"Lightning within {TOLERANCE:.0f}% of the plain loop?"], rows))
+        f"{machine()}\n"
+    )
+    print(
+        table(
+            [
+                "objective",
+                "pairs",
+                "Lightning throughput vs plain (mean)",
+                "95% CI",
+                "CI width (points)",
+                f"Lightning within {TOLERANCE:.0f}% of the plain loop?",
+            ],
+            rows,
+        )
+    )
     if not args.no_data_path:
         print(f"\n## Data path per batch against the training step (batch 128)\n{machine()}\n")
         print(table(["part", "ms per batch", "share of step"], data_path_rows(data)))

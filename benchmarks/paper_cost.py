@@ -68,11 +68,18 @@ def conv_gflops_per_module(encoder: torch.nn.Module, x: torch.Tensor) -> dict[st
         with FlopCounterMode(display=False) as counter:
             encoder(x)
     prefix = type(encoder).__name__ + "."
-    convs = {name[len(prefix):]: sum(v for op, v in ops.items() if "convolution" in str(op)) / 1e9
-             for name, ops in counter.get_flop_counts().items() if name.startswith(prefix)}
+    convs = {
+        name[len(prefix) :]: sum(v for op, v in ops.items() if "convolution" in str(op)) / 1e9
+        for name, ops in counter.get_flop_counts().items()
+        if name.startswith(prefix)
+    }
     convs = {name: f for name, f in convs.items() if f > 0}
     # the innermost module that ran each convolution (its parents count it again)
-    return {name: f for name, f in convs.items() if not any(other.startswith(name + ".") for other in convs)}
+    return {
+        name: f
+        for name, f in convs.items()
+        if not any(other.startswith(name + ".") for other in convs)
+    }
 
 
 def escnn_gflops_from_copies(backbone: str, group_name: str, x: torch.Tensor) -> float:
@@ -84,10 +91,15 @@ def escnn_gflops_from_copies(backbone: str, group_name: str, x: torch.Tensor) ->
 
     channels, size = BACKBONES[backbone]
     group = GROUPS[group_name]
-    copies = build_encoder(EncoderSpec(architecture=backbone, rotation_conv="sesn_copies"), group, channels, size)
+    copies = build_encoder(
+        EncoderSpec(architecture=backbone, rotation_conv="sesn_copies"), group, channels, size
+    )
     per_module = conv_gflops_per_module(copies, x)
     modules = dict(copies.named_modules())
-    return sum(f * (group.size if isinstance(modules[name], Rot90GroupConv) else 1) for name, f in per_module.items())
+    return sum(
+        f * (group.size if isinstance(modules[name], Rot90GroupConv) else 1)
+        for name, f in per_module.items()
+    )
 
 
 def step_seconds(encoder: torch.nn.Module, x: torch.Tensor) -> float:
@@ -100,12 +112,21 @@ def step_seconds(encoder: torch.nn.Module, x: torch.Tensor) -> float:
     return time_it(step, repeats=1, warmup=1)
 
 
-def measure(backbone: str, group_name: str, construction: str, with_step: bool,
-            measure_escnn_flops: bool = False) -> dict:
+def measure(
+    backbone: str,
+    group_name: str,
+    construction: str,
+    with_step: bool,
+    measure_escnn_flops: bool = False,
+) -> dict:
     channels, size = BACKBONES[backbone]
     rotation_conv = construction if construction in ("sesn_copies", "escnn") else None
-    scale_lifting = construction if construction in ("sesn", "input") else None  # input: the default lift
-    spec = EncoderSpec(architecture=backbone, rotation_conv=rotation_conv, scale_lifting=scale_lifting)
+    scale_lifting = (
+        construction if construction in ("sesn", "input") else None
+    )  # input: the default lift
+    spec = EncoderSpec(
+        architecture=backbone, rotation_conv=rotation_conv, scale_lifting=scale_lifting
+    )
     start = time.perf_counter()
     encoder = build_encoder(spec, GROUPS[group_name], channels, size)
     build = time.perf_counter() - start
@@ -115,41 +136,85 @@ def measure(backbone: str, group_name: str, construction: str, with_step: bool,
     else:
         gflops, source = sum(conv_gflops_per_module(encoder, x[:1]).values()), "measured"
     return {
-        "backbone": backbone, "group": group_name, "construction": construction, "canvas": size,
-        "parameters": encoder.num_parameters(), "paper_parameters": paper_implied_parameters(backbone),
-        "gflops": round(gflops, 3), "gflops_source": source, "build_s": round(build, 2),
+        "backbone": backbone,
+        "group": group_name,
+        "construction": construction,
+        "canvas": size,
+        "parameters": encoder.num_parameters(),
+        "paper_parameters": paper_implied_parameters(backbone),
+        "gflops": round(gflops, 3),
+        "gflops_source": source,
+        "build_s": round(build, 2),
         "step_s": round(step_seconds(encoder, x), 2) if with_step else None,
     }
 
 
 def measure_cold(*args: str) -> list[dict]:
-    out = subprocess.run([sys.executable, __file__, "--one", *args], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", *args], check=True, capture_output=True, text=True
+    ).stdout
     return [json.loads(line) for line in out.strip().splitlines() if line.startswith("{")]
 
 
 def render(rows: list[dict]) -> str:
     return table(
-        ["backbone", "group", "construction", "parameters", "paper's SESN", "ratio", "conv GFLOPs (1 image)",
-         "build s", "CPU step s (batch 2)"],
-        [[r["backbone"], r["group"], r["construction"], f"{r['parameters']:,}", f"{r['paper_parameters']:,}",
-          f"{r['parameters'] / r['paper_parameters']:.2f}", f"{r['gflops']:.3g} ({r['gflops_source']})",
-          "-" if r["build_s"] is None else r["build_s"], "-" if r["step_s"] is None else r["step_s"]] for r in rows])
+        [
+            "backbone",
+            "group",
+            "construction",
+            "parameters",
+            "paper's SESN",
+            "ratio",
+            "conv GFLOPs (1 image)",
+            "build s",
+            "CPU step s (batch 2)",
+        ],
+        [
+            [
+                r["backbone"],
+                r["group"],
+                r["construction"],
+                f"{r['parameters']:,}",
+                f"{r['paper_parameters']:,}",
+                f"{r['parameters'] / r['paper_parameters']:.2f}",
+                f"{r['gflops']:.3g} ({r['gflops_source']})",
+                "-" if r["build_s"] is None else r["build_s"],
+                "-" if r["step_s"] is None else r["step_s"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=list(BACKBONES))
-    parser.add_argument("--groups", nargs="+", default=list(CONSTRUCTIONS), choices=list(CONSTRUCTIONS))
-    parser.add_argument("--no_step", action="store_true", help="skip the CPU training step (the slow part)")
+    parser.add_argument(
+        "--groups", nargs="+", default=list(CONSTRUCTIONS), choices=list(CONSTRUCTIONS)
+    )
+    parser.add_argument(
+        "--no_step", action="store_true", help="skip the CPU training step (the slow part)"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         backbone, group_name, construction, with_step = args.one
-        print(json.dumps(measure(backbone, group_name, construction, with_step == "True",
-                                 measure_escnn_flops=backbone == "paper_mnist")))
+        print(
+            json.dumps(
+                measure(
+                    backbone,
+                    group_name,
+                    construction,
+                    with_step == "True",
+                    measure_escnn_flops=backbone == "paper_mnist",
+                )
+            )
+        )
         if backbone == "paper_mnist" and construction == "escnn":  # the derivation, checked
-            print(json.dumps({**measure(backbone, group_name, construction, False), "build_s": None}))
+            print(
+                json.dumps({**measure(backbone, group_name, construction, False), "build_s": None})
+            )
         return []
     rows = []
     for backbone in args.backbones:

@@ -1,8 +1,8 @@
 """The README's paper-backbone tables, rendered from the committed benchmark results.
 
-    python benchmarks/build_time.py --json docs/results/build_time.json
-    python benchmarks/paper_cost.py --json docs/results/paper_cost.json
-    python benchmarks/paper_tables.py            # prints the tables the README shows
+python benchmarks/build_time.py --json docs/results/build_time.json
+python benchmarks/paper_cost.py --json docs/results/paper_cost.json
+python benchmarks/paper_tables.py            # prints the tables the README shows
 """
 
 from __future__ import annotations
@@ -29,12 +29,31 @@ def parameter_table(rows: list[dict]) -> str:
         structured = c.get("sesn_copies") or c["default"]
         escnn = c.get("escnn")
         twin = c["twin"]
-        out.append([backbone, group, f"{structured['parameters']:,}",
-                    f"{escnn['parameters']:,}" if escnn else "-", twin["encoder"], f"{twin['parameters']:,}",
-                    f"{twin['parameters'] / structured['parameters']:.2f}",
-                    f"{max(r['seconds'] for r in c.values()):.1f} / {max(r['cpu_seconds'] for r in c.values()):.1f}"])
-    return table(["backbone", "group", "params (default)", "params (escnn)", "Table 2 twin", "twin params",
-                  "twin / default", "slowest build s, wall / CPU"], out)
+        out.append(
+            [
+                backbone,
+                group,
+                f"{structured['parameters']:,}",
+                f"{escnn['parameters']:,}" if escnn else "-",
+                twin["encoder"],
+                f"{twin['parameters']:,}",
+                f"{twin['parameters'] / structured['parameters']:.2f}",
+                f"{max(r['seconds'] for r in c.values()):.1f} / {max(r['cpu_seconds'] for r in c.values()):.1f}",
+            ]
+        )
+    return table(
+        [
+            "backbone",
+            "group",
+            "params (default)",
+            "params (escnn)",
+            "Table 2 twin",
+            "twin params",
+            "twin / default",
+            "slowest build s, wall / CPU",
+        ],
+        out,
+    )
 
 
 def main() -> None:
@@ -43,8 +62,10 @@ def main() -> None:
     print(parameter_table(build["rows"]))
     from paper_cost import render
 
-    for name, title in (("paper_cost.json", "Cost against the paper's SESN construction"),
-                        ("paper_cost_steps.json", "With a CPU training step")):
+    for name, title in (
+        ("paper_cost.json", "Cost against the paper's SESN construction"),
+        ("paper_cost_steps.json", "With a CPU training step"),
+    ):
         if (RESULTS / name).exists():
             cost = json.loads((RESULTS / name).read_text())
             print(f"\n{title} ({cost['machine']}; docs/results/{name}):\n")

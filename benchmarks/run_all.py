@@ -10,16 +10,27 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["epoch_cost.py", "structure_cost.py", "framework_overhead.py", "end_to_end.py", "build_time.py", "exact_sizes.py"]
+BENCHMARKS = [
+    "epoch_cost.py",
+    "structure_cost.py",
+    "framework_overhead.py",
+    "end_to_end.py",
+    "build_time.py",
+    "exact_sizes.py",
+]
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "results" / "benchmarks")
-    parser.add_argument("names", nargs="*", default=BENCHMARKS, help="a subset of " + ", ".join(BENCHMARKS))
+    parser.add_argument(
+        "names", nargs="*", default=BENCHMARKS, help="a subset of " + ", ".join(BENCHMARKS)
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.names:
         print(f"\n# {name}\n", flush=True)
-        done = subprocess.run([sys.executable, str(HERE / name)], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, str(HERE / name)], check=True, capture_output=True, text=True
+        )
         print(done.stdout, end="", flush=True)
         (args.out / f"{Path(name).stem}.md").write_text(done.stdout)

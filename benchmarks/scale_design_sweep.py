@@ -59,15 +59,62 @@ def main() -> None:
     rows = []
     for name, scales in (("paper", PAPER_SCALES), ("geometric", GEOMETRIC_SPAN_SCALES)):
         rows += [
-            row(f"{name}: old basis (SESN window, k 7/5/5, orders 5/3/3, width 1.0)",
-                errors(scales, 21, 14, window=True, kernel_sizes=(7, 5, 5), effective_sizes=(5, 3, 3), envelope=1.0, **small)),
-            row(f"{name}: same kernels, whole-kernel basis", errors(scales, 21, 14, kernel_sizes=(7, 5, 5), effective_sizes=(5, 3, 3), envelope=1.0, **small)),
-            row(f"{name}: k 9/7/7, orders 3/3/3, width 0.75", errors(scales, 21, 14, effective_sizes=(3, 3, 3), **small)),
-            row(f"{name}: k 9/7/7, orders 3/2/2, width 1.0", errors(scales, 21, 14, envelope=1.0, **small)),
-            row(f"{name}: k 9/7/7, orders 3/2/2, width 0.6", errors(scales, 21, 14, envelope=0.6, **small)),
-            row(f"{name}: shipped small (k 9/7/7, orders 3/2/2, width 0.75)", errors(scales, 21, 14, **small)),
-            row(f"{name}: paper_mnist layers, orders 11/3/3", errors(scales, 29, 20, widths=(32, 64, 128), kernel_sizes=(11, 7, 7), effective_sizes=(11, 3, 3))),
-            row(f"{name}: paper_mnist layers, orders 3/2/2 (shipped)", errors(scales, 29, 20, widths=(32, 64, 128), kernel_sizes=(11, 7, 7))),
+            row(
+                f"{name}: old basis (SESN window, k 7/5/5, orders 5/3/3, width 1.0)",
+                errors(
+                    scales,
+                    21,
+                    14,
+                    window=True,
+                    kernel_sizes=(7, 5, 5),
+                    effective_sizes=(5, 3, 3),
+                    envelope=1.0,
+                    **small,
+                ),
+            ),
+            row(
+                f"{name}: same kernels, whole-kernel basis",
+                errors(
+                    scales,
+                    21,
+                    14,
+                    kernel_sizes=(7, 5, 5),
+                    effective_sizes=(5, 3, 3),
+                    envelope=1.0,
+                    **small,
+                ),
+            ),
+            row(
+                f"{name}: k 9/7/7, orders 3/3/3, width 0.75",
+                errors(scales, 21, 14, effective_sizes=(3, 3, 3), **small),
+            ),
+            row(
+                f"{name}: k 9/7/7, orders 3/2/2, width 1.0",
+                errors(scales, 21, 14, envelope=1.0, **small),
+            ),
+            row(
+                f"{name}: k 9/7/7, orders 3/2/2, width 0.6",
+                errors(scales, 21, 14, envelope=0.6, **small),
+            ),
+            row(
+                f"{name}: shipped small (k 9/7/7, orders 3/2/2, width 0.75)",
+                errors(scales, 21, 14, **small),
+            ),
+            row(
+                f"{name}: paper_mnist layers, orders 11/3/3",
+                errors(
+                    scales,
+                    29,
+                    20,
+                    widths=(32, 64, 128),
+                    kernel_sizes=(11, 7, 7),
+                    effective_sizes=(11, 3, 3),
+                ),
+            ),
+            row(
+                f"{name}: paper_mnist layers, orders 3/2/2 (shipped)",
+                errors(scales, 29, 20, widths=(32, 64, 128), kernel_sizes=(11, 7, 7)),
+            ),
         ]
     print("\nsmall on 21 px digits unless named; seed 0\n")
     print(table(headers, rows))
@@ -100,8 +147,12 @@ def main() -> None:
         if not subtract:
             encoder.lift = encoder.net.forward  # type: ignore[method-assign]  (instance attribute beats the method)
         x = centred_digits(16, 21, 14)
-        shifted.append(row(f"BN shifted, {'f(x) - f(0)' if subtract else 'f(x)'}",
-                           [(e.fiber, e.ratio) for e in (scale_errors(encoder, x, (j,)) for j in (1, 2))]))
+        shifted.append(
+            row(
+                f"BN shifted, {'f(x) - f(0)' if subtract else 'f(x)'}",
+                [(e.fiber, e.ratio) for e in (scale_errors(encoder, x, (j,)) for j in (1, 2))],
+            )
+        )
     print("\nbatch norm moved (paper scales, 21 px digits)\n")
     print(table(headers, shifted))
 

@@ -43,8 +43,16 @@ CONFIGS = (  # (architecture, image size, digit size): as the configs ship them
 SCALE_SETS = {"paper": PAPER_SCALES, "geometric": GEOMETRIC_SPAN_SCALES}
 
 
-def measure(architecture: str, size: int, digit_size: int, scales: tuple[float, ...], structured: bool,
-            images: str, n: int, seeds: int) -> list[list[object]]:
+def measure(
+    architecture: str,
+    size: int,
+    digit_size: int,
+    scales: tuple[float, ...],
+    structured: bool,
+    images: str,
+    n: int,
+    seeds: int,
+) -> list[list[object]]:
     group = Group("scale", scales=scales)
     x = centred_digits(n, size, digit_size) if images == "digits" else centred_blobs(n, size, 0)
     rows = []
@@ -52,18 +60,32 @@ def measure(architecture: str, size: int, digit_size: int, scales: tuple[float, 
         runs = []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            encoder = build_encoder(EncoderSpec(architecture=architecture, structured=structured), group, 1, size)
+            encoder = build_encoder(
+                EncoderSpec(architecture=architecture, structured=structured), group, 1, size
+            )
             errors = scale_errors(encoder, x, (j,))
             uniform = scale_errors(encoder, x, (j,), ScaleAction(group, uniform_shift=True)).fiber
             runs.append((errors, uniform))
         fibers = [e.fiber for e, _ in runs]
         ratios = [e.ratio for e, _ in runs]
-        rows.append([architecture + ("" if structured else " twin"), size, images, j,
-                     len(ScaleAction(group).scale_map((j,))),
-                     statistics.median(e.lifted for e, _ in runs), statistics.median(fibers), max(fibers),
-                     statistics.median(e.no_shift for e, _ in runs), statistics.median(ratios), max(ratios),
-                     f"{sum(e.within_bounds() for e, _ in runs)}/{seeds}",
-                     statistics.median(u for _, u in runs), encoder.num_parameters()])
+        rows.append(
+            [
+                architecture + ("" if structured else " twin"),
+                size,
+                images,
+                j,
+                len(ScaleAction(group).scale_map((j,))),
+                statistics.median(e.lifted for e, _ in runs),
+                statistics.median(fibers),
+                max(fibers),
+                statistics.median(e.no_shift for e, _ in runs),
+                statistics.median(ratios),
+                max(ratios),
+                f"{sum(e.within_bounds() for e, _ in runs)}/{seeds}",
+                statistics.median(u for _, u in runs),
+                encoder.num_parameters(),
+            ]
+        )
     return rows
 
 
@@ -76,29 +98,64 @@ def measure_checkpoint(path: str, size: int, n: int) -> None:
     for j in (1, 2):
         e = scale_errors(encoder, x, (j,))
         rows.append([path, j, e.lifted, e.fiber, e.no_shift, e.ratio, e.within_bounds()])
-    print(table(["checkpoint", "steps", "lifted", "fiber", "no-shift", "fiber / no-shift", "within bounds"], rows))
+    print(
+        table(
+            [
+                "checkpoint",
+                "steps",
+                "lifted",
+                "fiber",
+                "no-shift",
+                "fiber / no-shift",
+                "within bounds",
+            ],
+            rows,
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--ckpt", help="instead: measure a trained StructuredSSL checkpoint's encoder")
-    parser.add_argument("--size", type=int, default=21, help="with --ckpt: image size (digit size 2/3 of it)")
+    parser.add_argument(
+        "--ckpt", help="instead: measure a trained StructuredSSL checkpoint's encoder"
+    )
+    parser.add_argument(
+        "--size", type=int, default=21, help="with --ckpt: image size (digit size 2/3 of it)"
+    )
     args = parser.parse_args()
     print(machine())
     if args.ckpt:
         measure_checkpoint(args.ckpt, args.size, args.images)
         return
-    headers = ["encoder", "px", "input", "steps", "scales compared", "lifted", "fiber", "fiber worst", "no-shift",
-               "fiber / no-shift", "ratio worst", "inits within bounds", "uniform-shift fiber", "params"]
+    headers = [
+        "encoder",
+        "px",
+        "input",
+        "steps",
+        "scales compared",
+        "lifted",
+        "fiber",
+        "fiber worst",
+        "no-shift",
+        "fiber / no-shift",
+        "ratio worst",
+        "inits within bounds",
+        "uniform-shift fiber",
+        "params",
+    ]
     for name, scales in SCALE_SETS.items():
         rows = []
         for architecture, size, digit_size in CONFIGS:
             for images in ("digits", "blobs"):
-                rows += measure(architecture, size, digit_size, scales, True, images, args.images, args.seeds)
+                rows += measure(
+                    architecture, size, digit_size, scales, True, images, args.images, args.seeds
+                )
         rows += measure("small", 21, 14, scales, False, "digits", args.images, args.seeds)
-        print(f"\nscales: {name} {[round(s, 3) for s in scales]}; medians (and worst) over {args.seeds} inits\n")
+        print(
+            f"\nscales: {name} {[round(s, 3) for s in scales]}; medians (and worst) over {args.seeds} inits\n"
+        )
         print(table(headers, rows))
 
 

@@ -27,7 +27,12 @@ SIZE = 33
 
 def errors(scales, lifting: str, depth: int | None = None) -> list[float]:
     torch.manual_seed(0)
-    encoder = build_encoder(EncoderSpec(architecture="paper_cifar", scale_lifting=lifting), Group("scale", scales=scales), 3, SIZE)
+    encoder = build_encoder(
+        EncoderSpec(architecture="paper_cifar", scale_lifting=lifting),
+        Group("scale", scales=scales),
+        3,
+        SIZE,
+    )
     if depth is not None:
         encoder.net = encoder.net[:depth]  # the first `depth` modules: stem convs, then blocks
     rows = measure(encoder, probe_images(3, SIZE, count=8))
@@ -36,11 +41,25 @@ def errors(scales, lifting: str, depth: int | None = None) -> list[float]:
 
 def main() -> None:
     print(machine())
-    headers = ["scales", "encoder", "fiber 1 step", "no-shift 1", "ratio 1", "fiber 2 steps", "no-shift 2", "ratio 2"]
+    headers = [
+        "scales",
+        "encoder",
+        "fiber 1 step",
+        "no-shift 1",
+        "ratio 1",
+        "fiber 2 steps",
+        "no-shift 2",
+        "ratio 2",
+    ]
     rows = []
     for name, scales in (("paper", PAPER_SCALES), ("geometric", GEOMETRIC_SPAN_SCALES)):
-        for depth, what in ((1, "SESN, lifting conv only"), (2, "SESN, + stem conv (2 layers)"),
-                            (5, "SESN, + stage 1 (8 layers)"), (8, "SESN, + stage 2 (14 layers)"), (None, "SESN, whole ResNet (20 layers)")):
+        for depth, what in (
+            (1, "SESN, lifting conv only"),
+            (2, "SESN, + stem conv (2 layers)"),
+            (5, "SESN, + stage 1 (8 layers)"),
+            (8, "SESN, + stage 2 (14 layers)"),
+            (None, "SESN, whole ResNet (20 layers)"),
+        ):
             rows.append([name, what, *errors(scales, "sesn", depth)])
         rows.append([name, "input lift, whole ResNet (default)", *errors(scales, "input")])
     print(table(headers, rows))

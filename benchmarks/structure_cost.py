@@ -76,20 +76,59 @@ def main() -> None:
         widths = (8, 16, 32)
         escnn_encoder = RotationEncoder(1, group, widths, SMALL_KERNELS, SMALL_STRIDES).to(dev)
         channels = tuple(w * group.size for w in widths)
-        same_channels = TranslationCNN(1, Group("translation"), channels, SMALL_KERNELS, SMALL_STRIDES).to(dev)
+        same_channels = TranslationCNN(
+            1, Group("translation"), channels, SMALL_KERNELS, SMALL_STRIDES
+        ).to(dev)
         same_params = matched_plain(params(escnn_encoder), channels).to(dev)
         exported = escnn_encoder.export_plain().to(dev)
         t_escnn = train_step_seconds(escnn_encoder, x)
-        rows.append([group.short_name, "escnn (train: filter expansion each call)", params(escnn_encoder), f"{t_escnn * 1000:.0f}", "1.00"])
-        for name, module in (("plain Conv2d, same channels", same_channels), ("plain Conv2d, same params", same_params)):
+        rows.append(
+            [
+                group.short_name,
+                "escnn (train: filter expansion each call)",
+                params(escnn_encoder),
+                f"{t_escnn * 1000:.0f}",
+                "1.00",
+            ]
+        )
+        for name, module in (
+            ("plain Conv2d, same channels", same_channels),
+            ("plain Conv2d, same params", same_params),
+        ):
             t = train_step_seconds(module, x)
-            rows.append([group.short_name, name, params(module), f"{t * 1000:.0f}", f"{t / t_escnn:.2f}"])
+            rows.append(
+                [group.short_name, name, params(module), f"{t * 1000:.0f}", f"{t / t_escnn:.2f}"]
+            )
         t_expand = expansion_seconds(escnn_encoder)
-        rows.append([group.short_name, "  of which: filter expansion (fwd+bwd, all R2Convs)", "-", f"{t_expand * 1000:.0f}", f"{t_expand / t_escnn:.2f}"])
+        rows.append(
+            [
+                group.short_name,
+                "  of which: filter expansion (fwd+bwd, all R2Convs)",
+                "-",
+                f"{t_expand * 1000:.0f}",
+                f"{t_expand / t_escnn:.2f}",
+            ]
+        )
         t_eval = eval_seconds(escnn_encoder, x)
         t_export = eval_seconds(exported, x)
-        rows.append([group.short_name, "escnn eval forward (cached filters)", params(escnn_encoder), f"{t_eval * 1000:.0f}", "-"])
-        rows.append([group.short_name, "escnn export() eval forward", params(escnn_encoder), f"{t_export * 1000:.0f}", f"{t_export / t_eval:.2f} of eval"])
+        rows.append(
+            [
+                group.short_name,
+                "escnn eval forward (cached filters)",
+                params(escnn_encoder),
+                f"{t_eval * 1000:.0f}",
+                "-",
+            ]
+        )
+        rows.append(
+            [
+                group.short_name,
+                "escnn export() eval forward",
+                params(escnn_encoder),
+                f"{t_export * 1000:.0f}",
+                f"{t_export / t_eval:.2f} of eval",
+            ]
+        )
     print(f"## Cost of structure: encoder forward+backward, batch 128, 21x21\n{machine()}\n")
     print(table(["group", "encoder", "params", "ms", "ratio"], rows))
 

@@ -29,14 +29,21 @@ def params(module) -> int:
 
 def main() -> None:
     print("## encoder parameter counts (structured encoder and its structure-free twin)\n")
-    print("| architecture | image | group | structured encoder | params | structure-free twin | params | ratio |")
+    print(
+        "| architecture | image | group | structured encoder | params | structure-free twin | params | ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for architecture, size, group, label in ROWS:
         structured = build_encoder(EncoderSpec(architecture=architecture), group, 1, size)
-        twin = build_encoder(EncoderSpec(architecture=architecture, structured=False), group, 1, size)
+        twin = build_encoder(
+            EncoderSpec(architecture=architecture, structured=False), group, 1, size
+        )
         a, b = params(structured), params(twin)
-        print(f"| {architecture} | {size}x{size} | {label} | {type(structured).__name__} | {a:,} "
-            f"| {type(twin).__name__} | {b:,} | {b / a:.2f} |", flush=True)
+        print(
+            f"| {architecture} | {size}x{size} | {label} | {type(structured).__name__} | {a:,} "
+            f"| {type(twin).__name__} | {b:,} | {b / a:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

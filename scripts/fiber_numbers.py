@@ -22,11 +22,15 @@ from structured_ssl.encoders import build_encoder
 from structured_ssl.methods import StructuredSSL
 
 
-def rows(encoder: torch.nn.Module, x: torch.Tensor) -> tuple[float, float, list[float], list[float]]:
+def rows(
+    encoder: torch.nn.Module, x: torch.Tensor
+) -> tuple[float, float, list[float], list[float]]:
     raw = fiber_similarity(encoder, x, centred=False)
     off = raw[~torch.eye(len(raw), dtype=torch.bool)]
     shape = tuple(encoder.fiber_map(encoder.eval()(x[:1])).shape[2:])
-    levels, means = similarity_by_distance(fiber_similarity(encoder, x), grid_distances(shape, encoder.fiber_grid_cyclic()))
+    levels, means = similarity_by_distance(
+        fiber_similarity(encoder, x), grid_distances(shape, encoder.fiber_grid_cyclic())
+    )
     return float(off.min()), float(off.max()), levels, means
 
 
@@ -41,11 +45,19 @@ def main(checkpoint: str) -> None:
     for name, encoder in (("random init", untrained), ("trained (checkpoint)", model.encoder)):
         low, high, levels, means = rows(encoder, x)
         table.append((name, low, high, means))
-    print(f"## fiber similarity, {model.group.kind} order {model.group.order}, 64 validation digits\n")
-    print("| encoder | raw cosine, off-diagonal | " + " | ".join(f"centred, distance {d:g}" for d in levels) + " |")
+    print(
+        f"## fiber similarity, {model.group.kind} order {model.group.order}, 64 validation digits\n"
+    )
+    print(
+        "| encoder | raw cosine, off-diagonal | "
+        + " | ".join(f"centred, distance {d:g}" for d in levels)
+        + " |"
+    )
     print("|---|---|" + "---|" * len(levels))
     for name, low, high, means in table:
-        print(f"| {name} | {low:.3f} to {high:.3f} | " + " | ".join(f"{m:+.3f}" for m in means) + " |")
+        print(
+            f"| {name} | {low:.3f} to {high:.3f} | " + " | ".join(f"{m:+.3f}" for m in means) + " |"
+        )
 
 
 if __name__ == "__main__":

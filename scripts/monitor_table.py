@@ -22,10 +22,17 @@ def main(results_dir: Path) -> str:
         fit = run.get("fit") or {}
         if all(k in fit for k in KEYS):
             cells[(run["objective"], run["group"])].append(fit)
-    lines = ["| objective | group | runs | lifted error | fiber error | no-shift fiber error |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| objective | group | runs | lifted error | fiber error | no-shift fiber error |",
+        "|---|---|---|---|---|---|",
+    ]
     for (objective, group), fits in sorted(cells.items()):
         means = [statistics.fmean(float(f[k]) for f in fits) for k in KEYS]
-        lines.append(f"| {objective} | {group} | {len(fits)} | " + " | ".join(f"{m:.3g}" for m in means) + " |")
+        lines.append(
+            f"| {objective} | {group} | {len(fits)} | "
+            + " | ".join(f"{m:.3g}" for m in means)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -98,7 +98,7 @@ def rewrite(readme: str, root: Path = REPO) -> str:
 
 
 def totals(runs_csv: Path) -> str:
-    """"N runs, M min of process time" from a grid's runs.csv."""
+    """ "N runs, M min of process time" from a grid's runs.csv."""
     with open(runs_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     seconds = sum(float(r["process_s"]) for r in rows if r.get("process_s"))
@@ -111,7 +111,9 @@ def record(results_dir: Path, name: str, root: Path = REPO) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     missing = [f for f in GRID_FILES if not (results_dir / f).is_file()]
     if missing:
-        raise SystemExit(f"readme_tables: {results_dir} has no {', '.join(missing)} (is it a grid's --out folder?)")
+        raise SystemExit(
+            f"readme_tables: {results_dir} has no {', '.join(missing)} (is it a grid's --out folder?)"
+        )
     for name_ in GRID_FILES:
         shutil.copy2(results_dir / name_, target / name_)
     (target / "totals.md").write_text(totals(results_dir / "runs.csv"))
@@ -120,22 +122,28 @@ def record(results_dir: Path, name: str, root: Path = REPO) -> Path:
         capture_output=True, text=True,
     )  # fmt: skip
     if report.returncode != 0:
-        print(f"readme_tables: no paper report for {results_dir} "
-            f"(structured-ssl report said: {report.stderr.strip()[-300:]})")
+        print(
+            f"readme_tables: no paper report for {results_dir} "
+            f"(structured-ssl report said: {report.stderr.strip()[-300:]})"
+        )
     return target
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("write", help="rewrite the table blocks of the README and docs/ from their sources")
+    commands.add_parser(
+        "write", help="rewrite the table blocks of the README and docs/ from their sources"
+    )
     commands.add_parser("check", help="exit 1 if a page's blocks are not what `write` makes")
     rec = commands.add_parser("record", help="copy a grid's output folder to docs/results/NAME")
     rec.add_argument("results_dir", type=Path)
     rec.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "record":
-        print(f"recorded {record(args.results_dir, args.name)}; now run: python scripts/readme_tables.py write")
+        print(
+            f"recorded {record(args.results_dir, args.name)}; now run: python scripts/readme_tables.py write"
+        )
         return 0
     if args.command == "check":
         differ = stale()

@@ -86,7 +86,20 @@ NAMES: dict[str, dict[str, str]] = {
 FILES: dict[str, str] = {"callbacks.py": "callbacks/fit_report.py"}
 
 #: what may stay at the top level of the package (the layer packages that exist already, the CLI).
-KEEP_TOP = {"__init__", "cli", "cli_help", "console", "resume_checks", "configs", "py.typed", "paper_results.json", "data", "encoders", "groups", "methods"}
+KEEP_TOP = {
+    "__init__",
+    "cli",
+    "cli_help",
+    "console",
+    "resume_checks",
+    "configs",
+    "py.typed",
+    "paper_results.json",
+    "data",
+    "encoders",
+    "groups",
+    "methods",
+}
 
 #: each layer package and its docstring (written only when the package has no __init__.py).
 LAYERS: dict[str, str] = {
@@ -106,14 +119,28 @@ LAYERS: dict[str, str] = {
     "accuracy-time figure. May import every layer below it (up to experiments).",
 }
 
-TEXT_GLOBS = ["src/**/*.py", "tests/**/*.py", "benchmarks/**/*.py", "scripts/**/*.py", "scripts/**/*.sh",
-              "configs/**/*.yaml", "docs/**/*.md", "*.md", "mkdocs.yml", "pyproject.toml", "Makefile",
-              ".pre-commit-config.yaml", "notebooks/**/*.ipynb"]
+TEXT_GLOBS = [
+    "src/**/*.py",
+    "tests/**/*.py",
+    "benchmarks/**/*.py",
+    "scripts/**/*.py",
+    "scripts/**/*.sh",
+    "configs/**/*.yaml",
+    "docs/**/*.md",
+    "*.md",
+    "mkdocs.yml",
+    "pyproject.toml",
+    "Makefile",
+    ".pre-commit-config.yaml",
+    "notebooks/**/*.ipynb",
+]
 PACKAGE = "structured_ssl"
 
 
 def root() -> Path:
-    out = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+    )
     return Path(out.stdout.strip())
 
 
@@ -124,7 +151,9 @@ def unmapped(src: Path) -> list[str]:
         name = path.stem if path.suffix == ".py" else path.name
         if path.name.startswith((".", "__pycache__")) or name in KEEP_TOP or path.name in KEEP_TOP:
             continue
-        if path.is_dir() and (name in {m.split(".")[0] for m in MODULES.values()} or name in LAYERS):
+        if path.is_dir() and (
+            name in {m.split(".")[0] for m in MODULES.values()} or name in LAYERS
+        ):
             continue
         if path.suffix not in (".py", "") or name in MODULES or path.name in FILES:
             continue
@@ -135,7 +164,9 @@ def unmapped(src: Path) -> list[str]:
 def moves(src: Path) -> list[tuple[Path, Path]]:
     """(old, new) file paths still to move."""
     todo = []
-    for old, new in [*((f"{o.replace('.', '/')}", f"{n.replace('.', '/')}") for o, n in MODULES.items())]:
+    for old, new in [
+        *((f"{o.replace('.', '/')}", f"{n.replace('.', '/')}") for o, n in MODULES.items())
+    ]:
         for suffix in (".py", ""):
             a, b = src / (old + suffix), src / (new + suffix)
             if a.exists() and (suffix or a.is_dir()):
@@ -147,8 +178,11 @@ def moves(src: Path) -> list[tuple[Path, Path]]:
 def _dotted(text: str) -> str:
     for old, new in sorted(MODULES.items(), key=lambda kv: -len(kv[0])):
         text = re.sub(rf"(?<![\w.]){PACKAGE}\.{re.escape(old)}(?![\w])", f"{PACKAGE}.{new}", text)
-        text = re.sub(rf"(?<![\w.]){PACKAGE}/{re.escape(old.replace('.', '/'))}(?=\.py\b|/)",
-                      f"{PACKAGE}/{new.replace('.', '/')}", text)
+        text = re.sub(
+            rf"(?<![\w.]){PACKAGE}/{re.escape(old.replace('.', '/'))}(?=\.py\b|/)",
+            f"{PACKAGE}/{new.replace('.', '/')}",
+            text,
+        )
     return text
 
 
@@ -177,20 +211,35 @@ def _names(text: str) -> str:
     """Names that moved between modules: dotted references and ``from X import a, b`` statements."""
     for module, moved in NAMES.items():
         for name, target in moved.items():
-            text = re.sub(rf"(?<![\w.]){PACKAGE}\.{re.escape(module)}\.{name}\b", f"{PACKAGE}.{target}.{name}", text)
+            text = re.sub(
+                rf"(?<![\w.]){PACKAGE}\.{re.escape(module)}\.{name}\b",
+                f"{PACKAGE}.{target}.{name}",
+                text,
+            )
 
         def fix(match: re.Match[str], module: str = module, moved: dict[str, str] = moved) -> str:
             indent, body = match.group(1), match.group(2)
-            items = [re.sub(r"#.*", "", i).strip() for i in body.strip("()").replace("\n", ",").split(",")]
+            items = [
+                re.sub(r"#.*", "", i).strip()
+                for i in body.strip("()").replace("\n", ",").split(",")
+            ]
             items = [i for i in items if i]
             if not any(i.split(" as ")[0].strip() in moved for i in items):
                 return match.group(0)
             groups: dict[str, list[str]] = {}
             for item in items:
                 groups.setdefault(moved.get(item.split(" as ")[0].strip(), module), []).append(item)
-            return "\n".join(f"{indent}from {PACKAGE}.{m} import {', '.join(sorted(v))}" for m, v in sorted(groups.items()))
+            return "\n".join(
+                f"{indent}from {PACKAGE}.{m} import {', '.join(sorted(v))}"
+                for m, v in sorted(groups.items())
+            )
 
-        text = re.sub(rf"^([ \t]*)from {PACKAGE}\.{re.escape(module)} import (\([^)]*\)|[^\n]*)$", fix, text, flags=re.M)
+        text = re.sub(
+            rf"^([ \t]*)from {PACKAGE}\.{re.escape(module)} import (\([^)]*\)|[^\n]*)$",
+            fix,
+            text,
+            flags=re.M,
+        )
     return text
 
 
@@ -225,14 +274,20 @@ def rewrite_file(path: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if anything would change")
-    parser.add_argument("--allow-unmapped", action="store_true", help="go on although unmapped modules exist")
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if anything would change"
+    )
+    parser.add_argument(
+        "--allow-unmapped", action="store_true", help="go on although unmapped modules exist"
+    )
     args = parser.parse_args(argv)
     repo = root()
     src = repo / "src" / PACKAGE
     missing = unmapped(src)
     for name in missing:
-        print(f"unmapped top-level module: src/{PACKAGE}/{name} (add it to MODULES in scripts/relayout.py)")
+        print(
+            f"unmapped top-level module: src/{PACKAGE}/{name} (add it to MODULES in scripts/relayout.py)"
+        )
     if missing and not args.allow_unmapped:
         return 2
     changes = 0

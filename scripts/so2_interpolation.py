@@ -29,12 +29,19 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def main() -> None:
     group = Group("so2")
-    print("| image | probe | φ (rad) | fiber error at θ + φ | wrong reading θ - φ | input rotate-and-back loss |")
+    print(
+        "| image | probe | φ (rad) | fiber error at θ + φ | wrong reading θ - φ | input rotate-and-back loss |"
+    )
     print("|---|---|---|---|---|---|")
     for size, kernels in ((21, (5, 3, 3)), (29, (11, 7, 7))):
         torch.manual_seed(0)
-        encoder = StructuredSSL(group=group, image_size=size, encoder=EncoderSpec(kernel_sizes=kernels)).encoder.eval()
-        probes = {"smooth (check's SO(2) probe)": group.plugin.probe_images(1, size, 8, 0), "shared probe_images": probe_images(1, size)}
+        encoder = StructuredSSL(
+            group=group, image_size=size, encoder=EncoderSpec(kernel_sizes=kernels)
+        ).encoder.eval()
+        probes = {
+            "smooth (check's SO(2) probe)": group.plugin.probe_images(1, size, 8, 0),
+            "shared probe_images": probe_images(1, size),
+        }
         theta = torch.rand(8, generator=torch.Generator().manual_seed(1)) * 2 * math.pi
         for name, x in probes.items():
             with torch.no_grad():
@@ -44,8 +51,10 @@ def main() -> None:
                     expected = encoder.fibers_at(z, theta)
                     right = relative(encoder.fibers_at(moved, theta + phi), expected)
                     wrong = relative(encoder.fibers_at(moved, theta - phi), expected)
-                    print(f"| {size} | {name} | {phi:.3f} | {right:.2g} | {wrong:.2g} "
-                        f"| {interpolation_error(x, phi):.2g} |")
+                    print(
+                        f"| {size} | {name} | {phi:.3f} | {right:.2g} | {wrong:.2g} "
+                        f"| {interpolation_error(x, phi):.2g} |"
+                    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,14 @@ PAGES = {"scalars": "#timeseries", "hparams": "#hparams", "images": "#images"}
 def short_run(root: Path) -> None:
     from structured_ssl.cli import main
 
-    args = ["--config", str(REPO / "configs/default.yaml"), f"--trainer.default_root_dir={root}", "--trainer.max_epochs=2",
-            "--data.init_args.train_subset=256", "--trainer.enable_progress_bar=false"]  # fmt: skip
+    args = [
+        "--config",
+        str(REPO / "configs/default.yaml"),
+        f"--trainer.default_root_dir={root}",
+        "--trainer.max_epochs=2",
+        "--data.init_args.train_subset=256",
+        "--trainer.enable_progress_bar=false",
+    ]
     main(["fit", *args])
     (ckpt,) = root.rglob("last.ckpt")
     main(["test", *args, f"--ckpt_path={ckpt}"])
@@ -44,7 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("logdir", nargs="?")
     parser.add_argument("--out", default=str(REPO / "docs/figures/tensorboard"))
     args = parser.parse_args(argv)
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     if browser is None:
         sys.exit("error: no Chromium on PATH (apt-get install chromium)")
     logdir = Path(args.logdir) if args.logdir else Path(tempfile.mkdtemp(prefix="tb-shots-"))

@@ -38,7 +38,11 @@ def merged_yaml(arguments: list[str]) -> dict:
 
     def merge(base: dict, extra: dict) -> dict:
         for key, value in extra.items():
-            base[key] = merge(dict(base.get(key) or {}), value) if isinstance(value, dict) and isinstance(base.get(key), dict | None) else value
+            base[key] = (
+                merge(dict(base.get(key) or {}), value)
+                if isinstance(value, dict) and isinstance(base.get(key), dict | None)
+                else value
+            )
         return base
 
     files = [arguments[i + 1] for i, a in enumerate(arguments) if a == "--config"]

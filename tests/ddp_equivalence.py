@@ -37,7 +37,9 @@ class Shards(L.LightningDataModule):
         images = torch.rand(TOTAL, 1, 21, 21, generator=torch.Generator().manual_seed(7))
         per = TOTAL // self.trainer.world_size
         mine = slice(self.trainer.global_rank * per, (self.trainer.global_rank + 1) * per)
-        return DataLoader(TensorDataset(images[mine], torch.arange(TOTAL)[mine]), batch_size=per, shuffle=False)
+        return DataLoader(
+            TensorDataset(images[mine], torch.arange(TOTAL)[mine]), batch_size=per, shuffle=False
+        )
 
 
 def objective_of(model: L.LightningModule) -> str:
@@ -56,7 +58,11 @@ class Recorder(L.Callback):
 
         def recording(x, draws=None):
             views = make_views(x, draws)
-            names = ("base", "images") if objective_of(pl_module) == "augmentation" else ("first", "second")
+            names = (
+                ("base", "images")
+                if objective_of(pl_module) == "augmentation"
+                else ("first", "second")
+            )
             for name in names:
                 if name not in self.draws:
                     self.draws[name] = getattr(views, name).detach().clone()
@@ -65,7 +71,11 @@ class Recorder(L.Callback):
         pl_module.make_views = recording
 
     def on_after_backward(self, trainer, pl_module) -> None:
-        pl_module.saved_grads = {n: p.grad.detach().clone() for n, p in pl_module.named_parameters() if p.grad is not None}
+        pl_module.saved_grads = {
+            n: p.grad.detach().clone()
+            for n, p in pl_module.named_parameters()
+            if p.grad is not None
+        }
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.losses.append(float(outputs["loss"]))
@@ -92,8 +102,15 @@ def main() -> None:
         loss_value /= devices
     if trainer.is_global_zero:
         environment = type(getattr(trainer.strategy, "cluster_environment", None)).__name__
-        torch.save({"loss": loss_value, "grads": model.saved_grads, "world_size": trainer.world_size,
-                    "environment": environment}, out)
+        torch.save(
+            {
+                "loss": loss_value,
+                "grads": model.saved_grads,
+                "world_size": trainer.world_size,
+                "environment": environment,
+            },
+            out,
+        )
     if devices > 1:  # leave together: a rank exiting while gloo threads run aborts the other
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -24,7 +24,9 @@ class SignalAtStep(L.Callback):
         self.step = step
         self.signal = signal
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), getattr(signal, self.signal))
 
@@ -35,7 +37,9 @@ class PoisonBatch(L.Callback):
     def __init__(self, step: int) -> None:
         self.step = step
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step == self.step:
             batch[0].fill_(float("nan"))
 
@@ -49,18 +53,29 @@ class RecordSteps(L.Callback):
         self.path = path
         self._before = ""
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         data = float(batch[0].double().sum()) if torch.isfinite(batch[0]).all() else float("nan")
-        rng = int(torch.get_rng_state().double().mul(torch.arange(1, 5057, dtype=torch.double)).sum())
+        rng = int(
+            torch.get_rng_state().double().mul(torch.arange(1, 5057, dtype=torch.double)).sum()
+        )
         self._before = f"{data:.6f} {rng}"
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         path = self.path if trainer.global_rank == 0 else f"{self.path}.rank{trainer.global_rank}"
         with open(path, "a") as f:
-            f.write(f"{trainer.global_step} {batch_idx} {self._before} {float(torch.as_tensor(loss)):.10g}\n")
+            f.write(
+                f"{trainer.global_step} {batch_idx} {self._before} {float(torch.as_tensor(loss)):.10g}\n"
+            )
 
 
 class PauseAtStep(L.Callback):
@@ -75,7 +90,9 @@ class PauseAtStep(L.Callback):
         self.runs = runs
         self.timeout_s = timeout_s
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
         if trainer.global_step != self.step or restarts >= self.runs:
             return

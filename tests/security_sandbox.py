@@ -46,7 +46,9 @@ class Sandbox:
         """No code ran, and nothing outside ``run`` changed since :meth:`seal`."""
         assert not self.marker.exists(), "the payload ran"
         assert self.sealed is not None, "the test never sealed its sandbox"
-        assert self.files_outside_run() == self.sealed, "something outside the run directory was written"
+        assert self.files_outside_run() == self.sealed, (
+            "something outside the run directory was written"
+        )
 
 
 def make_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:

@@ -59,8 +59,11 @@ class SyncSpy(L.Callback):
             return original(tensor, *args, **kwargs)
 
         def moves(tensor: Any, *args: Any, **kwargs: Any) -> Any:
-            if (_names_device(args, kwargs) and not kwargs.get("non_blocking", False)
-                    and not _site().startswith(NONBLOCKING_ON_CUDA)):
+            if (
+                _names_device(args, kwargs)
+                and not kwargs.get("non_blocking", False)
+                and not _site().startswith(NONBLOCKING_ON_CUDA)
+            ):
                 spy.calls[(name, _site())] += 1
             return original(tensor, *args, **kwargs)
 
@@ -71,7 +74,9 @@ class SyncSpy(L.Callback):
 
         setattr(owner, name, {"to": moves, "tensor": builds}.get(name, reads))
 
-    def on_train_batch_start(self, trainer: L.Trainer, module: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: Any, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step == 0 or batch_idx == trainer.num_training_batches - 1:
             return
         for name in READS + ("to",):

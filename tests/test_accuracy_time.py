@@ -28,15 +28,23 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny real S-SSL and A-SSL translation fit (2 epochs each) with LinearCurve."""
     root = tmp_path_factory.mktemp("runs")
     for objective in ("structured", "augmentation"):
-        main([
-            "fit", *cell("digits", objective, "translation"),
-            "--trainer.max_epochs=2", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
-            "--trainer.num_sanity_val_steps=0", "--data.init_args.train_subset=256",
-            "--trainer.callbacks+=structured_ssl.callbacks.linear_curve.LinearCurve",
-            "--trainer.callbacks.max_train=128",
-            f"--trainer.logger.init_args.save_dir={root}", f"--trainer.default_root_dir={root}",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        ])
+        main(
+            [
+                "fit",
+                *cell("digits", objective, "translation"),
+                "--trainer.max_epochs=2",
+                "--trainer.limit_train_batches=2",
+                "--trainer.limit_val_batches=1",
+                "--trainer.num_sanity_val_steps=0",
+                "--data.init_args.train_subset=256",
+                "--trainer.callbacks+=structured_ssl.callbacks.linear_curve.LinearCurve",
+                "--trainer.callbacks.max_train=128",
+                f"--trainer.logger.init_args.save_dir={root}",
+                f"--trainer.default_root_dir={root}",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+            ]
+        )
     return root
 
 
@@ -52,7 +60,9 @@ def test_linear_curve_logs_accuracy_and_growing_training_seconds(runs: Path) -> 
         assert 0.0 < seconds[0].value < seconds[1].value  # cumulative training time
 
 
-def test_compare_writes_the_accuracy_time_figure_and_points(runs: Path, tmp_path: Path, capsys) -> None:
+def test_compare_writes_the_accuracy_time_figure_and_points(
+    runs: Path, tmp_path: Path, capsys
+) -> None:
     main(["compare", str(runs), "--out", str(tmp_path)])
     assert "accuracy_time.png" in capsys.readouterr().out
     assert (tmp_path / "accuracy_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -62,12 +72,19 @@ def test_compare_writes_the_accuracy_time_figure_and_points(runs: Path, tmp_path
     for curve in curves:
         assert curve.accuracy_tag == ACCURACY_TAG and curve.seconds_source == SECONDS_TAG
         scalars, _ = read_scalars(runs / curve.name)
-        assert [round(p[1], 1) for p in curve.points] == [round(p.value, 1) for p in scalars[SECONDS_TAG]]
+        assert [round(p[1], 1) for p in curve.points] == [
+            round(p.value, 1) for p in scalars[SECONDS_TAG]
+        ]
         for epoch, seconds, accuracy in curve.points:
-            assert f"| {curve.objective} | {curve.seed} | {epoch} | {seconds:.1f} | {accuracy:.4f} |" in table
+            assert (
+                f"| {curve.objective} | {curve.seed} | {epoch} | {seconds:.1f} | {accuracy:.4f} |"
+                in table
+            )
 
 
-def test_without_training_seconds_the_wall_time_since_the_first_event_is_used(tmp_path: Path) -> None:
+def test_without_training_seconds_the_wall_time_since_the_first_event_is_used(
+    tmp_path: Path,
+) -> None:
     run = tmp_path / "run" / "version_0"
     writer = SummaryWriter(str(run))
     writer.add_scalar("epoch", 0, 0, walltime=1000.0)
@@ -87,7 +104,8 @@ def test_no_curve_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "field"), [({"compile": "yes"}, "compile='yes'"), ({"memory_format": "nhwc"}, "memory_format='nhwc'")]
+    ("kwargs", "field"),
+    [({"compile": "yes"}, "compile='yes'"), ({"memory_format": "nhwc"}, "memory_format='nhwc'")],
 )
 def test_encoder_speed_rejects_bad_values_in_one_line(kwargs: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field) as error:
@@ -109,7 +127,9 @@ def test_channels_last_keeps_parameter_names_and_outputs() -> None:
     x = torch.rand(4, 1, 21, 21)
     before, names = model.embed(x), list(model.state_dict())
     EncoderSpeed(memory_format="channels_last").setup(None, model, "fit")  # type: ignore[arg-type]
-    conv = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1)
+    conv = next(
+        m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
+    )
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     assert not conv.weight.is_contiguous()
     assert list(model.state_dict()) == names
@@ -123,5 +143,7 @@ def test_compile_switch_compiles_in_place_so_checkpoint_keys_do_not_change() -> 
     model = StructuredSSL(group=Group("translation"))
     names = list(model.state_dict())
     EncoderSpeed(compile=True).setup(None, model, "fit")  # type: ignore[arg-type]
-    assert getattr(model.encoder, "_compiled_call_impl", None) is not None  # compiled lazily, on first call
+    assert (
+        getattr(model.encoder, "_compiled_call_impl", None) is not None
+    )  # compiled lazily, on first call
     assert list(model.state_dict()) == names  # not wrapped: no "_orig_mod." prefix

@@ -92,7 +92,9 @@ def no_model_build(monkeypatch):
         raise AssertionError("a model was built before the bad input was reported")
 
     monkeypatch.setattr("structured_ssl.methods.base.build_encoder", forbidden)
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the accelerator case, on any machine
+    monkeypatch.setattr(
+        "torch.cuda.is_available", lambda: False
+    )  # the accelerator case, on any machine
 
 
 def run_bad(case: BadInput, tmp_path: Path, capsys) -> str:
@@ -106,7 +108,9 @@ def run_bad(case: BadInput, tmp_path: Path, capsys) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_is_one_line_naming_field_value_and_what_is_allowed(case: BadInput, tmp_path, capsys, no_model_build, monkeypatch) -> None:
+def test_bad_input_is_one_line_naming_field_value_and_what_is_allowed(
+    case: BadInput, tmp_path, capsys, no_model_build, monkeypatch
+) -> None:
     monkeypatch.chdir(REPO)  # relative paths in the cases are relative to the repository
     err = run_bad(case, tmp_path, capsys)
     lines = err.splitlines()
@@ -126,7 +130,9 @@ def test_there_are_at_least_20_cases_and_the_configs_guide_lists_each() -> None:
     section = guide.split("## What a mistyped setting prints", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     listed = {re.search(r"`([^`]+)`", row).group(1) for row in rows}
-    assert listed == {" ".join(c.flags) for c in CASES}, "docs/guides/configs.md table and CASES differ"
+    assert listed == {" ".join(c.flags) for c in CASES}, (
+        "docs/guides/configs.md table and CASES differ"
+    )
 
 
 def test_the_console_script_prints_only_the_error_line(tmp_path: Path) -> None:

@@ -45,8 +45,13 @@ KNOWN_OUT_OF_BOUND: set[str] = set()
 def test_the_cells_include_every_group_and_the_known_misses() -> None:
     cells = shipped_structured_configs()
     assert KNOWN_OUT_OF_BOUND <= set(cells)
-    assert {"digits/structured_rotation", "digits/structured_dihedral", "digits/structured_translation",
-            "digits/structured_scale", "paper/mnist/structured_rotation"} <= set(cells)
+    assert {
+        "digits/structured_rotation",
+        "digits/structured_dihedral",
+        "digits/structured_translation",
+        "digits/structured_scale",
+        "paper/mnist/structured_rotation",
+    } <= set(cells)
 
 
 @pytest.mark.parametrize("config", shipped_structured_configs())
@@ -59,7 +64,9 @@ def test_every_shipped_structured_config_meets_its_bound(config: str) -> None:
     if config in KNOWN_OUT_OF_BOUND:
         assert not result.passed, f"{config} now meets its bound: remove it from KNOWN_OUT_OF_BOUND"
         return
-    assert result.passed, f"{config}: fiber error {worst.fiber:.3g} (no-shift {worst.baseline:.3g}), bound {result.bound}"
+    assert result.passed, (
+        f"{config}: fiber error {worst.fiber:.3g} (no-shift {worst.baseline:.3g}), bound {result.bound}"
+    )
 
 
 def test_bounds_are_part_of_each_encoders_contract() -> None:
@@ -86,9 +93,16 @@ def _perturbed(encoder: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
     with torch.no_grad():
         for tensor in [*moved.parameters(), *moved.buffers()]:
             if tensor.is_floating_point():
-                tensor.add_(torch.randn(tensor.shape, generator=generator) * 0.5 * tensor.std().clamp_min(0.1))
+                tensor.add_(
+                    torch.randn(tensor.shape, generator=generator)
+                    * 0.5
+                    * tensor.std().clamp_min(0.1)
+                )
     for module in moved.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_var is not None:
+        if (
+            isinstance(module, torch.nn.modules.batchnorm._BatchNorm)
+            and module.running_var is not None
+        ):
             module.running_var.abs_()
     return moved
 
@@ -102,7 +116,9 @@ def test_circular_translation_stays_exact_whatever_the_weights(size: int) -> Non
 
 
 def test_zero_padded_translation_is_not_exact_and_the_check_says_so() -> None:
-    encoder = _perturbed(build_encoder(EncoderSpec(padding_mode="zeros"), Group("translation"), 1, 21))
+    encoder = _perturbed(
+        build_encoder(EncoderSpec(padding_mode="zeros"), Group("translation"), 1, 21)
+    )
     rows = measure(encoder, probe_images(1, 21, count=4))
     assert max(r.fiber for r in rows) > 10 * EXACT.max_error
     assert not all(r.within(encoder.equivariance_bound()) for r in rows)
@@ -114,12 +130,19 @@ def test_fiber_error_is_far_below_no_shift_for_rotations_on_content() -> None:
     assert all(r.fiber < 1e-5 < r.baseline for r in rows)
 
 
-@pytest.mark.parametrize(("architecture", "bad", "suggested"), [("small", 32, "29 or 33"), ("paper_tiny", 64, "57 or 65")])
-def test_rotation_sizes_that_break_exactness_are_refused_with_the_nearest(architecture, bad, suggested) -> None:
+@pytest.mark.parametrize(
+    ("architecture", "bad", "suggested"),
+    [("small", 32, "29 or 33"), ("paper_tiny", 64, "57 or 65")],
+)
+def test_rotation_sizes_that_break_exactness_are_refused_with_the_nearest(
+    architecture, bad, suggested
+) -> None:
     with pytest.raises(ConfigError, match=rf"data.image_size={bad} .*nearest {suggested}"):
         check_exact_rotation_size(Group("rotation", 4), EncoderSpec(architecture=architecture), bad)
     check_exact_rotation_size(Group("rotation", 4), EncoderSpec(architecture=architecture), bad + 1)
-    check_exact_rotation_size(Group("translation"), EncoderSpec(architecture=architecture), bad)  # no rule
+    check_exact_rotation_size(
+        Group("translation"), EncoderSpec(architecture=architecture), bad
+    )  # no rule
 
 
 def test_the_refused_size_really_breaks_rotation_equivariance() -> None:
@@ -138,16 +161,35 @@ def test_check_command_exit_codes(capsys) -> None:
     out = capsys.readouterr().out
     assert "PASS" in out and "no-shift" in out
     with pytest.raises(SystemExit) as failed:
-        main([*cell_of("digits/structured_translation"), "--images", "2",
-              "--model.init_args.encoder.padding_mode=zeros"])
+        main(
+            [
+                *cell_of("digits/structured_translation"),
+                "--images",
+                "2",
+                "--model.init_args.encoder.padding_mode=zeros",
+            ]
+        )
     assert failed.value.code == 1
     assert "bound missed" in capsys.readouterr().err
 
 
 def test_check_writes_the_markdown_table(tmp_path: Path) -> None:
     table = tmp_path / "eq.md"
-    main(["--cells", str(REPO / "configs"), "--datasets", "digits", "--objectives", "structured", "unstructured",
-          "--images", "2", "--markdown", str(table)])
+    main(
+        [
+            "--cells",
+            str(REPO / "configs"),
+            "--datasets",
+            "digits",
+            "--objectives",
+            "structured",
+            "unstructured",
+            "--images",
+            "2",
+            "--markdown",
+            str(table),
+        ]
+    )
     text = table.read_text()
     assert "| C8 | small |" in text and "(twin)" in text and "n/a" in text
     assert "digits/structured_rotation" in text and "digits/unstructured_scale" in text
@@ -158,8 +200,17 @@ def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
     from structured_ssl.cli import main as cli_main
 
     config = cell_of("digits/structured_translation")
-    cli_main(["fit", *config, "--trainer.max_epochs=1", "--trainer.limit_train_batches=3",
-              "--trainer.limit_val_batches=1", "--data.init_args.train_subset=256", *quiet(tmp_path)])
+    cli_main(
+        [
+            "fit",
+            *config,
+            "--trainer.max_epochs=1",
+            "--trainer.limit_train_batches=3",
+            "--trainer.limit_val_batches=1",
+            "--data.init_args.train_subset=256",
+            *quiet(tmp_path),
+        ]
+    )
     checkpoint = next(tmp_path.rglob("last.ckpt"))
     main([*config, "--ckpt_path", str(checkpoint), "--images", "2"])
     assert "PASS" in capsys.readouterr().out
@@ -189,7 +240,16 @@ def test_online_monitor_logs_fiber_errors_and_warns_past_the_bound(tmp_path: Pat
 
     config = cell_of("digits/structured_translation")
     with pytest.warns(UserWarning, match="drifted past its equivariance bound") as caught:
-        cli_main(["fit", *config, "--model.init_args.encoder.padding_mode=zeros", "--trainer.max_epochs=1",
-                  "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=1",
-                  "--data.init_args.train_subset=256", *quiet(tmp_path)])
+        cli_main(
+            [
+                "fit",
+                *config,
+                "--model.init_args.encoder.padding_mode=zeros",
+                "--trainer.max_epochs=1",
+                "--trainer.limit_train_batches=2",
+                "--trainer.limit_val_batches=1",
+                "--data.init_args.train_subset=256",
+                *quiet(tmp_path),
+            ]
+        )
     assert any("fiber error" in str(w.message) for w in caught)

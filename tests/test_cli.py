@@ -15,8 +15,10 @@ from structured_ssl.cli import main
 REPO = Path(__file__).resolve().parents[1]
 #: the configs that run alone (the axis files compose into cells: tests/test_every_config.py)
 CONFIGS = sorted(
-    p for p in (REPO / "configs").rglob("*.yaml")
-    if {"model", "data"} <= set(yaml.safe_load(p.read_text()) or {}) and "class_path" in yaml.safe_load(p.read_text())["model"]
+    p
+    for p in (REPO / "configs").rglob("*.yaml")
+    if {"model", "data"} <= set(yaml.safe_load(p.read_text()) or {})
+    and "class_path" in yaml.safe_load(p.read_text())["model"]
 )
 
 
@@ -32,12 +34,19 @@ def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() 
             for path in map(Path, c.arguments(REPO / root)[0]):
                 used.add(path.resolve())
                 text = yaml.safe_load(path.read_text()) or {}
-                for include in (text.get("trainer"), ((text.get("model") or {}).get("init_args") or {}).get("optimizer")):
+                for include in (
+                    text.get("trainer"),
+                    ((text.get("model") or {}).get("init_args") or {}).get("optimizer"),
+                ):
                     if isinstance(include, str):
                         used.add((path.parent / include).resolve())
-    used |= {(REPO / "configs/paper" / f).resolve() for f in ("small.yaml", "small_paper_encoder.yaml")}
+    used |= {
+        (REPO / "configs/paper" / f).resolve() for f in ("small.yaml", "small_paper_encoder.yaml")
+    }
     every = {p.resolve() for p in (REPO / "configs").rglob("*.yaml")}
-    assert every - used == set(), f"config files no cell, include or overlay uses: {sorted(every - used)}"
+    assert every - used == set(), (
+        f"config files no cell, include or overlay uses: {sorted(every - used)}"
+    )
     assert len(CONFIGS) == 2  # default.yaml, eval/linear.yaml
 
 
@@ -52,7 +61,15 @@ def test_every_config_parses(config: Path, capsys) -> None:
 
 
 def test_fast_dev_run(tmp_path: Path) -> None:
-    main(["fit", "--config", str(REPO / "configs/default.yaml"), "--trainer.fast_dev_run=true", *quiet(tmp_path)])
+    main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs/default.yaml"),
+            "--trainer.fast_dev_run=true",
+            *quiet(tmp_path),
+        ]
+    )
 
 
 def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_path: Path) -> None:
@@ -69,7 +86,9 @@ def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_p
     run_dirs = [p.parent for p in tmp_path.rglob("events.out.tfevents.*")]
     assert run_dirs, "no TensorBoard event file was written"
     run = run_dirs[0]
-    assert run.parent.name == "StructuredSSL-C8-NTXent-seed0", "run name encodes objective, group, loss, seed"
+    assert run.parent.name == "StructuredSSL-C8-NTXent-seed0", (
+        "run name encodes objective, group, loss, seed"
+    )
     assert (run / "config.yaml").exists(), "the resolved config is saved next to the logs"
     assert list((run / "checkpoints").glob("*.ckpt")), "a checkpoint is written"
     assert (run / "checkpoints" / "last.ckpt").exists()
@@ -80,18 +99,37 @@ def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_p
 
 
 def test_swapping_the_objective_is_one_file(tmp_path: Path) -> None:
-    structured, augmentation = cell("digits", "structured", "rotation"), cell("digits", "augmentation", "rotation")
+    structured, augmentation = (
+        cell("digits", "structured", "rotation"),
+        cell("digits", "augmentation", "rotation"),
+    )
     differing = [(a, b) for a, b in zip(structured, augmentation, strict=True) if a != b]
-    assert differing == [(str(REPO / "configs/objectives/structured.yaml"), str(REPO / "configs/objectives/augmentation.yaml"))]
+    assert differing == [
+        (
+            str(REPO / "configs/objectives/structured.yaml"),
+            str(REPO / "configs/objectives/augmentation.yaml"),
+        )
+    ]
     # and in default.yaml it is one line, the class_path
-    assert "class_path: structured_ssl.methods.StructuredSSL" in (REPO / "configs/default.yaml").read_text()
+    assert (
+        "class_path: structured_ssl.methods.StructuredSSL"
+        in (REPO / "configs/default.yaml").read_text()
+    )
 
 
 @pytest.mark.parametrize(
-    "config", [("structured", "rotation"), ("augmentation", "dihedral"), ("structured", "scale"), ("unstructured", "translation")],
+    "config",
+    [
+        ("structured", "rotation"),
+        ("augmentation", "dihedral"),
+        ("structured", "scale"),
+        ("unstructured", "translation"),
+    ],
     ids=lambda c: "_".join(c),
 )
-def test_bf16_mixed_precision_trains_every_encoder_family(config: tuple[str, str], tmp_path: Path) -> None:
+def test_bf16_mixed_precision_trains_every_encoder_family(
+    config: tuple[str, str], tmp_path: Path
+) -> None:
     """escnn (C_N, D_N), the Hermite scale conv and plain convs all run under bf16 autocast;
     losses compute in float32 (losses.py), so the logged loss is finite."""
     main(

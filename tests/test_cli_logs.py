@@ -34,10 +34,19 @@ class FailAtTrainStart(L.Callback):
         raise RuntimeError("injected failure at train start")
 
 
-def test_plain_run_logs_under_default_root_dir_prints_the_summary_and_no_spurious_warning(tmp_path, monkeypatch, capsys) -> None:
+def test_plain_run_logs_under_default_root_dir_prints_the_summary_and_no_spurious_warning(
+    tmp_path, monkeypatch, capsys
+) -> None:
     monkeypatch.chdir(tmp_path)  # a stray runs/ would appear here
     root = tmp_path / "root"
-    argv = ["structured-ssl", "fit", "--config", str(REPO / "configs/default.yaml"), f"--trainer.default_root_dir={root}", *SHORT]
+    argv = [
+        "structured-ssl",
+        "fit",
+        "--config",
+        str(REPO / "configs/default.yaml"),
+        f"--trainer.default_root_dir={root}",
+        *SHORT,
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     fake_slurm = tmp_path / "bin"  # a machine with SLURM installed (login node, CI): srun on PATH
     fake_slurm.mkdir()
@@ -50,14 +59,26 @@ def test_plain_run_logs_under_default_root_dir_prints_the_summary_and_no_spuriou
     messages = [str(w.message) for w in caught]
     for noise in ("args parameter is intended", "py3nj", "LeafSpec", "`srun` command is available"):
         assert not [m for m in messages if noise in m], f"spurious warning {noise!r}"
-    assert list(root.rglob("events.out.tfevents.*")), "logs did not follow --trainer.default_root_dir"
+    assert list(root.rglob("events.out.tfevents.*")), (
+        "logs did not follow --trainer.default_root_dir"
+    )
     assert not (tmp_path / "runs").exists()
     out = capsys.readouterr().out
-    rows = re.findall(r"^  \| (this run's encoder|the same encoder, untrained \(Frozen\)|raw pixels, no encoder)"
-        r"[^|]*\| (\d\.\d{3}) +\|$", out, re.M)
-    assert [name for name, _ in rows] == ["this run's encoder", "the same encoder, untrained (Frozen)", "raw pixels, no encoder"], out
+    rows = re.findall(
+        r"^  \| (this run's encoder|the same encoder, untrained \(Frozen\)|raw pixels, no encoder)"
+        r"[^|]*\| (\d\.\d{3}) +\|$",
+        out,
+        re.M,
+    )
+    assert [name for name, _ in rows] == [
+        "this run's encoder",
+        "the same encoder, untrained (Frozen)",
+        "raw pixels, no encoder",
+    ], out
     assert all(0.0 <= float(value) <= 1.0 for _, value in rows)
-    assert float(rows[2][1]) > 0.5, "raw pixels: about 0.8 from these 64 training images (chance is 0.1)"
+    assert float(rows[2][1]) > 0.5, (
+        "raw pixels: about 0.8 from these 64 training images (chance is 0.1)"
+    )
     assert f"tensorboard --logdir {root}" in out
 
 
@@ -78,7 +99,9 @@ def test_an_existing_version_directory_is_never_treated_as_new(tmp_path) -> None
     trainer = L.Trainer(logger=logger, enable_progress_bar=False, enable_model_summary=False)
     assert new_log_dir(trainer) == Path(logger.log_dir)
     Path(logger.log_dir).mkdir(parents=True)
-    assert new_log_dir(trainer) is None, "a directory that exists (a resumed run) must not be removed"
+    assert new_log_dir(trainer) is None, (
+        "a directory that exists (a resumed run) must not be removed"
+    )
 
 
 def test_litlogger_tip_is_dropped_and_other_info_kept() -> None:
@@ -93,7 +116,9 @@ def test_litlogger_tip_is_dropped_and_other_info_kept() -> None:
     level = logger.level
     logger.setLevel(logging.INFO)
     try:
-        rank_zero_info("💡 Tip: try installing [litlogger](https://pypi.org/project/litlogger/) to enable LitLogger")
+        rank_zero_info(
+            "💡 Tip: try installing [litlogger](https://pypi.org/project/litlogger/) to enable LitLogger"
+        )
         rank_zero_info("GPU available: False")
     finally:
         logger.removeHandler(handler)
@@ -109,6 +134,12 @@ def test_escnn_py3nj_warning_is_silenced_once_the_package_is_imported() -> None:
 
     code = "from structured_ssl.encoders import build_encoder; import escnn.nn"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run([sys.executable, "-W", "default", "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "py3nj" not in done.stderr, done.stderr

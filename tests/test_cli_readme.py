@@ -66,7 +66,9 @@ def test_readme_objective_switch_is_the_default_configs_class_path_line(capsys) 
     assert line, "the README's one-line switch moved"
     new, old = line.groups()
     assert f"  class_path: {old}\n" in (REPO / "configs/default.yaml").read_text()
-    command = re.search(r"`(structured-ssl fit --config configs/default.yaml --model\.class_path \S+)`", README).group(1)
+    command = re.search(
+        r"`(structured-ssl fit --config configs/default.yaml --model\.class_path \S+)`", README
+    ).group(1)
     assert command.endswith(new)
     with pytest.raises(SystemExit) as exit_info:
         main([*shlex.split(command)[1:], "--print_config"])
@@ -77,14 +79,21 @@ def test_readme_objective_switch_is_the_default_configs_class_path_line(capsys) 
 def test_site_builds_strict_without_broken_links(tmp_path: Path) -> None:
     """The whole site, API reference included; --strict turns every warning (a link to a page
     or anchor that does not exist, a reference mkdocstrings cannot resolve) into a failure."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "NO_MKDOCS_2_WARNING": "1",
+        "DISABLE_MKDOCS_2_WARNING": "true",
+    }
     build = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
         cwd=REPO, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr[-4000:]
     assert (tmp_path / "site" / "index.html").is_file()
-    assert (tmp_path / "site" / "reference" / "structured_ssl" / "groups" / "base" / "index.html").is_file()
+    assert (
+        tmp_path / "site" / "reference" / "structured_ssl" / "groups" / "base" / "index.html"
+    ).is_file()
     assert (tmp_path / "site" / "reports" / "paper-grid" / "index.html").is_file()
 
 
@@ -92,10 +101,14 @@ def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) ->
     tables = load_script("readme_tables")
     grid = tmp_path / "grid"
     grid.mkdir()
-    (grid / "table.md").write_text("## test/linear_acc (%)\n\n| objective | x |\n| --- | --- |\n| structured | 12.3 ± 0.4 |\n")
+    (grid / "table.md").write_text(
+        "## test/linear_acc (%)\n\n| objective | x |\n| --- | --- |\n| structured | 12.3 ± 0.4 |\n"
+    )
     (grid / "table.csv").write_text("objective,x\nstructured,12.3\n")
     with open(grid / "runs.csv", "w", newline="") as f:
-        csv.writer(f).writerows([["objective", "process_s"], ["structured", "60"], ["structured", "120"]])
+        csv.writer(f).writerows(
+            [["objective", "process_s"], ["structured", "60"], ["structured", "120"]]
+        )
     target = tables.record(grid, "demo", root=tmp_path)
     assert (target / "table.md").read_text() == (grid / "table.md").read_text()
     assert "2 runs, 3 min of process time" in (target / "totals.md").read_text()
@@ -110,10 +123,16 @@ def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) ->
 
 
 def test_docs_checkpoint_cadence_matches_every_trainer_config() -> None:
-    claim = re.search(r"5 for `configs/datasets/digits.yaml`, 500 for (.*?)\(`every_n_train_steps`", LONG_RUNS, re.S)
+    claim = re.search(
+        r"5 for `configs/datasets/digits.yaml`, 500 for (.*?)\(`every_n_train_steps`",
+        LONG_RUNS,
+        re.S,
+    )
     assert claim, "the cadence sentence of docs/guides/long-runs.md moved"
     five_hundred = set(re.findall(r"`configs/([\w/*]+)\.yaml`", claim.group(1)))
-    datasets = sorted((REPO / "configs").glob("datasets/*.yaml")) + sorted((REPO / "configs").glob("paper/datasets/*.yaml"))
+    datasets = sorted((REPO / "configs").glob("datasets/*.yaml")) + sorted(
+        (REPO / "configs").glob("paper/datasets/*.yaml")
+    )
     assert len(datasets) == 7
     for path in datasets:
         trainer = yaml.safe_load(path.read_text())["trainer"]
@@ -127,7 +146,12 @@ def test_docs_checkpoint_cadence_matches_every_trainer_config() -> None:
         name = str(path.relative_to(REPO / "configs").with_suffix(""))
         expected = 5 if name == "datasets/digits" else 500
         assert steps == [expected], f"{path}: {steps}"
-        assert name == "datasets/digits" or name in five_hundred or name.startswith("paper/") and "paper/datasets/*" in five_hundred
+        assert (
+            name == "datasets/digits"
+            or name in five_hundred
+            or name.startswith("paper/")
+            and "paper/datasets/*" in five_hundred
+        )
 
 
 def test_constraints_pin_every_dependency_within_its_range() -> None:
@@ -139,29 +163,53 @@ def test_constraints_pin_every_dependency_within_its_range() -> None:
             pins[name.lower().replace("_", "-")] = version
     assert "torch" not in pins, "torch comes from TORCH_SPEC (CPU here, CUDA on a GPU)"
     assert "structured-ssl" not in pins
-    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["dev"] + project["optional-dependencies"]["docs"]):
+    for requirement in map(
+        Requirement,
+        project["dependencies"]
+        + project["optional-dependencies"]["dev"]
+        + project["optional-dependencies"]["docs"],
+    ):
         if requirement.name == "torch":
             continue
         version = pins.get(requirement.name.lower())
         assert version is not None, f"{requirement.name} missing from constraints.txt"
-        assert requirement.specifier.contains(version), f"{requirement.name}=={version} outside {requirement.specifier}"
-    assert "-c $(CONSTRAINTS)" in (REPO / "Makefile").read_text() and "CONSTRAINTS ?= constraints.txt" in (REPO / "Makefile").read_text()
+        assert requirement.specifier.contains(version), (
+            f"{requirement.name}=={version} outside {requirement.specifier}"
+        )
+    assert (
+        "-c $(CONSTRAINTS)" in (REPO / "Makefile").read_text()
+        and "CONSTRAINTS ?= constraints.txt" in (REPO / "Makefile").read_text()
+    )
 
 
 def test_deps_script_lists_one_requirement_a_line_and_explains_a_missing_toml_reader() -> None:
-    listed = subprocess.run([sys.executable, "scripts/deps.py", "escnn", "torch"], cwd=REPO, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [sys.executable, "scripts/deps.py", "escnn", "torch"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     names = [Requirement(line).name for line in listed.stdout.splitlines()]
     assert "lightning" in names and "escnn" not in names and "torch" not in names
     no_toml = (
         "import sys, runpy; sys.modules['tomllib'] = None; sys.modules['tomli'] = None; "
         "runpy.run_path('scripts/deps.py', run_name='__main__')"
     )
-    old_python = subprocess.run([sys.executable, "-c", no_toml], cwd=REPO, capture_output=True, text=True)
+    old_python = subprocess.run(
+        [sys.executable, "-c", no_toml], cwd=REPO, capture_output=True, text=True
+    )
     assert old_python.returncode == 1 and old_python.stdout == ""
     assert "needs Python 3.11+ (tomllib) or the tomli package" in old_python.stderr
 
 
 def test_readme_python_floor_is_the_one_the_makefile_and_pyproject_state() -> None:
-    assert "Python 3.11+" in README and "Python 3.11+" in (REPO / "docs/getting-started.md").read_text()
+    assert (
+        "Python 3.11+" in README
+        and "Python 3.11+" in (REPO / "docs/getting-started.md").read_text()
+    )
     assert "sys.version_info < (3, 11)" in (REPO / "Makefile").read_text()
-    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"] == ">=3.11"
+    assert (
+        tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+        == ">=3.11"
+    )

@@ -48,12 +48,17 @@ def accumulator(run: Path) -> EventAccumulator:
     return events
 
 
-def test_compare_prints_one_row_per_run_with_the_logged_values(logdir: Path, tmp_path: Path, capsys) -> None:
+def test_compare_prints_one_row_per_run_with_the_logged_values(
+    logdir: Path, tmp_path: Path, capsys
+) -> None:
     main(["compare", str(logdir), "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     lines = [line for line in printed.splitlines() if line.startswith("| ")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    rows = {r[0]: dict(zip(header, r, strict=True)) for r in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+    rows = {
+        r[0]: dict(zip(header, r, strict=True))
+        for r in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])
+    }
     assert len(rows) == 2
     with (tmp_path / "table.csv").open() as handle:
         exact = {r["run"]: r for r in csv.DictReader(handle)}
@@ -61,9 +66,19 @@ def test_compare_prints_one_row_per_run_with_the_logged_values(logdir: Path, tmp
         name = str(run.relative_to(logdir))
         row, csv_row = rows[name], exact[name]
         objective = run.parent.name.split("-")[0]
-        assert (row["objective"], row["group"], row["loss"], row["seed"], row["epochs"]) == (objective, "C8", "NTXent", "0", "1")
+        assert (row["objective"], row["group"], row["loss"], row["seed"], row["epochs"]) == (
+            objective,
+            "C8",
+            "NTXent",
+            "0",
+            "1",
+        )
         events = accumulator(run)
-        for column, tag in (("val probe acc", "val/probe_acc"), ("val kNN acc", "val/knn_acc"), ("equivariance error", "val/equivariance_error")):
+        for column, tag in (
+            ("val probe acc", "val/probe_acc"),
+            ("val kNN acc", "val/knn_acc"),
+            ("equivariance error", "val/equivariance_error"),
+        ):
             value = events.Scalars(tag)[-1].value
             assert float(csv_row[column]) == pytest.approx(value, abs=1e-12), (name, tag)
             assert row[column] == (f"{value:.4f}" if column.endswith("acc") else f"{value:.3g}")
@@ -84,10 +99,17 @@ def test_online_evaluation_views_are_in_the_event_files(logdir: Path) -> None:
             events.PluginTagToContent("hparams")["_hparams_/experiment"]
         ).experiment
         declared = {m.name.tag for m in experiment.metric_infos}
-        assert {"val/probe_acc", "val/knn_acc", "test_rotated/probe_acc", "test/linear_acc"} <= declared
+        assert {
+            "val/probe_acc",
+            "val/knn_acc",
+            "test_rotated/probe_acc",
+            "test/linear_acc",
+        } <= declared
         assert "group/kind" in {h.name for h in experiment.hparam_infos}
         saved = yaml.safe_load((run / "hparams.yaml").read_text())
-        assert "objective" not in saved and saved["group"]["kind"] == "rotation"  # hparams.yaml left as written
+        assert (
+            "objective" not in saved and saved["group"]["kind"] == "rotation"
+        )  # hparams.yaml left as written
 
 
 def write_run(directory: Path, values: dict[str, list[tuple[int, float]]]) -> None:
@@ -98,13 +120,25 @@ def write_run(directory: Path, values: dict[str, list[tuple[int, float]]]) -> No
     writer.close()
 
 
-def test_test_stage_merges_into_its_run_and_missing_metrics_are_dashes(tmp_path: Path, capsys) -> None:
+def test_test_stage_merges_into_its_run_and_missing_metrics_are_dashes(
+    tmp_path: Path, capsys
+) -> None:
     run = tmp_path / "StructuredSSL-C8-NTXent-seed0" / "seed0"
     write_run(run, {"epoch": [(9, 0), (19, 1)], "val/probe_acc": [(9, 0.5), (19, 0.625)]})
     write_run(run.with_name("seed0-test"), {"test_rotated/probe_acc": [(0, 0.375)]})
     (run / "config.yaml").write_text(
-        yaml.safe_dump({"seed_everything": 3, "model": {"class_path": "structured_ssl.methods.StructuredSSL",
-                        "init_args": {"group": {"kind": "dihedral", "order": 4}, "encoder": {"structured": False}}}})
+        yaml.safe_dump(
+            {
+                "seed_everything": 3,
+                "model": {
+                    "class_path": "structured_ssl.methods.StructuredSSL",
+                    "init_args": {
+                        "group": {"kind": "dihedral", "order": 4},
+                        "encoder": {"structured": False},
+                    },
+                },
+            }
+        )
     )
     assert find_runs(tmp_path) == [[run, run.with_name("seed0-test")]]
     (summary,) = collect(tmp_path)

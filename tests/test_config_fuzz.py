@@ -41,9 +41,34 @@ def leaves(node, prefix=""):
         yield prefix
 
 
-FIELDS = sorted({leaf for c in CONFIGS for leaf in leaves(yaml.safe_load((REPO / c).read_text())) if leaf and not leaf.startswith("trainer.logger")})
+FIELDS = sorted(
+    {
+        leaf
+        for c in CONFIGS
+        for leaf in leaves(yaml.safe_load((REPO / c).read_text()))
+        if leaf and not leaf.startswith("trainer.logger")
+    }
+)
 WRONG = st.one_of(
-    st.sampled_from(["abc", "", "-1", "0", "1e309", "nan", "[]", "{}", "null", "[0,0,0]", "-5", "3.5", "true", "rotaton", "structured_ssl.nope.Nope"]),
+    st.sampled_from(
+        [
+            "abc",
+            "",
+            "-1",
+            "0",
+            "1e309",
+            "nan",
+            "[]",
+            "{}",
+            "null",
+            "[0,0,0]",
+            "-5",
+            "3.5",
+            "true",
+            "rotaton",
+            "structured_ssl.nope.Nope",
+        ]
+    ),
     st.integers(min_value=-(10**6), max_value=10**6).map(str),
 )
 
@@ -54,12 +79,23 @@ def run_case(field: str, value: str, tmp_path: Path, capsys, monkeypatch) -> Non
 
     monkeypatch.setattr("structured_ssl.methods.base.build_encoder", built)
     root = tmp_path / "runs"
-    args = ["fit", "--config", str(REPO / CONFIGS[0]), f"--{field}={value}", f"--trainer.default_root_dir={root}", f"--trainer.logger.init_args.save_dir={root}"]
+    args = [
+        "fit",
+        "--config",
+        str(REPO / CONFIGS[0]),
+        f"--{field}={value}",
+        f"--trainer.default_root_dir={root}",
+        f"--trainer.logger.init_args.save_dir={root}",
+    ]
     try:
         main(args)
     except SystemExit as exit_info:
         err = capsys.readouterr().err
-        lines = [line for line in err.splitlines() if line.strip() and not line.startswith(("INFO:", "Seed set"))]
+        lines = [
+            line
+            for line in err.splitlines()
+            if line.strip() and not line.startswith(("INFO:", "Seed set"))
+        ]
         assert exit_info.code == 2, (args, err)
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, err)
     except Exception as error:  # noqa: BLE001 - the stub's Built, possibly wrapped by jsonargparse
@@ -67,12 +103,20 @@ def run_case(field: str, value: str, tmp_path: Path, capsys, monkeypatch) -> Non
         while current is not None and current not in chain:
             chain.append(current)
             current = current.__cause__ or current.__context__
-        assert any(isinstance(e, Built) for e in chain) or "Built" in str(error), (args, repr(error))
+        assert any(isinstance(e, Built) for e in chain) or "Built" in str(error), (
+            args,
+            repr(error),
+        )
         capsys.readouterr()
 
 
 def fuzz(tmp_path_factory, capsys, monkeypatch, examples: int) -> None:
-    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
     @given(field=st.sampled_from(FIELDS), value=WRONG)
     def case(field: str, value: str) -> None:
         run_case(field, value, tmp_path_factory.mktemp("fuzz"), capsys, monkeypatch)

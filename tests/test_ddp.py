@@ -35,17 +35,25 @@ def assert_ranks_draw_the_global_batch(single: list[dict], double: list[dict]) -
     for name, drawn in whole.items():
         if name == "images":  # A-SSL's augmented views, [view 1; view 2] per process
             halves = [d[name].chunk(2) for d in (zero, one)]
-            joined = torch.cat([torch.cat([h[0] for h in halves]), torch.cat([h[1] for h in halves])])
+            joined = torch.cat(
+                [torch.cat([h[0] for h in halves]), torch.cat([h[1] for h in halves])]
+            )
         else:
             joined = torch.cat([zero[name], one[name]])
-        torch.testing.assert_close(joined, drawn, msg=f"{name}: two ranks do not draw the single run's {name}")
+        torch.testing.assert_close(
+            joined, drawn, msg=f"{name}: two ranks do not draw the single run's {name}"
+        )
     differ = [name for name in whole if not torch.equal(zero[name], one[name])]
-    assert differ == list(whole), f"rank 0 and rank 1 draw the same {set(whole) - set(differ)} for their examples"
+    assert differ == list(whole), (
+        f"rank 0 and rank 1 draw the same {set(whole) - set(differ)} for their examples"
+    )
 
 
 @pytest.mark.parametrize("objective", ["structured", "augmentation"])
 @pytest.mark.parametrize("loss", ["ntxent", "vicreg"])
-def test_two_processes_equal_one_process_with_double_batch(tmp_path: Path, objective: str, loss: str) -> None:
+def test_two_processes_equal_one_process_with_double_batch(
+    tmp_path: Path, objective: str, loss: str
+) -> None:
     single = run(tmp_path, objective, loss, 1)
     double = run(tmp_path, objective, loss, 2)
     assert_ranks_draw_the_global_batch(single["draws"], double["draws"])
@@ -55,16 +63,27 @@ def test_two_processes_equal_one_process_with_double_batch(tmp_path: Path, objec
     for name, grad in single["grads"].items():
         # float32 sums in a different order: compare against the tensor's own scale
         error = float((double["grads"][name] - grad).abs().max())
-        assert error <= 1e-4 * float(grad.abs().max()) + 1e-6, f"{name}: max abs difference {error:.3g}"
+        assert error <= 1e-4 * float(grad.abs().max()) + 1e-6, (
+            f"{name}: max abs difference {error:.3g}"
+        )
 
 
 def test_cli_fit_with_ddp_on_two_cpu_processes(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[1]
     command = [
-        str(Path(sys.executable).parent / "structured-ssl"), "fit", "--config", str(repo / "configs/default.yaml"),
-        "--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu", "--trainer.sync_batchnorm=true",
-        "--trainer.max_epochs=1", "--data.init_args.train_subset=256", "--data.init_args.batch_size=32",
-        f"--trainer.logger.init_args.save_dir={tmp_path}", "--trainer.enable_progress_bar=false",
+        str(Path(sys.executable).parent / "structured-ssl"),
+        "fit",
+        "--config",
+        str(repo / "configs/default.yaml"),
+        "--trainer.strategy=ddp",
+        "--trainer.devices=2",
+        "--trainer.accelerator=cpu",
+        "--trainer.sync_batchnorm=true",
+        "--trainer.max_epochs=1",
+        "--data.init_args.train_subset=256",
+        "--data.init_args.batch_size=32",
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false",
     ]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]

@@ -17,15 +17,30 @@ def numbered(n: int) -> TensorDataset:
     return TensorDataset(images, torch.arange(n))
 
 
-def loaders(dataset: TensorDataset, drop_last: bool, replicas: int = 1, rank: int = 0,
-            epoch_batches: float = float("inf")) -> tuple[ResumableDataLoader, DeviceBatches]:
+def loaders(
+    dataset: TensorDataset,
+    drop_last: bool,
+    replicas: int = 1,
+    rank: int = 0,
+    epoch_batches: float = float("inf"),
+) -> tuple[ResumableDataLoader, DeviceBatches]:
     def sampler() -> EpochSampler:
         return EpochSampler(dataset, num_replicas=replicas, rank=rank, seed=7, drop_last=drop_last)
 
-    plain = ResumableDataLoader(dataset, sampler=sampler(), batch_size=8, drop_last=drop_last,
-                                epoch_batches=lambda: epoch_batches)
-    device = DeviceBatches(*dataset.tensors, sampler=sampler(), batch_size=8, drop_last=drop_last,
-                           epoch_batches=lambda: epoch_batches)
+    plain = ResumableDataLoader(
+        dataset,
+        sampler=sampler(),
+        batch_size=8,
+        drop_last=drop_last,
+        epoch_batches=lambda: epoch_batches,
+    )
+    device = DeviceBatches(
+        *dataset.tensors,
+        sampler=sampler(),
+        batch_size=8,
+        drop_last=drop_last,
+        epoch_batches=lambda: epoch_batches,
+    )
     return plain, device
 
 
@@ -37,7 +52,10 @@ def test_same_batches_as_the_dataloader_in_every_epoch() -> None:
         for epoch in (0, 3):
             plain.sampler.set_epoch(epoch), device.sampler.set_epoch(epoch)
             a, b = list(plain), list(device)
-            assert len(a) == len(b) and all(torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+            assert len(a) == len(b) and all(
+                torch.equal(x[0], y[0]) and torch.equal(x[1], y[1])
+                for x, y in zip(a, b, strict=True)
+            )
             firsts.append(b[0][1])
         assert not torch.equal(*firsts)  # the order depends on the epoch
 
@@ -74,7 +92,9 @@ def test_ranks_draw_disjoint_equal_shards_of_one_permutation() -> None:
 
 def test_the_data_module_switch_serves_the_same_first_batch() -> None:
     plain = DigitsDataModule(batch_size=32, train_subset=200).train_dataloader()
-    device = DigitsDataModule(batch_size=32, train_subset=200, device_resident=True).train_dataloader()
+    device = DigitsDataModule(
+        batch_size=32, train_subset=200, device_resident=True
+    ).train_dataloader()
     assert isinstance(device, DeviceBatches) and isinstance(plain, ResumableDataLoader)
     (x, y), (dx, dy) = next(iter(plain)), next(iter(device))
     assert torch.equal(x, dx) and torch.equal(y, dy)

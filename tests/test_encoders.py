@@ -27,7 +27,9 @@ def relative_error(enc, x: torch.Tensor, g: tuple[int, ...]) -> float:
     return float((moved - expected).norm() / expected.norm().clamp_min(1e-12))
 
 
-images = st.integers(0, 2**31 - 1).map(lambda s: torch.rand(3, 1, 21, 21, generator=torch.Generator().manual_seed(s)))
+images = st.integers(0, 2**31 - 1).map(
+    lambda s: torch.rand(3, 1, 21, 21, generator=torch.Generator().manual_seed(s))
+)
 
 
 @settings(max_examples=8, deadline=None)
@@ -48,7 +50,9 @@ def test_translation_cnn_is_exactly_equivariant_with_circular_padding(seed, dy, 
     assert relative_error(enc, x, (dy, dx)) < 1e-5
 
 
-@pytest.mark.parametrize("kind,order", [("rotation", 4), ("rotation", 8), ("dihedral", 4), ("translation", 1)])
+@pytest.mark.parametrize(
+    "kind,order", [("rotation", 4), ("rotation", 8), ("dihedral", 4), ("translation", 1)]
+)
 def test_unstructured_twins_are_not_equivariant(kind, order) -> None:
     enc = encoder(kind, order, False)
     assert not enc.structured

@@ -15,7 +15,11 @@ from escnn.nn.init import _generalized_he_init_variances
 from structured_ssl.encoders.escnn_compat import enn, gspaces
 from structured_ssl.encoders.escnn_init import he_init_std, r2conv
 
-SPACES = {"C4": lambda: gspaces.rot2dOnR2(4), "D4": lambda: gspaces.flipRot2dOnR2(4), "C8": lambda: gspaces.rot2dOnR2(8)}
+SPACES = {
+    "C4": lambda: gspaces.rot2dOnR2(4),
+    "D4": lambda: gspaces.flipRot2dOnR2(4),
+    "C8": lambda: gspaces.rot2dOnR2(8),
+}
 
 
 def field_types(gspace):
@@ -32,8 +36,15 @@ def field_types(gspace):
 def test_std_equals_escnn_generalized_he(space: str, kernel: int) -> None:
     gspace = SPACES[space]()
     for reprs_in, reprs_out in field_types(gspace):
-        conv = enn.R2Conv(enn.FieldType(gspace, reprs_in), enn.FieldType(gspace, reprs_out), kernel, initialize=False)
-        assert torch.equal(he_init_std(conv.basisexpansion), _generalized_he_init_variances(conv.basisexpansion))
+        conv = enn.R2Conv(
+            enn.FieldType(gspace, reprs_in),
+            enn.FieldType(gspace, reprs_out),
+            kernel,
+            initialize=False,
+        )
+        assert torch.equal(
+            he_init_std(conv.basisexpansion), _generalized_he_init_variances(conv.basisexpansion)
+        )
 
 
 def output_variance(make_conv, x: torch.Tensor, seeds: range) -> float:
@@ -52,8 +63,12 @@ def test_output_variance_at_init_matches_escnn_init() -> None:
     out_type = enn.FieldType(gspace, [gspace.regular_repr] * 8)
     torch.manual_seed(0)
     x = enn.GeometricTensor(torch.randn(4, in_type.size, 9, 9), in_type)
-    ours = output_variance(lambda: r2conv(in_type, out_type, 3, padding=1, bias=False), x, range(20))
-    escnn = output_variance(lambda: enn.R2Conv(in_type, out_type, 3, padding=1, bias=False), x, range(20, 40))
+    ours = output_variance(
+        lambda: r2conv(in_type, out_type, 3, padding=1, bias=False), x, range(20)
+    )
+    escnn = output_variance(
+        lambda: enn.R2Conv(in_type, out_type, 3, padding=1, bias=False), x, range(20, 40)
+    )
     assert abs(ours / escnn - 1) < 0.15, (ours, escnn)
 
 

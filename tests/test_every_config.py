@@ -31,11 +31,16 @@ from structured_ssl.config.config_checks import check_data_dir
 from structured_ssl.experiments.check import ONE_CPU_PROCESS
 
 REPO = Path(__file__).resolve().parents[1]
+
+
 def _cell_ids() -> list[str]:
     ids = []
     for root in ("configs", "configs/paper"):
         prefix = root.removeprefix("configs").strip("/")
-        ids += ["/".join(p for p in (prefix, c.dataset, c.name) if p) for c in offered_cells(REPO / root)]
+        ids += [
+            "/".join(p for p in (prefix, c.dataset, c.name) if p)
+            for c in offered_cells(REPO / root)
+        ]
     return ids
 
 
@@ -93,7 +98,9 @@ def builds_cheaply(config: str) -> bool:
     the other `small`-encoder datasets (their siblings differ in the objective line only)."""
     if config.startswith("paper/"):
         return False
-    return config.startswith("digits/") or config == "configs/default.yaml" or "/structured_" in config
+    return (
+        config.startswith("digits/") or config == "configs/default.yaml" or "/structured_" in config
+    )
 
 
 @pytest.mark.parametrize("config", CELLS)
@@ -113,8 +120,12 @@ def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, mo
 def test_cells_are_found() -> None:
     """The 128 cells of the old one-file-per-cell layout, composed now from about 30 files."""
     assert len(CELLS) == 130 and "configs/default.yaml" in CELLS
-    assert {"digits/hybrid_scale", "paper/mnist/structured_translation_unstructured", "paper/tiny_imagenet/frozen_scale",
-            "tiny_imagenet/unstructured_dihedral"} <= set(CELLS)
+    assert {
+        "digits/hybrid_scale",
+        "paper/mnist/structured_translation_unstructured",
+        "paper/tiny_imagenet/frozen_scale",
+        "tiny_imagenet/unstructured_dihedral",
+    } <= set(CELLS)
     assert len(list((REPO / "configs").rglob("*.yaml"))) <= 36  # 30 + 3 new groups + their manifest
 
 
@@ -163,9 +174,19 @@ def test_paper_cells_keep_the_papers_loss_head_and_optimiser(config: str) -> Non
     objective = config.split("/")[2].split("_")[0]
     dataset = config.split("/")[1]
     if objective in ("structured", "augmentation"):
-        assert model["loss"] == {"class_path": "structured_ssl.ssl.losses.NTXent", "init_args": {"temperature": 0.1}}
-        assert model.get("projector", [128, 128, 128]) == ([128, 128, 128] if dataset == "mnist" else [512, 2048, 512])
+        assert model["loss"] == {
+            "class_path": "structured_ssl.ssl.losses.NTXent",
+            "init_args": {"temperature": 0.1},
+        }
+        assert model.get("projector", [128, 128, 128]) == (
+            [128, 128, 128] if dataset == "mnist" else [512, 2048, 512]
+        )
     else:
         assert "loss" not in model and "projector" not in model
     assert model["optimizer"] == "../optimizer.yaml"
-    assert model["encoder"]["architecture"] == {"mnist": "paper_mnist", "cifar10": "paper_cifar", "tiny_imagenet": "paper_tiny"}[dataset]
+    assert (
+        model["encoder"]["architecture"]
+        == {"mnist": "paper_mnist", "cifar10": "paper_cifar", "tiny_imagenet": "paper_tiny"}[
+            dataset
+        ]
+    )

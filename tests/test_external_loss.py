@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def quiet(root: Path) -> list[str]:
-    return [f"--trainer.logger.init_args.save_dir={root}", f"--trainer.default_root_dir={root}",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+    return [
+        f"--trainer.logger.init_args.save_dir={root}",
+        f"--trainer.default_root_dir={root}",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.enable_model_summary=false",
+    ]
 
 
 def test_own_losses_are_kept_and_others_wrapped() -> None:
@@ -31,11 +35,21 @@ def test_own_losses_are_kept_and_others_wrapped() -> None:
         as_pair_loss(torch.nn.MSELoss(reduction="none"))(z0, z1)
 
 
-LOSSES = ["torch.nn.MSELoss"] + (["lightly.loss.NTXentLoss"] if importlib.util.find_spec("lightly") else [])
+LOSSES = ["torch.nn.MSELoss"] + (
+    ["lightly.loss.NTXentLoss"] if importlib.util.find_spec("lightly") else []
+)
 
 
 @pytest.mark.parametrize("class_path", LOSSES)
 def test_a_z0_z1_loss_by_class_path_trains(class_path: str, tmp_path: Path) -> None:
-    loss = f"--model.init_args.loss={{class_path: structured_ssl.ssl.external_loss.ExternalPairLoss, init_args: {{loss: {class_path}}}}}"
-    main(["fit", "--config", str(REPO / "configs/default.yaml"), loss,
-          "--trainer.fast_dev_run=true", *quiet(tmp_path)])
+    loss = f"--model.init_args.loss={{class_path: structured_ssl.ssl.external_loss.ExternalPairLoss, init_args: {{loss: {class_path}}}}}"  # noqa: E501
+    main(
+        [
+            "fit",
+            "--config",
+            str(REPO / "configs/default.yaml"),
+            loss,
+            "--trainer.fast_dev_run=true",
+            *quiet(tmp_path),
+        ]
+    )

@@ -62,7 +62,11 @@ def test_grid_distances_are_the_samplers_topographic_distances() -> None:
     plane = grid_distances((3, 3), cyclic=False)
     assert math.isclose(float(plane[0, 8]), math.sqrt(8), rel_tol=1e-6)
     dihedral = grid_distances((2, 4), cyclic=True)  # flip axis of size 2, rotation axis of 4
-    assert dihedral[0, 4] == 1 and dihedral[0, 3] == 1 and math.isclose(float(dihedral[0, 6]), math.sqrt(5), rel_tol=1e-6)
+    assert (
+        dihedral[0, 4] == 1
+        and dihedral[0, 3] == 1
+        and math.isclose(float(dihedral[0, 6]), math.sqrt(5), rel_tol=1e-6)
+    )
 
 
 def test_colour_scale_adapts_to_off_diagonal_values() -> None:

@@ -19,11 +19,19 @@ def test_random_backbone_is_the_same_encoder_untrained_and_seeded() -> None:
     second = random_backbone(trained, seed=0)
     shapes = [p.shape for p in trained.encoder.parameters()]
     assert [p.shape for p in first.encoder.parameters()] == shapes
-    assert all(torch.equal(a, b) for a, b in zip(first.encoder.parameters(), second.encoder.parameters(), strict=True))
-    assert not all(torch.equal(a, b) for a, b in zip(first.encoder.parameters(), trained.encoder.parameters(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first.encoder.parameters(), second.encoder.parameters(), strict=True)
+    )
+    assert not all(
+        torch.equal(a, b)
+        for a, b in zip(first.encoder.parameters(), trained.encoder.parameters(), strict=True)
+    )
     state = torch.random.get_rng_state()
     random_backbone(trained, seed=0)
-    assert torch.equal(state, torch.random.get_rng_state()), "building the reference must not move the run's RNG"
+    assert torch.equal(state, torch.random.get_rng_state()), (
+        "building the reference must not move the run's RNG"
+    )
 
 
 def test_linear_evaluation_separates_separable_data_and_not_shuffled_labels() -> None:

@@ -18,7 +18,10 @@ from cli_args import quiet
 from structured_ssl.groups import GROUP_TYPES, Group
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = [str(REPO / "configs" / "datasets" / "digits.yaml"), str(Path(__file__).with_name("flip_group.yaml"))]
+CONFIGS = [
+    str(REPO / "configs" / "datasets" / "digits.yaml"),
+    str(Path(__file__).with_name("flip_group.yaml")),
+]
 
 
 @pytest.fixture
@@ -37,7 +40,13 @@ def model(objective: str, **kwargs):
     from structured_ssl.methods import AugmentationSSL, StructuredSSL
 
     cls = {"structured": StructuredSSL, "augmentation": AugmentationSSL}[objective]
-    return cls(group=Group("flip"), encoder=EncoderSpec(architecture="small"), in_channels=1, image_size=21, **kwargs)
+    return cls(
+        group=Group("flip"),
+        encoder=EncoderSpec(architecture="small"),
+        in_channels=1,
+        image_size=21,
+        **kwargs,
+    )
 
 
 def test_the_plugin_names_the_group(flip) -> None:
@@ -84,8 +93,18 @@ def test_fit_trains_a_step(flip, objective: str, tmp_path: Path, capsys) -> None
     from structured_ssl.cli import main
 
     configs = [str(REPO / "configs" / "objectives" / f"{objective}.yaml"), *CONFIGS]
-    main(["fit", *[a for c in configs for a in ("--config", c)], "--trainer.fast_dev_run=true",
-          "--data.init_args.train_subset=64", "--data.init_args.batch_size=16", *quiet(tmp_path)])
+    main(
+        [
+            "fit",
+            *[a for c in configs for a in ("--config", c)],
+            "--trainer.fast_dev_run=true",
+            "--data.init_args.train_subset=64",
+            "--data.init_args.batch_size=16",
+            *quiet(tmp_path),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "final val/probe_acc" in printed, "the fit trained and validated"
-    assert "final val/fiber_equivariance_error" in printed or "final val/equivariance_error" in printed
+    assert (
+        "final val/fiber_equivariance_error" in printed or "final val/equivariance_error" in printed
+    )

@@ -16,10 +16,22 @@ import gpu  # noqa: E402
 
 
 def test_cpu_smoke_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
-    rows = gpu.main(["--cpu_smoke", "--backbones", "paper_mnist", "--groups", "translation",
-                     "--objectives", "StructuredSSL", "Supervised"])
+    rows = gpu.main(
+        [
+            "--cpu_smoke",
+            "--backbones",
+            "paper_mnist",
+            "--groups",
+            "translation",
+            "--objectives",
+            "StructuredSSL",
+            "Supervised",
+        ]
+    )
     assert [(r["objective"], r["batch"]) for r in rows] == [("StructuredSSL", 4), ("Supervised", 4)]
-    assert all(r["images_per_s"] > 0 and math.isclose(r["images_per_s"] * r["step_ms"], 4000) for r in rows)
+    assert all(
+        r["images_per_s"] > 0 and math.isclose(r["images_per_s"] * r["step_ms"], 4000) for r in rows
+    )
     out = capsys.readouterr().out
     assert "| " + " | ".join(gpu.HEADERS) + " |" in out
     assert out.count("| paper_mnist | translation |") == 2

@@ -34,7 +34,9 @@ def test_slots_spread_over_every_gpu_before_packing() -> None:
     assert gpu_slots([], 3) == []
 
 
-@pytest.mark.parametrize(("gpus", "per_gpu", "message"), [("0,,1", 1, "--gpus='0,,1'"), ("auto", 0, "--runs-per-gpu=0")])
+@pytest.mark.parametrize(
+    ("gpus", "per_gpu", "message"), [("0,,1", 1, "--gpus='0,,1'"), ("auto", 0, "--runs-per-gpu=0")]
+)
 def test_bad_placement_options_are_one_line(gpus: str, per_gpu: int, message: str) -> None:
     args = argparse.Namespace(launcher="local", jobs=1, echo=False, gpus=gpus, runs_per_gpu=per_gpu)
     with pytest.raises(SystemExit) as error:
@@ -49,8 +51,13 @@ def fake_runs(monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict[str, Any]], Co
     most: Counter = Counter()
     lock = threading.Lock()
 
-    def execute(spec: RunSpec, out: Path, echo: bool = False, threads: int | None = None,
-                extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    def execute(
+        spec: RunSpec,
+        out: Path,
+        echo: bool = False,
+        threads: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         gpu = (extra_env or {}).get("CUDA_VISIBLE_DEVICES")
         with lock:
             seen.append({"key": spec.key, "gpu": gpu, "threads": threads})
@@ -74,13 +81,17 @@ def test_each_run_gets_one_gpu_and_at_most_runs_per_gpu_share_it(
     launcher = launcher_from_args(args)
     specs = [RunSpec(key=f"digits/cell/seed{i}", configs=()) for i in range(9)]
     results = launcher.launch(specs, tmp_path)
-    assert sorted(results) == sorted(s.key for s in specs) and all(r is not None for r in results.values())
+    assert sorted(results) == sorted(s.key for s in specs) and all(
+        r is not None for r in results.values()
+    )
     assert {r["gpu"] for r in seen} == {"3", "5"}  # every run sees exactly one of the visible GPUs
     assert max(most.values()) <= 2 and sum(most.values()) >= 3  # packed, but never past 2 per GPU
     assert launcher.jobs == 4
 
 
-def test_without_gpus_the_launcher_keeps_its_cpu_behaviour(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_gpus_the_launcher_keeps_its_cpu_behaviour(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen, _ = fake_runs(monkeypatch)
     launcher = local.LocalLauncher(jobs=2, gpus=[])
     launcher.launch([RunSpec(key=f"k{i}", configs=()) for i in range(3)], tmp_path)

@@ -31,15 +31,21 @@ def default_group(kind: str) -> Group:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_small_encoder_keeps_the_bound_its_group_states(kind: str) -> None:
-    group = Group(kind, order=8)  # C8 / D8: only some elements are exact, the rest must not be claimed
+    group = Group(
+        kind, order=8
+    )  # C8 / D8: only some elements are exact, the rest must not be claimed
     torch.manual_seed(0)
     encoder = build_encoder(EncoderSpec(), group, 1, SMALL_SIZE)
     bound = encoder.equivariance_bound()
     assert bound is not None and bound == group.plugin.equivariance_bound()
     elements = group.plugin.checked_elements()
-    assert elements and all(any(g) for g in elements), "a bound must be stated for some non-identity element"
+    assert elements and all(any(g) for g in elements), (
+        "a bound must be stated for some non-identity element"
+    )
     rows = measure(encoder, probe_images(1, SMALL_SIZE, count=2), elements)
-    assert all(row.within(bound) for row in rows), [(row.element, row.fiber, row.baseline) for row in rows]
+    assert all(row.within(bound) for row in rows), [
+        (row.element, row.fiber, row.baseline) for row in rows
+    ]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -61,7 +67,9 @@ def test_augmentation_draws_on_a_grid_and_keeps_the_canvas(kind: str) -> None:
     group = default_group(kind)
     augment = GroupAugmentation(group, pixels_per_cell=4, image_size=SMALL_SIZE)
     grid = augment.element_grid
-    g1, g2 = sample_position_pairs(grid, augment.element_sampling(1.0), 6, torch.Generator().manual_seed(0))
+    g1, g2 = sample_position_pairs(
+        grid, augment.element_sampling(1.0), 6, torch.Generator().manual_seed(0)
+    )
     x = probe_images(1, SMALL_SIZE, count=6)
     views = augment(x, g1, torch.rand(6))
     assert views.shape == x.shape and torch.isfinite(views).all()
@@ -83,7 +91,9 @@ def test_every_module_in_the_package_registers_a_group() -> None:
     folder = Path(groups_package.__file__).parent
     files = {p.stem for p in folder.glob("*.py")} - {"__init__", "base", "spec"}
     modules = {cls.__module__.rsplit(".", 1)[-1] for cls in GROUP_TYPES.values()}
-    assert files <= modules | {"rotation"}, f"modules that register no group: {sorted(files - modules)}"
+    assert files <= modules | {"rotation"}, (
+        f"modules that register no group: {sorted(files - modules)}"
+    )
     assert {"rotation", "dihedral", "translation", "scale"} <= set(GROUP_TYPES)
 
 
@@ -103,7 +113,9 @@ def test_a_subclass_with_a_kind_is_a_group_the_config_can_name() -> None:
     try:
         assert Group("toy_for_test").short_name == "Y3"
         assert Group("toy_for_test", options={"width": 5}).size == 5
-        with pytest.raises(ValueError, match=r"group.options.height: the toy_for_test group accepts options: width"):
+        with pytest.raises(
+            ValueError, match=r"group.options.height: the toy_for_test group accepts options: width"
+        ):
             Group("toy_for_test", options={"height": 2})
     finally:
         GROUP_TYPES.pop("toy_for_test")

@@ -52,7 +52,9 @@ def test_no_host_sync_inside_the_training_step(tmp_path: Path, case: str) -> Non
         log_every_n_steps=50, logger=L.pytorch.loggers.CSVLogger(tmp_path), default_root_dir=tmp_path,
         callbacks=[*fast_callbacks(tmp_path), spy], enable_model_summary=False,
     )  # fmt: skip
-    trainer.fit(method(group=group), DigitsDataModule(batch_size=16, train_subset=96, device_resident=True))
+    trainer.fit(
+        method(group=group), DigitsDataModule(batch_size=16, train_subset=96, device_resident=True)
+    )
     assert trainer.global_step == 6
     assert dict(spy.calls) == {}, "host syncs inside the training step, by call site"
 
@@ -65,11 +67,21 @@ def test_finite_loss_reads_its_device_flag_every_n_steps(tmp_path: Path) -> None
             loss = super().training_step(batch, batch_idx)
             return loss * float("nan") if self.trainer.global_step == 1 else loss
 
-    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=6, limit_val_batches=0,
-                        callbacks=[FiniteLoss(every_n_steps=3)], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        limit_train_batches=6,
+        limit_val_batches=0,
+        callbacks=[FiniteLoss(every_n_steps=3)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     with pytest.raises(FloatingPointError, match=r"steps 0\.\.2 \(FiniteLoss every_n_steps=3\)"):
-        trainer.fit(Poisoned(group=Group("rotation", 4)), DigitsDataModule(batch_size=16, train_subset=96))
+        trainer.fit(
+            Poisoned(group=Group("rotation", 4)), DigitsDataModule(batch_size=16, train_subset=96)
+        )
     assert trainer.global_step == 2  # stopped at the third step, before its optimizer step
     with pytest.raises(ValueError, match="FiniteLoss every_n_steps=0: expected an integer >= 1"):
         FiniteLoss(every_n_steps=0)

@@ -70,7 +70,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -91,6 +91,9 @@ def test_find_cycle_finds_one() -> None:
 def test_the_package_has_no_import_circles() -> None:
     """Cycles are reported one at a time; the graph includes deferred (in-function) imports."""
     graph = import_graph()
-    assert len(graph) > 50 and graph["structured_ssl.ssl.augmentation"] >= {"structured_ssl.groups", "structured_ssl.ssl.pairs"}
+    assert len(graph) > 50 and graph["structured_ssl.ssl.augmentation"] >= {
+        "structured_ssl.groups",
+        "structured_ssl.ssl.pairs",
+    }
     cycle = find_cycle(graph)
     assert cycle is None, "import circle: " + " -> ".join(cycle)

@@ -29,7 +29,9 @@ def test_dry_run_prints_one_array_with_the_options_asked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = tmp_path / "launcher.yaml"
-    config.write_text("partition: gpu\ntime_min: 600\nmem_gb: 16\nsbatch: {account: lab}\nsetup: [module load cuda]\n")
+    config.write_text(
+        "partition: gpu\ntime_min: 600\nmem_gb: 16\nsbatch: {account: lab}\nsetup: [module load cuda]\n"
+    )
     grid_main([
         *SWEEP, "--out", str(tmp_path / "out"), "--launcher-config", str(config),
         "--slurm-time-min", "120", "--slurm-tasks-per-node", "2", "--slurm-gpus-per-node", "2",
@@ -57,8 +59,14 @@ def test_dry_run_prints_one_array_with_the_options_asked(
     tasks = [line for line in printed.splitlines() if "array task" in line]
     assert len(tasks) == 3
     for task in tasks:
-        assert "--trainer.devices=2" in task and "--trainer.num_nodes=1" in task and "--ckpt_path last" in task
-        assert '"auto_requeue": false' in task, "Lightning must not requeue too: submitit owns the signal"
+        assert (
+            "--trainer.devices=2" in task
+            and "--trainer.num_nodes=1" in task
+            and "--ckpt_path last" in task
+        )
+        assert '"auto_requeue": false' in task, (
+            "Lightning must not requeue too: submitit owns the signal"
+        )
     assert not (tmp_path / "out").exists(), "a dry run writes nothing"
 
 
@@ -67,7 +75,9 @@ def test_a_study_is_one_array_too(tmp_path: Path, capsys: pytest.CaptureFixture[
                 "--launcher", "slurm", "--dry-run", "--out", str(tmp_path)])  # fmt: skip
     printed = capsys.readouterr().out
     assert "#SBATCH --array=0-3%4" in printed.splitlines()
-    assert sum("array task" in line and "max_distance=1" in line for line in printed.splitlines()) == 2
+    assert (
+        sum("array task" in line and "max_distance=1" in line for line in printed.splitlines()) == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +104,9 @@ def test_bad_launcher_options_are_refused_in_one_line_before_anything_runs(
     assert not out.exists()
 
 
-def squeue_answers(monkeypatch: pytest.MonkeyPatch, stdout: str, returncode: int = 0) -> list[list[str]]:
+def squeue_answers(
+    monkeypatch: pytest.MonkeyPatch, stdout: str, returncode: int = 0
+) -> list[list[str]]:
     calls: list[list[str]] = []
 
     def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess:
@@ -113,7 +125,12 @@ def test_queue_tasks_are_read_by_name_and_array_index(monkeypatch: pytest.Monkey
     )
     tasks = queued_tasks(["sweep-a", "sweep-b"])
     assert "--name=sweep-a,sweep-b" in calls[0] and "--array" in calls[0]
-    assert tasks is not None and sorted(tasks) == [("sweep-a", 0), ("sweep-a", 1), ("sweep-a", 2), ("sweep-b", 0)]
+    assert tasks is not None and sorted(tasks) == [
+        ("sweep-a", 0),
+        ("sweep-a", 1),
+        ("sweep-a", 2),
+        ("sweep-b", 0),
+    ]
     assert tasks[("sweep-a", 2)].job_id == "41_2" and tasks[("sweep-a", 2)].state == "PENDING"
     # the newest submission of a key wins; keys not asked for are left out
     submissions = [Submission("sweep-a", ["k0", "k1", "k2"]), Submission("sweep-b", ["k1"])]
@@ -127,8 +144,12 @@ def test_a_failing_squeue_means_unknown_not_gone(monkeypatch: pytest.MonkeyPatch
     assert live_runs([Submission("sweep-a", ["k0"])], {"k0"}) is None
 
 
-def test_resubmission_keeps_the_same_runs_checkpoints_and_clears_changed_ones(tmp_path: Path) -> None:
-    spec = RunSpec(key="digits/structured_translation/seed0", configs=("a.yaml",), overrides=("--x=1",))
+def test_resubmission_keeps_the_same_runs_checkpoints_and_clears_changed_ones(
+    tmp_path: Path,
+) -> None:
+    spec = RunSpec(
+        key="digits/structured_translation/seed0", configs=("a.yaml",), overrides=("--x=1",)
+    )
     paths = RunPaths(tmp_path, spec.key)
     prepare_run(spec, tmp_path)  # first submission: writes the spec
     (paths.fit_dir / "checkpoints").mkdir(parents=True)
@@ -145,7 +166,9 @@ def test_resubmission_keeps_the_same_runs_checkpoints_and_clears_changed_ones(tm
     assert not paths.fit_dir.exists()
 
 
-def test_cluster_tests_fail_in_ci_and_skip_elsewhere_without_sbatch(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cluster_tests_fail_in_ci_and_skip_elsewhere_without_sbatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import test_slurm
 
     monkeypatch.setattr(test_slurm.shutil, "which", lambda name: None)  # no sbatch here
@@ -157,7 +180,9 @@ def test_cluster_tests_fail_in_ci_and_skip_elsewhere_without_sbatch(monkeypatch:
         test_slurm.require_cluster()
 
 
-def test_submitting_without_slurm_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_submitting_without_slurm_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no squeue
     with pytest.raises(SystemExit, match="sbatch/squeue not found on PATH") as error:
         grid_main([*SWEEP[:-1], "--out", str(tmp_path / "out")])

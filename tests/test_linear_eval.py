@@ -27,8 +27,12 @@ class CaptureEncoder(L.Callback):
     states: dict[str, dict[str, torch.Tensor]] = {}
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.states["fit"] = {k: v.detach().clone() for k, v in pl_module.encoder.state_dict().items()}
-        self.states["requires_grad"] = {n: p.requires_grad for n, p in pl_module.encoder.named_parameters()}  # type: ignore[assignment]
+        self.states["fit"] = {
+            k: v.detach().clone() for k, v in pl_module.encoder.state_dict().items()
+        }
+        self.states["requires_grad"] = {
+            n: p.requires_grad for n, p in pl_module.encoder.named_parameters()
+        }  # type: ignore[assignment]
         self.states["training"] = {n: m.training for n, m in pl_module.encoder.named_modules()}  # type: ignore[assignment]
         self.states["pretrained_class"] = pl_module.pretrained_class  # type: ignore[assignment]
 
@@ -77,11 +81,15 @@ def test_linear_eval_fit_then_test_from_a_real_checkpoint(pretrained: Path, tmp_
 
     # the encoder never trained: same weights AND batch-norm statistics as the checkpoint
     states: dict[str, Any] = CaptureEncoder.states
-    original = encoder_state(read_checkpoint(pretrained)["state_dict"], torch.nn.Module(), str(pretrained))
+    original = encoder_state(
+        read_checkpoint(pretrained)["state_dict"], torch.nn.Module(), str(pretrained)
+    )
     after = {k: v for k, v in states["fit"].items() if k in original}
     assert set(after) == set(original)
     for key, value in original.items():
-        assert torch.equal(after[key], value), f"encoder entry {key} changed during linear evaluation"
+        assert torch.equal(after[key], value), (
+            f"encoder entry {key} changed during linear evaluation"
+        )
     assert not any(states["requires_grad"].values())
     assert not any(states["training"].values()), "the frozen encoder must stay in eval mode"
     assert states["pretrained_class"] == "StructuredSSL"
@@ -94,12 +102,21 @@ def test_linear_eval_fit_then_test_from_a_real_checkpoint(pretrained: Path, tmp_
         assert logged.get(tag), f"{tag} was not logged"
         assert all(0.0 <= v <= 1.0 for v in logged[tag]), (tag, logged[tag])
     checkpoint = read_checkpoint(runs[0] / "checkpoints" / "last.ckpt")
-    assert not any(k.startswith("encoder.") for k in checkpoint["state_dict"]), "classifier-only checkpoint"
+    assert not any(k.startswith("encoder.") for k in checkpoint["state_dict"]), (
+        "classifier-only checkpoint"
+    )
 
     # compare names the run by what it evaluated, and reads the same numbers
     (row,) = collect(tmp_path)
-    assert (row.objective, row.group, row.loss) == ("LinearEval(StructuredSSL, invariant)", "C8", "NTXent")
-    assert (row.test_acc, row.rotated_acc) == (logged["test/linear_acc"][-1], logged["test_rotated/linear_acc"][-1])
+    assert (row.objective, row.group, row.loss) == (
+        "LinearEval(StructuredSSL, invariant)",
+        "C8",
+        "NTXent",
+    )
+    assert (row.test_acc, row.rotated_acc) == (
+        logged["test/linear_acc"][-1],
+        logged["test_rotated/linear_acc"][-1],
+    )
 
 
 def python_checkpoint(path: Path, prefix: str) -> StructuredSSL:
@@ -126,8 +143,20 @@ def test_checkpoint_with_prefixed_keys_and_no_class_path_loads(tmp_path: Path) -
         assert torch.allclose(evaluator.read_features(x), model.encoder.invariant(z), atol=1e-5)
     assert evaluator.probe[1].in_features == model.encoder.out_channels
     assert lifted.probe[1].in_features == z[0].numel()
-    assert [n for n, p in evaluator.named_parameters() if p.requires_grad] == ["probe.1.weight", "probe.1.bias"]
-    assert set(evaluator.hparams) == {"checkpoint", "features", "lr", "weight_decay", "momentum", "in_channels", "image_size", "num_classes"}
+    assert [n for n, p in evaluator.named_parameters() if p.requires_grad] == [
+        "probe.1.weight",
+        "probe.1.bias",
+    ]
+    assert set(evaluator.hparams) == {
+        "checkpoint",
+        "features",
+        "lr",
+        "weight_decay",
+        "momentum",
+        "in_channels",
+        "image_size",
+        "num_classes",
+    }
 
 
 def test_data_that_does_not_match_the_checkpoint_is_named(tmp_path: Path) -> None:

@@ -38,9 +38,16 @@ def test_pre_commit_hooks_are_the_lint_targets_checks() -> None:
 
 def test_ruff_check_and_format_are_clean() -> None:
     paths = ["src", "tests", "benchmarks", "scripts"]
-    check = subprocess.run([sys.executable, "-m", "ruff", "check", *paths], cwd=REPO, capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *paths], cwd=REPO, capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout[-4000:]
     fmt = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", *paths], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "-m", "ruff", "format", "--check", *paths],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
-    assert fmt.returncode == 0, "run: ruff format src tests benchmarks scripts\n" + fmt.stdout[-4000:]
+    assert fmt.returncode == 0, (
+        "run: ruff format src tests benchmarks scripts\n" + fmt.stdout[-4000:]
+    )

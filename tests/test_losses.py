@@ -120,15 +120,27 @@ def pair(n: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 # --------------------------------------------------------------------------- agreement with references
 @FEW
-@given(n=st.integers(2, 6), d=st.integers(1, 5), seed=st.integers(0, 10_000), t=st.sampled_from([0.1, 0.5, 1.0]))
+@given(
+    n=st.integers(2, 6),
+    d=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    t=st.sampled_from([0.1, 0.5, 1.0]),
+)
 def test_nt_xent_matches_loop_reference(n: int, d: int, seed: int, t: float) -> None:
     z1, z2 = pair(n, d, seed)
     assert nt_xent(z1, z2, t).item() == pytest.approx(ref_nt_xent(z1, z2, t), rel=1e-5, abs=1e-5)
-    assert NTXent(t)(z1, z2)["loss"].item() == pytest.approx(ref_nt_xent(z1, z2, t), rel=1e-5, abs=1e-5)
+    assert NTXent(t)(z1, z2)["loss"].item() == pytest.approx(
+        ref_nt_xent(z1, z2, t), rel=1e-5, abs=1e-5
+    )
 
 
 @FEW
-@given(n=st.integers(2, 6), d=st.integers(1, 5), seed=st.integers(0, 10_000), scale=st.sampled_from([0.3, 1.0, 3.0]))
+@given(
+    n=st.integers(2, 6),
+    d=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    scale=st.sampled_from([0.3, 1.0, 3.0]),
+)
 def test_vicreg_matches_loop_reference(n: int, d: int, seed: int, scale: float) -> None:
     z1, z2 = pair(n, d, seed)
     z1, z2 = z1 * scale, z2 * scale
@@ -144,7 +156,12 @@ def test_vicreg_matches_loop_reference(n: int, d: int, seed: int, scale: float) 
 
 
 @FEW
-@given(n=st.integers(2, 6), d=st.integers(1, 5), seed=st.integers(0, 10_000), lam=st.sampled_from([5e-3, 0.1, 1.0]))
+@given(
+    n=st.integers(2, 6),
+    d=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    lam=st.sampled_from([5e-3, 0.1, 1.0]),
+)
 def test_barlow_twins_matches_loop_reference(n: int, d: int, seed: int, lam: float) -> None:
     z1, z2 = pair(n, d, seed)
     expected = ref_barlow(z1, z2, lam)
@@ -188,7 +205,9 @@ def test_nt_xent_identical_orthonormal_views() -> None:
     n = 4
     z = torch.eye(6, dtype=torch.float64)[:n]
     for t in (0.1, 1.0):
-        assert nt_xent(z, z.clone(), t).item() == pytest.approx(math.log(1 + (2 * n - 2) * math.exp(-1 / t)), rel=1e-9)
+        assert nt_xent(z, z.clone(), t).item() == pytest.approx(
+            math.log(1 + (2 * n - 2) * math.exp(-1 / t)), rel=1e-9
+        )
 
 
 def test_nt_xent_all_orthogonal_views() -> None:
@@ -197,7 +216,9 @@ def test_nt_xent_all_orthogonal_views() -> None:
     n = 3
     basis = torch.eye(2 * n) * 5.0
     for t in (0.1, 1.0):
-        assert nt_xent(basis[:n], basis[n:], t).item() == pytest.approx(math.log(2 * n - 1), rel=1e-6)
+        assert nt_xent(basis[:n], basis[n:], t).item() == pytest.approx(
+            math.log(2 * n - 1), rel=1e-6
+        )
 
 
 def test_nt_xent_anchor_slices_average_to_full_loss() -> None:
@@ -207,7 +228,9 @@ def test_nt_xent_anchor_slices_average_to_full_loss() -> None:
     assert torch.stack(parts).mean().item() == pytest.approx(nt_xent(z1, z2, 0.2).item(), rel=1e-6)
 
 
-SIGNS = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])  # centred, uncorrelated columns
+SIGNS = torch.tensor(
+    [[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]]
+)  # centred, uncorrelated columns
 
 
 def test_vicreg_identical_decorrelated_views_cost_nothing() -> None:
@@ -223,11 +246,15 @@ def test_vicreg_terms_known_values() -> None:
     assert vicreg_terms(z1, z1.clone())["invariance"].item() == 0.0
     # constant embeddings: std = sqrt(eps) in every dim of both views -> variance = 1 - sqrt(eps)
     const = torch.ones(5, 3)
-    assert vicreg_terms(const, const)["variance"].item() == pytest.approx(1 - math.sqrt(1e-4), rel=1e-6)
+    assert vicreg_terms(const, const)["variance"].item() == pytest.approx(
+        1 - math.sqrt(1e-4), rel=1e-6
+    )
     # shifting a view changes only the invariance term: d^2 for a shift of d in every entry
     shifted = vicreg_terms(z1, z1 + 0.5)
     assert shifted["invariance"].item() == pytest.approx(0.25, rel=1e-6)
-    assert shifted["variance"].item() == pytest.approx(vicreg_terms(z1, z1)["variance"].item(), rel=1e-6)
+    assert shifted["variance"].item() == pytest.approx(
+        vicreg_terms(z1, z1)["variance"].item(), rel=1e-6
+    )
 
 
 def test_barlow_twins_known_values() -> None:
@@ -272,7 +299,12 @@ MODULES = [NTXent(0.2), VICReg(), BarlowTwins()]
 @pytest.mark.parametrize("loss", MODULES, ids=lambda m: type(m).__name__)
 def test_gradients_finite_even_for_degenerate_batches(loss: PairLoss) -> None:
     z1, z2 = pair(6, 4)
-    for a, b in [(z1, z2), (torch.ones(6, 4), torch.ones(6, 4)), (torch.zeros(6, 4), z2), (z1 * 1e3, z2 * 1e-3)]:
+    for a, b in [
+        (z1, z2),
+        (torch.ones(6, 4), torch.ones(6, 4)),
+        (torch.zeros(6, 4), z2),
+        (z1 * 1e3, z2 * 1e-3),
+    ]:
         a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
         out = loss(a, b)
         out["loss"].backward()
@@ -291,7 +323,12 @@ def test_invariant_to_batch_order(loss: PairLoss) -> None:
 
 
 def test_only_byol_needs_a_target() -> None:
-    assert [m.needs_target for m in (NTXent(), VICReg(), BarlowTwins(), BYOL())] == [False, False, False, True]
+    assert [m.needs_target for m in (NTXent(), VICReg(), BarlowTwins(), BYOL())] == [
+        False,
+        False,
+        False,
+        True,
+    ]
 
 
 @pytest.mark.parametrize("loss", [*MODULES, BYOL()], ids=lambda m: type(m).__name__)
@@ -313,7 +350,11 @@ def test_extra_terms_are_detached_and_loss_is_not() -> None:
 
 
 def test_nonfinite_terms_names_the_culprit() -> None:
-    terms = {"loss": torch.tensor(float("nan")), "invariance": torch.tensor(1.0), "covariance": torch.tensor(float("inf"))}
+    terms = {
+        "loss": torch.tensor(float("nan")),
+        "invariance": torch.tensor(1.0),
+        "covariance": torch.tensor(float("inf")),
+    }
     assert nonfinite_terms(terms) == ["loss", "covariance"]
     assert nonfinite_terms({}) == []
 
@@ -322,8 +363,11 @@ def test_nonfinite_terms_names_the_culprit() -> None:
 @pytest.mark.parametrize("loss", MODULES, ids=lambda m: type(m).__name__)
 def test_batch_of_one_is_refused_with_sizes(loss: PairLoss) -> None:
     z1, z2 = pair(1, 4)
-    with pytest.raises(ValueError, match=rf"{type(loss).__name__} needs a global batch of at least 2"
-        r".*per-process batch 1 x 1 process\(es\) = global batch 1"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{type(loss).__name__} needs a global batch of at least 2"
+        r".*per-process batch 1 x 1 process\(es\) = global batch 1",
+    ):
         loss(z1, z2)
 
 
@@ -369,7 +413,9 @@ def test_momentum_schedule_is_cosine_from_base_to_final() -> None:
     assert momentum_at(50, 100) == pytest.approx(0.998)
     assert momentum_at(100, 100) == pytest.approx(1.0)
     assert momentum_at(250, 100) == pytest.approx(1.0)
-    assert momentum_at(25, 100, base=0.9) == pytest.approx(1 - 0.1 * (math.cos(math.pi / 4) + 1) / 2)
+    assert momentum_at(25, 100, base=0.9) == pytest.approx(
+        1 - 0.1 * (math.cos(math.pi / 4) + 1) / 2
+    )
     values = [momentum_at(k, 40, base=0.99) for k in range(41)]
     assert all(a <= b for a, b in zip(values, values[1:], strict=False))
     assert momentum_at(10, float("inf"), base=0.99) == 0.99
@@ -449,7 +495,9 @@ def _losses() -> dict[str, PairLoss]:
     return {"ntxent": NTXent(0.3), "vicreg": VICReg(), "barlow": BarlowTwins(0.05), "byol": BYOL()}
 
 
-def _run_losses(x1: torch.Tensor, x2: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor) -> dict:
+def _run_losses(
+    x1: torch.Tensor, x2: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor
+) -> dict:
     """Loss and layer gradient for each loss module, on whatever batch this process holds."""
     results = {}
     for name, loss in _losses().items():
@@ -459,13 +507,18 @@ def _run_losses(x1: torch.Tensor, x2: torch.Tensor, targets: torch.Tensor, weigh
         z1, z2 = layer(x1), layer(x2)
         out = loss(z1, z2, targets[0], targets[1]) if loss.needs_target else loss(z1, z2)
         out["loss"].backward()
-        results[name] = {"terms": {k: v.detach() for k, v in out.items()}, "grad": layer.weight.grad.clone()}
+        results[name] = {
+            "terms": {k: v.detach() for k, v in out.items()},
+            "grad": layer.weight.grad.clone(),
+        }
     return results
 
 
 def _worker(rank_: int, world: int, port: int, data: dict, out_dir: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank_, world_size=world)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank_, world_size=world
+    )
     try:
         b = BATCH // world
         rows = slice(rank_ * b, (rank_ + 1) * b)
@@ -493,13 +546,20 @@ def _worker(rank_: int, world: int, port: int, data: dict, out_dir: str) -> None
         x = torch.full((2, 3), float(rank_), requires_grad=True)
         gathered = gather_with_grad(x)
         (gathered * torch.arange(1.0, 5.0)[:, None]).sum().backward()
-        results["gather"] = {"value": gathered.detach(), "grad": x.grad, "rank": rank(), "world": world_size()}
+        results["gather"] = {
+            "value": gathered.detach(),
+            "grad": x.grad,
+            "rank": rank(),
+            "world": world_size(),
+        }
         try:
             gather_with_grad(torch.zeros(rank_ + 1, 2))
         except ValueError as error:
             results["unequal"] = str(error)
         try:
-            NTXent()(torch.randn(1, 3), torch.randn(1, 3)) if world < 2 else VICReg()(torch.randn(0, 3), torch.randn(0, 3))
+            NTXent()(torch.randn(1, 3), torch.randn(1, 3)) if world < 2 else VICReg()(
+                torch.randn(0, 3), torch.randn(0, 3)
+            )
         except ValueError as error:
             results["tiny"] = str(error)
         torch.save(results, Path(out_dir) / f"rank{rank_}.pt")
@@ -524,17 +584,27 @@ def two_process_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict,
     }
     single = _run_losses(data["x1"], data["x2"], data["targets"], data["weight"])
     out_dir = tmp_path_factory.mktemp("gloo")
-    mp.start_processes(_worker, args=(2, _free_port(), data, str(out_dir)), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(
+        _worker,
+        args=(2, _free_port(), data, str(out_dir)),
+        nprocs=2,
+        join=True,
+        start_method="spawn",
+    )
     return single, [torch.load(out_dir / f"rank{r}.pt") for r in range(2)]
 
 
 @pytest.mark.parametrize("name", ["ntxent", "vicreg", "barlow", "byol"])
-def test_two_processes_match_one_process_with_the_global_batch(two_process_results, name: str) -> None:
+def test_two_processes_match_one_process_with_the_global_batch(
+    two_process_results, name: str
+) -> None:
     single, ranks = two_process_results
     expected = single[name]
     for result in ranks:
         entry = result[name]
-        torch.testing.assert_close(entry["mean_loss"], expected["terms"]["loss"], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            entry["mean_loss"], expected["terms"]["loss"], atol=1e-5, rtol=1e-5
+        )
         torch.testing.assert_close(entry["grad"], expected["grad"], atol=1e-5, rtol=1e-5)
         if "ddp_grad" in entry:
             torch.testing.assert_close(entry["ddp_grad"], expected["grad"], atol=1e-5, rtol=1e-5)
@@ -543,14 +613,18 @@ def test_two_processes_match_one_process_with_the_global_batch(two_process_resul
                 torch.testing.assert_close(entry["terms"][key], value, atol=1e-5, rtol=1e-5)
 
 
-def test_gather_with_grad_concatenates_in_rank_order_and_sums_gradients(two_process_results) -> None:
+def test_gather_with_grad_concatenates_in_rank_order_and_sums_gradients(
+    two_process_results,
+) -> None:
     _, ranks = two_process_results
     for r, result in enumerate(ranks):
         g = result["gather"]
         assert (g["rank"], g["world"]) == (r, 2)
         torch.testing.assert_close(g["value"], torch.tensor([0.0, 0, 1, 1])[:, None].expand(4, 3))
         # each rank's loss weighs row i by i + 1; the gradient of rank r's rows sums over both losses
-        torch.testing.assert_close(g["grad"], 2 * torch.tensor([2 * r + 1.0, 2 * r + 2.0])[:, None].expand(2, 3))
+        torch.testing.assert_close(
+            g["grad"], 2 * torch.tensor([2 * r + 1.0, 2 * r + 2.0])[:, None].expand(2, 3)
+        )
 
 
 def test_unequal_batches_across_processes_raise_clearly(two_process_results) -> None:

@@ -61,7 +61,9 @@ def test_knn_without_memory_bank_says_so() -> None:
         WeightedKNN().update(torch.randn(2, 4), torch.tensor([0, 1]))
 
 
-def train_probe(features: torch.Tensor, labels: torch.Tensor, classes: int = 10, steps: int = 150) -> torch.nn.Module:
+def train_probe(
+    features: torch.Tensor, labels: torch.Tensor, classes: int = 10, steps: int = 150
+) -> torch.nn.Module:
     probe = linear_classifier(features.shape[1], classes)
     optimizer = torch.optim.Adam(probe.parameters(), lr=0.05)
     for _ in range(steps):
@@ -109,7 +111,9 @@ def test_converged_linear_classifier_rejects_mismatched_inputs() -> None:
 @functools.cache
 def encoder(structured: bool):
     torch.manual_seed(0)
-    return build_encoder(EncoderSpec(structured=structured), Group("rotation", 4), in_channels=1, image_size=21)
+    return build_encoder(
+        EncoderSpec(structured=structured), Group("rotation", 4), in_channels=1, image_size=21
+    )
 
 
 def test_equivariance_error_is_zero_for_escnn_and_large_for_the_unstructured_twin() -> None:
@@ -148,7 +152,10 @@ def test_hyperparameters_become_plain_values() -> None:
     plain = plain_value(
         {
             "group": Group("rotation", 4),
-            "loss": {"class_path": "structured_ssl.ssl.losses.NTXent", "init_args": {"temperature": 0.1}},
+            "loss": {
+                "class_path": "structured_ssl.ssl.losses.NTXent",
+                "init_args": {"temperature": 0.1},
+            },
             "module": NTXent(),
             "widths": (8, 16),
             "class_path": None,
@@ -157,5 +164,9 @@ def test_hyperparameters_become_plain_values() -> None:
     )
     assert plain["group"]["kind"] == "rotation" and plain["group"]["order"] == 4
     assert plain["loss"] == {"class": "NTXent", "temperature": 0.1}
-    assert plain["module"] == "NTXent" and plain["widths"] == "[8, 16]" and plain["class_path"] == "None"
+    assert (
+        plain["module"] == "NTXent"
+        and plain["widths"] == "[8, 16]"
+        and plain["class_path"] == "None"
+    )
     assert "_instantiator" not in plain

@@ -17,11 +17,21 @@ REPO = Path(__file__).resolve().parents[1]
 def test_fit_runs_a_step(objective: str, group: str, tmp_path: Path, capsys) -> None:
     """One config file per group: composed with an objective and a dataset as any other group."""
     configs = [f"objectives/{objective}.yaml", "datasets/digits.yaml", f"groups/{group}.yaml"]
-    main(["fit", *[a for c in configs for a in ("--config", str(REPO / "configs" / c))], "--trainer.fast_dev_run=true",
-          "--data.init_args.train_subset=64", "--data.init_args.batch_size=16", *quiet(tmp_path)])
+    main(
+        [
+            "fit",
+            *[a for c in configs for a in ("--config", str(REPO / "configs" / c))],
+            "--trainer.fast_dev_run=true",
+            "--data.init_args.train_subset=64",
+            "--data.init_args.batch_size=16",
+            *quiet(tmp_path),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "final val/probe_acc" in printed, "the fit trained and validated"
-    assert "final val/fiber_equivariance_error" in printed or "final val/equivariance_error" in printed
+    assert (
+        "final val/fiber_equivariance_error" in printed or "final val/equivariance_error" in printed
+    )
 
 
 NEW_GROUPS = REPO / "configs" / "paper" / "new_groups"
@@ -35,8 +45,15 @@ def new_group_cells():
 
 def test_the_new_groups_manifest_offers_its_cells() -> None:
     names = {c.name for c in new_group_cells()}
-    assert {"structured_so2", "augmentation_so2", "frozen_so2", "structured_roto_translation",
-            "augmentation_roto_translation", "structured_rotation_c8", "structured_rotation_c16"} <= names
+    assert {
+        "structured_so2",
+        "augmentation_so2",
+        "frozen_so2",
+        "structured_roto_translation",
+        "augmentation_roto_translation",
+        "structured_rotation_c8",
+        "structured_rotation_c16",
+    } <= names
 
 
 @pytest.mark.parametrize("group", ["so2", "roto_translation", "rotation_c16"])
@@ -46,7 +63,11 @@ def test_new_group_cells_meet_their_bound_at_init(group: str) -> None:
     from structured_ssl.experiments.check import check_config
 
     configs, overrides = Cell("mnist", "structured", group).arguments(NEW_GROUPS)
-    result = check_config([*configs, str(REPO / "configs/paper/small.yaml")], images=4, overrides=overrides)
+    result = check_config(
+        [*configs, str(REPO / "configs/paper/small.yaml")], images=4, overrides=overrides
+    )
     assert result.passed and result.structured
     if group == "so2":
-        assert {r.element for r in result.rows} >= {(0.3,), (1.0,), (2.5,)}, "arbitrary angles are measured"
+        assert {r.element for r in result.rows} >= {(0.3,), (1.0,), (2.5,)}, (
+            "arbitrary angles are measured"
+        )

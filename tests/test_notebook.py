@@ -25,7 +25,9 @@ def outputs_of(notebook: nbformat.NotebookNode, mime: str) -> list[str]:
     return found
 
 
-def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_trains_three_runs_and_shows_the_comparison(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STRUCTURED_SSL_NOTEBOOK_EPOCHS", "1")
     monkeypatch.setenv("STRUCTURED_SSL_NOTEBOOK_TRAIN_SUBSET", "256")
     monkeypatch.setenv("STRUCTURED_SSL_NOTEBOOK_LOGDIR", str(tmp_path))
@@ -36,7 +38,10 @@ def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path, mon
     # a last cell (in memory only) checks that
     notebook.cells.append(nbformat.v4.new_code_cell("import sys; print('KERNEL', sys.executable)"))
     client = NotebookClient(
-        notebook, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+        notebook,
+        kernel_name="python3",
+        timeout=300,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     client.execute()
 
@@ -45,7 +50,11 @@ def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path, mon
     rows = [line for line in tables[-1].splitlines()[2:] if line.startswith("| ")]
     assert len(rows) == 3
     table = tables[-1]
-    for expected in ("StructuredSSL-C8-NTXent-seed0", "AugmentationSSL-C8-NTXent-seed0", "StructuredSSL-C8-unstructured-NTXent-seed0"):
+    for expected in (
+        "StructuredSSL-C8-NTXent-seed0",
+        "AugmentationSSL-C8-NTXent-seed0",
+        "StructuredSSL-C8-unstructured-NTXent-seed0",
+    ):
         assert expected in table
     for row in rows:  # fit and test both reached the table: rotated test accuracy is filled
         cells = [c.strip() for c in row.strip("|").split("|")]

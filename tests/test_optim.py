@@ -54,11 +54,21 @@ def test_lars_trust_ratio_is_one_for_zero_norms() -> None:
 
 def test_lars_excluded_parameters_get_plain_sgd() -> None:
     torch.manual_seed(0)
-    bias, weight, probe = nn.Parameter(torch.randn(4)), nn.Parameter(torch.randn(3, 4)), nn.Parameter(torch.randn(2, 3))
+    bias, weight, probe = (
+        nn.Parameter(torch.randn(4)),
+        nn.Parameter(torch.randn(3, 4)),
+        nn.Parameter(torch.randn(2, 3)),
+    )
     copies = [nn.Parameter(p.detach().clone()) for p in (bias, weight, probe)]
     lars = LARS(
-        [{"params": [bias, weight]}, {"params": [probe], "lars_exclude": True, "weight_decay": 0.0}],
-        lr=0.1, momentum=0.9, weight_decay=0.5, eta=1e-3,
+        [
+            {"params": [bias, weight]},
+            {"params": [probe], "lars_exclude": True, "weight_decay": 0.0},
+        ],
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=0.5,
+        eta=1e-3,
     )
     sgd_bias = torch.optim.SGD([copies[0]], lr=0.1, momentum=0.9)  # 1-D: no decay, no trust ratio
     sgd_probe = torch.optim.SGD([copies[2]], lr=0.1, momentum=0.9)
@@ -117,7 +127,11 @@ def test_build_optimizer_kinds_and_settings() -> None:
     params = list(nn.Linear(3, 2).parameters())
     sgd = build_optimizer(params, "sgd", lr=0.1, weight_decay=1e-4, momentum=0.8)
     assert isinstance(sgd, torch.optim.SGD)
-    assert (sgd.defaults["lr"], sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (0.1, 0.8, 1e-4)
+    assert (sgd.defaults["lr"], sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (
+        0.1,
+        0.8,
+        1e-4,
+    )
     adamw = build_optimizer(params, "AdamW", lr=1e-3, weight_decay=0.05)
     assert isinstance(adamw, torch.optim.AdamW) and adamw.defaults["weight_decay"] == 0.05
     lars = build_optimizer(params, "lars", lr=0.3, weight_decay=1e-6)
@@ -126,7 +140,10 @@ def test_build_optimizer_kinds_and_settings() -> None:
 
 def test_build_optimizer_keeps_group_overrides_and_drops_lars_keys_elsewhere() -> None:
     main, probe = nn.Linear(3, 2), nn.Linear(2, 2)
-    groups = [{"params": list(main.parameters())}, {"params": list(probe.parameters()), "lr": 0.5, "weight_decay": 0.0, "lars_exclude": True}]
+    groups = [
+        {"params": list(main.parameters())},
+        {"params": list(probe.parameters()), "lr": 0.5, "weight_decay": 0.0, "lars_exclude": True},
+    ]
     for name in ("sgd", "adamw"):
         opt = build_optimizer(groups, name, lr=0.01, weight_decay=0.1)
         assert [g["lr"] for g in opt.param_groups] == [0.01, 0.5]
@@ -139,7 +156,9 @@ def test_build_optimizer_keeps_group_overrides_and_drops_lars_keys_elsewhere() -
 
 def test_build_optimizer_errors_name_the_value() -> None:
     params = list(nn.Linear(3, 2).parameters())
-    with pytest.raises(ValueError, match="unknown optimizer 'adam'; choose one of sgd, adamw, lars"):
+    with pytest.raises(
+        ValueError, match="unknown optimizer 'adam'; choose one of sgd, adamw, lars"
+    ):
         build_optimizer(params, "adam", lr=0.1)
     with pytest.raises(ValueError, match="learning rate .* got -0.1"):
         build_optimizer(params, "sgd", lr=-0.1)
@@ -233,9 +252,13 @@ def _lars_run(foreach: bool) -> list[torch.Tensor]:
     with torch.no_grad():
         model[2].weight[0].zero_()
         probe.bias.zero_()
-    groups = [{"params": list(model.parameters())},
-              {"params": list(probe.parameters()), "lr": 0.05, "weight_decay": 0.0, "lars_exclude": True}]
-    opt = build_optimizer(groups, "lars", lr=0.3, weight_decay=1e-3, implementation="foreach" if foreach else "loop")
+    groups = [
+        {"params": list(model.parameters())},
+        {"params": list(probe.parameters()), "lr": 0.05, "weight_decay": 0.0, "lars_exclude": True},
+    ]
+    opt = build_optimizer(
+        groups, "lars", lr=0.3, weight_decay=1e-3, implementation="foreach" if foreach else "loop"
+    )
     x = torch.randn(16, 5)
     for _ in range(4):
         opt.zero_grad()
@@ -246,7 +269,9 @@ def _lars_run(foreach: bool) -> list[torch.Tensor]:
 
 def test_lars_foreach_computes_what_the_loop_computes() -> None:
     loop, foreach = _lars_run(False), _lars_run(True)
-    assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(loop, foreach, strict=True))
+    assert all(
+        torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(loop, foreach, strict=True)
+    )
     assert not torch.equal(loop[0], _lars_run_start())
 
 
@@ -266,8 +291,17 @@ def test_lars_auto_is_the_loop_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sgd_and_adamw_implementations_reach_torch() -> None:
     params = [nn.Parameter(torch.ones(2))]
-    assert build_optimizer(params, "sgd", lr=0.1, implementation="foreach").defaults["foreach"] is True
-    assert build_optimizer(params, "adamw", lr=0.1, implementation="fused").defaults["fused"] is True
-    assert build_optimizer(params, "sgd", lr=0.1).defaults["foreach"] is None  # torch decides: foreach on CUDA
-    with pytest.raises(ValueError, match="optimizer.implementation='fused' for lars: expected one of auto, loop, foreach"):
+    assert (
+        build_optimizer(params, "sgd", lr=0.1, implementation="foreach").defaults["foreach"] is True
+    )
+    assert (
+        build_optimizer(params, "adamw", lr=0.1, implementation="fused").defaults["fused"] is True
+    )
+    assert (
+        build_optimizer(params, "sgd", lr=0.1).defaults["foreach"] is None
+    )  # torch decides: foreach on CUDA
+    with pytest.raises(
+        ValueError,
+        match="optimizer.implementation='fused' for lars: expected one of auto, loop, foreach",
+    ):
         build_optimizer(params, "lars", lr=0.1, implementation="fused")

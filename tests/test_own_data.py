@@ -57,7 +57,9 @@ def folder(tmp_path: Path) -> Path:
 
 
 def module(root: Path, **kwargs) -> ImageFolderDataModule:
-    return ImageFolderDataModule(data_dir=str(root), image_size=17, resize_to=12, batch_size=8, **kwargs)
+    return ImageFolderDataModule(
+        data_dir=str(root), image_size=17, resize_to=12, batch_size=8, **kwargs
+    )
 
 
 def test_a_class_folder_serves_the_shared_format_with_seeded_splits(folder: Path) -> None:
@@ -66,19 +68,33 @@ def test_a_class_folder_serves_the_shared_format_with_seeded_splits(folder: Path
     assert data.classes == sorted(CLASSES)
     data.setup()
     sizes = {name: len(data.dataset(name)) for name in ("train", "val", "test", "test_rotated")}
-    assert sizes["train"] + sizes["val"] + sizes["test"] == 36 and sizes["test"] == sizes["test_rotated"] == 5
+    assert (
+        sizes["train"] + sizes["val"] + sizes["test"] == 36
+        and sizes["test"] == sizes["test_rotated"] == 5
+    )
     x, y = next(iter(data.val_dataloader()))
-    assert x.shape == (sizes["val"], 3, 17, 17) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert (
+        x.shape == (sizes["val"], 3, 17, 17) and x.dtype == torch.float32 and y.dtype == torch.int64
+    )
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.5
-    assert float(x[:, :, :2].abs().max()) == 0.0, "resized to 12 and zero-padded to 17: a blank border"
+    assert float(x[:, :, :2].abs().max()) == 0.0, (
+        "resized to 12 and zero-padded to 17: a blank border"
+    )
     plain, rotated = data.dataset("test")[0][0], data.dataset("test_rotated")[0][0]
-    assert not torch.allclose(plain, rotated) and data.dataset("test")[0][1] == data.dataset("test_rotated")[0][1]
+    assert (
+        not torch.allclose(plain, rotated)
+        and data.dataset("test")[0][1] == data.dataset("test_rotated")[0][1]
+    )
     again = module(folder)
     again.setup()
-    assert torch.equal(again.dataset("test")[3][0], data.dataset("test")[3][0]), "same seed, same split"
+    assert torch.equal(again.dataset("test")[3][0], data.dataset("test")[3][0]), (
+        "same seed, same split"
+    )
     other = module(folder, seed=1)
     other.setup()
-    test_files = lambda d: {d.sources["train"].files[i][0].name for i in d.dataset("test").dataset.indices}  # noqa: E731
+    test_files = lambda d: {  # noqa: E731
+        d.sources["train"].files[i][0].name for i in d.dataset("test").dataset.indices
+    }  # noqa: E731
     assert test_files(other) != test_files(data)
 
 
@@ -87,7 +103,11 @@ def test_train_test_subfolders_are_official_splits_and_grey_conversion(tmp_path:
     write_folder(tmp_path / "split" / "test", per_class=2)
     data = module(tmp_path / "split", channels=1)
     data.setup()
-    assert data.channels == 1 and len(data.dataset("test")) == 6 and len(data.dataset("train")) + len(data.dataset("val")) == 12
+    assert (
+        data.channels == 1
+        and len(data.dataset("test")) == 6
+        and len(data.dataset("train")) + len(data.dataset("val")) == 12
+    )
     assert data.dataset("test")[0][0].shape == (1, 17, 17)
 
 
@@ -97,11 +117,16 @@ def test_per_rank_draws_are_disjoint_and_resume_continues_with_the_next_batch(fo
     n = len(data.dataset("train"))
     drawn = []
     for rank in (0, 1):
-        data.trainer = SimpleNamespace(world_size=2, global_rank=rank, num_training_batches=float("inf"))
+        data.trainer = SimpleNamespace(
+            world_size=2, global_rank=rank, num_training_batches=float("inf")
+        )
         loader = data.train_dataloader()
         loader.sampler.set_epoch(3)
         drawn.append(list(loader.sampler))
-    assert not set(drawn[0]) & set(drawn[1]) and len(set(drawn[0]) | set(drawn[1])) == len(drawn[0]) * 2 >= n - 1
+    assert (
+        not set(drawn[0]) & set(drawn[1])
+        and len(set(drawn[0]) | set(drawn[1])) == len(drawn[0]) * 2 >= n - 1
+    )
 
     data.trainer = SimpleNamespace(world_size=1, global_rank=0, num_training_batches=float("inf"))
     first = data.train_dataloader()
@@ -146,13 +171,19 @@ def test_any_map_style_dataset_with_or_without_labels() -> None:
     x, y = next(iter(data.test_dataloader()[1]))
     assert x.shape == (4, 1, 17, 17) and set(y.tolist()) <= {0, 1, 2}
     unlabelled = DatasetDataModule(train=Tensors(), image_size=15, batch_size=4)
-    assert unlabelled.labelled is False and unlabelled.num_classes == 2 and unlabelled.val_dataloader() == []
+    assert (
+        unlabelled.labelled is False
+        and unlabelled.num_classes == 2
+        and unlabelled.val_dataloader() == []
+    )
     x, y = next(iter(unlabelled.predict_dataloader()))
     assert x.shape == (4, 3, 15, 15) and set(y.tolist()) == {UNLABELLED}
     assert torch.allclose(x[0], Tensors()[0]), "a float tensor at its own size is served as it is"
 
 
-def test_unlabelled_folder_pretrains_only_and_evaluation_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_unlabelled_folder_pretrains_only_and_evaluation_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
     data = module(write_folder(tmp_path / "flat", per_class=4, labelled=False))
     data.setup()
     assert data.labelled is False and len(data.dataset("train")) == 12
@@ -162,12 +193,21 @@ def test_unlabelled_folder_pretrains_only_and_evaluation_is_refused_in_one_line(
         data.test_dataloader()
     for subcommand in ("test", "validate"):
         message = refuse_evaluation_without_labels(subcommand, data, SimpleNamespace(callbacks=[]))
-        assert message and "\n" not in message and f"`{subcommand}`" in message and "flat" in message
+        assert (
+            message and "\n" not in message and f"`{subcommand}`" in message and "flat" in message
+        )
     from structured_ssl.callbacks.fit_summary import FitSummary
 
-    assert "FitSummary" in refuse_evaluation_without_labels("fit", data, SimpleNamespace(callbacks=[FitSummary()]))
+    assert "FitSummary" in refuse_evaluation_without_labels(
+        "fit", data, SimpleNamespace(callbacks=[FitSummary()])
+    )
     assert refuse_evaluation_without_labels("fit", data, SimpleNamespace(callbacks=[])) is None
-    assert refuse_evaluation_without_labels("test", module(write_folder(tmp_path / "labelled", 2)), None) is None
+    assert (
+        refuse_evaluation_without_labels(
+            "test", module(write_folder(tmp_path / "labelled", 2)), None
+        )
+        is None
+    )
 
 
 def test_the_probe_ignores_unlabelled_images() -> None:
@@ -177,7 +217,9 @@ def test_the_probe_ignores_unlabelled_images() -> None:
     features = torch.randn(6, model.encoder.out_channels)
     assert float(model.probe_loss(features, torch.full((6,), UNLABELLED)).detach()) == 0.0
     labels = torch.tensor([0, 1, 2, UNLABELLED, 1, UNLABELLED])
-    expected = torch.nn.functional.cross_entropy(model.probe(features)[labels >= 0], labels[labels >= 0])
+    expected = torch.nn.functional.cross_entropy(
+        model.probe(features)[labels >= 0], labels[labels >= 0]
+    )
     assert torch.allclose(model.probe_loss(features, labels), expected)
 
 
@@ -198,7 +240,9 @@ def cli_args(dataset: str, root: Path, logs: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def test_fit_through_the_cli_on_a_class_folder_evaluates_and_an_unlabelled_one_pretrains(tmp_path: Path, capsys) -> None:
+def test_fit_through_the_cli_on_a_class_folder_evaluates_and_an_unlabelled_one_pretrains(
+    tmp_path: Path, capsys
+) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder = write_folder(tmp_path / "images")
@@ -206,16 +250,31 @@ def test_fit_through_the_cli_on_a_class_folder_evaluates_and_an_unlabelled_one_p
     (version,) = (tmp_path / "logs").rglob("version_0")
     events = EventAccumulator(str(version), size_guidance={"scalars": 0})
     events.Reload()
-    assert {"train/loss", "val/probe_acc", "val/equivariance_error", "summary/run_test_linear_acc"} <= set(events.Tags()["scalars"])
+    assert {
+        "train/loss",
+        "val/probe_acc",
+        "val/equivariance_error",
+        "summary/run_test_linear_acc",
+    } <= set(events.Tags()["scalars"])
     assert "this run's encoder (StructuredSSL, rotation order 8)" in capsys.readouterr().out
 
     flat = write_folder(tmp_path / "flat", per_class=6, labelled=False)
     main(["fit", *cli_args("image_folder_pretrain", flat, tmp_path / "pretrain")])
     (ckpt,) = (tmp_path / "pretrain").rglob("last.ckpt")
     with pytest.raises(SystemExit) as exit_info:
-        main(["test", *cli_args("image_folder_pretrain", flat, tmp_path / "pretrain"), f"--ckpt_path={ckpt}"])
+        main(
+            [
+                "test",
+                *cli_args("image_folder_pretrain", flat, tmp_path / "pretrain"),
+                f"--ckpt_path={ckpt}",
+            ]
+        )
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(err) == 1 and "has no labels, so `test` cannot run" in err[0], err
+    assert (
+        exit_info.value.code == 2
+        and len(err) == 1
+        and "has no labels, so `test` cannot run" in err[0]
+    ), err
     with pytest.raises(SystemExit):
         main(["fit", *cli_args("image_folder", flat, tmp_path / "refused")])
     err = capsys.readouterr().err.strip().splitlines()

@@ -18,7 +18,9 @@ from structured_ssl.ssl.pairs import (
 )
 
 
-def cyclic_distance(a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], cyclic: bool) -> torch.Tensor:
+def cyclic_distance(
+    a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], cyclic: bool
+) -> torch.Tensor:
     delta = (a - b).abs().float()
     if cyclic:
         delta = torch.minimum(delta, torch.tensor(shape, dtype=torch.float32) - delta)
@@ -26,10 +28,18 @@ def cyclic_distance(a: torch.Tensor, b: torch.Tensor, shape: tuple[int, ...], cy
 
 
 grids = st.one_of(
-    st.tuples(st.integers(2, 12), st.just(True), st.just("rotation")).map(lambda t: ((t[0],), t[1], t[2])),
-    st.tuples(st.integers(2, 8), st.just(False), st.just("scale")).map(lambda t: ((t[0],), t[1], t[2])),
-    st.tuples(st.integers(2, 7), st.just(False), st.just("translation")).map(lambda t: ((t[0], t[0]), t[1], t[2])),
-    st.tuples(st.integers(2, 6), st.just(True), st.just("dihedral")).map(lambda t: ((2, t[0]), t[1], t[2])),
+    st.tuples(st.integers(2, 12), st.just(True), st.just("rotation")).map(
+        lambda t: ((t[0],), t[1], t[2])
+    ),
+    st.tuples(st.integers(2, 8), st.just(False), st.just("scale")).map(
+        lambda t: ((t[0],), t[1], t[2])
+    ),
+    st.tuples(st.integers(2, 7), st.just(False), st.just("translation")).map(
+        lambda t: ((t[0], t[0]), t[1], t[2])
+    ),
+    st.tuples(st.integers(2, 6), st.just(True), st.just("dihedral")).map(
+        lambda t: ((2, t[0]), t[1], t[2])
+    ),
 )
 
 
@@ -43,7 +53,9 @@ def test_pairs_respect_distance_bundle_and_bounds(grid, data) -> None:
     fiber_grid = FiberGrid.of(shape, cyclic, g0, kind)
     max_distance = data.draw(st.one_of(st.none(), st.floats(0.0, float(longest))))
     sampling = PairSampling(g0_size=g0, max_distance=max_distance)
-    first, second = sample_position_pairs(fiber_grid, sampling, 200, torch.Generator().manual_seed(1))
+    first, second = sample_position_pairs(
+        fiber_grid, sampling, 200, torch.Generator().manual_seed(1)
+    )
     if max_distance is not None:
         dist = cyclic_distance(first, second, shape, cyclic)
         assert (dist <= max_distance + 1e-5).all()
@@ -64,7 +76,9 @@ def test_no_self_pairs_unless_allowed() -> None:
 
 def test_unlimited_draws_are_independent_and_uniform() -> None:
     grid = FiberGrid.of((4,), True, 1, "rotation")
-    first, second = sample_position_pairs(grid, PairSampling(), 40000, torch.Generator().manual_seed(0))
+    first, second = sample_position_pairs(
+        grid, PairSampling(), 40000, torch.Generator().manual_seed(0)
+    )
     joint = torch.zeros(4, 4)
     joint.index_put_((first[:, 0], second[:, 0]), torch.ones(len(first)), accumulate=True)
     joint /= joint.sum()
@@ -108,13 +122,16 @@ def test_shared_base_positions_are_uniform() -> None:
 
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000), pairs_per_image=st.integers(1, 3), g0_size=st.integers(1, 3))
-def test_augmentation_ssl_reads_both_views_at_the_same_base(seed: int, pairs_per_image: int, g0_size: int) -> None:
+def test_augmentation_ssl_reads_both_views_at_the_same_base(
+    seed: int, pairs_per_image: int, g0_size: int
+) -> None:
     """A-SSL's two branches share g0: with identical views, the two bundles are identical."""
     from structured_ssl.methods import AugmentationSSL
 
     torch.manual_seed(seed)
     model = AugmentationSSL(
-        group=Group("rotation", 4), pairs=PairSampling(g0_size=g0_size, pairs_per_image=pairs_per_image)
+        group=Group("rotation", 4),
+        pairs=PairSampling(g0_size=g0_size, pairs_per_image=pairs_per_image),
     ).eval()
     views = model.make_views(torch.rand(5, 1, 21, 21))
     assert views.base.shape[0] == 5 * pairs_per_image

@@ -26,19 +26,29 @@ CASES = [
 
 
 @pytest.mark.parametrize("architecture,channels,size,width,group", CASES)
-def test_paper_backbone_output_shape(architecture: str, channels: int, size: int, width: int, group: str) -> None:
+def test_paper_backbone_output_shape(
+    architecture: str, channels: int, size: int, width: int, group: str
+) -> None:
     g = GROUPS[group]
-    encoder = build_encoder(EncoderSpec(architecture=architecture), g, in_channels=channels, image_size=size).eval()
+    encoder = build_encoder(
+        EncoderSpec(architecture=architecture), g, in_channels=channels, image_size=size
+    ).eval()
     with torch.no_grad():
         z = encoder(torch.rand(2, channels, size, size))
     assert z.shape == (2, width, g.size, 8, 8)
     assert encoder.invariant(z).shape == (2, width)
 
 
-@pytest.mark.parametrize("group,twin,fibers", [("translation", "UnstructuredMLP", 16), ("scale", "UnstructuredCNN", 6)])
-def test_table_2_twins_have_fake_fibers_and_are_not_equivariant(group: str, twin: str, fibers: int) -> None:
+@pytest.mark.parametrize(
+    "group,twin,fibers", [("translation", "UnstructuredMLP", 16), ("scale", "UnstructuredCNN", 6)]
+)
+def test_table_2_twins_have_fake_fibers_and_are_not_equivariant(
+    group: str, twin: str, fibers: int
+) -> None:
     g = GROUPS[group]
-    encoder = build_encoder(EncoderSpec(architecture="paper_mnist", structured=False), g, in_channels=1, image_size=29)
+    encoder = build_encoder(
+        EncoderSpec(architecture="paper_mnist", structured=False), g, in_channels=1, image_size=29
+    )
     assert type(encoder).__name__ == twin
     from structured_ssl.callbacks.metrics import equivariance_error
 
@@ -58,7 +68,9 @@ def bn(c: int) -> int:
 @pytest.mark.parametrize("group", ["rotation", "scale"])
 def test_paper_mnist_twin_is_the_same_cnn_with_a_g_times_wider_last_conv(group: str) -> None:
     g = GROUPS[group]
-    twin = build_encoder(EncoderSpec(architecture="paper_mnist", structured=False), g, in_channels=1, image_size=29)
+    twin = build_encoder(
+        EncoderSpec(architecture="paper_mnist", structured=False), g, in_channels=1, image_size=29
+    )
     wide = 128 * g.size
     expected = 32 * 121 + bn(32) + 64 * 32 * 49 + bn(64) + wide * 64 * 49 + bn(wide)
     assert twin.num_parameters() == expected
@@ -66,14 +78,22 @@ def test_paper_mnist_twin_is_the_same_cnn_with_a_g_times_wider_last_conv(group: 
 
 @pytest.mark.parametrize("architecture", ["paper_cifar", "paper_tiny"])
 @pytest.mark.parametrize("group", ["rotation", "scale"])
-def test_resnet_twin_is_the_translation_resnet_with_a_g_times_wider_last_block(architecture: str, group: str) -> None:
+def test_resnet_twin_is_the_translation_resnet_with_a_g_times_wider_last_block(
+    architecture: str, group: str
+) -> None:
     """Table 2's twin: the same ResNet, plain convs, only the last block's output |G| wider
     (its second conv, its batch norm and a 1x1 projection shortcut that the identity needed)."""
     g = GROUPS[group]
-    twin = build_encoder(EncoderSpec(architecture=architecture, structured=False), g, in_channels=3, image_size=33)
-    plain = build_encoder(EncoderSpec(architecture=architecture), GROUPS["translation"], in_channels=3, image_size=33)
+    twin = build_encoder(
+        EncoderSpec(architecture=architecture, structured=False), g, in_channels=3, image_size=33
+    )
+    plain = build_encoder(
+        EncoderSpec(architecture=architecture), GROUPS["translation"], in_channels=3, image_size=33
+    )
     assert type(twin).__name__ == "PaperResNetTwin" and twin.out_channels == 512
-    convs = [m for m in twin.modules() if "Conv" in type(m).__name__ and next(m.children(), None) is None]
+    convs = [
+        m for m in twin.modules() if "Conv" in type(m).__name__ and next(m.children(), None) is None
+    ]
     assert convs and all(type(m) is torch.nn.Conv2d for m in convs)
     k = g.size - 1
     widened = 512 * 512 * 9 * k + bn(512) * k + (512 * 512 * g.size + bn(512 * g.size))

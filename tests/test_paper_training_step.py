@@ -22,8 +22,17 @@ from structured_ssl.encoders.paper import layer_strides
 from structured_ssl.groups import PAPER_SCALES, Group
 from structured_ssl.methods import StructuredSSL
 
-GROUPS = {"rotation": Group("rotation", 4), "translation": Group("translation"), "scale": Group("scale", scales=PAPER_SCALES)}
-SIZES = {("paper_cifar", "translation"): 16, ("paper_tiny", "translation"): 32, "paper_cifar": 9, "paper_tiny": 17}
+GROUPS = {
+    "rotation": Group("rotation", 4),
+    "translation": Group("translation"),
+    "scale": Group("scale", scales=PAPER_SCALES),
+}
+SIZES = {
+    ("paper_cifar", "translation"): 16,
+    ("paper_tiny", "translation"): 32,
+    "paper_cifar": 9,
+    "paper_tiny": 17,
+}
 CASES = [(a, k, s) for a in ("paper_cifar", "paper_tiny") for k in GROUPS for s in (True, False)]
 
 
@@ -36,7 +45,9 @@ def test_one_training_step(architecture: str, kind: str, structured: bool) -> No
     size = SIZES.get((architecture, kind), SIZES[architecture])
     group = GROUPS[kind]
     spec = EncoderSpec(architecture=architecture, structured=structured, padding_mode="circular")
-    model = StructuredSSL(group=group, encoder=spec, projector=(32, 32), in_channels=3, image_size=size)
+    model = StructuredSSL(
+        group=group, encoder=spec, projector=(32, 32), in_channels=3, image_size=size
+    )
     x = torch.rand(2, 3, size, size)
 
     error = float(equivariance_error(model.encoder, x, num_elements=2, seed=0))
@@ -62,5 +73,6 @@ def test_one_training_step(architecture: str, kind: str, structured: bool) -> No
     assert sum(bool(g.abs().sum() > 0) for g in grads) >= 0.9 * len(grads)
     before = [p.detach().clone() for p in model.encoder.parameters()]
     torch.optim.SGD(model.encoder.parameters(), lr=1e-3).step()
-    assert any(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters(), strict=True))
-
+    assert any(
+        not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters(), strict=True)
+    )

@@ -20,6 +20,10 @@ def test_every_python_block_of_the_guide_runs() -> None:
 
 def test_public_names_resolve_in_a_fresh_interpreter() -> None:
     code = "import structured_ssl as s; [getattr(s, n) for n in s.__all__]; print(len(s.__all__))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src")})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "src")},
+    )
     assert done.returncode == 0, done.stderr

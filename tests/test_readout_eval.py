@@ -28,7 +28,9 @@ C4 = Group(kind="rotation", order=4)
 )
 def test_paper_readout_shapes(architecture: str, size: int, channels: int, width: int) -> None:
     kernels = (11, 7, 7) if architecture == "small" else None
-    encoder = build_encoder(EncoderSpec(architecture, kernel_sizes=kernels, readout="paper"), C4, channels, size).eval()
+    encoder = build_encoder(
+        EncoderSpec(architecture, kernel_sizes=kernels, readout="paper"), C4, channels, size
+    ).eval()
     expected = BatchNormReadout if architecture == "paper_cifar" else ConvReadout
     assert isinstance(encoder.readout, expected)
     with torch.no_grad():
@@ -81,10 +83,17 @@ def test_ssl_never_moves_the_readout_supervised_does() -> None:
     ssl = StructuredSSL(group=C4, encoder=spec, image_size=29)
     ssl.training_step((x, y), 0).backward()
     assert ssl.encoder.readout.weight.grad is None or not ssl.encoder.readout.weight.grad.any()
-    assert any(p.grad is not None and p.grad.any() for n, p in ssl.encoder.named_parameters() if not n.startswith("readout."))
+    assert any(
+        p.grad is not None and p.grad.any()
+        for n, p in ssl.encoder.named_parameters()
+        if not n.startswith("readout.")
+    )
     supervised = Supervised(group=C4, encoder=spec, image_size=29)
     supervised.training_step((x, y), 0).backward()
-    assert supervised.encoder.readout.weight.grad is not None and supervised.encoder.readout.weight.grad.any()
+    assert (
+        supervised.encoder.readout.weight.grad is not None
+        and supervised.encoder.readout.weight.grad.any()
+    )
     assert supervised.encoder.readout in [m for m in supervised.modules()]
     assert any(p is supervised.encoder.readout.weight for p in supervised.trainable_parameters())
 
@@ -116,7 +125,9 @@ def _separable(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def test_linear_eval_reaches_the_known_accuracy_and_fits_on_train_only() -> None:
     train, test = _separable(2000, 0), _separable(1000, 1)
     evaluation = TestLinearEval()
-    accuracy = evaluation.evaluate(Identity(), TensorDataset(*train), {"test": TensorDataset(*test)})
+    accuracy = evaluation.evaluate(
+        Identity(), TensorDataset(*train), {"test": TensorDataset(*test)}
+    )
     assert float(accuracy["test"]) == 1.0  # separable with a margin: a converged fit is perfect
     weights = evaluation.fitted.linear.weight.clone()
     # the same fit when the test labels are scrambled and the test features replaced: the

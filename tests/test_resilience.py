@@ -41,7 +41,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def start(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess.Popen:
     """Start ``structured-ssl fit`` of the default config: 2 epochs x 4 steps, batch 16, logs in ``root``."""
-    recorder = {"class_path": "fault_injection.RecordSteps", "init_args": {"path": str(root / "steps.txt")}}
+    recorder = {
+        "class_path": "fault_injection.RecordSteps",
+        "init_args": {"path": str(root / "steps.txt")},
+    }
     args = [
         sys.executable, "-m", "structured_ssl.cli", "fit",
         "--config", str(REPO / "configs/default.yaml"),
@@ -55,7 +58,9 @@ def start(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subproce
     # this checkout's source first (not whatever copy is installed), then the test-only callbacks
     path = os.pathsep.join([str(REPO / "src"), str(REPO / "tests")])
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
-    return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
@@ -68,7 +73,10 @@ def fit(root: Path, *extra: str, callbacks: tuple[dict, ...] = ()) -> subprocess
 
 
 def signal_at(step: int, name: str) -> dict:
-    return {"class_path": "fault_injection.SignalAtStep", "init_args": {"step": step, "signal": name}}
+    return {
+        "class_path": "fault_injection.SignalAtStep",
+        "init_args": {"step": step, "signal": name},
+    }
 
 
 def steps(root: Path, rank: int = 0) -> dict[int, str]:
@@ -107,12 +115,19 @@ def assert_same_training_state(a: dict, b: dict) -> None:
     for state_a, state_b in zip(a["optimizer_states"], b["optimizer_states"], strict=True):
         for index, slots in state_a["state"].items():
             for name, value in slots.items():
-                assert torch.equal(torch.as_tensor(value), torch.as_tensor(state_b["state"][index][name])), name
+                assert torch.equal(
+                    torch.as_tensor(value), torch.as_tensor(state_b["state"][index][name])
+                ), name
     assert a["lr_schedulers"] == b["lr_schedulers"]
 
 
 # ----------------------------------------------------------------------------- end to end
-DDP = ("--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.sync_batchnorm=true")
+DDP = (
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=2",
+    "--trainer.strategy=ddp",
+    "--trainer.sync_batchnorm=true",
+)
 RESUME_CASES = {
     # BYOL: its EMA target network and momentum schedule must resume too
     "structured-byol": ("--model.init_args.loss=structured_ssl.ssl.losses.BYOL",),
@@ -141,23 +156,31 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path: Path, 
         assert finish(uninterrupted).returncode == 0
     assert killed.returncode == -signal.SIGKILL
     assert max(steps(interrupted)) == 7
-    assert torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)["global_step"] == 5
+    assert (
+        torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)["global_step"] == 5
+    )
 
     resumed = fit(interrupted, *extra, "--ckpt_path=last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Restored all states" in resumed.stderr
-    assert [p.name for p in run_dir(interrupted).iterdir()] == ["version_0"], "resume logs into the same run"
+    assert [p.name for p in run_dir(interrupted).iterdir()] == ["version_0"], (
+        "resume logs into the same run"
+    )
 
     # on every rank: same batches, same random state before each step, same losses; then same final state
     for rank in range(ranks):
         assert steps(interrupted, rank) == steps(straight, rank) and len(steps(straight, rank)) == 8
     if ranks > 1:
         assert steps(straight, 0) != steps(straight, 1), "the ranks train on different data"
-    assert logged_losses(interrupted) == logged_losses(straight) and len(logged_losses(straight)) == 8
+    assert (
+        logged_losses(interrupted) == logged_losses(straight) and len(logged_losses(straight)) == 8
+    )
     final = torch.load(checkpoints(interrupted) / "last.ckpt", weights_only=False)
     if case == "structured-byol":
         assert any(key.startswith("target.") for key in final["state_dict"])
-    assert_same_training_state(torch.load(checkpoints(straight) / "last.ckpt", weights_only=False), final)
+    assert_same_training_state(
+        torch.load(checkpoints(straight) / "last.ckpt", weights_only=False), final
+    )
 
 
 def test_sigterm_saves_last_checkpoint_at_the_next_step_boundary(tmp_path: Path) -> None:
@@ -166,7 +189,9 @@ def test_sigterm_saves_last_checkpoint_at_the_next_step_boundary(tmp_path: Path)
     assert sorted(steps(tmp_path)) == [1, 2], "the run stops after the step the signal arrived in"
     checkpoint = torch.load(checkpoints(tmp_path) / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 2
-    assert checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [{"epoch": 0, "batches": 2}]
+    assert checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
+        {"epoch": 0, "batches": 2}
+    ]
     assert "SIGTERM received: saved" in run.stderr
 
 
@@ -180,12 +205,18 @@ def test_nan_loss_stops_naming_step_and_term_and_keeps_last_good_checkpoint(tmp_
     assert sorted(steps(tmp_path)) == [1, 2, 3, 4, 5, 6], "no step completed on the poisoned batch"
     checkpoint = torch.load(checkpoints(tmp_path) / "last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 5
-    model = StructuredSSL.load_from_checkpoint(checkpoints(tmp_path) / "last.ckpt", weights_only=False)  # strict
-    assert all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point())
+    model = StructuredSSL.load_from_checkpoint(
+        checkpoints(tmp_path) / "last.ckpt", weights_only=False
+    )  # strict
+    assert all(
+        torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()
+    )
 
 
 # ----------------------------------------------------------------------------- units
-def test_atomic_checkpoint_io_keeps_the_old_file_when_a_write_fails(tmp_path: Path, monkeypatch) -> None:
+def test_atomic_checkpoint_io_keeps_the_old_file_when_a_write_fails(
+    tmp_path: Path, monkeypatch
+) -> None:
     io, path = AtomicCheckpointIO(), tmp_path / "ckpts" / "last.ckpt"
     io.save_checkpoint({"step": torch.tensor(1)}, path)
     assert io.load_checkpoint(path)["step"] == 1
@@ -199,7 +230,9 @@ def test_atomic_checkpoint_io_keeps_the_old_file_when_a_write_fails(tmp_path: Pa
         io.save_checkpoint({"step": torch.tensor(2)}, path)
     monkeypatch.undo()
     assert io.load_checkpoint(path)["step"] == 1
-    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"], "no temporary file is left behind"
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"], (
+        "no temporary file is left behind"
+    )
 
 
 def test_resumable_loader_continues_where_it_stopped_and_orders_by_seed_and_epoch() -> None:
@@ -208,7 +241,9 @@ def test_resumable_loader_continues_where_it_stopped_and_orders_by_seed_and_epoc
     def loader() -> ResumableDataLoader:
         dataset = data.dataset("train")
         sampler = EpochSampler(dataset, seed=3, drop_last=True)
-        return ResumableDataLoader(dataset, sampler=sampler, batch_size=32, drop_last=True, epoch_batches=lambda: 4)
+        return ResumableDataLoader(
+            dataset, sampler=sampler, batch_size=32, drop_last=True, epoch_batches=lambda: 4
+        )
 
     first = loader()
     first.sampler.set_epoch(1)
@@ -239,7 +274,9 @@ def test_resumable_loader_continues_where_it_stopped_and_orders_by_seed_and_epoc
 
     # two ranks draw disjoint halves of the same permutation
     dataset = data.dataset("train")
-    ranks = [list(EpochSampler(dataset, num_replicas=2, rank=r, seed=3, drop_last=True)) for r in (0, 1)]
+    ranks = [
+        list(EpochSampler(dataset, num_replicas=2, rank=r, seed=3, drop_last=True)) for r in (0, 1)
+    ]
     assert not set(ranks[0]) & set(ranks[1]) and len(ranks[0]) == len(ranks[1]) == 100
 
 

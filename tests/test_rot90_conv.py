@@ -53,8 +53,12 @@ def test_lift_then_group_conv_is_exactly_equivariant(name: str, stride: int, sid
         z = lift(x)
         y = conv(z)
         for g in elements(group):
-            assert relative(lift(hidden.transform_input(x, g)), hidden.transform_output(z, g)) < 1e-5, g
-            assert relative(conv(lift(out.transform_input(x, g))), out.transform_output(y, g)) < 1e-5, g
+            assert (
+                relative(lift(hidden.transform_input(x, g)), hidden.transform_output(z, g)) < 1e-5
+            ), g
+            assert (
+                relative(conv(lift(out.transform_input(x, g))), out.transform_output(y, g)) < 1e-5
+            ), g
 
 
 def test_group_conv_does_not_mix_orientations() -> None:
@@ -92,7 +96,9 @@ def test_exact_size_rule() -> None:
 @pytest.mark.parametrize("name", list(GROUPS))
 @pytest.mark.parametrize("rotation_conv", ["sesn_copies", "escnn"])
 def test_paper_mnist_exact_at_exact_sizes_only(name: str, rotation_conv: str) -> None:
-    encoder = build_encoder(EncoderSpec(architecture="paper_mnist", rotation_conv=rotation_conv), GROUPS[name], 1, 29)
+    encoder = build_encoder(
+        EncoderSpec(architecture="paper_mnist", rotation_conv=rotation_conv), GROUPS[name], 1, 29
+    )
     for side in (29, 28, 31):
         x = torch.zeros(2, 1, side, side)
         x[:, :, 3:-3, 3:-3] = torch.rand(2, 1, side - 6, side - 6)
@@ -101,11 +107,26 @@ def test_paper_mnist_exact_at_exact_sizes_only(name: str, rotation_conv: str) ->
         assert (error < 1e-4) == exact, (side, error)
 
 
-@pytest.mark.parametrize("spec,group,message", [
-    (EncoderSpec(architecture="paper_cifar"), Group("rotation", 8), "rotation_conv='sesn_copies'"),
-    (EncoderSpec(architecture="paper_cifar", rotation_conv="bogus"), Group("rotation", 4), "rotation_conv='bogus'"),
-    (EncoderSpec(architecture="small", rotation_conv="sesn_copies"), Group("rotation", 4), "rotation_conv='sesn_copies'"),
-])
+@pytest.mark.parametrize(
+    "spec,group,message",
+    [
+        (
+            EncoderSpec(architecture="paper_cifar"),
+            Group("rotation", 8),
+            "rotation_conv='sesn_copies'",
+        ),
+        (
+            EncoderSpec(architecture="paper_cifar", rotation_conv="bogus"),
+            Group("rotation", 4),
+            "rotation_conv='bogus'",
+        ),
+        (
+            EncoderSpec(architecture="small", rotation_conv="sesn_copies"),
+            Group("rotation", 4),
+            "rotation_conv='sesn_copies'",
+        ),
+    ],
+)
 def test_bad_rotation_conv_is_one_line(spec: EncoderSpec, group: Group, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
         build_encoder(spec, group, 3, 33)

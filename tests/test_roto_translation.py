@@ -35,7 +35,10 @@ def test_product_action_is_exact_for_any_content(encoder, g) -> None:
     """f(T_g x) = Γ_g f(x) to float round-off, for random content reaching the border."""
     x = torch.rand(3, 1, 21, 21)
     with torch.no_grad():
-        moved, expected = encoder(encoder.transform_input(x, g)), encoder.transform_output(encoder(x), g)
+        moved, expected = (
+            encoder(encoder.transform_input(x, g)),
+            encoder.transform_output(encoder(x), g),
+        )
     assert relative(moved, expected) < 1e-5
     assert relative(moved, encoder(x)) > 0.05, "the element moves the map (not the identity)"
 

@@ -203,7 +203,9 @@ def test_training_step_draws_from_seed_step_and_rank(monkeypatch) -> None:
     assert torch.equal(a.first, b.first) and torch.equal(a.second, b.second)
 
 
-@pytest.mark.parametrize("group", [Group("rotation", 4), Group("translation"), Group("scale")], ids=["C4", "T", "S6"])
+@pytest.mark.parametrize(
+    "group", [Group("rotation", 4), Group("translation"), Group("scale")], ids=["C4", "T", "S6"]
+)
 def test_augmentation_reads_both_views_at_one_base_per_example(group: Group) -> None:
     """The same view twice gives the same two bundles: g0 is shared by the views of an example
     (and differs between examples)."""

@@ -76,14 +76,21 @@ def shipped(cell: str, overlay: str | None) -> tuple[str, tuple[float, ...], int
     if overlay:
         extra = yaml.safe_load((ROOT / overlay).read_text())
         data_args.update(extra["data"]["init_args"])
-        architecture = extra["model"]["init_args"].get("encoder", {}).get("architecture", architecture)
+        architecture = (
+            extra["model"]["init_args"].get("encoder", {}).get("architecture", architecture)
+        )
     size = int(data_args["image_size"])
     # digits: the configured digit size; MNIST: its 20-pixel digits in the padded frame
     return architecture, tuple(model["group"]["scales"]), size, int(data_args.get("digit_size", 20))
 
 
-def shipped_encoder(cell: str, overlay: str | None, scales: tuple[float, ...] | None = None,
-                    seed: int = 0, structured: bool = True) -> tuple[LiftedEncoder, int, int]:
+def shipped_encoder(
+    cell: str,
+    overlay: str | None,
+    scales: tuple[float, ...] | None = None,
+    seed: int = 0,
+    structured: bool = True,
+) -> tuple[LiftedEncoder, int, int]:
     architecture, shipped_scales, size, digit = shipped(cell, overlay)
     torch.manual_seed(seed)
     group = Group("scale", scales=scales or shipped_scales)
@@ -190,7 +197,9 @@ def test_lift_is_one_conv_per_scale() -> None:
     assert y.shape == (2, 3, 6, 6, 6)
     for s in range(6):
         kernel = torch.einsum("oif,fkl->oikl", lift.weight, lift.basis[:, s])
-        torch.testing.assert_close(y[:, :, s], F.conv2d(x, kernel, lift.bias, stride=2, padding=2), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            y[:, :, s], F.conv2d(x, kernel, lift.bias, stride=2, padding=2), atol=1e-5, rtol=1e-4
+        )
 
 
 @pytest.mark.parametrize("scale_size", [1, 2, 3])
@@ -264,8 +273,12 @@ def test_scale_map_on_paper_and_geometric_scales() -> None:
     assert paper.scale_map((5,)) == [(0, 5)]
     geometric = ScaleAction(Group("scale", scales=GEOMETRIC_SPAN_SCALES))
     assert geometric.scale_map((2,)) == [(s, s + 2) for s in range(4)]
-    assert ScaleAction(Group("scale", scales=PAPER_SCALES), uniform_shift=True).scale_map((1,)) == [(s, s + 1) for s in range(5)]
-    assert ScaleAction(Group("scale", scales=GEOMETRIC_SPAN_SCALES), reach=2).scale_map((1,)) == [(s, s + 1) for s in range(3)]
+    assert ScaleAction(Group("scale", scales=PAPER_SCALES), uniform_shift=True).scale_map((1,)) == [
+        (s, s + 1) for s in range(5)
+    ]
+    assert ScaleAction(Group("scale", scales=GEOMETRIC_SPAN_SCALES), reach=2).scale_map((1,)) == [
+        (s, s + 1) for s in range(3)
+    ]
     z = torch.randn(2, 3, 6, 9, 9)
     moved = paper.transform_output(z, (1,))
     assert (moved[:, :, [1, 3, 4, 5]] == 0).all()
@@ -281,14 +294,19 @@ def test_pooled_fibers_are_area_normalised() -> None:
     z[..., 10:31, 10:31] = blobs(1, 21, 3).abs()[0, 0]
     zoomed = downscale(z[:, :, 2], action.zoom_factor((2,)))
     fibers = action.pool(z)
-    assert abs(float(action.pool(zoomed.unsqueeze(2).expand_as(z))[0, 0, 0] / fibers[0, 0, 2]) - 1) < 0.01
+    assert (
+        abs(float(action.pool(zoomed.unsqueeze(2).expand_as(z))[0, 0, 0] / fibers[0, 0, 2]) - 1)
+        < 0.01
+    )
     assert ScaleEncoder(1, action.group).fiber_map(z).shape == (1, 1, 6)
     torch.testing.assert_close(ScaleEncoder(1, action.group).fiber_map(z), fibers)
 
 
 @pytest.mark.parametrize("cell,overlay", SHIPPED)
 @pytest.mark.parametrize("scales", ["shipped", "geometric"])
-def test_shipped_encoders_meet_the_fiber_bounds(cell: str, overlay: str | None, scales: str) -> None:
+def test_shipped_encoders_meet_the_fiber_bounds(
+    cell: str, overlay: str | None, scales: str
+) -> None:
     """Issue 13's bound on the encoder each config builds, one and two scale steps, digits and
     smooth blobs: over 4 random inits the MEDIAN fiber error is <= 0.10 and <= 1/4 of the
     no-shift error, and no init is off by more than 1.5x. (The worst case is a property of
@@ -302,8 +320,16 @@ def test_shipped_encoders_meet_the_fiber_bounds(cell: str, overlay: str | None, 
             errors = [scale_errors(enc, x, (j,)) for enc, _, _ in encoders]
             fiber = statistics.median(e.fiber for e in errors)
             ratio = statistics.median(e.ratio for e in errors)
-            assert fiber <= FIBER_BOUND and ratio <= NO_SHIFT_FRACTION, (cell, overlay, scales, j, errors)
-            assert all(e.within_bounds(1.5 * FIBER_BOUND, 1.5 * NO_SHIFT_FRACTION) for e in errors), errors
+            assert fiber <= FIBER_BOUND and ratio <= NO_SHIFT_FRACTION, (
+                cell,
+                overlay,
+                scales,
+                j,
+                errors,
+            )
+            assert all(
+                e.within_bounds(1.5 * FIBER_BOUND, 1.5 * NO_SHIFT_FRACTION) for e in errors
+            ), errors
             assert all(e.no_shift > 0.1 for e in errors), errors  # the zoom does move the fibers
 
 
@@ -317,7 +343,12 @@ def test_a_wrong_claimed_action_misses_the_bounds(cell: str, overlay: str | None
         right = scale_errors(enc, x, (j,)).fiber
         for wrong in (OffByOne(enc.group), ZoomIn(enc.group)):
             errors = scale_errors(enc, x, (j,), action=wrong)
-            assert errors.fiber > 1.5 * right and not errors.within_bounds(), (type(wrong).__name__, j, errors, right)
+            assert errors.fiber > 1.5 * right and not errors.within_bounds(), (
+                type(wrong).__name__,
+                j,
+                errors,
+                right,
+            )
 
 
 def test_without_steerability_the_bounds_fail() -> None:
@@ -367,8 +398,14 @@ def test_uniform_shift_on_the_paper_scales_is_what_they_cost() -> None:
         enc, size, digit = shipped_encoder(*SHIPPED[0], scales=scales)
         x = centred_digits(8, size, digit)
         exact = scale_errors(enc, x, (1,)).fiber
-        uniform = scale_errors(enc, x, (1,), action=ScaleAction(enc.group, uniform_shift=True)).fiber
-        assert (uniform > 2 * exact) if worse else math.isclose(uniform, exact, rel_tol=1e-5), (scales, exact, uniform)
+        uniform = scale_errors(
+            enc, x, (1,), action=ScaleAction(enc.group, uniform_shift=True)
+        ).fiber
+        assert (uniform > 2 * exact) if worse else math.isclose(uniform, exact, rel_tol=1e-5), (
+            scales,
+            exact,
+            uniform,
+        )
 
 
 def test_twin_claiming_the_scale_action_is_not_equivariant() -> None:
@@ -420,9 +457,15 @@ def test_layers_build_the_paper_mnist_network() -> None:
     """PAPER.md: channels (32, 64, 128), kernels (11, 7, 7), effective (11, 3, 3), strides
     (1, 2, 2), padding (5, 3, 3), no bias: 29x29 -> 29 -> 15 -> 8."""
     net = nn.Sequential(
-        ScaleLift(1, 32, 11, 11, PAPER_SCALES, stride=1, padding=5), ScaleBatchNorm(32), nn.ReLU(),
-        ScaleConv(32, 64, 7, 3, PAPER_SCALES, stride=2, padding=3), ScaleBatchNorm(64), nn.ReLU(),
-        ScaleConv(64, 128, 7, 3, PAPER_SCALES, stride=2, padding=3), ScaleBatchNorm(128), nn.ReLU(),
+        ScaleLift(1, 32, 11, 11, PAPER_SCALES, stride=1, padding=5),
+        ScaleBatchNorm(32),
+        nn.ReLU(),
+        ScaleConv(32, 64, 7, 3, PAPER_SCALES, stride=2, padding=3),
+        ScaleBatchNorm(64),
+        nn.ReLU(),
+        ScaleConv(64, 128, 7, 3, PAPER_SCALES, stride=2, padding=3),
+        ScaleBatchNorm(128),
+        nn.ReLU(),
     )
     assert net(torch.randn(2, 1, 29, 29)).shape == (2, 128, 6, 8, 8)
     expected = 32 * 121 + 64 * 32 * 9 + 128 * 64 * 9 + 2 * (32 + 64 + 128)

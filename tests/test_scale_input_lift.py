@@ -24,7 +24,9 @@ SIZE = 33  # CIFAR-10's configured canvas
 
 def resnet_scale_encoder(scales=PAPER_SCALES, **spec) -> InputLiftedScaleEncoder:
     torch.manual_seed(0)
-    return build_encoder(EncoderSpec(architecture="paper_cifar", **spec), Group("scale", scales=scales), 3, SIZE)
+    return build_encoder(
+        EncoderSpec(architecture="paper_cifar", **spec), Group("scale", scales=scales), 3, SIZE
+    )
 
 
 def worst(encoder, x) -> tuple[float, float]:
@@ -40,7 +42,9 @@ def move_weights_far_from_init(encoder: nn.Module, seed: int = 1) -> None:
     with torch.no_grad():
         for module in encoder.modules():
             if isinstance(module, nn.Conv2d):
-                module.weight.mul_(2.0).add_(torch.randn(module.weight.shape, generator=generator) * module.weight.std())
+                module.weight.mul_(2.0).add_(
+                    torch.randn(module.weight.shape, generator=generator) * module.weight.std()
+                )
             if isinstance(module, nn.BatchNorm3d | nn.BatchNorm2d):
                 n = module.num_features
                 module.weight.copy_(0.5 + torch.rand(n, generator=generator))
@@ -49,7 +53,9 @@ def move_weights_far_from_init(encoder: nn.Module, seed: int = 1) -> None:
                 module.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=generator))
 
 
-@pytest.mark.parametrize("scales", [PAPER_SCALES, GEOMETRIC_SPAN_SCALES], ids=["paper", "geometric"])
+@pytest.mark.parametrize(
+    "scales", [PAPER_SCALES, GEOMETRIC_SPAN_SCALES], ids=["paper", "geometric"]
+)
 def test_resnet_scale_encoder_meets_the_scale_bound(scales) -> None:
     encoder = resnet_scale_encoder(scales)
     assert isinstance(encoder, InputLiftedScaleEncoder) and encoder.equivariance_bound() is SCALE
@@ -76,7 +82,9 @@ def test_scale_s_is_the_network_on_the_image_zoomed_to_s() -> None:
             direct = encoder.net(downscale(x, value))[:, :, 0]
             torch.testing.assert_close(z[:, :, s], direct, atol=1e-5, rtol=1e-4)
     assert z.shape[:3] == (3, encoder.out_channels, len(PAPER_SCALES))
-    torch.testing.assert_close(encoder.fiber_map(z), z.mean(dim=(-2, -1)))  # matched scales: no area factor
+    torch.testing.assert_close(
+        encoder.fiber_map(z), z.mean(dim=(-2, -1))
+    )  # matched scales: no area factor
 
 
 def test_claiming_sesn_style_zoomed_maps_misses_the_bound() -> None:
@@ -102,17 +110,23 @@ def test_twin_claims_the_input_lift_action_and_breaks_it() -> None:
 
 
 def test_bad_scale_lifting_is_one_line() -> None:
-    with pytest.raises(ValueError, match=r"encoder.scale_lifting='pyramid'; expected one of \['input', 'sesn'\]"):
+    with pytest.raises(
+        ValueError, match=r"encoder.scale_lifting='pyramid'; expected one of \['input', 'sesn'\]"
+    ):
         resnet_scale_encoder(scale_lifting="pyramid")
 
 
 @pytest.mark.parametrize("architecture,size", [("small", 21), ("paper_mnist", 29)])
-def test_the_input_lift_option_of_the_small_encoders_holds_with_moved_weights(architecture: str, size: int) -> None:
+def test_the_input_lift_option_of_the_small_encoders_holds_with_moved_weights(
+    architecture: str, size: int
+) -> None:
     """``scale_lifting: input`` on the 3-layer encoders: the bound with weights far from init
     (a 6-epoch digits H-SSL checkpoint measured 0.044 / 0.065 with it, 0.16 / 0.20 with SESN
     layers: docs/results/scale_trained_drift.md)."""
     torch.manual_seed(0)
-    encoder = build_encoder(EncoderSpec(architecture=architecture, scale_lifting="input"), Group("scale"), 1, size)
+    encoder = build_encoder(
+        EncoderSpec(architecture=architecture, scale_lifting="input"), Group("scale"), 1, size
+    )
     assert isinstance(encoder, InputLiftedScaleEncoder)
     move_weights_far_from_init(encoder)
     fiber, ratio = worst(encoder, probe_images(1, size, count=8))

@@ -42,7 +42,9 @@ def unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandb
     box.check()
 
 
-def test_the_payload_runs_when_unpickled_unsafely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_payload_runs_when_unpickled_unsafely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sandbox = make_sandbox(tmp_path, monkeypatch)
     pickle.loads(pickle.dumps(Payload(sandbox.marker)))
     assert sandbox.marker.exists()
@@ -64,11 +66,21 @@ def test_evaluating_a_checkpoint_with_a_pickle_payload_is_refused(unchanged: San
     assert "posix.system" in message and "--model.init_args.trust_checkpoint=true" in message
 
 
-def test_linear_eval_cli_refuses_the_payload_in_one_line(unchanged: Sandbox, capsys: pytest.CaptureFixture) -> None:
+def test_linear_eval_cli_refuses_the_payload_in_one_line(
+    unchanged: Sandbox, capsys: pytest.CaptureFixture
+) -> None:
     path = evil_checkpoint(unchanged)
     unchanged.seal()
     with pytest.raises(SystemExit) as exit_:
-        main(["fit", "--config", LINEAR, f"--model.init_args.checkpoint={path}", *quiet(unchanged.run)])
+        main(
+            [
+                "fit",
+                "--config",
+                LINEAR,
+                f"--model.init_args.checkpoint={path}",
+                *quiet(unchanged.run),
+            ]
+        )
     assert exit_.value.code == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert "posix.system" in one_line_naming(line, path)
@@ -94,10 +106,23 @@ def test_resume_last_with_a_payload_is_refused_even_when_torch_is_told_to_trust(
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     last = unchanged.run / "resume" / "version_0" / "checkpoints" / "last.ckpt"
     last.parent.mkdir(parents=True)
-    checkpoint = {"state_dict": {}, "epoch": 0, "global_step": 0, "pytorch-lightning_version": "2.6.0"}
-    torch.save({**checkpoint, "callbacks": {"ExactResume": {"ranks": [Payload(unchanged.marker)]}}}, last)
+    checkpoint = {
+        "state_dict": {},
+        "epoch": 0,
+        "global_step": 0,
+        "pytorch-lightning_version": "2.6.0",
+    }
+    torch.save(
+        {**checkpoint, "callbacks": {"ExactResume": {"ranks": [Payload(unchanged.marker)]}}}, last
+    )
     unchanged.seal()
-    args = ["fit", "--config", DEFAULT, "--ckpt_path=last", "--trainer.logger.init_args.name=resume"]
+    args = [
+        "fit",
+        "--config",
+        DEFAULT,
+        "--ckpt_path=last",
+        "--trainer.logger.init_args.name=resume",
+    ]
     with pytest.raises(SystemExit) as exit_:
         main([*args, *quiet(unchanged.run)])
     assert exit_.value.code == 2
@@ -111,9 +136,14 @@ def test_a_checkpoint_cannot_switch_on_trust_for_the_file_it_names(
     """LightningCLI copies ``--ckpt_path``'s hyperparameters into the model's arguments; a
     crafted linear-eval checkpoint asks for ``trust_checkpoint`` and names a hostile file."""
     pretrained = evil_checkpoint(unchanged, "pretrained.ckpt")
-    hparams = {"_class_path": "structured_ssl.methods.linear_eval.LinearEval", "checkpoint": str(pretrained)}
+    hparams = {
+        "_class_path": "structured_ssl.methods.linear_eval.LinearEval",
+        "checkpoint": str(pretrained),
+    }
     crafted = unchanged.root / "linear.ckpt"
-    torch.save({"state_dict": {}, "hyper_parameters": {**hparams, "trust_checkpoint": True}}, crafted)
+    torch.save(
+        {"state_dict": {}, "hyper_parameters": {**hparams, "trust_checkpoint": True}}, crafted
+    )
     unchanged.seal()
     with pytest.raises(SystemExit) as exit_:
         main(["test", "--config", LINEAR, f"--ckpt_path={crafted}", *quiet(unchanged.run)])
@@ -126,10 +156,15 @@ def test_a_checkpoint_cannot_switch_on_trust_for_the_file_it_names(
     "hparams",
     [
         {"_class_path": "subprocess.Popen", "args": ["touch", "MARKER"]},
-        {"_class_path": "structured_ssl.methods.StructuredSSL", "loss": {"class_path": "subprocess.Popen", "init_args": {"args": ["touch", "MARKER"]}}},
+        {
+            "_class_path": "structured_ssl.methods.StructuredSSL",
+            "loss": {"class_path": "subprocess.Popen", "init_args": {"args": ["touch", "MARKER"]}},
+        },
     ],
 )
-def test_a_checkpoint_selects_only_project_classes(unchanged: Sandbox, capsys: pytest.CaptureFixture, hparams: dict) -> None:
+def test_a_checkpoint_selects_only_project_classes(
+    unchanged: Sandbox, capsys: pytest.CaptureFixture, hparams: dict
+) -> None:
     """The hyperparameters LightningCLI copies from ``--ckpt_path`` are type-checked like a
     config: the model must be an SSLMethod, its loss a PairLoss."""
     path = unchanged.root / "classes.ckpt"
@@ -148,7 +183,9 @@ def test_a_broken_checkpoint_is_named(unchanged: Sandbox, kind: str) -> None:
     path = unchanged.root / f"{kind}.ckpt"
     torch.save({"state_dict": {"w": torch.zeros(100)}}, path)
     data = path.read_bytes()
-    path.write_bytes({"truncated": data[: len(data) // 2], "garbage": bytes(range(256)) * 2, "empty": b""}[kind])
+    path.write_bytes(
+        {"truncated": data[: len(data) // 2], "garbage": bytes(range(256)) * 2, "empty": b""}[kind]
+    )
     unchanged.seal()
     for read in (load_checkpoint, AtomicCheckpointIO().load_checkpoint):
         with pytest.raises(CheckpointError) as error:
@@ -156,10 +193,16 @@ def test_a_broken_checkpoint_is_named(unchanged: Sandbox, kind: str) -> None:
         one_line_naming(str(error.value), path)
 
 
-def test_resume_of_a_trusted_checkpoint_needs_the_explicit_flag(unchanged: Sandbox, capsys: pytest.CaptureFixture) -> None:
+def test_resume_of_a_trusted_checkpoint_needs_the_explicit_flag(
+    unchanged: Sandbox, capsys: pytest.CaptureFixture
+) -> None:
     """A real ``last.ckpt`` holding one type outside the allow-list (a harmless Fraction):
     refused by default, resumed with ``--weights_only=false``."""
-    short = ["--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0", "--data.init_args.train_subset=64"]
+    short = [
+        "--trainer.limit_val_batches=1",
+        "--trainer.num_sanity_val_steps=0",
+        "--data.init_args.train_subset=64",
+    ]
     main(["fit", "--config", DEFAULT, "--trainer.max_steps=1", *short, *quiet(unchanged.run)])
     (last,) = unchanged.run.rglob("checkpoints/last.ckpt")
     checkpoint = torch.load(last, weights_only=True)
@@ -167,13 +210,27 @@ def test_resume_of_a_trusted_checkpoint_needs_the_explicit_flag(unchanged: Sandb
     trusted = unchanged.root / "trusted.ckpt"
     torch.save(checkpoint, trusted)
     unchanged.seal()
-    resume = ["fit", "--config", DEFAULT, "--trainer.max_steps=2", *short, f"--ckpt_path={trusted}", *quiet(unchanged.run)]
+    resume = [
+        "fit",
+        "--config",
+        DEFAULT,
+        "--trainer.max_steps=2",
+        *short,
+        f"--ckpt_path={trusted}",
+        *quiet(unchanged.run),
+    ]
     with pytest.raises(SystemExit):
         main(resume)
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert "fractions.Fraction" in one_line_naming(line, trusted)
     main([*resume, "--weights_only=false"])
-    assert max(torch.load(p, weights_only=True)["global_step"] for p in unchanged.run.rglob("last.ckpt")) == 2
+    assert (
+        max(
+            torch.load(p, weights_only=True)["global_step"]
+            for p in unchanged.run.rglob("last.ckpt")
+        )
+        == 2
+    )
 
 
 def test_random_bytes_never_escape_as_anything_but_a_named_checkpoint_error(tmp_path: Path) -> None:
@@ -194,11 +251,15 @@ def test_the_project_types_load_and_others_only_when_trusted(tmp_path: Path) -> 
 
     model = StructuredSSL(group=Group("rotation", 4), loss=losses.VICReg())
     saved = {"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}
-    saved["hyper_parameters"]["losses"] = [cls() for cls in project_types() if issubclass(cls, losses.PairLoss)]
+    saved["hyper_parameters"]["losses"] = [
+        cls() for cls in project_types() if issubclass(cls, losses.PairLoss)
+    ]
     torch.save(saved, tmp_path / "python.ckpt")
     loaded = load_checkpoint(tmp_path / "python.ckpt")
     assert loaded["hyper_parameters"]["group"] == Group("rotation", 4)
-    assert [type(x) for x in loaded["hyper_parameters"]["losses"]] == [type(x) for x in saved["hyper_parameters"]["losses"]]
+    assert [type(x) for x in loaded["hyper_parameters"]["losses"]] == [
+        type(x) for x in saved["hyper_parameters"]["losses"]
+    ]
     assert all(torch.equal(loaded["state_dict"][k], v) for k, v in saved["state_dict"].items())
 
     # a harmless type outside the allow-list: refused by default, read when the user trusts it
@@ -208,12 +269,16 @@ def test_the_project_types_load_and_others_only_when_trusted(tmp_path: Path) -> 
         load_checkpoint(tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match=r"fractions\.Fraction"):
         AtomicCheckpointIO().load_checkpoint(tmp_path / "other.ckpt")
-    assert AtomicCheckpointIO().load_checkpoint(tmp_path / "other.ckpt", weights_only=False)["hyper_parameters"]["note"] == Fraction(1, 3)
+    assert AtomicCheckpointIO().load_checkpoint(tmp_path / "other.ckpt", weights_only=False)[
+        "hyper_parameters"
+    ]["note"] == Fraction(1, 3)
     evaluator = LinearEval(str(tmp_path / "other.ckpt"), trust_checkpoint=True)
     assert "trust_checkpoint" not in evaluator.hparams, "trust is never recorded in a checkpoint"
 
 
-def test_a_remote_checkpoint_with_a_payload_is_refused(unchanged: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_remote_checkpoint_with_a_payload_is_refused(
+    unchanged: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Remote paths (fsspec, http) go through Lightning's reader, which defaults URLs to the
     full unpickler; ``memory://`` stands in for a remote filesystem here."""
     import fsspec

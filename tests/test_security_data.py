@@ -46,7 +46,9 @@ def test_a_cifar_batch_with_a_pickle_payload_is_refused(unchanged: Sandbox) -> N
 
 
 @pytest.mark.parametrize("member", ["dotdot", "absolute", "symlink", "hardlink"])
-def test_an_archive_member_escaping_the_data_directory_is_refused(unchanged: Sandbox, member: str) -> None:
+def test_an_archive_member_escaping_the_data_directory_is_refused(
+    unchanged: Sandbox, member: str
+) -> None:
     data = unchanged.run / "data"
     data.mkdir()
     archive = data / cifar.CIFAR10_ARCHIVE
@@ -54,7 +56,9 @@ def test_an_archive_member_escaping_the_data_directory_is_refused(unchanged: San
     escape = unchanged.root / "outside" / "escaped"
     with tarfile.open(archive, "w:gz") as tar:
         info = tarfile.TarInfo(
-            {"dotdot": f"{folder}/../../../../outside/escaped", "absolute": str(escape)}.get(member, f"{folder}/x")
+            {"dotdot": f"{folder}/../../../../outside/escaped", "absolute": str(escape)}.get(
+                member, f"{folder}/x"
+            )
         )
         if member in ("symlink", "hardlink"):
             info.type = tarfile.SYMTYPE if member == "symlink" else tarfile.LNKTYPE
@@ -67,7 +71,9 @@ def test_an_archive_member_escaping_the_data_directory_is_refused(unchanged: San
         cifar.load_cifar10(data, train=False, download=False)
     one_line_naming(str(error.value), archive)
     assert not escape.exists()
-    assert sorted(p.name for p in data.iterdir()) == [cifar.CIFAR10_ARCHIVE], "no partial folder is left"
+    assert sorted(p.name for p in data.iterdir()) == [cifar.CIFAR10_ARCHIVE], (
+        "no partial folder is left"
+    )
 
 
 def idx_bytes(magic: bytes, dims: tuple[int, ...], payload: bytes) -> bytes:
@@ -84,7 +90,9 @@ def idx_bytes(magic: bytes, dims: tuple[int, ...], payload: bytes) -> bytes:
     ],
 )
 @pytest.mark.parametrize("gzipped", [False, True])
-def test_a_truncated_or_wrong_magic_idx_file_is_named(unchanged: Sandbox, content: bytes, match: str, gzipped: bool) -> None:
+def test_a_truncated_or_wrong_magic_idx_file_is_named(
+    unchanged: Sandbox, content: bytes, match: str, gzipped: bool
+) -> None:
     path = unchanged.root / ("train-images-idx3-ubyte" + (".gz" if gzipped else ""))
     path.write_bytes(gzip.compress(content) if gzipped else content)
     unchanged.seal()
@@ -98,11 +106,15 @@ def png_header(width: int, height: int) -> bytes:
     gigabytes once decoded. Its one data chunk is deflated zeros (the first rows)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     rows = zlib.compress(bytes(1 << 16), 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -110,12 +122,17 @@ def png_header(width: int, height: int) -> bytes:
     [
         (b"this is not an image", "cannot decode image"),
         (pickle.dumps(Payload(Path("/nonexistent/marker"))), "cannot decode image"),
-        (png_header(100_000, 100_000), "decompression bomb"),  # over 2 x MAX_IMAGE_PIXELS: PIL raises
+        (
+            png_header(100_000, 100_000),
+            "decompression bomb",
+        ),  # over 2 x MAX_IMAGE_PIXELS: PIL raises
         (png_header(10_000, 10_000), "decompression bomb"),  # between 1 and 2 x: PIL only warns
         (png_header(65, 64), r"expected \(64, 64\)"),
     ],
 )
-def test_a_tiny_imagenet_file_that_is_no_image_or_a_bomb_is_named(unchanged: Sandbox, content: bytes, match: str) -> None:
+def test_a_tiny_imagenet_file_that_is_no_image_or_a_bomb_is_named(
+    unchanged: Sandbox, content: bytes, match: str
+) -> None:
     data = unchanged.run / "data"
     folder = data / tiny_imagenet.TINY_IMAGENET_FOLDER
     images = folder / "train" / "n01" / "images"
@@ -135,7 +152,9 @@ def test_a_decoded_cache_holding_pickled_objects_is_not_unpickled(unchanged: San
     folder = data / tiny_imagenet.TINY_IMAGENET_FOLDER
     (folder / "train" / "n01" / "images").mkdir(parents=True)
     (folder / "wnids.txt").write_text("n01\n")
-    Image.new("RGB", (64, 64), (1, 2, 3)).save(folder / "train" / "n01" / "images" / "a.JPEG", format="PNG")
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(
+        folder / "train" / "n01" / "images" / "a.JPEG", format="PNG"
+    )
     hostile = np.array([Payload(unchanged.marker)], dtype=object)
     np.savez(folder / "decoded_train.npz", fingerprint=hostile, images=hostile, labels=hostile)
     unchanged.seal()
@@ -144,7 +163,9 @@ def test_a_decoded_cache_holding_pickled_objects_is_not_unpickled(unchanged: San
 
 
 # ----------------------------------------------------------------------------- results and logs
-@pytest.mark.parametrize("content", [b'{"key": "digits/x/seed0", "test": {', b"\xff\xfe not text", b"[1, 2]"])
+@pytest.mark.parametrize(
+    "content", [b'{"key": "digits/x/seed0", "test": {', b"\xff\xfe not text", b"[1, 2]"]
+)
 def test_report_names_a_corrupt_result_json(unchanged: Sandbox, content: bytes) -> None:
     result = unchanged.root / "grid" / "results" / "digits" / "x" / "seed0.json"
     result.parent.mkdir(parents=True)
@@ -166,7 +187,9 @@ def write_events(directory: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["garbage", "bad-record"])
-def test_compare_names_a_corrupt_event_file(unchanged: Sandbox, capsys: pytest.CaptureFixture, kind: str) -> None:
+def test_compare_names_a_corrupt_event_file(
+    unchanged: Sandbox, capsys: pytest.CaptureFixture, kind: str
+) -> None:
     from tensorboard.summary.writer.record_writer import RecordWriter
 
     logs = unchanged.root / "logs"
@@ -189,7 +212,9 @@ def test_compare_reads_a_hostile_config_yaml_without_running_it(unchanged: Sandb
     """The identity of a run comes from its config.yaml, parsed with yaml.safe_load."""
     logs = unchanged.root / "logs"
     run = write_events(logs / "run" / "version_0").parent
-    (run / "config.yaml").write_text(f"model: !!python/object/apply:os.system ['touch {unchanged.marker}']\n")
+    (run / "config.yaml").write_text(
+        f"model: !!python/object/apply:os.system ['touch {unchanged.marker}']\n"
+    )
     unchanged.seal()
     (row,) = compare.collect(logs)
     assert row.val_acc == 0.5 and row.objective == "-"

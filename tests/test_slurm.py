@@ -54,9 +54,13 @@ def cluster_problem() -> str | None:
     """Why the tests cannot reach a SLURM cluster, or None when they can."""
     if shutil.which("sbatch") is None:
         return "no sbatch on this machine (start a one-node SLURM as root: .ci/slurm-up.sh)"
-    done = subprocess.run(["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True, timeout=60
+    )
     if done.returncode != 0 or not done.stdout.strip():
-        return f"sbatch is here but the SLURM controller does not answer: {done.stderr.strip()[:200]}"
+        return (
+            f"sbatch is here but the SLURM controller does not answer: {done.stderr.strip()[:200]}"
+        )
     return None
 
 
@@ -76,7 +80,10 @@ def cluster() -> Iterator[None]:
     # the tasks import the test-only callbacks (sbatch exports this environment)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OMP_NUM_THREADS", "1")
-        patch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "src"), str(TESTS), os.environ.get("PYTHONPATH", "")]))
+        patch.setenv(
+            "PYTHONPATH",
+            os.pathsep.join([str(REPO / "src"), str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        )
         patch.chdir(REPO)
         yield
 
@@ -89,11 +96,21 @@ def local_sweep(cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def result(out: Path, objective: str) -> dict:
-    return json.loads((out / "results" / "digits" / f"{objective}_translation" / "seed0.json").read_text())
+    return json.loads(
+        (out / "results" / "digits" / f"{objective}_translation" / "seed0.json").read_text()
+    )
 
 
 def final_weights(out: Path, objective: str) -> dict[str, torch.Tensor]:
-    path = out / "runs" / "digits" / f"{objective}_translation" / "seed0" / "checkpoints" / "final.ckpt"
+    path = (
+        out
+        / "runs"
+        / "digits"
+        / f"{objective}_translation"
+        / "seed0"
+        / "checkpoints"
+        / "final.ckpt"
+    )
     return torch.load(path, weights_only=False)["state_dict"]
 
 
@@ -112,8 +129,12 @@ def test_slurm_sweep_gives_the_local_table_and_reruns_only_what_is_missing(
     assert (out / "table.csv").read_text() == (local_sweep / "table.csv").read_text()
     assert "±" in (out / "table.csv").read_text()
     results = [result(out, o) for o in ("structured", "augmentation", "frozen")]
-    assert {r["slurm"]["job_id"] for r in results} == {load_submissions(out / "slurm")[0].job_ids[0].split("_")[0]}
-    assert sorted(r["slurm"]["array_task"] for r in results) == ["0", "1", "2"], "one job array for the sweep"
+    assert {r["slurm"]["job_id"] for r in results} == {
+        load_submissions(out / "slurm")[0].job_ids[0].split("_")[0]
+    }
+    assert sorted(r["slurm"]["array_task"] for r in results) == ["0", "1", "2"], (
+        "one job array for the sweep"
+    )
     for r in results:
         assert_same_run(r, result(local_sweep, r["objective"]))
 
@@ -137,8 +158,18 @@ def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
     local_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     marker = tmp_path / "paused"
-    pause = {"class_path": "fault_injection.PauseAtStep", "init_args": {"step": 6, "marker": str(marker), "runs": 2}}
-    command = [*SWEEP, "--objectives", "structured", "--set", f"trainer.callbacks+={json.dumps(pause)}", *SLURM]
+    pause = {
+        "class_path": "fault_injection.PauseAtStep",
+        "init_args": {"step": 6, "marker": str(marker), "runs": 2},
+    }
+    command = [
+        *SWEEP,
+        "--objectives",
+        "structured",
+        "--set",
+        f"trainer.callbacks+={json.dumps(pause)}",
+        *SLURM,
+    ]
     command += ["--out", str(tmp_path / "requeue")]
     out = tmp_path / "requeue"
     grid_main([*command, "--slurm-detach"])  # the submitter returns at once, as if it had died
@@ -153,7 +184,10 @@ def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
     capsys.readouterr()
     grid_main(command)  # the same command again: attaches, waits, collects
     printed = capsys.readouterr().out
-    assert f"attach digits/structured_translation/seed0: job {job_id}" in printed and "submitted" not in printed
+    assert (
+        f"attach digits/structured_translation/seed0: job {job_id}" in printed
+        and "submitted" not in printed
+    )
 
     resumed = result(out, "structured")
     assert resumed["slurm"]["restarts"] == 2
@@ -163,7 +197,10 @@ def test_requeued_task_resumes_and_equals_the_uninterrupted_run(
     assert "SIGTERM received: saved" in log and "at global step 7" in log
     assert log.count("Restored all states") == 2
     assert_same_run(resumed, result(local_sweep, "structured"))
-    straight, interrupted = final_weights(local_sweep, "structured"), final_weights(out, "structured")
+    straight, interrupted = (
+        final_weights(local_sweep, "structured"),
+        final_weights(out, "structured"),
+    )
     assert straight.keys() == interrupted.keys()
     for key, value in straight.items():
         assert torch.equal(value, interrupted[key]), f"{key} differs after the requeues"
@@ -178,7 +215,14 @@ def test_two_srun_tasks_ddp_equal_one_process_with_the_double_batch(tmp_path: Pa
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     # Lightning under SLURM wants --ntasks-per-node (not --ntasks) = devices
-    srun = ["srun", "--nodes=1", "--ntasks-per-node=2", "--cpus-per-task=1", "--kill-on-bad-exit=1", "--time=10"]
+    srun = [
+        "srun",
+        "--nodes=1",
+        "--ntasks-per-node=2",
+        "--cpus-per-task=1",
+        "--kill-on-bad-exit=1",
+        "--time=10",
+    ]
     done = subprocess.run([*srun, sys.executable, str(script), str(double), "structured", "ntxent", "2"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     _, reference_errors = reference.communicate(timeout=600)
@@ -190,22 +234,44 @@ def test_two_srun_tasks_ddp_equal_one_process_with_the_double_batch(tmp_path: Pa
     assert one["grads"].keys() == two["grads"].keys()
     for name, grad in one["grads"].items():
         error = float((two["grads"][name] - grad).abs().max())
-        assert error <= 1e-4 * float(grad.abs().max()) + 1e-6, f"{name}: max abs difference {error:.3g}"
+        assert error <= 1e-4 * float(grad.abs().max()) + 1e-6, (
+            f"{name}: max abs difference {error:.3g}"
+        )
 
 
 def test_sweep_task_with_two_tasks_per_node_trains_as_ddp(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
-    grid_main([*SWEEP, "--objectives", "structured", *SLURM, "--slurm-tasks-per-node", "2", "--out", str(out)])
+    grid_main(
+        [
+            *SWEEP,
+            "--objectives",
+            "structured",
+            *SLURM,
+            "--slurm-tasks-per-node",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     done = result(out, "structured")
     assert done["slurm"]["tasks"] == 2 and done["data"]["batch_size"] == 32
     (job_id,) = load_submissions(out / "slurm")[0].job_ids
     log = (out / "slurm" / job_id / f"{job_id}_0_log.err").read_text()
-    assert "distributed_backend=gloo" in log and "All distributed processes registered. Starting with 2 processes" in log
+    assert (
+        "distributed_backend=gloo" in log
+        and "All distributed processes registered. Starting with 2 processes" in log
+    )
     assert 0.0 <= done["test"]["test/linear_acc"] <= 1.0
 
 
 def test_slurm_fit_script_submitted_as_is_completes(tmp_path: Path) -> None:
-    overrides = ["--nodes=1", "--ntasks-per-node=1", "--gpus-per-node=0", "--cpus-per-task=1", "--time=10"]
+    overrides = [
+        "--nodes=1",
+        "--ntasks-per-node=1",
+        "--gpus-per-node=0",
+        "--cpus-per-task=1",
+        "--time=10",
+    ]
     env = {**os.environ, "ACCELERATOR": "cpu", "PYTHON": sys.executable}
     done = subprocess.run(
         ["sbatch", "--wait", *overrides, f"--output={tmp_path}/slurm-%j.out",

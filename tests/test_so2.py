@@ -33,7 +33,9 @@ def test_readout_is_the_fourier_series_of_escnns_representation(encoder) -> None
     theta = torch.tensor([0.0, 0.4, 2.0, -1.1], dtype=torch.float64)
     w = readout_weights(torch.zeros(1, dtype=torch.float64), encoder.max_frequency)[0]
     for i, t in enumerate(theta):
-        escnn_inverse = torch.from_numpy(rep(encoder.gspace.fibergroup.element(float(t))).T.copy())  # orthogonal
+        escnn_inverse = torch.from_numpy(
+            rep(encoder.gspace.fibergroup.element(float(t))).T.copy()
+        )  # orthogonal
         torch.testing.assert_close(readout_weights(theta, 3)[i], w @ escnn_inverse)
         torch.testing.assert_close(inverse_rotation_matrices(theta, 3)[i], escnn_inverse)
 
@@ -54,7 +56,9 @@ def test_quarter_turn_reading_at_theta_minus_phi_is_wrong(encoder) -> None:
     theta = torch.rand(6) * 2 * math.pi
     with torch.no_grad():
         z, moved = encoder(x), encoder(rotate_images(x, math.pi / 2))
-    assert relative(encoder.fibers_at(moved, theta - math.pi / 2), encoder.fibers_at(z, theta)) > 1e-2
+    assert (
+        relative(encoder.fibers_at(moved, theta - math.pi / 2), encoder.fibers_at(z, theta)) > 1e-2
+    )
 
 
 @pytest.mark.parametrize("phi", [0.3, 1.0, 2.5])
@@ -76,7 +80,10 @@ def test_arbitrary_angles_err_by_the_input_interpolation_only(encoder, phi) -> N
 def test_invariant_embedding_is_rotation_invariant(encoder) -> None:
     x = torch.rand(4, 1, 21, 21)
     with torch.no_grad():
-        a, b = encoder.invariant(encoder(x)), encoder.invariant(encoder(rotate_images(x, math.pi / 2)))
+        a, b = (
+            encoder.invariant(encoder(x)),
+            encoder.invariant(encoder(rotate_images(x, math.pi / 2))),
+        )
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
@@ -105,7 +112,9 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
 
     wrong = TurnsTheOtherWay(1, group).eval()
     wrong.load_state_dict(encoder.state_dict())
-    missed = [r.element for r in measure(wrong, x, so2_plugin_elements(group)) if not r.within(bound)]
+    missed = [
+        r.element for r in measure(wrong, x, so2_plugin_elements(group)) if not r.within(bound)
+    ]
     assert (math.pi / 2,) in missed and (3 * math.pi / 2,) in missed
 
 

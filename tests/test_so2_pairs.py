@@ -37,7 +37,9 @@ def ks_same(a: torch.Tensor, b: torch.Tensor) -> bool:
     both = torch.sort(torch.cat([a, b]).double()).values
     cdf_a = torch.searchsorted(torch.sort(a.double()).values, both, right=True) / len(a)
     cdf_b = torch.searchsorted(torch.sort(b.double()).values, both, right=True) / len(b)
-    return float((cdf_a - cdf_b).abs().max()) < KS_1_PERCENT * math.sqrt((len(a) + len(b)) / (len(a) * len(b)))
+    return float((cdf_a - cdf_b).abs().max()) < KS_1_PERCENT * math.sqrt(
+        (len(a) + len(b)) / (len(a) * len(b))
+    )
 
 
 def generator(seed: int) -> torch.Generator:
@@ -66,10 +68,15 @@ def test_assl_pairs_are_distributed_like_hssl_pairs() -> None:
     theta1, theta2 = sample_angle_pairs(sampling, N, generator(1))
     phi1, phi2 = sample_angle_pairs(sampling, N, generator(2))
     theta0 = sample_angles(N, generator(3))
-    a1, a2 = torch.remainder(theta0 - phi1, 2 * math.pi), torch.remainder(theta0 - phi2, 2 * math.pi)
+    a1, a2 = (
+        torch.remainder(theta0 - phi1, 2 * math.pi),
+        torch.remainder(theta0 - phi2, 2 * math.pi),
+    )
     assert ks_same(circular_distance(a1, a2), circular_distance(theta1, theta2))
     assert ks_same(a1, theta1)
-    assert not ks_same(circular_distance(a1, a2), circular_distance(theta1, theta2) / 2), "the test can tell"
+    assert not ks_same(circular_distance(a1, a2), circular_distance(theta1, theta2) / 2), (
+        "the test can tell"
+    )
 
 
 def test_draws_are_split_by_example_across_ranks() -> None:

@@ -25,9 +25,17 @@ def source_positions(model, g: tuple[int, ...], positions: torch.Tensor) -> torc
     found with the encoder's own Γ_g on an index-coded lifted map."""
     enc, grid = model.encoder, model.grid
     size = model.group.size
-    code = torch.arange(size, dtype=torch.float32).view(1, 1, size, 1, 1).expand(1, enc.out_channels, size, 3, 3)
+    code = (
+        torch.arange(size, dtype=torch.float32)
+        .view(1, 1, size, 1, 1)
+        .expand(1, enc.out_channels, size, 3, 3)
+    )
     moved = enc.fiber_map(enc.transform_output(code.contiguous(), g))[0, 0].reshape(-1)
-    flat = positions[:, -1] if len(grid.shape) == 1 else positions[:, 0] * grid.shape[1] + positions[:, 1]
+    flat = (
+        positions[:, -1]
+        if len(grid.shape) == 1
+        else positions[:, 0] * grid.shape[1] + positions[:, 1]
+    )
     source = moved[flat].round().long()
     if len(grid.shape) == 1:
         return source[:, None]
@@ -60,14 +68,22 @@ def test_structured_loss_equals_augmentation_loss(kind, order, loss, train_mode)
     a_pairs = augmentation.read_pairs(AugmentedViews(views, base, 1), augmentation.encoder)
 
     # S-SSL: one un-augmented pass, read at g1^-1 g0 and g2^-1 g0
-    first = torch.cat([source_positions(structured, tuple(g.tolist()), base[i : i + 1]) for i, g in enumerate(g1)])
-    second = torch.cat([source_positions(structured, tuple(g.tolist()), base[i : i + 1]) for i, g in enumerate(g2)])
+    first = torch.cat(
+        [source_positions(structured, tuple(g.tolist()), base[i : i + 1]) for i, g in enumerate(g1)]
+    )
+    second = torch.cat(
+        [source_positions(structured, tuple(g.tolist()), base[i : i + 1]) for i, g in enumerate(g2)]
+    )
     s_pairs = structured.read_pairs(FiberViews(x, first, second), structured.encoder)
 
     torch.testing.assert_close(s_pairs.first, a_pairs.first, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(s_pairs.second, a_pairs.second, atol=1e-4, rtol=1e-4)
-    loss_a = augmentation.loss_fn(augmentation.projector(a_pairs.first), augmentation.projector(a_pairs.second))["loss"]
-    loss_s = structured.loss_fn(structured.projector(s_pairs.first), structured.projector(s_pairs.second))["loss"]
+    loss_a = augmentation.loss_fn(
+        augmentation.projector(a_pairs.first), augmentation.projector(a_pairs.second)
+    )["loss"]
+    loss_s = structured.loss_fn(
+        structured.projector(s_pairs.first), structured.projector(s_pairs.second)
+    )["loss"]
     torch.testing.assert_close(loss_s, loss_a, atol=1e-4, rtol=1e-4)
 
 
@@ -104,8 +120,16 @@ def test_translation_views_and_shifted_fibers_agree() -> None:
     """A-SSL's whole-cell shifts (its augmentation, in pixels) and H-SSL's fibers moved by the
     encoder's Γ (a roll of the cell grid) read the same vectors, with circular padding."""
     torch.manual_seed(0)
-    common = dict(group=Group("translation"), encoder=EncoderSpec(padding_mode="circular"), in_channels=1, image_size=21)
-    structured, augmentation = StructuredSSL(**common), AugmentationSSL(**common, max_shift_fraction=0.2)
+    common = dict(
+        group=Group("translation"),
+        encoder=EncoderSpec(padding_mode="circular"),
+        in_channels=1,
+        image_size=21,
+    )
+    structured, augmentation = (
+        StructuredSSL(**common),
+        AugmentationSSL(**common, max_shift_fraction=0.2),
+    )
     augmentation.load_state_dict(structured.state_dict(), strict=False)
     structured.eval(), augmentation.eval()
     stride, m = structured.encoder.stride, augmentation.augment.max_shift
@@ -118,7 +142,9 @@ def test_translation_views_and_shifted_fibers_agree() -> None:
     a_pairs = augmentation.read_pairs(AugmentedViews(views, base, 1), augmentation.encoder)
     # where Γ_g (the encoder's own output action) takes the fiber at `base` from
     code = torch.arange(36.0).view(1, 1, 1, 6, 6)
-    source = torch.stack([structured.encoder.transform_output(code, tuple(c.tolist()))[0, 0, 0, 2, 3] for c in cells])
+    source = torch.stack(
+        [structured.encoder.transform_output(code, tuple(c.tolist()))[0, 0, 0, 2, 3] for c in cells]
+    )
     first = torch.stack([source.long() // 6, source.long() % 6], 1)
     s_pairs = structured.read_pairs(FiberViews(x, first, base), structured.encoder)
     torch.testing.assert_close(s_pairs.first, a_pairs.first, atol=1e-4, rtol=1e-4)
@@ -153,7 +179,9 @@ def blobs(n: int, size: int, seed: int = 0) -> torch.Tensor:
             cy, cx = ((torch.rand(2, generator=generator) - 0.5) * size / 3).tolist()
             width = 1.5 + 2 * torch.rand(1, generator=generator).item()
             amplitude = torch.randn(1, generator=generator).item()
-            images[i, 0] += amplitude * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2))
+            images[i, 0] += amplitude * torch.exp(
+                -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2)
+            )
     return images
 
 
@@ -165,18 +193,21 @@ def test_scale_views_and_the_claimed_scale_shift_agree(j: int) -> None:
     j = 1, 2 against >= 0.15 for the neighbouring shifts and for no shift)."""
     from structured_ssl.ssl.augmentation import GroupAugmentation
 
-
     group = Group("scale", scales=GEOMETRIC)
     encoder = build_encoder(EncoderSpec(scale_lifting="sesn"), group, 1, 41)
     x = blobs(8, 41)
     g = (j,)
-    moved = encoder.comparable(scale_space(GroupAugmentation(group)(x, torch.full((8, 1), j)), GEOMETRIC), g)
+    moved = encoder.comparable(
+        scale_space(GroupAugmentation(group)(x, torch.full((8, 1), j)), GEOMETRIC), g
+    )
     z = scale_space(x, GEOMETRIC)
     claimed = encoder.comparable(encoder.transform_output(z, g), g)
     error = float((moved - claimed).norm() / claimed.norm())
     unmoved = encoder.comparable(encoder.transform_output(z, (0,)), g)
     baseline = float((moved - unmoved).norm() / unmoved.norm())
-    assert error < 0.03 and error < baseline / 5, f"claimed shift error {error:.3f}, no shift {baseline:.3f}"
+    assert error < 0.03 and error < baseline / 5, (
+        f"claimed shift error {error:.3f}, no shift {baseline:.3f}"
+    )
 
 
 @pytest.mark.parametrize("j", [1, 2])
@@ -199,8 +230,15 @@ def test_scale_views_and_the_input_lift_agree(j: int) -> None:
     assert torch.allclose(z[:, :, 1], downscale(x, GEOMETRIC[1] / GEOMETRIC[0]))
 
     def error(shift: int) -> float:
-        claimed = encoder.comparable(encoder.transform_output(z, (shift,)), g) if shift else encoder.comparable(z, g)
+        claimed = (
+            encoder.comparable(encoder.transform_output(z, (shift,)), g)
+            if shift
+            else encoder.comparable(z, g)
+        )
         return float((moved - claimed).norm() / claimed.norm())
 
-    assert error(j) < 0.05 and error(j) < min(error(0), error(j + 1)) / 5, (error(j), error(0), error(j + 1))
-
+    assert error(j) < 0.05 and error(j) < min(error(0), error(j + 1)) / 5, (
+        error(j),
+        error(0),
+        error(j + 1),
+    )

@@ -44,8 +44,13 @@ def so2_pairs(structured, augmentation, x, phi1, phi2, theta0):
     return a, s
 
 
-SO2 = dict(group=Group("so2"), loss=NTXent(temperature=0.1), in_channels=1, image_size=21,
-           pairs=PairSampling(g0_size=2))
+SO2 = dict(
+    group=Group("so2"),
+    loss=NTXent(temperature=0.1),
+    in_channels=1,
+    image_size=21,
+    pairs=PairSampling(g0_size=2),
+)
 
 
 def test_so2_quarter_turn_views_are_hssl_fibers() -> None:
@@ -68,7 +73,9 @@ def test_so2_arbitrary_angle_views_match_within_interpolation() -> None:
     phi1, phi2, theta0 = (torch.rand(12, generator=g) * 2 * math.pi for _ in range(3))
     a, s = so2_pairs(structured, augmentation, x, phi1, phi2, theta0)
     error = float((s.first - a.first).norm() / a.first.norm())
-    _, wrong = so2_pairs(structured, augmentation, x, -phi1, -phi2, theta0)  # the views rotated the other way
+    _, wrong = so2_pairs(
+        structured, augmentation, x, -phi1, -phi2, theta0
+    )  # the views rotated the other way
     assert error < 0.06
     assert error < 0.6 * float((wrong.first - a.first).norm() / a.first.norm())
 
@@ -76,7 +83,9 @@ def test_so2_arbitrary_angle_views_match_within_interpolation() -> None:
 def source_cells(encoder, g, base: torch.Tensor, shape) -> torch.Tensor:
     """Where the fiber at ``base`` of Γ_g z comes from in z, by Γ_g on an index-coded map."""
     n, h, w = shape
-    code = torch.arange(float(n * h * w)).view(1, 1, n, h, w).expand(1, encoder.out_channels, n, h, w)
+    code = (
+        torch.arange(float(n * h * w)).view(1, 1, n, h, w).expand(1, encoder.out_channels, n, h, w)
+    )
     moved = encoder.transform_output(code.contiguous(), g)[0, 0]
     flat = moved[base[0], base[1], base[2]].long()
     return torch.stack([flat // (h * w), (flat // w) % h, flat % w])
@@ -93,7 +102,12 @@ def centred_disk(n: int, size: int, radius: float, seed: int = 0) -> torch.Tenso
 
 @pytest.mark.parametrize("train_mode", [False, True])
 def test_roto_translation_views_are_hssl_fibers(train_mode) -> None:
-    common = dict(group=Group("roto_translation", 4), loss=NTXent(temperature=0.1), in_channels=1, image_size=21)
+    common = dict(
+        group=Group("roto_translation", 4),
+        loss=NTXent(temperature=0.1),
+        in_channels=1,
+        image_size=21,
+    )
     structured, augmentation = twin_models(StructuredSSL, AugmentationSSL, **common)
     structured.train(train_mode), augmentation.train(train_mode)
     assert structured.grid.shape == (4, 6, 6) and structured.grid.cyclic
@@ -101,15 +115,30 @@ def test_roto_translation_views_are_hssl_fibers(train_mode) -> None:
     batch = 12
     x = centred_disk(batch, 21, radius=5.5)
     gen = torch.Generator().manual_seed(0)
-    elements = [torch.stack([torch.randint(4, (batch,), generator=gen), torch.randint(3, (batch,), generator=gen),
-                             torch.randint(3, (batch,), generator=gen)], 1) for _ in range(2)]
+    elements = [
+        torch.stack(
+            [
+                torch.randint(4, (batch,), generator=gen),
+                torch.randint(3, (batch,), generator=gen),
+                torch.randint(3, (batch,), generator=gen),
+            ],
+            1,
+        )
+        for _ in range(2)
+    ]
     base = torch.stack([torch.randint(n, (batch,), generator=gen) for n in (4, 6, 6)], 1)
     views = torch.cat([augmentation.augment(x, elements[0]), augmentation.augment(x, elements[1])])
     a = augmentation.read_pairs(AugmentedViews(views, base, 1), augmentation.encoder)
     # element (k, i, j) on A-SSL's grid is g = (k, i - 1, j - 1): k quarter turns, then (i-1, j-1) cells
     sources = [
-        torch.stack([source_cells(structured.encoder, (int(e[0]), int(e[1]) - 1, int(e[2]) - 1), b, (4, 6, 6))
-                     for e, b in zip(el, base, strict=True)])
+        torch.stack(
+            [
+                source_cells(
+                    structured.encoder, (int(e[0]), int(e[1]) - 1, int(e[2]) - 1), b, (4, 6, 6)
+                )
+                for e, b in zip(el, base, strict=True)
+            ]
+        )
         for el in elements
     ]
     s = structured.read_pairs(FiberViews(x, sources[0], sources[1]), structured.encoder)
@@ -118,20 +147,30 @@ def test_roto_translation_views_are_hssl_fibers(train_mode) -> None:
     torch.testing.assert_close(losses(structured, s), losses(augmentation, a), atol=1e-4, rtol=1e-4)
     moved = (sources[0] != base).any(1)
     assert moved.sum() >= batch // 2, "most pairs moved in position or orientation"
-    assert ((sources[0][:, 0] != base[:, 0]) & (sources[0][:, 1:] != base[:, 1:]).any(1)).any(), "both at once"
+    assert ((sources[0][:, 0] != base[:, 0]) & (sources[0][:, 1:] != base[:, 1:]).any(1)).any(), (
+        "both at once"
+    )
 
 
 def test_roto_translation_pairs_move_in_space_and_orientation() -> None:
     """The H-SSL sampler on the product grid: one distance over (k, row, col), cyclic on each."""
-    model = StructuredSSL(group=Group("roto_translation", 4), in_channels=1, image_size=21,
-                          pairs=PairSampling(max_distance=1.5, allow_same_position=False))
+    model = StructuredSSL(
+        group=Group("roto_translation", 4),
+        in_channels=1,
+        image_size=21,
+        pairs=PairSampling(max_distance=1.5, allow_same_position=False),
+    )
     views = model.make_views(torch.zeros(4000, 1, 21, 21))
     delta = (views.first - views.second).abs()
     sizes = torch.tensor([4, 6, 6])
     delta = torch.minimum(delta, sizes - delta).float()
     distance = delta.pow(2).sum(1).sqrt()
     assert float(distance.max()) <= 1.5 + 1e-6 and float(distance.min()) > 0
-    assert (delta[:, 0] > 0).any() and (delta[:, 1:] > 0).any() and ((delta[:, 0] > 0) & (delta[:, 1:] > 0).any(1)).any()
+    assert (
+        (delta[:, 0] > 0).any()
+        and (delta[:, 1:] > 0).any()
+        and ((delta[:, 0] > 0) & (delta[:, 1:] > 0).any(1)).any()
+    )
     # wrap-around pairs exist on every axis (the canvas is a torus, C4 a circle)
     for axis, n in enumerate((4, 6, 6)):
         assert ((views.first[:, axis] - views.second[:, axis]).abs() == n - 1).any()

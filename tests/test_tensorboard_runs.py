@@ -21,7 +21,7 @@ from structured_ssl.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = [
-    "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.log_every_n_steps=1", "--trainer.limit_val_batches=1",
+    "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.log_every_n_steps=1", "--trainer.limit_val_batches=1",  # noqa: E501
     "--trainer.limit_test_batches=1", "--trainer.limit_predict_batches=1", "--trainer.num_sanity_val_steps=0",
     "--data.init_args.train_subset=64", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
 ]  # fmt: skip
@@ -31,7 +31,12 @@ SHORT = [
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fit, then test, validate and predict of its last checkpoint; returns the save_dir."""
     root = tmp_path_factory.mktemp("tb")
-    config = ["--config", str(REPO / "configs/default.yaml"), f"--trainer.default_root_dir={root}", *SHORT]
+    config = [
+        "--config",
+        str(REPO / "configs/default.yaml"),
+        f"--trainer.default_root_dir={root}",
+        *SHORT,
+    ]
     main(["fit", *config])
     (ckpt,) = root.rglob("last.ckpt")
     for command in ("test", "validate", "predict"):
@@ -50,7 +55,9 @@ def test_test_validate_and_predict_of_a_checkpoint_log_into_the_fit_run(run: Pat
     assert len(versions) == 1, [str(v.relative_to(run)) for v in versions]
     scalars = accumulator(versions[0]).Tags()["scalars"]
     assert {"train/loss", "test/linear_acc", "test/probe_acc"} <= set(scalars), scalars
-    assert len(list(versions[0].glob("events.out.tfevents.*"))) >= 3, "fit, test and validate each add an event file"
+    assert len(list(versions[0].glob("events.out.tfevents.*"))) >= 3, (
+        "fit, test and validate each add an event file"
+    )
 
 
 def test_hyperparameters_go_to_the_hparams_tab_only(run: Path) -> None:
@@ -68,12 +75,17 @@ def test_hyperparameters_go_to_the_hparams_tab_only(run: Path) -> None:
     metrics = [m.name.tag for m in experiment.metric_infos]
     assert metrics[:2] == ["summary/run_test_linear_acc", "test/linear_acc"]
     assert {"val/probe_acc", "test_rotated/probe_acc"} <= set(metrics)
-    assert set(metrics[:5]) <= set(scalars), "the first five (shown) columns name scalars the run logged"
+    assert set(metrics[:5]) <= set(scalars), (
+        "the first five (shown) columns name scalars the run logged"
+    )
     start = plugin_data_pb2.HParamsPluginData.FromString(
         events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     ).session_start_info
     assert start.hparams["objective"].string_value == "StructuredSSL"
-    assert start.hparams["group/kind"].string_value == "rotation" and start.hparams["group/order"].number_value == 8
+    assert (
+        start.hparams["group/kind"].string_value == "rotation"
+        and start.hparams["group/order"].number_value == 8
+    )
 
 
 def test_learning_rates_are_named_by_parameter_group_and_epoch_is_a_training_tag(run: Path) -> None:
@@ -95,10 +107,22 @@ def test_checkpoint_run_only_for_a_checkpoint_inside_a_run(tmp_path: Path) -> No
 
 
 def test_hparams_summaries_put_key_columns_first_and_write_no_metric_value() -> None:
-    params = {"ema_momentum": 0.99, "encoder/width": 16, "objective": "StructuredSSL", "group/kind": "rotation"}
-    experiment, start, _ = hparams_summaries(params, metric_columns(["train/loss"], ["test/probe_acc"]))
-    data = plugin_data_pb2.HParamsPluginData.FromString(experiment.value[0].metadata.plugin_data.content)
+    params = {
+        "ema_momentum": 0.99,
+        "encoder/width": 16,
+        "objective": "StructuredSSL",
+        "group/kind": "rotation",
+    }
+    experiment, start, _ = hparams_summaries(
+        params, metric_columns(["train/loss"], ["test/probe_acc"])
+    )
+    data = plugin_data_pb2.HParamsPluginData.FromString(
+        experiment.value[0].metadata.plugin_data.content
+    )
     assert [h.name for h in data.experiment.hparam_infos][:2] == ["objective", "group/kind"]
     assert [h.differs for h in data.experiment.hparam_infos] == [True, True, False, False]
-    assert [m.name.tag for m in data.experiment.metric_infos][-2:] == ["test/probe_acc", "train/loss"]
+    assert [m.name.tag for m in data.experiment.metric_infos][-2:] == [
+        "test/probe_acc",
+        "train/loss",
+    ]
     assert all(not v.HasField("simple_value") for v in experiment.value)

@@ -54,8 +54,14 @@ class StructuredSSLCLI(LightningCLI):
     """LightningCLI with data->model links, TensorBoard run names and config checks."""
 
     def add_arguments_to_parser(self, parser: Any) -> None:
-        for source, target in (("channels", "in_channels"), ("image_size", "image_size"), ("num_classes", "num_classes")):
-            parser.link_arguments(f"data.{source}", f"model.init_args.{target}", apply_on="instantiate")
+        for source, target in (
+            ("channels", "in_channels"),
+            ("image_size", "image_size"),
+            ("num_classes", "num_classes"),
+        ):
+            parser.link_arguments(
+                f"data.{source}", f"model.init_args.{target}", apply_on="instantiate"
+            )
         add_init_from_argument(parser)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
@@ -155,7 +161,11 @@ def follow_default_root_dir(config: Any) -> None:
     """``--trainer.default_root_dir DIR`` moves the logs too, unless the logger's save_dir is set."""
     root = config.trainer.get("default_root_dir")
     logger = config.trainer.get("logger")
-    if root is None or not hasattr(logger, "get") or "TensorBoardLogger" not in str(logger.get("class_path", "")):
+    if (
+        root is None
+        or not hasattr(logger, "get")
+        or "TensorBoardLogger" not in str(logger.get("class_path", ""))
+    ):
         return
     init_args = logger.get("init_args")
     if init_args is not None and str(init_args.get("save_dir")) == DEFAULT_LOG_DIR:
@@ -243,13 +253,18 @@ def reuse_run_directory_on_resume(config: Any) -> None:
     if not hasattr(logger, "get"):
         return
     init_args = logger.get("init_args")
-    if init_args is None or init_args.get("version") is not None or init_args.get("save_dir") is None:
+    if (
+        init_args is None
+        or init_args.get("version") is not None
+        or init_args.get("save_dir") is None
+    ):
         return
     run_dir = Path(str(init_args["save_dir"])) / str(init_args.get("name") or "lightning_logs")
     versions = [
         int(m.group(1))
         for d in (run_dir.iterdir() if run_dir.is_dir() else [])
-        if (m := re.fullmatch(r"version_(\d+)", d.name)) and any((d / "checkpoints").glob("last*.ckpt"))
+        if (m := re.fullmatch(r"version_(\d+)", d.name))
+        and any((d / "checkpoints").glob("last*.ckpt"))
     ]
     if versions:
         init_args["version"] = max(versions)
@@ -262,7 +277,11 @@ def log_into_checkpoint_run(config: Any) -> None:
 
     logger = config.trainer.get("logger")
     ckpt_path = config.get("ckpt_path")
-    if not ckpt_path or not hasattr(logger, "get") or "TensorBoardLogger" not in str(logger.get("class_path", "")):
+    if (
+        not ckpt_path
+        or not hasattr(logger, "get")
+        or "TensorBoardLogger" not in str(logger.get("class_path", ""))
+    ):
         return
     init_args = logger.get("init_args")
     found = checkpoint_run(str(ckpt_path))
@@ -295,7 +314,11 @@ def run_name(config: Any) -> str:
     if hasattr(encoder, "get") and encoder.get("structured") is False:
         short += "-unstructured"
     loss = args.get("loss") or {}
-    loss_name = str(loss.get("class_path", "NTXent")).rsplit(".", 1)[-1] if hasattr(loss, "get") else "NTXent"
+    loss_name = (
+        str(loss.get("class_path", "NTXent")).rsplit(".", 1)[-1]
+        if hasattr(loss, "get")
+        else "NTXent"
+    )
     seed = config.get("seed_everything")
     return f"{objective}-{short}-{loss_name}-seed{seed}"
 
@@ -314,7 +337,9 @@ def silence_known_noise() -> None:
     installed (a login node, CI): cluster runs go through ``grid --launcher slurm``, which
     starts each task under srun itself (README "Running on a cluster")."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r".*The `srun` command is available on your system but is not used.*")
+    warnings.filterwarnings(
+        "ignore", message=r".*The `srun` command is available on your system but is not used.*"
+    )
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropLitLoggerTip) for f in logger.filters):
@@ -338,10 +363,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     silence_known_noise()
     try:
-        resumed = with_saved_config(argv)  # ``fit --ckpt_path FILE`` alone: the run's own config.yaml
+        resumed = with_saved_config(
+            argv
+        )  # ``fit --ckpt_path FILE`` alone: the run's own config.yaml
         if resumed != argv:
             from_command_line, argv = False, resumed
-            warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+            warnings.filterwarnings(
+                "ignore", message=".*args parameter is intended to run from within Python.*"
+            )
         StructuredSSLCLI(
             SSLMethod,
             ImageDataModule,
@@ -362,7 +391,9 @@ def main(argv: list[str] | None = None) -> None:
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as error:
-        refused = input_error_in(error)  # jsonargparse and Lightning wrap errors of __init__ and hooks
+        refused = input_error_in(
+            error
+        )  # jsonargparse and Lightning wrap errors of __init__ and hooks
         if refused is None:
             raise
         print(f"error: {' '.join(str(refused).split())}", file=sys.stderr, flush=True)

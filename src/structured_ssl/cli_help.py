@@ -94,6 +94,7 @@ def missing_escnn_message() -> str | None:
 
     if importlib.util.find_spec("escnn") is not None:
         return None
-    return ("error: escnn is not installed; install it without its Fortran-only dependency: "
-            "pip install --no-deps escnn==1.0.11   (docs/guides/install.md)")
-
+    return (
+        "error: escnn is not installed; install it without its Fortran-only dependency: "
+        "pip install --no-deps escnn==1.0.11   (docs/guides/install.md)"
+    )

@@ -68,7 +68,9 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "__class__") and type(value).__module__.startswith("structured_ssl.ssl.losses"):
+    if hasattr(value, "__class__") and type(value).__module__.startswith(
+        "structured_ssl.ssl.losses"
+    ):
         return {"class_path": f"{type(value).__module__}.{type(value).__qualname__}"}
     return value
 
@@ -109,10 +111,19 @@ def differences(config_model: dict[str, Any], saved: dict[str, Any]) -> list[tup
     return sorted(found, key=lambda d: (d[0] != "model.class_path", d[0]))
 
 
-def refusal(path: str, diffs: list[tuple[str, Any, Any]], subcommand: str = "fit") -> CheckpointError:
+def refusal(
+    path: str, diffs: list[tuple[str, Any, Any]], subcommand: str = "fit"
+) -> CheckpointError:
     """The one line: each differing field with both values, and the two ways on."""
-    listed = "; ".join(f"{key}: {mine!r} in the config, {theirs!r} in the checkpoint" for key, mine, theirs in diffs)
-    fresh = "; to start a new run from its weights with this config, pass --init_from instead of --ckpt_path" if subcommand == "fit" else ""
+    listed = "; ".join(
+        f"{key}: {mine!r} in the config, {theirs!r} in the checkpoint"
+        for key, mine, theirs in diffs
+    )
+    fresh = (
+        "; to start a new run from its weights with this config, pass --init_from instead of --ckpt_path"
+        if subcommand == "fit"
+        else ""
+    )
     return CheckpointError(
         f"ckpt_path={path!r} was trained with different model settings than the config asks for ({listed}); "
         f"a checkpoint never overrides the config: to resume as saved, pass --ckpt_path without --config and "
@@ -131,11 +142,15 @@ def read_checkpoint(path: str, field: str = "ckpt_path") -> dict[str, Any]:
     except CheckpointError as error:
         raise CheckpointError(f"{field}={error}") from None
     if not isinstance(saved, dict) or "state_dict" not in saved:
-        raise CheckpointError(f"{field}={path!r} is not a Lightning checkpoint (it holds no 'state_dict')")
+        raise CheckpointError(
+            f"{field}={path!r} is not a Lightning checkpoint (it holds no 'state_dict')"
+        )
     return saved
 
 
-def check_against_config(path: str, model: Any, subcommand: str, trusted: bool = False) -> dict[str, Any]:
+def check_against_config(
+    path: str, model: Any, subcommand: str, trusted: bool = False
+) -> dict[str, Any]:
     """Read ``path`` (complete, allow-listed), check its class paths BEFORE any import, then
     refuse if its model settings differ from the config's ``model`` node. Returns the checkpoint
     (empty when ``trusted`` and the allow-list refuses it: Lightning then reads it fully and
@@ -167,7 +182,9 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
             "resumes a run (weights, optimizer, step), init_from starts a new one from weights; give one"
         )
     if path and Path(str(path)).is_file():
-        check_against_config(str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False)
+        check_against_config(
+            str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False
+        )
     init_from = stage.get("init_from") if stage is not None else None
     if init_from:
         check_init_from(str(init_from), stage.get("model"))
@@ -182,15 +199,21 @@ def check_init_from(path: str, model: Any) -> None:
     """``--init_from FILE`` before the build: a complete, allow-listed checkpoint whose encoder
     was built from the same group and encoder settings (objective, loss, pairs may differ)."""
     if not Path(path).is_file():
-        raise CheckpointError(f"init_from={path!r} {'is a folder' if Path(path).is_dir() else 'does not exist'}: expected a .ckpt file")
+        raise CheckpointError(
+            f"init_from={path!r} {'is a folder' if Path(path).is_dir() else 'does not exist'}: expected a .ckpt file"
+        )
     saved = read_checkpoint(path, "init_from").get("hyper_parameters") or {}
     check_class_paths(saved, path)
     diffs = [
-        d for d in differences(model_settings_of_config(model), model_settings_of_hparams(saved))
+        d
+        for d in differences(model_settings_of_config(model), model_settings_of_hparams(saved))
         if d[0].startswith(ENCODER_DEFINING)
     ]
     if diffs:
-        listed = "; ".join(f"{key}: {mine!r} in the config, {theirs!r} in the checkpoint" for key, mine, theirs in diffs)
+        listed = "; ".join(
+            f"{key}: {mine!r} in the config, {theirs!r} in the checkpoint"
+            for key, mine, theirs in diffs
+        )
         raise CheckpointError(
             f"init_from={path!r} holds an encoder built with other settings ({listed}): its weights cannot "
             "fit the encoder this config builds; use a checkpoint of the same group and encoder"
@@ -200,7 +223,11 @@ def check_init_from(path: str, model: Any) -> None:
 def with_saved_config(argv: list[str]) -> list[str]:
     """``fit --ckpt_path FILE`` with no ``--config``: resume as saved, composing the run's
     ``config.yaml`` (``<version>/config.yaml`` beside ``<version>/checkpoints/FILE``)."""
-    if not argv or argv[0] not in CKPT_SUBCOMMANDS or any(a == "--config" or a.startswith("--config=") for a in argv):
+    if (
+        not argv
+        or argv[0] not in CKPT_SUBCOMMANDS
+        or any(a == "--config" or a.startswith("--config=") for a in argv)
+    ):
         return argv
     path = _option(argv, "--ckpt_path")
     if path is None or not Path(path).is_file():
@@ -254,7 +281,11 @@ def start_from_weights(model: Any, path: str | None) -> None:
     state = dict(saved["state_dict"])
     drop_escnn_caches(model, state)
     own = model.state_dict()
-    wrong = [k for k in own if k.startswith("encoder.") and (k not in state or state[k].shape != own[k].shape)]
+    wrong = [
+        k
+        for k in own
+        if k.startswith("encoder.") and (k not in state or state[k].shape != own[k].shape)
+    ]
     extra = [k for k in state if k.startswith("encoder.") and k not in own]
     if wrong or extra:
         raise CheckpointError(
@@ -269,7 +300,10 @@ def start_from_weights(model: Any, path: str | None) -> None:
         target["encoder"].load_state_dict(model.encoder.state_dict())
         if getattr(model, "projector", None) is not None:
             target["projector"].load_state_dict(model.projector.state_dict())
-    print(f"init_from: {len(fitting)} of {len(own)} tensors loaded from {path}; a new run starts", file=sys.stderr)
+    print(
+        f"init_from: {len(fitting)} of {len(own)} tensors loaded from {path}; a new run starts",
+        file=sys.stderr,
+    )
 
 
 def add_init_from_argument(parser: Any) -> None:

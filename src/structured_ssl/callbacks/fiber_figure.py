@@ -45,7 +45,9 @@ def grid_distances(shape: tuple[int, ...], cyclic: bool) -> torch.Tensor:
     return FiberGrid(tuple(shape), cyclic, (1,) * len(shape)).distances()
 
 
-def similarity_by_distance(matrix: torch.Tensor, distances: torch.Tensor) -> tuple[list[float], list[float]]:
+def similarity_by_distance(
+    matrix: torch.Tensor, distances: torch.Tensor
+) -> tuple[list[float], list[float]]:
     """Mean similarity at each topographic distance (the curve S-SSL should make fall)."""
     levels = torch.unique(distances.round(decimals=4))
     means = [float(matrix[(distances.round(decimals=4) == d)].mean()) for d in levels]
@@ -73,7 +75,9 @@ FIGURE_STYLE = {
 }
 
 
-def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None = None) -> Any:
+def similarity_figure(
+    matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None = None
+) -> Any:
     """The matplotlib figure: heat map (adaptive symmetric scale) and similarity vs distance,
     with type large enough to read in TensorBoard's image card (:data:`FIGURE_STYLE`)."""
     from matplotlib import rc_context
@@ -82,7 +86,9 @@ def similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: tor
         return _similarity_figure(matrix, encoder, example)
 
 
-def _similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None) -> Any:
+def _similarity_figure(
+    matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None
+) -> Any:
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(8.0, 4.0), dpi=100)
@@ -100,7 +106,9 @@ def _similarity_figure(matrix: torch.Tensor, encoder: LiftedEncoder, example: to
         with eval_mode(encoder), torch.no_grad():
             shape = tuple(encoder.fiber_map(encoder(example)).shape[2:])
     if shape is not None and math.prod(shape) == len(matrix):
-        levels, means = similarity_by_distance(matrix, grid_distances(shape, encoder.fiber_grid_cyclic()))
+        levels, means = similarity_by_distance(
+            matrix, grid_distances(shape, encoder.fiber_grid_cyclic())
+        )
         curve.plot(levels, means, marker="o")
         curve.axhline(0.0, color="grey", linewidth=0.8)
         curve.set_xlabel("topographic distance")

@@ -52,7 +52,9 @@ def linear_test_accuracy(
         return float((classifier(embed(test_x)).argmax(1) == test_y).float().mean())
 
 
-def split_tensors(datamodule: Any, name: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
+def split_tensors(
+    datamodule: Any, name: str, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """A whole split as ``(images, labels)`` on ``device`` (None if the data module lacks it)."""
     try:
         dataset = datamodule.dataset(name)
@@ -84,11 +86,19 @@ class StepClock(L.Callback):
     def __init__(self) -> None:
         self.seconds, self._start = 0.0, 0.0
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         self.seconds += time.perf_counter() - self._start
 
 
@@ -103,8 +113,13 @@ def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
     accepted = set(inspect.signature(SSLMethod.__init__).parameters) - {"self"}
     settings = {k: v for k, v in module.hparams.items() if k in accepted}
     # the settings as the module holds them (a CLI run's hparams keep plain dicts)
-    settings.update(group=module.group, encoder=module.encoder_spec, pairs=module.pair_sampling,
-                    optimizer=module.optimizer_spec, loss=copy.deepcopy(module.loss_fn))
+    settings.update(
+        group=module.group,
+        encoder=module.encoder_spec,
+        pairs=module.pair_sampling,
+        optimizer=module.optimizer_spec,
+        loss=copy.deepcopy(module.loss_fn),
+    )
     settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
     return AugmentationSSL(**settings)
 
@@ -138,7 +153,9 @@ class FitSummary(L.Callback):
     """At fit end: this run vs a random backbone vs raw pixels, linear evaluation on test;
     with ``twin``, structured SSL beside its A-SSL twin trained for the same epochs."""
 
-    def __init__(self, l2: float = 1e-4, seed: int = 0, split: str = "test", twin: bool = False) -> None:
+    def __init__(
+        self, l2: float = 1e-4, seed: int = 0, split: str = "test", twin: bool = False
+    ) -> None:
         self.l2, self.seed, self.split, self.twin = l2, seed, split, twin
         self.clock = StepClock()
         self.twin_results: dict[str, float] | None = None
@@ -157,14 +174,20 @@ class FitSummary(L.Callback):
         classes = int(getattr(module, "num_classes", 0) or int(train[1].max()) + 1)
         frozen = random_backbone(module, self.seed)
         twin = augmentation_twin(module) if self.twin else None
-        twin_seconds = train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
+        twin_seconds = (
+            train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
+        )
         results = {}
         with torch.inference_mode(False), torch.no_grad():
-            models = [("run", module), ("frozen", frozen)] + ([("twin", twin)] if twin is not None else [])
+            models = [("run", module), ("frozen", frozen)] + (
+                [("twin", twin)] if twin is not None else []
+            )
             for name, model in models:
                 with eval_mode(model):
                     results[name] = linear_test_accuracy(model.embed, train, test, classes, self.l2)
-            results["pixels"] = linear_test_accuracy(lambda x: x.flatten(1).float(), train, test, classes, self.l2)
+            results["pixels"] = linear_test_accuracy(
+                lambda x: x.flatten(1).float(), train, test, classes, self.l2
+            )
         if twin_seconds is not None:
             self.twin_results = {"run_s": self.clock.seconds, "twin_s": twin_seconds}
         return results
@@ -176,12 +199,17 @@ class FitSummary(L.Callback):
         if results is None:
             return
         if trainer.logger is not None:
-            trainer.logger.log_metrics({f"summary/{k}_{self.split}_linear_acc": v for k, v in results.items()}, step=trainer.global_step)
+            trainer.logger.log_metrics(
+                {f"summary/{k}_{self.split}_linear_acc": v for k, v in results.items()},
+                step=trainer.global_step,
+            )
         print(self.table(trainer, pl_module, results), flush=True)
         if self.twin_results is not None:
             print(self.twin_table(trainer, pl_module, results), flush=True)
 
-    def twin_table(self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]) -> str:
+    def twin_table(
+        self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]
+    ) -> str:
         """H-SSL beside the A-SSL it replaces: accuracy and training-step seconds."""
         assert self.twin_results is not None
         run_s, twin_s = self.twin_results["run_s"], self.twin_results["twin_s"]
@@ -190,18 +218,25 @@ class FitSummary(L.Callback):
             ("A-SSL: two augmented views (its twin)", results["twin"], twin_s),
         ]
         width = max(len(name) for name, _, _ in rows)
-        return "\n".join([
-            "",
-            f"structured SSL beside the augmentation SSL it replaces: same encoder, loss, head and optimiser, "
-            f"{trainer.current_epoch} epochs each, {self.split} accuracy as above:",
-            f"  | {'objective'.ljust(width)} | {self.split} acc | training-step s |",
-            f"  |{'-' * (width + 2)}|{'-' * (len(self.split) + 6)}|-----------------|",
-            *(f"  | {name.ljust(width)} | {f'{acc:.3f}'.ljust(len(self.split) + 4)} | {f'{sec:.1f}'.ljust(15)} |"
-              for name, acc, sec in rows),
-            f"  (H-SSL / A-SSL step time: {run_s / max(twin_s, 1e-9):.2f}; the A-SSL twin is trained only for this table.)",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                "",
+                f"structured SSL beside the augmentation SSL it replaces: same encoder, loss, head and optimiser, "
+                f"{trainer.current_epoch} epochs each, {self.split} accuracy as above:",
+                f"  | {'objective'.ljust(width)} | {self.split} acc | training-step s |",
+                f"  |{'-' * (width + 2)}|{'-' * (len(self.split) + 6)}|-----------------|",
+                *(
+                    f"  | {name.ljust(width)} | {f'{acc:.3f}'.ljust(len(self.split) + 4)} | {f'{sec:.1f}'.ljust(15)} |"
+                    for name, acc, sec in rows
+                ),
+                f"  (H-SSL / A-SSL step time: {run_s / max(twin_s, 1e-9):.2f}; "
+                "the A-SSL twin is trained only for this table.)",
+            ]
+        )
 
-    def table(self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]) -> str:
+    def table(
+        self, trainer: L.Trainer, module: L.LightningModule, results: dict[str, float]
+    ) -> str:
         group = getattr(module, "group", None)
         what = type(module).__name__
         if group is not None:
@@ -219,7 +254,10 @@ class FitSummary(L.Callback):
             f"({size} {self.split} images):",
             f"  | {'features'.ljust(width)} | {self.split} acc |",
             f"  |{'-' * (width + 2)}|{'-' * (len(self.split) + 6)}|",
-            *(f"  | {name.ljust(width)} | {f'{value:.3f}'.ljust(len(self.split) + 4)} |" for name, value in rows),
+            *(
+                f"  | {name.ljust(width)} | {f'{value:.3f}'.ljust(len(self.split) + 4)} |"
+                for name, value in rows
+            ),
             "  (val/probe_acc is the online probe, still learning when a short run stops; compare these.)",
             f"  TensorBoard: {tensorboard_command(trainer)}",
         ]

@@ -38,10 +38,17 @@ def plain_value(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        if isinstance(value.get("class_path"), str) and set(value) <= {"class_path", "init_args", "dict_kwargs"}:
+        if isinstance(value.get("class_path"), str) and set(value) <= {
+            "class_path",
+            "init_args",
+            "dict_kwargs",
+        }:
             # a jsonargparse class node, e.g. the loss
             args = value.get("init_args") or {}
-            return {"class": str(value["class_path"]).rsplit(".", 1)[-1], **{k: plain_value(v) for k, v in dict(args).items()}}
+            return {
+                "class": str(value["class_path"]).rsplit(".", 1)[-1],
+                **{k: plain_value(v) for k, v in dict(args).items()},
+            }
         return {str(k): plain_value(v) for k, v in value.items() if not str(k).startswith("_")}
     if isinstance(value, nn.Module):
         return type(value).__name__
@@ -73,7 +80,11 @@ def final_metrics(metrics: Mapping[str, Any], prefix: str = HPARAMS_PREFIX) -> d
     """Finite scalar metrics (names as logged), dropping copies under ``prefix`` that older
     versions of this module logged for the HParams tab."""
 
-    return {name: number for name, number in scalar_metrics(dict(metrics)).items() if not name.startswith(prefix)}
+    return {
+        name: number
+        for name, number in scalar_metrics(dict(metrics)).items()
+        if not name.startswith(prefix)
+    }
 
 
 def metric_columns(logged: list[str], expected: list[str]) -> list[str]:
@@ -94,7 +105,9 @@ def hparams_summaries(params: Mapping[str, Any], metrics: list[str]) -> list[Any
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
     from torch.utils.tensorboard.summary import hparams
 
-    ordered = {k: params[k] for k in KEY_HPARAMS if k in params} | {k: params[k] for k in sorted(params)}
+    ordered = {k: params[k] for k in KEY_HPARAMS if k in params} | {
+        k: params[k] for k in sorted(params)
+    }
     experiment, start, end = hparams(ordered, dict.fromkeys(metrics, 0.0))
     content = experiment.value[0].metadata.plugin_data
     data = HParamsPluginData.FromString(content.content)
@@ -127,7 +140,10 @@ class HParamsWithMetrics(L.Callback):
         params.update(plain_value(dict(pl_module.hparams)))
         datamodule = getattr(trainer, "datamodule", None)
         if datamodule is not None:
-            params["data"] = {"class": type(datamodule).__name__, **plain_value(dict(getattr(datamodule, "hparams", {})))}
+            params["data"] = {
+                "class": type(datamodule).__name__,
+                **plain_value(dict(getattr(datamodule, "hparams", {}))),
+            }
         return params
 
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -139,8 +155,12 @@ class HParamsWithMetrics(L.Callback):
             if not isinstance(logger, TensorBoardLogger):
                 continue
             if getattr(logger, "_default_hp_metric", False):
-                rank_zero_warn("HParamsWithMetrics: set the TensorBoardLogger's default_hp_metric=False")
-            params = logger._sanitize_params(_flatten_dict(_convert_params(self.params(trainer, pl_module))))
+                rank_zero_warn(
+                    "HParamsWithMetrics: set the TensorBoardLogger's default_hp_metric=False"
+                )
+            params = logger._sanitize_params(
+                _flatten_dict(_convert_params(self.params(trainer, pl_module)))
+            )
             writer = logger.experiment._get_file_writer()
             for summary in hparams_summaries(params, columns):
                 writer.add_summary(summary, trainer.global_step)

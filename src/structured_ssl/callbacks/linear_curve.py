@@ -46,10 +46,19 @@ class LinearCurve(L.Callback):
         l2: the classifier's weight decay.
     """
 
-    def __init__(self, every_n_epochs: int = 1, max_train: int | None = 2000, l2: float = 1e-4, seed: int = 0) -> None:
+    def __init__(
+        self, every_n_epochs: int = 1, max_train: int | None = 2000, l2: float = 1e-4, seed: int = 0
+    ) -> None:
         if int(every_n_epochs) < 1:
-            raise ValueError(f"LinearCurve every_n_epochs={every_n_epochs}: must be a positive integer")
-        self.every_n_epochs, self.max_train, self.l2, self.seed = int(every_n_epochs), max_train, l2, seed
+            raise ValueError(
+                f"LinearCurve every_n_epochs={every_n_epochs}: must be a positive integer"
+            )
+        self.every_n_epochs, self.max_train, self.l2, self.seed = (
+            int(every_n_epochs),
+            max_train,
+            l2,
+            seed,
+        )
         self.train_seconds = 0.0
         self._epoch_start: float | None = None
 
@@ -77,13 +86,17 @@ class LinearCurve(L.Callback):
             return
         batch = _batch_size(trainer)
         with torch.inference_mode(False):
-            x, y, _ = extract_embeddings(pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+            x, y, _ = extract_embeddings(
+                pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch
+            )
             classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
             vx, vy, _ = extract_embeddings(pl_module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
             with torch.no_grad():
                 accuracy = (classifier(vx).argmax(1) == vy).float().mean()
         pl_module.log(ACCURACY_TAG, accuracy, sync_dist=True)
-        pl_module.log(SECONDS_TAG, torch.tensor(self.train_seconds, device=pl_module.device), sync_dist=True)
+        pl_module.log(
+            SECONDS_TAG, torch.tensor(self.train_seconds, device=pl_module.device), sync_dist=True
+        )
 
     def state_dict(self) -> dict[str, float]:
         return {"train_seconds": self.train_seconds}  # a resumed run keeps counting

@@ -148,7 +148,11 @@ def equivariance_error(
 
 
 def fit_linear_classifier(
-    features: torch.Tensor, labels: torch.Tensor, num_classes: int, l2: float = 1e-4, max_iter: int = 200
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    l2: float = 1e-4,
+    max_iter: int = 200,
 ) -> nn.Module:
     """Multinomial logistic regression on frozen features, fitted to convergence.
 
@@ -162,15 +166,22 @@ def fit_linear_classifier(
     Returns standardisation + linear layer as one module. Works under inference mode too.
     """
     if features.dim() != 2 or features.shape[0] != labels.shape[0]:
-        raise ValueError(f"features {tuple(features.shape)} and labels {tuple(labels.shape)} do not match")
+        raise ValueError(
+            f"features {tuple(features.shape)} and labels {tuple(labels.shape)} do not match"
+        )
     with torch.inference_mode(False), torch.enable_grad():
         x = features.detach().float().clone()
         y = labels.detach().long().clone()
         mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
         x = (x - mean) / std
         linear = nn.Linear(x.shape[1], num_classes).to(x.device)
-        nn.init.zeros_(linear.weight), nn.init.zeros_(linear.bias)  # convex: start at 0, no RNG draw
-        optimizer = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+        (
+            nn.init.zeros_(linear.weight),
+            nn.init.zeros_(linear.bias),
+        )  # convex: start at 0, no RNG draw
+        optimizer = torch.optim.LBFGS(
+            linear.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe"
+        )
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()

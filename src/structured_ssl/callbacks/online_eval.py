@@ -165,13 +165,23 @@ class OnlineKNN(L.Callback):
         train, val = _dataset(trainer, "train"), _dataset(trainer, "val")
         if train is None or val is None:
             if not self._warned:
-                rank_zero_warn("OnlineKNN: the data module has no dataset('train'/'val'); skipping kNN")
+                rank_zero_warn(
+                    "OnlineKNN: the data module has no dataset('train'/'val'); skipping kNN"
+                )
                 self._warned = True
             return None
         batch = _batch_size(trainer)
-        bank_x, bank_y, _ = extract_embeddings(module, train, _subset_indices(len(train), self.max_train, self.seed), batch)
+        bank_x, bank_y, _ = extract_embeddings(
+            module, train, _subset_indices(len(train), self.max_train, self.seed), batch
+        )
         val_x, val_y, _ = extract_embeddings(module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
-        metric = WeightedKNN(bank_x, bank_y, k=self.k, temperature=self.temperature, num_classes=_num_classes(module, bank_y))
+        metric = WeightedKNN(
+            bank_x,
+            bank_y,
+            k=self.k,
+            temperature=self.temperature,
+            num_classes=_num_classes(module, bank_y),
+        )
         metric.update(val_x, val_y)
         return metric.compute()
 
@@ -180,7 +190,9 @@ class OnlineKNN(L.Callback):
             return
         accuracy = self.knn_accuracy(trainer, pl_module)
         if accuracy is not None:
-            pl_module.log("val/knn_acc", accuracy.to(pl_module.device), sync_dist=True)  # same on every rank
+            pl_module.log(
+                "val/knn_acc", accuracy.to(pl_module.device), sync_dist=True
+            )  # same on every rank
 
 
 class TestLinearEval(L.Callback):
@@ -207,21 +219,40 @@ class TestLinearEval(L.Callback):
     """
 
     def __init__(
-        self, max_train: int | None = None, l2: float = 1e-4, seed: int = 0, max_iter: int = 200, batch_size: int = 2048
+        self,
+        max_train: int | None = None,
+        l2: float = 1e-4,
+        seed: int = 0,
+        max_iter: int = 200,
+        batch_size: int = 2048,
     ) -> None:
-        self.max_train, self.l2, self.seed, self.max_iter, self.batch_size = max_train, l2, seed, max_iter, batch_size
+        self.max_train, self.l2, self.seed, self.max_iter, self.batch_size = (
+            max_train,
+            l2,
+            seed,
+            max_iter,
+            batch_size,
+        )
         self.fitted: torch.nn.Module | None = None
 
-    def evaluate(self, module: L.LightningModule, train: Dataset, tests: dict[str, Dataset]) -> dict[str, torch.Tensor]:
+    def evaluate(
+        self, module: L.LightningModule, train: Dataset, tests: dict[str, Dataset]
+    ) -> dict[str, torch.Tensor]:
         """Fit on ``train`` only, then score each of ``tests``: ``{name: accuracy}``."""
         with torch.inference_mode(False):
             indices = _subset_indices(len(train), self.max_train, self.seed)  # type: ignore[arg-type]
             x, y, _ = extract_embeddings(module, train, indices, self.batch_size, keep_images=False)
-            self.fitted = fit_linear_classifier(x, y, _num_classes(module, y), l2=self.l2, max_iter=self.max_iter)
+            self.fitted = fit_linear_classifier(
+                x, y, _num_classes(module, y), l2=self.l2, max_iter=self.max_iter
+            )
             accuracies = {}
             for name, dataset in tests.items():
                 tx, ty, _ = extract_embeddings(
-                    module, dataset, torch.arange(len(dataset)), self.batch_size, keep_images=False  # type: ignore[arg-type]
+                    module,
+                    dataset,
+                    torch.arange(len(dataset)),
+                    self.batch_size,
+                    keep_images=False,  # type: ignore[arg-type]
                 )
                 with torch.no_grad():
                     accuracies[name] = (self.fitted(tx).argmax(1) == ty).float().mean()
@@ -233,7 +264,9 @@ class TestLinearEval(L.Callback):
         if train is None:
             rank_zero_warn("TestLinearEval: the data module has no dataset('train'); skipping")
             return
-        tests = {name: dataset for name in names if (dataset := _dataset(trainer, name)) is not None}
+        tests = {
+            name: dataset for name in names if (dataset := _dataset(trainer, name)) is not None
+        }
         for name, accuracy in self.evaluate(pl_module, train, tests).items():
             pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
 
@@ -257,7 +290,11 @@ class EquivarianceMonitor(L.Callback):
     """
 
     def __init__(
-        self, num_batches: int = 1, num_elements: int | None = None, max_images: int | None = 32, warn: bool = True
+        self,
+        num_batches: int = 1,
+        num_elements: int | None = None,
+        max_images: int | None = 32,
+        warn: bool = True,
     ) -> None:
         self.num_batches = num_batches
         self.num_elements = num_elements
@@ -282,7 +319,9 @@ class EquivarianceMonitor(L.Callback):
         if not elements:
             return
         if self.num_elements is not None and self.num_elements < len(elements):
-            elements = random.Random(trainer.current_epoch * 1009 + batch_idx).sample(elements, self.num_elements)
+            elements = random.Random(trainer.current_epoch * 1009 + batch_idx).sample(
+                elements, self.num_elements
+            )
         x = batch[0][: self.max_images]
         rows = measure(encoder, x, elements)
         values = {
@@ -291,7 +330,9 @@ class EquivarianceMonitor(L.Callback):
             "val/no_shift_fiber_error": sum(r.baseline for r in rows) / len(rows),
         }
         for name, value in values.items():
-            pl_module.log(name, value, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
+            pl_module.log(
+                name, value, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True
+            )
         bound = encoder.equivariance_bound()
         missed = [r for r in rows if not r.within(bound)]
         if self.warn and missed and bound is not None:
@@ -312,7 +353,9 @@ class EmbeddingProjector(L.Callback):
     Needs a TensorBoardLogger; without one it does nothing.
     """
 
-    def __init__(self, every_n_epochs: int | None = None, max_samples: int = 500, tag: str = "val/embedding") -> None:
+    def __init__(
+        self, every_n_epochs: int | None = None, max_samples: int = 500, tag: str = "val/embedding"
+    ) -> None:
         self.every_n_epochs = every_n_epochs
         self.max_samples = max_samples
         self.tag = tag
@@ -355,7 +398,9 @@ class FiberSimilarityFigure(L.Callback):
     receptive fields). The structure-free twin's fibers are arbitrary channel chunks.
     """
 
-    def __init__(self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity") -> None:
+    def __init__(
+        self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity"
+    ) -> None:
         """Draw every ``every_n_epochs`` epochs (and at the last) from ``max_images`` images."""
         self.every_n_epochs = max(1, every_n_epochs)
         self.max_images = max_images
@@ -370,7 +415,12 @@ class FiberSimilarityFigure(L.Callback):
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
-        if trainer.sanity_checking or batch_idx != 0 or dataloader_idx != 0 or not trainer.is_global_zero:
+        if (
+            trainer.sanity_checking
+            or batch_idx != 0
+            or dataloader_idx != 0
+            or not trainer.is_global_zero
+        ):
             return
         if not _due(trainer, self.every_n_epochs):
             return
@@ -378,4 +428,9 @@ class FiberSimilarityFigure(L.Callback):
         if encoder is None or writer is None:
             return
         matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()
-        writer.add_figure(self.tag, similarity_figure(matrix, encoder, batch[0][:1]), global_step=trainer.global_step, close=True)
+        writer.add_figure(
+            self.tag,
+            similarity_figure(matrix, encoder, batch[0][:1]),
+            global_step=trainer.global_step,
+            close=True,
+        )

@@ -54,7 +54,11 @@ class EmbeddingWriter(BasePredictionWriter):
         self._parts["indices"].append(torch.as_tensor(indices, dtype=torch.long))
 
     def on_predict_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        out = Path(self.output_dir) if self.output_dir else Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
+        out = (
+            Path(self.output_dir)
+            if self.output_dir
+            else Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
+        )
         out.mkdir(parents=True, exist_ok=True)
         record = {key: torch.cat(parts) for key, parts in self._parts.items() if parts}
         self.written = out / f"embeddings-rank{trainer.global_rank}.pt"

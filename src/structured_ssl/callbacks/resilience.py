@@ -64,7 +64,13 @@ def _portable(states: dict[str, Any]) -> dict[str, Any]:
     out = dict(states)
     if "numpy" in out:
         kind, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(gauss))
+        out["numpy"] = (
+            kind,
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(gauss),
+        )
     version, state, gauss = out["python"]
     out["python"] = (version, list(state), gauss)
     return out
@@ -74,7 +80,13 @@ def _native(states: dict[str, Any]) -> dict[str, Any]:
     out = dict(states)
     if "numpy" in out:
         kind, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = (kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, gauss)
+        out["numpy"] = (
+            kind,
+            np.asarray(keys, dtype=np.int64).astype(np.uint32),
+            pos,
+            has_gauss,
+            gauss,
+        )
     return out
 
 
@@ -140,7 +152,9 @@ def last_checkpoint_path(trainer: L.Trainer) -> str:
     """Where ``--ckpt_path last`` will look: ``last.ckpt`` beside the ModelCheckpoint's files."""
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-            return os.path.join(callback.dirpath, callback.CHECKPOINT_NAME_LAST + callback.FILE_EXTENSION)
+            return os.path.join(
+                callback.dirpath, callback.CHECKPOINT_NAME_LAST + callback.FILE_EXTENSION
+            )
     return os.path.join(trainer.default_root_dir, "checkpoints", "last.ckpt")
 
 
@@ -159,7 +173,12 @@ class PreemptionCheckpoint(L.Callback):
         self._saved_at_step = -1
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         signalled = bool(trainer.received_sigterm)
         if trainer.world_size > 1:
@@ -169,7 +188,9 @@ class PreemptionCheckpoint(L.Callback):
         path = last_checkpoint_path(trainer)
         trainer.save_checkpoint(path)
         self._saved_at_step = trainer.global_step
-        rank_zero_info(f"SIGTERM received: saved {path} at global step {trainer.global_step}; stopping")
+        rank_zero_info(
+            f"SIGTERM received: saved {path} at global step {trainer.global_step}; stopping"
+        )
 
 
 # --------------------------------------------------------------------------- atomic writes
@@ -184,14 +205,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def load_checkpoint(
-        self, path: Any, map_location: Any | None = lambda storage, loc: storage, weights_only: bool | None = None
+        self,
+        path: Any,
+        map_location: Any | None = lambda storage, loc: storage,
+        weights_only: bool | None = None,
     ) -> dict[str, Any]:
         from fsspec.implementations.local import LocalFileSystem
 
         if isinstance(get_filesystem(path), LocalFileSystem):
             if not os.path.exists(path):
                 raise FileNotFoundError(f"Checkpoint file not found: {path}")
-            return load_checkpoint(path, trust=weights_only is False, trust_hint=CKPT_PATH_TRUST_HINT, map_location=map_location)
+            return load_checkpoint(
+                path,
+                trust=weights_only is False,
+                trust_hint=CKPT_PATH_TRUST_HINT,
+                map_location=map_location,
+            )
         # remote (fsspec, http): Lightning would default URLs to the full unpickler
         with allowed_project_types():
             try:
@@ -199,13 +228,17 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             except pickle.UnpicklingError as error:
                 raise refusal(path, error, CKPT_PATH_TRUST_HINT) from None
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
         from fsspec.implementations.local import LocalFileSystem
 
         if not isinstance(get_filesystem(path), LocalFileSystem):
             return super().save_checkpoint(checkpoint, path, storage_options)
         if storage_options is not None:
-            raise TypeError(f"{type(self).__name__} takes no storage_options, got {storage_options!r}")
+            raise TypeError(
+                f"{type(self).__name__} takes no storage_options, got {storage_options!r}"
+            )
         target = Path(os.fspath(path))
         with atomic_write(target) as f:
             torch.save(checkpoint, f)
@@ -269,19 +302,29 @@ class FiniteLoss(L.Callback):
 
     def __init__(self, every_n_steps: int = 1) -> None:
         if not isinstance(every_n_steps, int) or every_n_steps < 1:
-            raise ValueError(f"FiniteLoss every_n_steps={every_n_steps!r}: expected an integer >= 1")
+            raise ValueError(
+                f"FiniteLoss every_n_steps={every_n_steps!r}: expected an integer >= 1"
+            )
         self.every_n_steps = every_n_steps
         self._batch_idx = 0
         self._bad: torch.Tensor | None = None  # any non-finite loss since the last read (N > 1)
         self._since = 0  # global step of the first unread step
 
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._batch_idx = batch_idx
 
-    def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
+    def on_before_backward(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor
+    ) -> None:
         if self.every_n_steps == 1:
             local_bad = not bool(torch.isfinite(loss.detach()).all())
-            bad = trainer.strategy.reduce_boolean_decision(local_bad, all=False) if trainer.world_size > 1 else local_bad
+            bad = (
+                trainer.strategy.reduce_boolean_decision(local_bad, all=False)
+                if trainer.world_size > 1
+                else local_bad
+            )
             if bad:
                 raise FloatingPointError(self.describe(trainer, loss, local_bad))
             return
@@ -300,13 +343,17 @@ class FiniteLoss(L.Callback):
             return
         local_bad, self._bad = bool(self._bad), None
         since, self._since = self._since, trainer.global_step + 1
-        bad = trainer.strategy.reduce_boolean_decision(local_bad, all=False) if trainer.world_size > 1 else local_bad
+        bad = (
+            trainer.strategy.reduce_boolean_decision(local_bad, all=False)
+            if trainer.world_size > 1
+            else local_bad
+        )
         if bad:
             last = last_checkpoint_path(trainer)
             kept = f"; the last good checkpoint is {last}" if os.path.exists(last) else ""
             raise FloatingPointError(
                 f"Training stopped at global step {trainer.global_step} (epoch {trainer.current_epoch}): a non-finite "
-                f"loss {'on this process' if local_bad else 'on another process'} in steps {since}..{trainer.global_step} "
+                f"loss {'on this process' if local_bad else 'on another process'} in steps {since}..{trainer.global_step} "  # noqa: E501
                 f"(FiniteLoss every_n_steps={self.every_n_steps}){kept}. Resume with --ckpt_path last, or rerun with "
                 "every_n_steps=1 to stop at the step itself and name the loss term"
             )
@@ -316,9 +363,7 @@ class FiniteLoss(L.Callback):
 
         terms = logged_step_terms(trainer)
         bad = nonfinite_terms(terms) if terms else []
-        where = (
-            f"at global step {trainer.global_step} (epoch {trainer.current_epoch}, batch {self._batch_idx})"
-        )
+        where = f"at global step {trainer.global_step} (epoch {trainer.current_epoch}, batch {self._batch_idx})"
         what = (
             f"non-finite loss terms: {', '.join(f'{n}={float(terms[n]):g}' for n in bad)}"
             if bad
@@ -327,7 +372,9 @@ class FiniteLoss(L.Callback):
             else "a non-finite loss on another process"
         )
         last = last_checkpoint_path(trainer)
-        kept = f"; the last good checkpoint {last} was not overwritten" if os.path.exists(last) else ""
+        kept = (
+            f"; the last good checkpoint {last} was not overwritten" if os.path.exists(last) else ""
+        )
         return (
             f"Training stopped {where}: {what}. The optimizer step was not taken{kept}. Usual causes: a "
             "learning rate too high for the batch size, a too-low loss temperature, or a corrupt input "

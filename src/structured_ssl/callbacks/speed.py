@@ -31,7 +31,9 @@ class EncoderSpeed(L.Callback):
         if not isinstance(compile, bool):
             raise ValueError(f"EncoderSpeed compile={compile!r}: expected true or false")
         if memory_format not in MEMORY_FORMATS:
-            raise ValueError(f"EncoderSpeed memory_format={memory_format!r}: expected one of {sorted(MEMORY_FORMATS)}")
+            raise ValueError(
+                f"EncoderSpeed memory_format={memory_format!r}: expected one of {sorted(MEMORY_FORMATS)}"
+            )
         self.compile, self.memory_format = compile, memory_format
         self._applied = False
 

@@ -51,6 +51,8 @@ def checkpoint_run(ckpt_path: str | Path) -> tuple[str, str, int] | None:
         return None
     match = re.fullmatch(r"version_(\d+)", path.parents[1].name)
     run = path.parents[1]
-    if match is None or not ((run / "hparams.yaml").is_file() or any(run.glob("events.out.tfevents.*"))):
+    if match is None or not (
+        (run / "hparams.yaml").is_file() or any(run.glob("events.out.tfevents.*"))
+    ):
         return None
     return str(path.parents[3]), path.parents[2].name, int(match.group(1))

@@ -48,21 +48,29 @@ class Cell:
 
     def offered(self, root: Path) -> bool:
         entry = manifest(root).get(self.dataset) or {}
-        return self.objective in entry.get("objectives", ()) and self.group in (entry.get("groups") or {})
+        return self.objective in entry.get("objectives", ()) and self.group in (
+            entry.get("groups") or {}
+        )
 
     def arguments(self, root: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(config files in merge order, CLI overrides) that make this cell."""
         root = Path(root)
         entry = manifest(root).get(self.dataset)
         if entry is None:
-            raise CellError(f"dataset={self.dataset!r} is not in {root / MANIFEST}; offered: {sorted(manifest(root))}")
+            raise CellError(
+                f"dataset={self.dataset!r} is not in {root / MANIFEST}; offered: {sorted(manifest(root))}"
+            )
         if not self.offered(root):
             raise CellError(
                 f"cell {self.dataset}/{self.name} is not offered by {root / MANIFEST}: objectives "
                 f"{list(entry.get('objectives', ()))}, groups {list(entry.get('groups') or {})}"
             )
         objective = axis_file(root, "objectives", self.objective)
-        configs = [objective, axis_file(root, "datasets", self.dataset), axis_file(root, "groups", entry["groups"][self.group])]
+        configs = [
+            objective,
+            axis_file(root, "datasets", self.dataset),
+            axis_file(root, "groups", entry["groups"][self.group]),
+        ]
         twin_group = self.group.endswith(TWIN_SUFFIX)
         if twin_group:
             configs.append(axis_file(root, "encoders", "unstructured"))
@@ -81,7 +89,9 @@ class Cell:
 def manifest(root: Path) -> dict[str, Any]:
     path = Path(root) / MANIFEST
     if not path.exists():
-        raise CellError(f"{path} does not exist: a config root names its cells there (e.g. configs/ or configs/paper/)")
+        raise CellError(
+            f"{path} does not exist: a config root names its cells there (e.g. configs/ or configs/paper/)"
+        )
     return yaml.safe_load(path.read_text()) or {}
 
 

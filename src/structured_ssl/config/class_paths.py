@@ -67,7 +67,9 @@ def is_allowed(class_path: str) -> bool:
     if class_path in library_classes():
         return True
     for pattern in user_allowed():
-        if class_path == pattern or (pattern.endswith(".*") and class_path.rpartition(".")[0] == pattern[:-2]):
+        if class_path == pattern or (
+            pattern.endswith(".*") and class_path.rpartition(".")[0] == pattern[:-2]
+        ):
             return True
     return False
 

@@ -32,7 +32,13 @@ _NOT_ACCEPTED = re.compile(r"Option '([^']+)' is not accepted")
 _MISSING_CLASS = re.compile(r"(?:module '[\w.]+' has no attribute '\w+'|No module named '[\w.]+')")
 _FILE_MISSING = re.compile(r"File does not exist: '?([^']+)'?")
 _SKIP = ("Does not validate", "Subtypes:", "Errors:", "Given value type:", "Expected a path but")
-_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string", "NoneType": "null"}
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+    "NoneType": "null",
+}
 
 
 @dataclass
@@ -77,7 +83,9 @@ def _parse(message: str) -> _Parsed:
             continue  # an outer alternative (e.g. "Optional: Expected None") or bookkeeping
         if match := _GIVEN.match(line):
             nested = _NESTED.match(match.group(1))
-            parsed.value = parsed.value or (nested.group(2).strip("'") if nested else match.group(1))
+            parsed.value = parsed.value or (
+                nested.group(2).strip("'") if nested else match.group(1)
+            )
         elif match := _EXPECTED.match(line):
             parsed.expected.append(match.group(1))
             if match.group(2) is not None:
@@ -118,7 +126,11 @@ def known_subclasses(base_path: str) -> list[str]:
     if not hasattr(module, "__all__"):  # a class of a package's submodule: what the package exports
         module = importlib.import_module(base.__module__.rsplit(".", 1)[0])
     found = [getattr(module, n, None) for n in getattr(module, "__all__", [])]
-    return [f"{module.__name__}.{c.__name__}" for c in found if isinstance(c, type) and issubclass(c, base) and c is not base]
+    return [
+        f"{module.__name__}.{c.__name__}"
+        for c in found
+        if isinstance(c, type) and issubclass(c, base) and c is not base
+    ]
 
 
 def accepted_keys(class_path: str | None, nested: list[str]) -> list[str]:
@@ -128,7 +140,9 @@ def accepted_keys(class_path: str | None, nested: list[str]) -> list[str]:
         return []
     for part in nested:
         try:
-            hints = typing.get_type_hints(target.__init__ if not dataclasses.is_dataclass(target) else target)
+            hints = typing.get_type_hints(
+                target.__init__ if not dataclasses.is_dataclass(target) else target
+            )
         except Exception:  # noqa: BLE001 - unresolvable annotations: no suggestion
             return []
         hint = hints.get(part)
@@ -190,7 +204,9 @@ def one_line(message: str) -> str:
         value = parsed.value if parsed.value is not None else "?"
         if all(a.startswith("'") for a in allowed):
             hint = _did_you_mean(value, [a.strip("'") for a in allowed])
-            return f"{parsed.key}={value!r} is not allowed: expected one of {', '.join(allowed)}{hint}"
+            return (
+                f"{parsed.key}={value!r} is not allowed: expected one of {', '.join(allowed)}{hint}"
+            )
         return f"{parsed.key}={value!r} is not allowed: expected {' or '.join(allowed)}"
     if leaf:
         return f"{parsed.key}: {leaf}" if parsed.key else leaf

@@ -101,7 +101,9 @@ def check_exact_rotation_size(group: Group, spec: EncoderSpec, image_size: int) 
         raise ConfigError(str(error)) from None
 
 
-def fiber_grid_shape(group: Group, spec: EncoderSpec, image_size: int | None) -> tuple[int, ...] | None:
+def fiber_grid_shape(
+    group: Group, spec: EncoderSpec, image_size: int | None
+) -> tuple[int, ...] | None:
     """The index grid the fiber sampler will see, from the settings alone (None when unknown)."""
     if not group.has_group_axis:
         side = None if image_size is None else encoder_output_size(spec, image_size)
@@ -296,7 +298,11 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
 
     explicit_none = init is not None and "group" in _as_dict(init) and _get(init, "group") is None
     group = None if explicit_none else build(Group, "group")
-    return {"group": group, "encoder": build(EncoderSpec, "encoder"), "pairs": build(PairSampling, "pairs")}
+    return {
+        "group": group,
+        "encoder": build(EncoderSpec, "encoder"),
+        "pairs": build(PairSampling, "pairs"),
+    }
 
 
 def check_config(config: Any, fit: bool = True) -> None:
@@ -327,13 +333,21 @@ def check_model_config(config: Any, fit: bool = True) -> None:
             check_max_shift_fraction(float(shift))
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    check_model_settings(method, settings["group"], settings["encoder"], settings["pairs"], image_size)
+    check_model_settings(
+        method, settings["group"], settings["encoder"], settings["pairs"], image_size
+    )
     batch_size = _get(data_init, "batch_size")
     if batch_size is None or not fit:
         return
     loss = _loss_class(_get(init, "loss"))
     processes = configured_processes(trainer)
-    check_batch_size(int(batch_size), settings["pairs"].pairs_per_image, processes, loss, getattr(method, "uses_pairs", True))
+    check_batch_size(
+        int(batch_size),
+        settings["pairs"].pairs_per_image,
+        processes,
+        loss,
+        getattr(method, "uses_pairs", True),
+    )
     if processes is not None:
         check_train_size(_get(data_init, "train_subset"), processes)
 
@@ -380,7 +394,11 @@ def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> 
     if batch_size is not None:
         sampling = getattr(model, "pair_sampling", PairSampling())
         check_batch_size(
-            int(batch_size), sampling.pairs_per_image, trainer.world_size, getattr(model, "loss_fn", None), uses_pairs,
+            int(batch_size),
+            sampling.pairs_per_image,
+            trainer.world_size,
+            getattr(model, "loss_fn", None),
+            uses_pairs,
             processes_from=f"{trainer.num_devices} device(s) x {trainer.num_nodes} node(s)",
         )
         check_train_size(getattr(datamodule, "train_subset", None), trainer.world_size)
@@ -388,4 +406,11 @@ def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> 
     group = getattr(model, "group", None)
     if isinstance(grid, FiberGrid) and group is not None:
         pairs = getattr(model, "pair_sampling", PairSampling())
-        check_pairs_on_grid(grid.shape, grid.cyclic, pairs, group.kind, type(model), getattr(model, "image_size", None))
+        check_pairs_on_grid(
+            grid.shape,
+            grid.cyclic,
+            pairs,
+            group.kind,
+            type(model),
+            getattr(model, "image_size", None),
+        )

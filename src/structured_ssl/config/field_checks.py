@@ -22,7 +22,9 @@ from typing import Any
 CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
 CKPT_PATH_WORDS = ("last", "best", "hpc")
 # how this project's own checks begin their messages: the field, then "=value" or " must"
-SETTING_MESSAGE = re.compile(r"^(ckpt_path|(data|model|trainer|pairs|group|encoder|loss|optimizer)\.[\w.]+)(=| must)")
+SETTING_MESSAGE = re.compile(
+    r"^(ckpt_path|(data|model|trainer|pairs|group|encoder|loss|optimizer)\.[\w.]+)(=| must)"
+)
 
 
 class ConfigError(ValueError):
@@ -57,7 +59,9 @@ def at_least(bound: int) -> Callable[[Any], bool]:
 
 
 def in_range(low: float, high: float, high_open: bool = False) -> Callable[[Any], bool]:
-    return lambda value: _number(value) and low <= value and (value < high if high_open else value <= high)
+    return lambda value: (
+        _number(value) and low <= value and (value < high if high_open else value <= high)
+    )
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("model.init_args.optimizer.lr", positive, "a finite number > 0"),
     FieldRule("model.init_args.optimizer.probe_lr", positive, "a finite number > 0"),
     FieldRule("model.init_args.optimizer.weight_decay", non_negative, "a finite number >= 0"),
-    FieldRule("model.init_args.optimizer.momentum", in_range(0, 1, high_open=True), "a number in [0, 1)"),
+    FieldRule(
+        "model.init_args.optimizer.momentum", in_range(0, 1, high_open=True), "a number in [0, 1)"
+    ),
     FieldRule("model.init_args.optimizer.warmup_epochs", non_negative, "a number of epochs >= 0"),
     FieldRule("model.init_args.ema_momentum", in_range(0, 1), "a number in [0, 1]"),
     FieldRule("model.init_args.loss.init_args.temperature", positive, "a finite number > 0"),
@@ -124,7 +130,9 @@ def check_ckpt_path(config: Any) -> None:
         with open(path, "rb") as f:
             head = f.read(4)
     except OSError as error:
-        raise ConfigError(f"ckpt_path={str(value)!r} cannot be read ({error.strerror}): expected {allowed}") from None
+        raise ConfigError(
+            f"ckpt_path={str(value)!r} cannot be read ({error.strerror}): expected {allowed}"
+        ) from None
     if not head.startswith(CHECKPOINT_MAGIC):
         raise ConfigError(
             f"ckpt_path={str(value)!r} is not a PyTorch checkpoint (neither a zip archive nor a pickle): "
@@ -142,12 +150,16 @@ def check_accelerator(config: Any) -> None:
     present["mps"] = bool(mps and mps.is_available())
     if accelerator in present and not present[accelerator]:
         here = ", ".join(["auto", *(name for name, there in present.items() if there)])
-        raise ConfigError(f"trainer.accelerator={accelerator!r} is not available on this machine: expected one of {here}")
+        raise ConfigError(
+            f"trainer.accelerator={accelerator!r} is not available on this machine: expected one of {here}"
+        )
     devices = lookup(config, "trainer.devices")
     if isinstance(devices, str) and re.fullmatch(r"-?\d+", devices.strip()):
         devices = int(devices)
     if isinstance(devices, int) and not isinstance(devices, bool) and devices < 1 and devices != -1:
-        raise ConfigError(f"trainer.devices={devices} is not allowed: expected an integer >= 1, -1 (all), a list of ids, or auto")
+        raise ConfigError(
+            f"trainer.devices={devices} is not allowed: expected an integer >= 1, -1 (all), a list of ids, or auto"
+        )
 
 
 def check_data_files(config: Any) -> None:
@@ -163,7 +175,9 @@ def check_data_files(config: Any) -> None:
     if (download if download is not None else defaults.get("download", False)) or data_dir is None:
         return
     if Path(os.fspath(data_dir)).is_file():
-        raise ConfigError(f"data.data_dir={str(data_dir)!r} is a file, expected a folder holding the {cls.__name__} files")
+        raise ConfigError(
+            f"data.data_dir={str(data_dir)!r} is a file, expected a folder holding the {cls.__name__} files"
+        )
     if not Path(os.fspath(data_dir)).is_dir():
         raise ConfigError(
             f"data.data_dir={str(data_dir)!r} does not exist; expected a directory holding the "
@@ -188,7 +202,11 @@ def check_data_arguments(config: Any) -> None:
         raise ConfigError(str(error)) from None
 
 
-CONTEXT_RULES: tuple[Callable[[Any], None], ...] = (check_ckpt_path, check_accelerator, check_data_files)
+CONTEXT_RULES: tuple[Callable[[Any], None], ...] = (
+    check_ckpt_path,
+    check_accelerator,
+    check_data_files,
+)
 
 
 def check_fields(config: Any) -> None:

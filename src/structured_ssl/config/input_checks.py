@@ -33,9 +33,14 @@ def _output_folders(config: Any) -> Iterator[tuple[str, Any]]:
     loggers = lookup(config, "trainer.logger")
     for i, logger in enumerate(loggers if isinstance(loggers, (list, tuple)) else [loggers]):
         key = "trainer.logger" if not isinstance(loggers, (list, tuple)) else f"trainer.logger[{i}]"
-        yield f"{key}.init_args.save_dir", lookup(logger, "init_args.save_dir") if hasattr(logger, "get") else None
+        yield (
+            f"{key}.init_args.save_dir",
+            lookup(logger, "init_args.save_dir") if hasattr(logger, "get") else None,
+        )
     callbacks = lookup(config, "trainer.callbacks") or []
-    for i, callback in enumerate(callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]):
+    for i, callback in enumerate(
+        callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    ):
         if hasattr(callback, "get"):
             yield f"trainer.callbacks[{i}].init_args.dirpath", lookup(callback, "init_args.dirpath")
 
@@ -46,12 +51,16 @@ def check_writable_folder(field: str, value: Any) -> None:
         return  # unset, or a remote filesystem (fsspec) this machine cannot probe
     path = Path(os.fspath(value)).expanduser()
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"{field}={str(value)!r} is a file, expected a folder (where the run writes its logs and checkpoints)")
+        raise ConfigError(
+            f"{field}={str(value)!r} is a file, expected a folder (where the run writes its logs and checkpoints)"
+        )
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise ConfigError(f"{field}={str(value)!r} cannot be created: {str(existing)!r} is a file, expected a folder")
+        raise ConfigError(
+            f"{field}={str(value)!r} cannot be created: {str(existing)!r} is a file, expected a folder"
+        )
     try:
         fd, probe = tempfile.mkstemp(prefix=".structured-ssl-write-probe-", dir=existing)
     except OSError as error:
@@ -74,7 +83,11 @@ def check_dataset_files(config: Any) -> None:
     from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 
     cls = import_class(str(lookup(config, "data.class_path") or ""))
-    if not isinstance(cls, type) or not getattr(cls, "needs_files", False) or not hasattr(cls, "check_files"):
+    if (
+        not isinstance(cls, type)
+        or not getattr(cls, "needs_files", False)
+        or not hasattr(cls, "check_files")
+    ):
         return
     init_args = lookup(config, "data.init_args")
     kwargs = dict(init_args.as_dict() if hasattr(init_args, "as_dict") else init_args or {})

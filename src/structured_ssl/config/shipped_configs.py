@@ -27,13 +27,17 @@ def shipped_root() -> Path:
 def shipped_names() -> list[str]:
     """Every shipped config, as the name ``--config`` takes (``groups/rotation``), sorted."""
     root = shipped_root()
-    return sorted(p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.yaml") if p.name != MANIFEST)
+    return sorted(
+        p.relative_to(root).with_suffix("").as_posix()
+        for p in root.rglob("*.yaml")
+        if p.name != MANIFEST
+    )
 
 
 def _strip(name: str) -> str:
     """``configs/x.yaml`` and ``x`` name the same shipped file."""
     name = name.replace("\\", "/")
-    return name[len("configs/"):] if name.startswith("configs/") else name
+    return name[len("configs/") :] if name.startswith("configs/") else name
 
 
 def resolve_config(value: str) -> str:
@@ -65,7 +69,9 @@ def cell_arguments(value: str) -> list[str] | None:
     as the ``--config`` files and overrides the grid composes for it; None if it names no cell."""
     from structured_ssl.config.cells import Cell, CellError, manifest
 
-    *root_parts, dataset, cell_name = _strip(value).split("/") if value.count("/") >= 1 else ("", "")
+    *root_parts, dataset, cell_name = (
+        _strip(value).split("/") if value.count("/") >= 1 else ("", "")
+    )
     root = resolve_config_root("/".join(root_parts) or "configs")
     try:
         entry = manifest(root).get(dataset) or {}
@@ -112,8 +118,12 @@ def list_main(argv: Sequence[str] | None = None) -> None:
         prog="structured-ssl configs",
         description="List the configs shipped with structured-ssl; pass one as `--config NAME` from any directory.",
     )
-    parser.add_argument("prefix", nargs="?", default="", help="only names starting with this (e.g. paper/)")
-    parser.add_argument("--path", action="store_true", help="print the folder that holds them and exit")
+    parser.add_argument(
+        "prefix", nargs="?", default="", help="only names starting with this (e.g. paper/)"
+    )
+    parser.add_argument(
+        "--path", action="store_true", help="print the folder that holds them and exit"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.path:
         print(shipped_root())

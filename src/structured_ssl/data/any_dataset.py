@@ -36,11 +36,17 @@ def to_image(item: Any, channels: int | None = None) -> torch.Tensor:
     """One image as float32 ``(C, H, W)`` in [0, 1]: a PIL image, an ``(H, W[, C])`` array
     (uint8 is scaled by 1/255) or a ``(C, H, W)`` tensor; ``channels`` 1 or 3 converts."""
     if hasattr(item, "convert") and hasattr(item, "size"):  # a PIL image
-        item = item.convert({1: "L", 3: "RGB"}.get(channels or 0, "RGB" if item.mode not in ("L", "1", "I", "F") else "L"))
+        item = item.convert(
+            {1: "L", 3: "RGB"}.get(
+                channels or 0, "RGB" if item.mode not in ("L", "1", "I", "F") else "L"
+            )
+        )
         item = np.asarray(item)
     if isinstance(item, np.ndarray):
         array = item[..., None] if item.ndim == 2 else item
-        tensor = torch.from_numpy(np.array(array)).permute(2, 0, 1)  # a writable copy (PIL's is read-only)
+        tensor = torch.from_numpy(np.array(array)).permute(
+            2, 0, 1
+        )  # a writable copy (PIL's is read-only)
     else:
         tensor = torch.as_tensor(item)
         tensor = tensor[None] if tensor.ndim == 2 else tensor
@@ -53,7 +59,9 @@ def to_image(item: Any, channels: int | None = None) -> torch.Tensor:
         elif tensor.shape[0] == 1:
             tensor = tensor.expand(channels, -1, -1)
         else:
-            raise ValueError(f"data.channels={channels}, but an image has {tensor.shape[0]} channels")
+            raise ValueError(
+                f"data.channels={channels}, but an image has {tensor.shape[0]} channels"
+            )
     return tensor
 
 
@@ -65,7 +73,9 @@ def fit_square(image: torch.Tensor, resize_to: int, image_size: int) -> torch.Te
     top, left = (h - side) // 2, (w - side) // 2
     image = image[:, top : top + side, left : left + side]
     if side != resize_to:
-        image = F.interpolate(image[None], size=resize_to, mode="bilinear", antialias=True, align_corners=False)[0]
+        image = F.interpolate(
+            image[None], size=resize_to, mode="bilinear", antialias=True, align_corners=False
+        )[0]
     return pad_images(image[None], image_size)[0].clamp(0, 1)
 
 
@@ -84,8 +94,21 @@ class AsImages(Dataset):
     """A view of ``dataset`` serving the shared format: ``(image (C, S, S) in [0, 1], label)``,
     each image optionally rotated by its own seeded angle (the rotated test set)."""
 
-    def __init__(self, dataset: Dataset, channels: int, resize_to: int, image_size: int, angles: torch.Tensor | None = None):
-        self.dataset, self.channels, self.resize_to, self.image_size, self.angles = dataset, channels, resize_to, image_size, angles
+    def __init__(
+        self,
+        dataset: Dataset,
+        channels: int,
+        resize_to: int,
+        image_size: int,
+        angles: torch.Tensor | None = None,
+    ):
+        self.dataset, self.channels, self.resize_to, self.image_size, self.angles = (
+            dataset,
+            channels,
+            resize_to,
+            image_size,
+            angles,
+        )
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -136,12 +159,24 @@ class DatasetDataModule(ImageDataModule):
         train_subset: int | None = None,
         data_dir: str = "data",
     ) -> None:
-        super().__init__(data_dir, batch_size, val_fraction, seed, num_workers, rotated_test_max_angle, train_subset)
+        super().__init__(
+            data_dir,
+            batch_size,
+            val_fraction,
+            seed,
+            num_workers,
+            rotated_test_max_angle,
+            train_subset,
+        )
         resize_to = image_size if resize_to is None else resize_to
         if not 1 <= resize_to <= image_size:
-            raise ValueError(f"data.resize_to={resize_to} must be in [1, data.image_size={image_size}]")
+            raise ValueError(
+                f"data.resize_to={resize_to} must be in [1, data.image_size={image_size}]"
+            )
         if channels not in (None, 1, 3):
-            raise ValueError(f"data.channels={channels} is not allowed; use 1 (grey), 3 (RGB) or null (as the images)")
+            raise ValueError(
+                f"data.channels={channels} is not allowed; use 1 (grey), 3 (RGB) or null (as the images)"
+            )
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
         if len(train) < 1:  # type: ignore[arg-type]
@@ -161,12 +196,20 @@ class DatasetDataModule(ImageDataModule):
         if self.num_classes_ is None:
             self.num_classes_ = max(2, self._count_classes()) if self.labelled else 2
         c = self.channels_
-        return DataInfo(channels=c, image_size=self.image_size_, num_classes=self.num_classes_, mean=(0.5,) * c, std=(0.25,) * c)
+        return DataInfo(
+            channels=c,
+            image_size=self.image_size_,
+            num_classes=self.num_classes_,
+            mean=(0.5,) * c,
+            std=(0.25,) * c,
+        )
 
     def _count_classes(self) -> int:
         train = self.sources["train"]
         targets = getattr(train, "targets", None)
-        labels = targets if targets is not None else [split_item(train[i])[1] for i in range(len(train))]  # type: ignore[arg-type]
+        labels = (
+            targets if targets is not None else [split_item(train[i])[1] for i in range(len(train))]
+        )  # type: ignore[arg-type]
         return int(torch.as_tensor(list(labels)).max()) + 1
 
     def load_arrays(self) -> Any:
@@ -177,13 +220,17 @@ class DatasetDataModule(ImageDataModule):
         if self._datasets is not None:
             return
         generator = torch.Generator().manual_seed(self.seed)
-        view = lambda d, angles=None: AsImages(d, self.channels_, self.resize_to, self.image_size_, angles)  # noqa: E731
+        view = lambda d, angles=None: AsImages(  # noqa: E731
+            d, self.channels_, self.resize_to, self.image_size_, angles
+        )  # noqa: E731
         train, val, test = self.sources["train"], self.sources["val"], self.sources["test"]
         if not self.labelled:  # pretraining only: every image trains
             self._datasets = {"train": view(self._subset(train, generator))}
             return
         if test is None:
-            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed + 1)).tolist()  # type: ignore[arg-type]
+            order = torch.randperm(
+                len(train), generator=torch.Generator().manual_seed(self.seed + 1)
+            ).tolist()  # type: ignore[arg-type]
             n_test = max(1, int(round(self.test_fraction * len(order))))
             train, test = Subset(train, order[n_test:]), Subset(train, order[:n_test])
         if val is None:
@@ -201,7 +248,9 @@ class DatasetDataModule(ImageDataModule):
     def _subset(self, train: Dataset, generator: torch.Generator) -> Dataset:
         if self.train_subset is None:
             return train
-        return Subset(train, torch.randperm(len(train), generator=generator)[: self.train_subset].tolist())  # type: ignore[arg-type]
+        return Subset(
+            train, torch.randperm(len(train), generator=generator)[: self.train_subset].tolist()
+        )  # type: ignore[arg-type]
 
     def val_dataloader(self) -> Any:
         return self._loader("val", shuffle=False) if self.labelled else []
@@ -228,7 +277,9 @@ def unlabelled_message(datamodule: Any, what: str) -> str:
     )
 
 
-def refuse_evaluation_without_labels(subcommand: str | None, datamodule: Any, trainer: Any) -> str | None:
+def refuse_evaluation_without_labels(
+    subcommand: str | None, datamodule: Any, trainer: Any
+) -> str | None:
     """The one-line refusal for evaluation on an unlabelled data module, else None: a
     ``validate``/``test``, a checkpoint monitoring a metric, or a callback that reads labels."""
     if getattr(datamodule, "labelled", True):
@@ -238,6 +289,8 @@ def refuse_evaluation_without_labels(subcommand: str | None, datamodule: Any, tr
     for callback in getattr(trainer, "callbacks", []) if subcommand in (None, "fit") else []:
         name = type(callback).__name__
         if name in LABEL_CALLBACKS or getattr(callback, "monitor", None):
-            what = f"trainer.callbacks {name}" + (f"(monitor={callback.monitor})" if getattr(callback, "monitor", None) else "")
+            what = f"trainer.callbacks {name}" + (
+                f"(monitor={callback.monitor})" if getattr(callback, "monitor", None) else ""
+            )
             return unlabelled_message(datamodule, what)
     return None

@@ -61,14 +61,18 @@ def pad_images(images: torch.Tensor, size: int) -> torch.Tensor:
 def check_padded_size(image_size: int, native: int) -> int:
     """A padded side must hold the native image."""
     if image_size < native:
-        raise ValueError(f"data.image_size={image_size} is smaller than {native}, the side of the dataset's images")
+        raise ValueError(
+            f"data.image_size={image_size} is smaller than {native}, the side of the dataset's images"
+        )
     return int(image_size)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
     """One 63-bit seed per (seed, epoch), mixed so that (0, 1) and (1, 0) differ (``seed + epoch``
     would give runs with neighbouring seeds the same data orders, one epoch apart)."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    return int(
+        np.random.SeedSequence([seed, epoch]).generate_state(2, np.uint64)[0] >> np.uint64(1)
+    )
 
 
 class EpochSampler(DistributedSampler):
@@ -82,8 +86,22 @@ class EpochSampler(DistributedSampler):
     recorded in, so a checkpoint taken at an epoch's end never skips into the next epoch.
     """
 
-    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0, drop_last: bool = False):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=drop_last)
+    def __init__(
+        self,
+        dataset: Dataset,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        drop_last: bool = False,
+    ):
+        super().__init__(
+            dataset,
+            num_replicas=num_replicas,
+            rank=rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=drop_last,
+        )
         self.resume_at: tuple[int, int] | None = None  # (epoch, samples of this rank already drawn)
         self.started_at = 0  # samples skipped by the current iteration
 
@@ -259,7 +277,9 @@ class ImageDataModule(L.LightningDataModule):
     def check_data_dir(self) -> None:
         """Fail early with the path when a file-based dataset's directory does not exist."""
         if self.data_dir.exists() and not self.data_dir.is_dir():
-            raise FileNotFoundError(f"data.data_dir={str(self.data_dir)!r} is a file, expected a folder")
+            raise FileNotFoundError(
+                f"data.data_dir={str(self.data_dir)!r} is a file, expected a folder"
+            )
         if not self.data_dir.is_dir():
             raise FileNotFoundError(
                 f"data.data_dir={str(self.data_dir)!r} does not exist; expected a directory "
@@ -284,7 +304,9 @@ class ImageDataModule(L.LightningDataModule):
             keep = torch.randperm(len(train_x), generator=generator)[: self.train_subset]
             train_x, train_y = train_x[keep], train_y[keep]
         test_x, test_y = splits.test
-        angles = (torch.rand(len(test_x), generator=generator) * 2 - 1) * self.rotated_test_max_angle
+        angles = (
+            torch.rand(len(test_x), generator=generator) * 2 - 1
+        ) * self.rotated_test_max_angle
         rotated_x = rotate_images(test_x, angles)
         self._datasets = {
             "train": TensorDataset(train_x, train_y),
@@ -318,17 +340,28 @@ class ImageDataModule(L.LightningDataModule):
         or with ``device_resident`` its device-side twin."""
         dataset = self.dataset("train")
         trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        replicas, rank = (
+            (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        )
         # drop_last: contrastive losses and batch norms need full, equal batches on every rank.
         drop = len(dataset) >= self.batch_size * replicas
-        sampler = EpochSampler(dataset, num_replicas=replicas, rank=rank, seed=self.seed, drop_last=drop)
+        sampler = EpochSampler(
+            dataset, num_replicas=replicas, rank=rank, seed=self.seed, drop_last=drop
+        )
         if self.device_resident:
             from structured_ssl.data.device_loader import DeviceBatches
 
             device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
             images, labels = dataset.tensors
-            return DeviceBatches(images, labels, sampler=sampler, batch_size=self.batch_size, drop_last=drop,
-                                 epoch_batches=self._epoch_batches, device=device)
+            return DeviceBatches(
+                images,
+                labels,
+                sampler=sampler,
+                batch_size=self.batch_size,
+                drop_last=drop,
+                epoch_batches=self._epoch_batches,
+                device=device,
+            )
         return ResumableDataLoader(
             dataset,
             sampler=sampler,

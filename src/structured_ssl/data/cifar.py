@@ -231,6 +231,8 @@ class CIFAR10DataModule(ImageDataModule):
     def load_arrays(self) -> Splits:
         def split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_cifar10(self.data_dir, train=train, download=self.download)
-            return pad_images(torch.from_numpy(images).float().div_(255.0), self.image_size_), torch.from_numpy(labels)
+            return pad_images(
+                torch.from_numpy(images).float().div_(255.0), self.image_size_
+            ), torch.from_numpy(labels)
 
         return Splits(train=split(True), test=split(False))

@@ -44,7 +44,9 @@ class DeviceBatches(ResumablePosition):
 
     def __len__(self) -> int:
         samples = len(self.sampler)
-        return samples // self.batch_size if self.drop_last else math.ceil(samples / self.batch_size)
+        return (
+            samples // self.batch_size if self.drop_last else math.ceil(samples / self.batch_size)
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.sampler.order()  # after any resume skip, which ``started_at`` records

@@ -66,7 +66,9 @@ class DigitsDataModule(ImageDataModule):
     @property
     def info(self) -> DataInfo:
         # Statistics of the padded images at the default sizes; they only rescale inputs.
-        return DataInfo(channels=1, image_size=self.image_size_, num_classes=10, mean=(0.1,), std=(0.25,))
+        return DataInfo(
+            channels=1, image_size=self.image_size_, num_classes=10, mean=(0.1,), std=(0.25,)
+        )
 
     def load_arrays(self) -> Splits:
         from sklearn.datasets import load_digits
@@ -80,4 +82,6 @@ class DigitsDataModule(ImageDataModule):
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed + 1))
         n_test = int(round(self.test_fraction * len(images)))
         test_idx, train_idx = order[:n_test], order[n_test:]
-        return Splits(train=(images[train_idx], labels[train_idx]), test=(images[test_idx], labels[test_idx]))
+        return Splits(
+            train=(images[train_idx], labels[train_idx]), test=(images[test_idx], labels[test_idx])
+        )

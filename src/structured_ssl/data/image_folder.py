@@ -28,7 +28,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def image_files(directory: Path) -> list[Path]:
     """The image files directly in ``directory``, sorted by name (a fixed order for seeding)."""
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
 class FolderImages(Dataset):
@@ -40,7 +42,12 @@ class FolderImages(Dataset):
         found = sorted(d.name for d in self.root.iterdir() if d.is_dir() and image_files(d))
         self.classes = list(classes) if classes is not None else found
         if self.classes:
-            self.files = [(f, i) for i, name in enumerate(self.classes) if (self.root / name).is_dir() for f in image_files(self.root / name)]
+            self.files = [
+                (f, i)
+                for i, name in enumerate(self.classes)
+                if (self.root / name).is_dir()
+                for f in image_files(self.root / name)
+            ]
         else:
             self.files = [(f, UNLABELLED) for f in image_files(self.root)]
         if not self.files:
@@ -90,8 +97,12 @@ class ImageFolderDataModule(DatasetDataModule):
     ) -> None:
         root = Path(data_dir)
         if not root.is_dir():
-            raise ValueError(f"data.data_dir={str(root)!r} is not a directory; point it at a folder of images")
-        splits = {d.name: d for d in root.iterdir() if d.is_dir() and d.name in ("train", "val", "test")}
+            raise ValueError(
+                f"data.data_dir={str(root)!r} is not a directory; point it at a folder of images"
+            )
+        splits = {
+            d.name: d for d in root.iterdir() if d.is_dir() and d.name in ("train", "val", "test")
+        }
         if "train" in splits and "test" in splits:
             train = FolderImages(splits["train"])
             val = FolderImages(splits["val"], train.classes) if "val" in splits else None

@@ -110,7 +110,9 @@ def check_idx(path: Path) -> None:
     except (OSError, EOFError, zlib.error) as err:
         raise DatasetFormatError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err
     if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_DTYPES or head[3] == 0:
-        raise DatasetFormatError(f"{path}: not an IDX file (magic bytes {head[:4].hex(' ') or 'missing'})")
+        raise DatasetFormatError(
+            f"{path}: not an IDX file (magic bytes {head[:4].hex(' ') or 'missing'})"
+        )
     header = 4 + 4 * head[3]
     if len(head) < header:
         raise DatasetFormatError(f"{path}: IDX header truncated or empty (ndim={head[3]})")
@@ -343,7 +345,10 @@ class RotatedMNISTDataModule(MNISTDataModule):
         if self.source == "seeded":
             return super().check_files()
         self.check_data_dir()
-        for train in (True, False):  # the .amat files are plain text: presence is what can be checked cheaply
+        for train in (
+            True,
+            False,
+        ):  # the .amat files are plain text: presence is what can be checked cheaply
             find_mnist_rot(self.data_dir, train)
 
     def load_split(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -114,7 +114,12 @@ def _decode(items: list[tuple[Path, int]]) -> dict[str, object]:
                 with Image.open(path) as image:  # reads the header only
                     size = image.size
                     rgb = image.convert("RGB") if size == (64, 64) else None
-        except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        except (
+            OSError,
+            ValueError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as err:
             # OSError includes PIL.UnidentifiedImageError (not an image at all)
             raise DatasetFormatError(f"{path}: cannot decode image ({err})") from err
         if rgb is None:
@@ -211,15 +216,21 @@ class TinyImageNetDataModule(ImageDataModule):
         super().check_files()
         folder = self.data_dir / TINY_IMAGENET_FOLDER
         if not folder.is_dir():
-            raise DatasetNotFoundError(not_found_message([folder], TINY_IMAGENET_URL, what="folder", can_download=False))
+            raise DatasetNotFoundError(
+                not_found_message([folder], TINY_IMAGENET_URL, what="folder", can_download=False)
+            )
         read_wnids(folder)
         for part in ("train", "val"):
             if not (folder / part).is_dir():
-                raise DatasetFormatError(f"{folder / part}: missing (the unzipped archive holds train/ and val/)")
+                raise DatasetFormatError(
+                    f"{folder / part}: missing (the unzipped archive holds train/ and val/)"
+                )
 
     def load_arrays(self) -> Splits:
         def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
             images, labels = load_tiny_imagenet(self.data_dir, name)
-            return pad_images(torch.from_numpy(images).float().div_(255.0), self.image_size_), torch.from_numpy(labels)
+            return pad_images(
+                torch.from_numpy(images).float().div_(255.0), self.image_size_
+            ), torch.from_numpy(labels)
 
         return Splits(train=split("train"), test=split("val"))

@@ -32,7 +32,9 @@ Element = tuple[int, ...]
 def check_lifted(z: torch.Tensor, where: str) -> torch.Tensor:
     """Assert the lifted layout at a module boundary, with a message that says where."""
     if z.dim() != 5:
-        raise ValueError(f"{where}: expected a lifted tensor (B, C, G, H, W), got shape {tuple(z.shape)}")
+        raise ValueError(
+            f"{where}: expected a lifted tensor (B, C, G, H, W), got shape {tuple(z.shape)}"
+        )
     return z
 
 
@@ -115,7 +117,11 @@ class LiftedEncoder(nn.Module):
 
     def num_parameters(self) -> int:
         """Trainable parameters of the backbone (the classification read-out not counted)."""
-        return sum(p.numel() for name, p in self.named_parameters() if p.requires_grad and not name.startswith("readout."))
+        return sum(
+            p.numel()
+            for name, p in self.named_parameters()
+            if p.requires_grad and not name.startswith("readout.")
+        )
 
 
 class GroupAction(Protocol):

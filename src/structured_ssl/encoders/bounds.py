@@ -36,7 +36,10 @@ class EquivarianceBound:
     def holds(self, error: float, baseline: float) -> bool:
         if not error <= self.max_error:  # also False for NaN
             return False
-        if self.max_baseline_fraction is not None and not error <= self.max_baseline_fraction * baseline:
+        if (
+            self.max_baseline_fraction is not None
+            and not error <= self.max_baseline_fraction * baseline
+        ):
             return False
         return True
 

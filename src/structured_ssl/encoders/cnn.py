@@ -43,7 +43,15 @@ def conv_stack(
     current = in_channels
     for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
         layers += [
-            nn.Conv2d(current, int(width), k, stride=s, padding=k // 2, bias=False, padding_mode=padding_mode),
+            nn.Conv2d(
+                current,
+                int(width),
+                k,
+                stride=s,
+                padding=k // 2,
+                bias=False,
+                padding_mode=padding_mode,
+            ),
             nn.BatchNorm2d(int(width)),
             nn.ReLU(inplace=True),
         ]
@@ -155,7 +163,9 @@ class UnstructuredCNN(ClaimsStructuredAction):
             )
         self.group = group
         self.out_channels = out_channels
-        self.net = conv_stack(in_channels, [*widths, out_channels * group.size], kernel_sizes, strides)
+        self.net = conv_stack(
+            in_channels, [*widths, out_channels * group.size], kernel_sizes, strides
+        )
         self.claimed_action = group_action(group, in_channels, out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:

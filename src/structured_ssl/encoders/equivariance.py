@@ -36,7 +36,9 @@ class ElementError:
     baseline: float
 
     def within(self, bound: EquivarianceBound | None) -> bool:
-        if bound is not None and hasattr(bound, "for_element"):  # a bound stated per element (SO(2))
+        if bound is not None and hasattr(
+            bound, "for_element"
+        ):  # a bound stated per element (SO(2))
             bound = bound.for_element(self.element)
         return bound is None or bound.holds(self.fiber, self.baseline)
 
@@ -66,8 +68,13 @@ def measure(
         for g in chosen:
             moved = encoder(encoder.transform_input(x, g))
             expected = encoder.transform_output(z, g)
-            moved_part, expected_part = encoder.comparable(moved, g), encoder.comparable(expected, g)
-            fibers_moved, fibers_expected, fibers_unmoved = _fibers(encoder, z, moved, moved_part, expected_part, g)
+            moved_part, expected_part = (
+                encoder.comparable(moved, g),
+                encoder.comparable(expected, g),
+            )
+            fibers_moved, fibers_expected, fibers_unmoved = _fibers(
+                encoder, z, moved, moved_part, expected_part, g
+            )
             rows.append(
                 ElementError(
                     element=tuple(float(v) if isinstance(v, float) else int(v) for v in g),

@@ -40,7 +40,9 @@ class ScaleErrors:
         """fiber / no-shift: below :data:`NO_SHIFT_FRACTION` when the claimed action explains the change."""
         return self.fiber / max(self.no_shift, 1e-12)
 
-    def within_bounds(self, bound: float = FIBER_BOUND, fraction: float = NO_SHIFT_FRACTION) -> bool:
+    def within_bounds(
+        self, bound: float = FIBER_BOUND, fraction: float = NO_SHIFT_FRACTION
+    ) -> bool:
         return self.fiber <= bound and self.ratio <= fraction
 
 
@@ -48,7 +50,9 @@ def scale_action_of(encoder: LiftedEncoder) -> ScaleAction:
     """The action an encoder claims: its own (structured) or the one it stands in for (twin)."""
     action = getattr(encoder, "action", None) or getattr(encoder, "claimed_action", None)
     if not isinstance(action, ScaleAction):
-        raise ValueError(f"{type(encoder).__name__} has no scale action (group.kind={encoder.group.kind!r})")
+        raise ValueError(
+            f"{type(encoder).__name__} has no scale action (group.kind={encoder.group.kind!r})"
+        )
     return action
 
 
@@ -57,20 +61,26 @@ def _relative(moved: torch.Tensor, expected: torch.Tensor) -> float:
     return float(((moved - expected).norm(dim=1) / expected.norm(dim=1).clamp_min(1e-12)).mean())
 
 
-def scale_errors(encoder: LiftedEncoder, x: torch.Tensor, g: Element, action: ScaleAction | None = None) -> ScaleErrors:
+def scale_errors(
+    encoder: LiftedEncoder, x: torch.Tensor, g: Element, action: ScaleAction | None = None
+) -> ScaleErrors:
     """Lifted, fiber and no-shift errors of ``encoder`` for element ``g`` on images ``x``
     (eval mode, no gradients; the encoder's mode is restored). ``action`` overrides the
     claimed action (e.g. ``ScaleAction(group, uniform_shift=True)`` to measure the old claim)."""
     action = action or scale_action_of(encoder)
     if not action.scale_map(g):
-        raise ValueError(f"element {g} has no comparable scale on scales {list(action.group.scales)}")
+        raise ValueError(
+            f"element {g} has no comparable scale on scales {list(action.group.scales)}"
+        )
     was_training = encoder.training
     encoder.eval()
     try:
         with torch.no_grad():
             z = encoder(x)
             moved = encoder(action.transform_input(x, g))
-            lifted = _relative(action.comparable(moved, g), action.comparable(action.transform_output(z, g), g))
+            lifted = _relative(
+                action.comparable(moved, g), action.comparable(action.transform_output(z, g), g)
+            )
             fibers, moved_fibers = action.pool(z), action.comparable_fibers(action.pool(moved), g)
             fiber = _relative(moved_fibers, action.transform_fibers(fibers, g))
             no_shift = _relative(moved_fibers, action.comparable_fibers(fibers, g))
@@ -99,7 +109,9 @@ def centred_blobs(n: int, size: int, seed: int) -> torch.Tensor:
             cy, cx = ((torch.rand(2, generator=generator) - 0.5) * size / 2.5).tolist()
             width = size / 14 + torch.rand(1, generator=generator).item() * size / 12
             amplitude = torch.randn(1, generator=generator).item()
-            images[i, 0] += amplitude * torch.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2))
+            images[i, 0] += amplitude * torch.exp(
+                -((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2)
+            )
     return images
 
 

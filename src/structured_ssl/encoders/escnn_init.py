@@ -50,7 +50,10 @@ def he_init_std(basis) -> torch.Tensor:
     for pair, attrs in block_attrs.items():
         in_name, out_name = pair
         block_std = torch.tensor(
-            [1.0 / (len(count[(out_name, j)]) * count[(out_name, j)][irrep]) ** 0.5 for irrep, j in attrs]
+            [
+                1.0 / (len(count[(out_name, j)]) * count[(out_name, j)][irrep]) ** 0.5
+                for irrep, j in attrs
+            ]
         )
         start, end = basis._weights_ranges[pair]
         repeats = basis._in_count[in_name] * basis._out_count[out_name]
@@ -95,7 +98,9 @@ def _no_filter_fill(filter_shape: tuple[int, ...]) -> Iterator[None]:
         rd_convolution.torch = torch
 
 
-def r2conv(in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, **kwargs) -> enn.R2Conv:
+def r2conv(
+    in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, **kwargs
+) -> enn.R2Conv:
     """``enn.R2Conv`` with escnn's init distribution, in milliseconds instead of minutes.
 
     Returned in training mode's state (no ``filter`` buffer), as ``.train()`` leaves it.

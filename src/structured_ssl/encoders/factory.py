@@ -67,20 +67,30 @@ class EncoderSpec:
         if self.widths is not None:
             widths = tuple(self.widths)
             wrong_count = self.architecture == "small" and len(widths) != len(SMALL_STRIDES)
-            if wrong_count or not widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths):
+            if (
+                wrong_count
+                or not widths
+                or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths)
+            ):
                 raise ValueError(
                     f"encoder.widths={list(widths)} is not allowed: expected positive integers (channels or "
-                    f"fields per layer; {len(SMALL_STRIDES)} for architecture 'small'), or null for the architecture's default"
+                    f"fields per layer; {len(SMALL_STRIDES)} for architecture 'small'), or null for the architecture's default"  # noqa: E501
                 )
             object.__setattr__(self, "widths", widths)
         if self.readout not in READOUTS:
             raise ValueError(f"encoder.readout={self.readout!r}; expected one of {list(READOUTS)}")
         if self.scale_lifting not in (None, *SCALE_LIFTINGS):
-            raise ValueError(f"encoder.scale_lifting={self.scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}")
+            raise ValueError(
+                f"encoder.scale_lifting={self.scale_lifting!r}; expected one of {list(SCALE_LIFTINGS)}"
+            )
         if self.kernel_sizes is None:
             return
         kernels = tuple(int(k) for k in self.kernel_sizes)
-        if self.architecture != "small" or len(kernels) != len(SMALL_STRIDES) or any(k < 1 or k % 2 == 0 for k in kernels):
+        if (
+            self.architecture != "small"
+            or len(kernels) != len(SMALL_STRIDES)
+            or any(k < 1 or k % 2 == 0 for k in kernels)
+        ):
             raise ValueError(
                 f"encoder.kernel_sizes={list(kernels)}: allowed only with architecture 'small', as "
                 f"{len(SMALL_STRIDES)} odd sizes (one per layer; odd keeps the grid centred), e.g. [11, 7, 7]"
@@ -94,32 +104,49 @@ SMALL_STRIDES = (1, 2, 2)
 TOTAL_STRIDES = {"small": 4, "paper_mnist": 4, "paper_cifar": 4, "paper_tiny": 8}
 
 
-def build_encoder(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
+def build_encoder(
+    spec: EncoderSpec, group: Group, in_channels: int, image_size: int
+) -> LiftedEncoder:
     """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2, with its
     classification read-out (``spec.readout``) attached as ``encoder.readout``."""
     encoder = _build_backbone(spec, group, in_channels, image_size)
     if spec.readout != "pool":
-        readout = build_readout(spec.readout, spec.architecture, group, encoder.out_channels,
-                                _output_grid(encoder, in_channels, image_size))
+        readout = build_readout(
+            spec.readout,
+            spec.architecture,
+            group,
+            encoder.out_channels,
+            _output_grid(encoder, in_channels, image_size),
+        )
         if readout is not None:
             encoder.readout = readout
     return encoder
 
 
-def _build_backbone(spec: EncoderSpec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
+def _build_backbone(
+    spec: EncoderSpec, group: Group, in_channels: int, image_size: int
+) -> LiftedEncoder:
     if spec.architecture.startswith("paper_"):
         from structured_ssl.encoders.paper import build_paper_encoder
 
         return build_paper_encoder(spec, group, in_channels, image_size)
     if spec.architecture != "small":
-        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture")
+        raise ValueError(
+            f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture"
+        )
     if spec.rotation_conv not in (None, "escnn"):
-        raise ValueError(f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'")
+        raise ValueError(
+            f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'"
+        )
     widths = tuple(spec.widths or group.plugin.small_widths)  # each group's default widths
     structured = group.plugin.build_whole_encoder(spec, in_channels, image_size)
     if structured is None:
         structured = group.plugin.build_small(
-            in_channels, widths, spec.padding_mode, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES
+            in_channels,
+            widths,
+            spec.padding_mode,
+            spec.kernel_sizes or SMALL_KERNELS,
+            SMALL_STRIDES,
         )
     if spec.structured:
         return structured

@@ -73,16 +73,24 @@ def layer_strides(architecture: str) -> tuple[int, ...]:
     return (1, 1, *layout.strides)
 
 
-def resnet(group: Group, in_channels: int, layout: ResNetLayout, out_scale: int = 1, **options) -> nn.Sequential:
+def resnet(
+    group: Group, in_channels: int, layout: ResNetLayout, out_scale: int = 1, **options
+) -> nn.Sequential:
     """The paper's ResNet body; ``out_scale`` widens the last block's output (the twins)."""
-    layers: list[nn.Module] = [conv_bn_relu(group, in_channels, 32, 7, 1, True, effective=7, **options),
-                               conv_bn_relu(group, 32, 64, 7, 1, False, **options)]
+    layers: list[nn.Module] = [
+        conv_bn_relu(group, in_channels, 32, 7, 1, True, effective=7, **options),
+        conv_bn_relu(group, 32, 64, 7, 1, False, **options),
+    ]
     current = 64
-    for stage, (width, blocks, stride) in enumerate(zip(layout.widths, layout.blocks, layout.strides, strict=True)):
+    for stage, (width, blocks, stride) in enumerate(
+        zip(layout.widths, layout.blocks, layout.strides, strict=True)
+    ):
         for b in range(blocks):
             last = stage == len(layout.widths) - 1 and b == blocks - 1
             cout = width * out_scale if last else width
-            layers.append(BasicBlock(group, current, cout, stride if b == 0 else 1, hidden=width, **options))
+            layers.append(
+                BasicBlock(group, current, cout, stride if b == 0 else 1, hidden=width, **options)
+            )
             current = cout
     return nn.Sequential(*layers)
 
@@ -90,14 +98,22 @@ def resnet(group: Group, in_channels: int, layout: ResNetLayout, out_scale: int 
 class PaperEncoder(LiftedEncoder):
     """A paper backbone for ``group``; output ``(B, C, |G|, H', W')``."""
 
-    def __init__(self, in_channels: int, group: Group, architecture: str,
-                 rotation_conv: RotationConv = "sesn_copies", padding_mode: str = "circular") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        architecture: str,
+        rotation_conv: RotationConv = "sesn_copies",
+        padding_mode: str = "circular",
+    ) -> None:
         super().__init__()
         self.group = group
         self.padding_mode = padding_mode
         options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
         if architecture == "paper_mnist":
-            first, second, third = group.plugin.paper_mnist_effective_sizes  # Hermite orders per conv
+            first, second, third = (
+                group.plugin.paper_mnist_effective_sizes
+            )  # Hermite orders per conv
             self.net = nn.Sequential(
                 conv_bn_relu(group, in_channels, 32, 11, 1, True, effective=first, **options),
                 conv_bn_relu(group, 32, 64, 7, 2, False, effective=second, **options),
@@ -108,11 +124,15 @@ class PaperEncoder(LiftedEncoder):
             self.net = resnet(group, in_channels, RESNETS[architecture], **options)
             self.out_channels = RESNETS[architecture].widths[-1]
         self.stride = math.prod(layer_strides(architecture))
-        self.action = group_action(group, in_channels, self.out_channels) if group.has_group_axis else None
+        self.action = (
+            group_action(group, in_channels, self.out_channels) if group.has_group_axis else None
+        )
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         if self.action is None and self.padding_mode == "circular":
-            x = pad_to_multiple(x, self.stride)  # translation: a canvas the circular convs shift exactly on
+            x = pad_to_multiple(
+                x, self.stride
+            )  # translation: a canvas the circular convs shift exactly on
         return self.group.plugin.paper_lift(self.net, x)
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
@@ -143,7 +163,9 @@ class PaperResNetTwin(ClaimsStructuredAction):
         self.group = group
         layout = RESNETS[architecture]
         self.out_channels = layout.widths[-1]
-        plain = dataclasses.replace(group, kind="translation", options=None)  # plain convs, whatever the group
+        plain = dataclasses.replace(
+            group, kind="translation", options=None
+        )  # plain convs, whatever the group
         self.net = resnet(plain, in_channels, layout, out_scale=group.size)
         self.claimed_action = group_action(group, in_channels, self.out_channels)
 
@@ -154,23 +176,35 @@ class PaperResNetTwin(ClaimsStructuredAction):
 def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -> LiftedEncoder:
     """The paper backbone, or (``structured=False``) its Table 2 structure-free twin."""
     if spec.architecture not in PAPER_ARCHITECTURES:
-        raise ValueError(f"encoder.architecture={spec.architecture!r}; expected one of {list(PAPER_ARCHITECTURES)}")
+        raise ValueError(
+            f"encoder.architecture={spec.architecture!r}; expected one of {list(PAPER_ARCHITECTURES)}"
+        )
     rotation_conv = getattr(spec, "rotation_conv", None) or "sesn_copies"
     if rotation_conv not in ROTATION_CONVS:
-        raise ValueError(f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}")
+        raise ValueError(
+            f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}"
+        )
     if spec.structured:
         group.plugin.check_paper_settings(rotation_conv)  # before any layer is built
-        whole = group.plugin.build_whole_encoder(spec, in_channels, image_size)  # e.g. scale's input lift
+        whole = group.plugin.build_whole_encoder(
+            spec, in_channels, image_size
+        )  # e.g. scale's input lift
         if whole is not None:
             return whole
         return PaperEncoder(in_channels, group, spec.architecture, rotation_conv, spec.padding_mode)
     if not group.has_group_axis:
         # Table 2: MLP (input, 1024, 2048), output read as 16 fake fibers of 128 (a 4x4 grid)
-        return UnstructuredMLP(in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,))
+        return UnstructuredMLP(
+            in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,)
+        )
     if spec.architecture == "paper_mnist":
         # Table 2: the same 3-conv CNN with a |G| times wider last conv read as a fake group axis
-        twin = UnstructuredCNN(in_channels, group, out_channels=128, widths=(32, 64), kernel_sizes=(11, 7, 7))
+        twin = UnstructuredCNN(
+            in_channels, group, out_channels=128, widths=(32, 64), kernel_sizes=(11, 7, 7)
+        )
     else:
         twin = PaperResNetTwin(in_channels, group, spec.architecture)
-    twin.claimed_action = group.plugin.twin_action(spec, in_channels, twin.out_channels)  # what the structured one has
+    twin.claimed_action = group.plugin.twin_action(
+        spec, in_channels, twin.out_channels
+    )  # what the structured one has
     return twin

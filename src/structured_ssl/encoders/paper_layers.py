@@ -48,23 +48,51 @@ def nearest_exact_rotation_size(side: int, strides: tuple[int, ...]) -> int:
 class LiftedConv(nn.Module):
     """A group convolution on the lifted layout; ``lifting`` takes plain images ``(B, C, H, W)``."""
 
-    def __init__(self, group: Group, in_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 lifting: bool, effective_size: int = 3, rotation_conv: RotationConv = "sesn_copies",
-                 padding_mode: str = "zeros") -> None:
+    def __init__(
+        self,
+        group: Group,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        lifting: bool,
+        effective_size: int = 3,
+        rotation_conv: RotationConv = "sesn_copies",
+        padding_mode: str = "zeros",
+    ) -> None:
         super().__init__()
         self.group, self.lifting, self.out_channels = group, lifting, out_channels
         # the group's own conv (its plug-in's ``paper_conv``), stored as ``conv`` as before
-        self.conv = group.plugin.paper_conv(in_channels, out_channels, kernel_size, stride, lifting, effective_size,
-                                            rotation_conv, padding_mode)
+        self.conv = group.plugin.paper_conv(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            lifting,
+            effective_size,
+            rotation_conv,
+            padding_mode,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.group.plugin.paper_conv_forward(self.conv, x, self.lifting)
 
 
-def conv_bn_relu(group: Group, cin: int, cout: int, k: int, stride: int, lifting: bool, effective: int = 3,
-                 **options) -> nn.Sequential:
-    return nn.Sequential(LiftedConv(group, cin, cout, k, stride, lifting, effective, **options),
-                         nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+def conv_bn_relu(
+    group: Group,
+    cin: int,
+    cout: int,
+    k: int,
+    stride: int,
+    lifting: bool,
+    effective: int = 3,
+    **options,
+) -> nn.Sequential:
+    return nn.Sequential(
+        LiftedConv(group, cin, cout, k, stride, lifting, effective, **options),
+        nn.BatchNorm3d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class BasicBlock(nn.Module):
@@ -74,16 +102,24 @@ class BasicBlock(nn.Module):
     twins widen only a block's output, as the paper's twins widen only the output layer.
     """
 
-    def __init__(self, group: Group, cin: int, cout: int, stride: int, hidden: int | None = None, **options) -> None:
+    def __init__(
+        self, group: Group, cin: int, cout: int, stride: int, hidden: int | None = None, **options
+    ) -> None:
         super().__init__()
         hidden = hidden or cout
         self.body = nn.Sequential(
-            LiftedConv(group, cin, hidden, 3, stride, False, **options), nn.BatchNorm3d(hidden), nn.ReLU(inplace=True),
-            LiftedConv(group, hidden, cout, 3, 1, False, **options), nn.BatchNorm3d(cout),
+            LiftedConv(group, cin, hidden, 3, stride, False, **options),
+            nn.BatchNorm3d(hidden),
+            nn.ReLU(inplace=True),
+            LiftedConv(group, hidden, cout, 3, 1, False, **options),
+            nn.BatchNorm3d(cout),
         )
         self.shortcut = (
-            nn.Identity() if stride == 1 and cin == cout
-            else nn.Sequential(LiftedConv(group, cin, cout, 1, stride, False, 1, **options), nn.BatchNorm3d(cout))
+            nn.Identity()
+            if stride == 1 and cin == cout
+            else nn.Sequential(
+                LiftedConv(group, cin, cout, 1, stride, False, 1, **options), nn.BatchNorm3d(cout)
+            )
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -101,8 +101,13 @@ class ConvReadout(nn.Module):
         else:
             from structured_ssl.encoders.rot90_conv import _apply
 
-            y = torch.stack([F.conv2d(z[:, :, i], _apply(op, kernel), stride=HEAD_STRIDE)
-                             for i, op in enumerate(self.ops)], dim=2)
+            y = torch.stack(
+                [
+                    F.conv2d(z[:, :, i], _apply(op, kernel), stride=HEAD_STRIDE)
+                    for i, op in enumerate(self.ops)
+                ],
+                dim=2,
+            )
         return torch.relu(self.norm(y)).amax(dim=2).mean(dim=(-2, -1))
 
     def extra_repr(self) -> str:
@@ -122,7 +127,9 @@ class BatchNormReadout(nn.Module):
         return self.norm_vector(torch.relu(self.norm_map(z.amax(dim=2))).mean(dim=(-2, -1)))
 
 
-def build_readout(kind: str, architecture: str, group: Group, channels: int, map_size: int) -> nn.Module | None:
+def build_readout(
+    kind: str, architecture: str, group: Group, channels: int, map_size: int
+) -> nn.Module | None:
     """The read-out module ``kind`` names (None for ``pool``, which has no parameters)."""
     if kind not in READOUTS:
         raise ValueError(f"encoder.readout={kind!r}; expected one of {list(READOUTS)}")

@@ -71,7 +71,9 @@ def element_ops(group: Group) -> tuple[Rot90Op, ...]:
         moved = enn.GeometricTensor(image, field).transform(element).tensor
         matches = [op for op in candidates if torch.allclose(_apply(op, image), moved, atol=1e-5)]
         if len(matches) != 1:
-            raise RuntimeError(f"escnn's action of {element} is not one rot90/flip of the grid: {matches}")
+            raise RuntimeError(
+                f"escnn's action of {element} is not one rot90/flip of the grid: {matches}"
+            )
         ops.append(matches[0])
     return tuple(ops)
 
@@ -79,8 +81,16 @@ def element_ops(group: Group) -> tuple[Rot90Op, ...]:
 class _Rot90Base(nn.Module):
     """A filter bank ``psi`` on the SESN basis, and its copies ``T_g psi`` for every g."""
 
-    def __init__(self, group: Group, in_channels: int, out_channels: int, kernel_size: int,
-                 effective_size: int, stride: int, padding: int) -> None:
+    def __init__(
+        self,
+        group: Group,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        effective_size: int,
+        stride: int,
+        padding: int,
+    ) -> None:
         super().__init__()
         from structured_ssl.encoders.scale_conv import hermite_basis
 
@@ -92,26 +102,34 @@ class _Rot90Base(nn.Module):
         basis = hermite_basis(kernel_size, effective, (1.0,))[:, 0]  # (F, k, k)
         # the basis transformed by every element, once: the copies are then ONE einsum per
         # step (no flips of the wide filter bank in the autograd graph)
-        self.register_buffer("basis", torch.stack([_apply(op, basis) for op in self.ops]))  # (|G|, F, k, k)
+        self.register_buffer(
+            "basis", torch.stack([_apply(op, basis) for op in self.ops])
+        )  # (|G|, F, k, k)
         funcs = basis.shape[0]
         # He-normal on the coefficients: the basis is L2-normalised, so a kernel's energy is
         # about the sum of its squared coefficients (fan-in = C_in x functions)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, funcs) * math.sqrt(2.0 / (in_channels * funcs)))
+        self.weight = nn.Parameter(
+            torch.randn(out_channels, in_channels, funcs) * math.sqrt(2.0 / (in_channels * funcs))
+        )
 
     def copies(self) -> torch.Tensor:
         """``(|G|, C_out, C_in, k, k)``: the filter transformed by every group element."""
         return torch.einsum("oif,gfkl->goikl", self.weight, self.basis)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}->{self.out_channels}, k={self.kernel_size}, funcs={self.basis.shape[1]}, "
-                f"|G|={len(self.ops)}, stride={self.stride}, padding={self.padding}")
+        return (
+            f"{self.in_channels}->{self.out_channels}, k={self.kernel_size}, funcs={self.basis.shape[1]}, "
+            f"|G|={len(self.ops)}, stride={self.stride}, padding={self.padding}"
+        )
 
 
 class Rot90Lift(_Rot90Base):
     """Images ``(B, C_in, H, W)`` -> lifted ``(B, C_out, |G|, H', W')``: one conv, |G| C_out outputs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernels = self.copies().transpose(0, 1).flatten(0, 1)  # (C_out |G|, C_in, k, k), channel-major
+        kernels = (
+            self.copies().transpose(0, 1).flatten(0, 1)
+        )  # (C_out |G|, C_in, k, k), channel-major
         y = F.conv2d(x, kernels, stride=self.stride, padding=self.padding)
         return y.unflatten(1, (self.out_channels, len(self.ops)))
 
@@ -122,7 +140,9 @@ class Rot90GroupConv(_Rot90Base):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b, c, g, h, w = z.shape
         if c != self.in_channels or g != len(self.ops):
-            raise ValueError(f"Rot90GroupConv expects (B, {self.in_channels}, {len(self.ops)}, H, W), got {tuple(z.shape)}")
+            raise ValueError(
+                f"Rot90GroupConv expects (B, {self.in_channels}, {len(self.ops)}, H, W), got {tuple(z.shape)}"
+            )
         x = z.transpose(1, 2).reshape(b, g * c, h, w)  # orientation-major: one conv group per g
         kernels = self.copies().flatten(0, 1)  # (|G| C_out, C_in, k, k)
         y = F.conv2d(x, kernels, stride=self.stride, padding=self.padding, groups=g)

@@ -60,7 +60,9 @@ def rotate_about_half(x: torch.Tensor, k: int, order: int) -> torch.Tensor:
     """
     side = x.shape[-1]
     if x.shape[-2] != side or side % 2:
-        raise ValueError(f"rotate_about_half needs an even square canvas, got {tuple(x.shape[-2:])}")
+        raise ValueError(
+            f"rotate_about_half needs an even square canvas, got {tuple(x.shape[-2:])}"
+        )
     q = quarter_turns(k, order)
     if q is not None:
         turned = torch.rot90(x, q, dims=(-2, -1))
@@ -113,7 +115,15 @@ class RotoTranslationEncoder(LiftedEncoder):
         for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
             out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
             layers += [
-                r2conv(current, out_type, k, stride=s, padding=k // 2, bias=False, padding_mode="circular"),
+                r2conv(
+                    current,
+                    out_type,
+                    k,
+                    stride=s,
+                    padding=k // 2,
+                    bias=False,
+                    padding_mode="circular",
+                ),
                 enn.InnerBatchNorm(out_type),
                 enn.ReLU(out_type, inplace=True),
             ]
@@ -153,8 +163,12 @@ class RotoTranslationEncoder(LiftedEncoder):
         """Γ_g: permute the C_N axis (escnn), rotate the cell torus about its half, roll by cells."""
         k, dy, dx = (int(v) for v in g)
         element = self.gspace.fibergroup.element(k % self.order)
-        fibers = enn.GeometricTensor(z.flatten(1, 2), self.out_type).transform_fibers(element).tensor
-        turned = rotate_about_half(fibers, k, self.order).unflatten(1, (self.out_channels, self.order))
+        fibers = (
+            enn.GeometricTensor(z.flatten(1, 2), self.out_type).transform_fibers(element).tensor
+        )
+        turned = rotate_about_half(fibers, k, self.order).unflatten(
+            1, (self.out_channels, self.order)
+        )
         return torch.roll(turned, shifts=(dy, dx), dims=(-2, -1))
 
     def export_plain(self) -> nn.Module:

@@ -65,11 +65,21 @@ class ScaleEncoder(LiftedEncoder):
         envelope: the basis' Gaussian width in pixels per unit scale (SESN: 1.0).
     """
 
-    def __init__(self, in_channels: int, group: Group, widths: Sequence[int] = (16, 32, 64),
-                 kernel_sizes: Sequence[int] = (9, 7, 7), effective_sizes: Sequence[int] = (3, 2, 2),
-                 scale_size: int = 1, strides: Sequence[int] = (1, 2, 2), envelope: float = SIGMA_PER_SCALE) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        widths: Sequence[int] = (16, 32, 64),
+        kernel_sizes: Sequence[int] = (9, 7, 7),
+        effective_sizes: Sequence[int] = (3, 2, 2),
+        scale_size: int = 1,
+        strides: Sequence[int] = (1, 2, 2),
+        envelope: float = SIGMA_PER_SCALE,
+    ) -> None:
         super().__init__()
-        if group.grid_cyclic or not group.has_group_axis or group.size != len(group.scales):  # not a scale axis
+        if (
+            group.grid_cyclic or not group.has_group_axis or group.size != len(group.scales)
+        ):  # not a scale axis
             raise ValueError(f"ScaleEncoder needs group.kind='scale', got {group.kind!r}")
         if not len(widths) == len(kernel_sizes) == len(effective_sizes) == len(strides) >= 1:
             raise ValueError(
@@ -81,13 +91,32 @@ class ScaleEncoder(LiftedEncoder):
         self.scale_size = scale_size
         layers: list[nn.Module] = []
         current = in_channels
-        for i, (width, k, e, stride) in enumerate(zip(widths, kernel_sizes, effective_sizes, strides, strict=True)):
+        for i, (width, k, e, stride) in enumerate(
+            zip(widths, kernel_sizes, effective_sizes, strides, strict=True)
+        ):
             if i == 0:
-                conv: nn.Module = ScaleLift(current, int(width), k, e, group.scales, stride=stride, padding=k // 2,
-                                             envelope=envelope)
+                conv: nn.Module = ScaleLift(
+                    current,
+                    int(width),
+                    k,
+                    e,
+                    group.scales,
+                    stride=stride,
+                    padding=k // 2,
+                    envelope=envelope,
+                )
             else:
-                conv = ScaleConv(current, int(width), k, e, group.scales, scale_size=scale_size,
-                                 stride=stride, padding=k // 2, envelope=envelope)
+                conv = ScaleConv(
+                    current,
+                    int(width),
+                    k,
+                    e,
+                    group.scales,
+                    scale_size=scale_size,
+                    stride=stride,
+                    padding=k // 2,
+                    envelope=envelope,
+                )
             layers += [conv, ScaleBatchNorm(int(width)), nn.ReLU(inplace=True)]
             current = int(width)
         self.net = nn.Sequential(*layers)

@@ -58,7 +58,9 @@ class ScaleAction:
             same image (module docstring).
     """
 
-    def __init__(self, group: Group, reach: int = 0, uniform_shift: bool = False, maps_zoom: bool = True) -> None:
+    def __init__(
+        self, group: Group, reach: int = 0, uniform_shift: bool = False, maps_zoom: bool = True
+    ) -> None:
         self.group, self.reach, self.uniform_shift = group, int(reach), uniform_shift
         self.maps_zoom = maps_zoom
 
@@ -81,7 +83,9 @@ class ScaleAction:
                     break
         return pairs
 
-    def _targets_sources(self, g: Element, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _targets_sources(
+        self, g: Element, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = self.scale_map(g)
         targets = torch.tensor([s for s, _ in pairs], dtype=torch.long, device=device)
         sources = torch.tensor([t for _, t in pairs], dtype=torch.long, device=device)

@@ -50,8 +50,12 @@ from torch import nn
 SIGMA_PER_SCALE = 0.75  # Gaussian width in pixels per unit of scale (SESN: 1.0); see above
 
 
-def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float],
-                  envelope: float = SIGMA_PER_SCALE) -> torch.Tensor:
+def hermite_basis(
+    kernel_size: int,
+    effective_size: int,
+    scales: Sequence[float],
+    envelope: float = SIGMA_PER_SCALE,
+) -> torch.Tensor:
     """The steerable basis ``(effective_size**2, len(scales), k, k)`` (see the module docstring).
 
     A function that vanishes at the smallest scale is normalised at the smallest scale where
@@ -69,7 +73,9 @@ def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float]
         raise ValueError(f"envelope={envelope} must be positive (Gaussian width per unit scale)")
     if kernel_size == 1:
         if effective_size != 1:
-            raise ValueError(f"kernel_size=1 has a single basis function; got effective_size={effective_size}")
+            raise ValueError(
+                f"kernel_size=1 has a single basis function; got effective_size={effective_size}"
+            )
         return torch.ones(1, len(scales), 1, 1)
     offsets = np.arange(kernel_size) - kernel_size // 2
     per_scale = []
@@ -77,8 +83,14 @@ def hermite_basis(kernel_size: int, effective_size: int, scales: Sequence[float]
         width = envelope * s
         t = offsets / width
         gaussian = np.exp(-(t**2) / 2) / width  # 1/r per axis: 1/r^2 in 2D
-        profiles = np.stack([hermite_e.hermeval(t, [0] * n + [1]) * gaussian for n in range(effective_size)])
-        per_scale.append(np.einsum("ny,mx->nmyx", profiles, profiles).reshape(effective_size**2, kernel_size, kernel_size))
+        profiles = np.stack(
+            [hermite_e.hermeval(t, [0] * n + [1]) * gaussian for n in range(effective_size)]
+        )
+        per_scale.append(
+            np.einsum("ny,mx->nmyx", profiles, profiles).reshape(
+                effective_size**2, kernel_size, kernel_size
+            )
+        )
     basis = np.stack(per_scale, axis=1)  # (F, S, k, k)
     norms = np.sqrt((basis**2).sum(axis=(2, 3)))  # (F, S)
     order = np.argsort(scales, kind="stable")
@@ -98,8 +110,18 @@ def _init_weight(shape: tuple[int, ...]) -> nn.Parameter:
 class _SteerableBase(nn.Module):
     """Shared state of the two layers: the fixed basis buffer and the conv settings."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
-                 scales: Sequence[float], stride: int, padding: int, bias: bool, envelope: float) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        effective_size: int,
+        scales: Sequence[float],
+        stride: int,
+        padding: int,
+        bias: bool,
+        envelope: float,
+    ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.effective_size = kernel_size, effective_size
@@ -107,7 +129,9 @@ class _SteerableBase(nn.Module):
         self.num_scales = len(self.scales)
         self.stride, self.padding, self.envelope = stride, padding, float(envelope)
         # computed once; saved with the state dict so a checkpoint carries the exact basis
-        self.register_buffer("basis", hermite_basis(kernel_size, effective_size, self.scales, envelope))
+        self.register_buffer(
+            "basis", hermite_basis(kernel_size, effective_size, self.scales, envelope)
+        )
         self.num_funcs = self.basis.shape[0]
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
@@ -115,9 +139,11 @@ class _SteerableBase(nn.Module):
         return y if self.bias is None else y + self.bias.view(1, -1, 1, 1, 1)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}->{self.out_channels}, k={self.kernel_size}, "
-                f"effective={self.effective_size}, scales={self.scales}, envelope={self.envelope}, stride={self.stride}, "
-                f"padding={self.padding}, bias={self.bias is not None}")
+        return (
+            f"{self.in_channels}->{self.out_channels}, k={self.kernel_size}, "
+            f"effective={self.effective_size}, scales={self.scales}, envelope={self.envelope}, stride={self.stride}, "
+            f"padding={self.padding}, bias={self.bias is not None}"
+        )
 
 
 class ScaleLift(_SteerableBase):
@@ -128,10 +154,29 @@ class ScaleLift(_SteerableBase):
     conv2d, whose output is then already in the lifted layout (a view, no copy).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
-                 scales: Sequence[float], stride: int = 1, padding: int = 0, bias: bool = False,
-                 envelope: float = SIGMA_PER_SCALE) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias, envelope)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        effective_size: int,
+        scales: Sequence[float],
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
+        envelope: float = SIGMA_PER_SCALE,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            effective_size,
+            scales,
+            stride,
+            padding,
+            bias,
+            envelope,
+        )
         self.weight = _init_weight((out_channels, in_channels, self.num_funcs))
 
     def kernels(self) -> torch.Tensor:
@@ -160,12 +205,35 @@ class ScaleConv(_SteerableBase):
     without ``scale_size`` fails loudly instead of reading its stride as ``scale_size``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, effective_size: int,
-                 scales: Sequence[float], *, scale_size: int = 1, stride: int = 1, padding: int = 0,
-                 bias: bool = False, envelope: float = SIGMA_PER_SCALE) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, effective_size, scales, stride, padding, bias, envelope)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        effective_size: int,
+        scales: Sequence[float],
+        *,
+        scale_size: int = 1,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
+        envelope: float = SIGMA_PER_SCALE,
+    ) -> None:
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            effective_size,
+            scales,
+            stride,
+            padding,
+            bias,
+            envelope,
+        )
         if not 1 <= scale_size <= self.num_scales:
-            raise ValueError(f"scale_size={scale_size} must be in [1, {self.num_scales}] (the number of scales)")
+            raise ValueError(
+                f"scale_size={scale_size} must be in [1, {self.num_scales}] (the number of scales)"
+            )
         self.scale_size = scale_size
         self.weight = _init_weight((out_channels, in_channels, scale_size, self.num_funcs))
 
@@ -173,7 +241,9 @@ class ScaleConv(_SteerableBase):
         """``(S * C_out, C_in * scale_size, k, k)``: group s holds output scale s."""
         k = self.kernel_size
         kernel = torch.einsum("oirf,fskl->soirkl", self.weight, self.basis)
-        return kernel.reshape(self.num_scales * self.out_channels, self.in_channels * self.scale_size, k, k)
+        return kernel.reshape(
+            self.num_scales * self.out_channels, self.in_channels * self.scale_size, k, k
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 5 or z.shape[1] != self.in_channels or z.shape[2] != self.num_scales:
@@ -252,7 +322,9 @@ def downscale(x: torch.Tensor, factor: float) -> torch.Tensor:
         return x
     shape = x.shape
     flat = gaussian_blur(x, antialias_sigma(factor)).reshape(-1, 1, *shape[-2:])
-    theta = torch.tensor([[factor, 0.0, 0.0], [0.0, factor, 0.0]], dtype=x.dtype).to(x.device, non_blocking=True)
+    theta = torch.tensor([[factor, 0.0, 0.0], [0.0, factor, 0.0]], dtype=x.dtype).to(
+        x.device, non_blocking=True
+    )
     grid = F.affine_grid(theta.expand(flat.shape[0], 2, 3), list(flat.shape), align_corners=False)
     out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.reshape(shape)
@@ -267,7 +339,9 @@ def shift_scales(z: torch.Tensor, shift: int) -> torch.Tensor:
     return F.pad(z[:, :, shift:], (0, 0, 0, 0, 0, shift))
 
 
-def footprint_mask(size: tuple[int, int], factor: float, device: torch.device | None = None) -> torch.Tensor:
+def footprint_mask(
+    size: tuple[int, int], factor: float, device: torch.device | None = None
+) -> torch.Tensor:
     """``(H, W)`` mask of the cells a zoom-out by ``factor`` fills from inside the canvas.
 
     Outside it, ``downscale`` fills zeros, but an encoder on a zero region gives its

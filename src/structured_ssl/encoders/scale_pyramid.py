@@ -50,7 +50,9 @@ class InputLiftedScaleEncoder(LiftedEncoder):
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         scales = self.group.scales
-        zoomed = torch.cat([downscale(x, s / scales[0]) for s in scales])  # (S B, C, H, W), scale-major
+        zoomed = torch.cat(
+            [downscale(x, s / scales[0]) for s in scales]
+        )  # (S B, C, H, W), scale-major
         z = self.net(zoomed)
         z = z[:, :, 0] if z.dim() == 5 else z  # plain nets may return (B, C, H, W)
         return z.unflatten(0, (len(scales), x.shape[0])).permute(1, 2, 0, 3, 4)

@@ -75,12 +75,16 @@ def fibers_at(coefficients: torch.Tensor, theta: torch.Tensor, max_frequency: in
     return torch.einsum("ncd,nd->nc", coefficients, weights)
 
 
-def bundles_at(coefficients: torch.Tensor, start: torch.Tensor, offsets: torch.Tensor, max_frequency: int) -> torch.Tensor:
+def bundles_at(
+    coefficients: torch.Tensor, start: torch.Tensor, offsets: torch.Tensor, max_frequency: int
+) -> torch.Tensor:
     """A bundle per row: fibers at ``start + offsets[j]`` concatenated, ``(n, K C)``.
 
     ``offsets`` ``(K,)`` radians: the bundle's shape (its base space g0), moved as a whole.
     """
-    angles = start[:, None].to(coefficients.dtype) + offsets[None].to(coefficients.device, coefficients.dtype)
+    angles = start[:, None].to(coefficients.dtype) + offsets[None].to(
+        coefficients.device, coefficients.dtype
+    )
     n, k = angles.shape
     weights = readout_weights(angles.reshape(-1), max_frequency).view(n, k, -1)
     return torch.einsum("ncd,nkd->nkc", coefficients, weights).reshape(n, -1)
@@ -102,7 +106,9 @@ def rotate_images(x: torch.Tensor, angle: torch.Tensor | float) -> torch.Tensor:
     return warp_rotation(x, angle.to(x.device).float(), centre)
 
 
-def warp_rotation(x: torch.Tensor, angle: torch.Tensor, centre: tuple[float, float]) -> torch.Tensor:
+def warp_rotation(
+    x: torch.Tensor, angle: torch.Tensor, centre: tuple[float, float]
+) -> torch.Tensor:
     """Bilinear rotation (zero fill) of ``(B, C, H, W)`` by per-example radians counter-clockwise
     about the pixel ``centre`` (x, y). Kept here, not in ``augment.py``, so that encoders never
     import the augmentation module (which imports the groups, which import the encoders)."""
@@ -110,11 +116,15 @@ def warp_rotation(x: torch.Tensor, angle: torch.Tensor, centre: tuple[float, flo
 
     theta = -angle  # kornia's y-down frame: a negative angle is escnn's counter-clockwise
     cos, sin = torch.cos(theta), torch.sin(theta)
-    linear = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+    linear = torch.stack(
+        [torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2
+    )  # (B, 2, 2)
     c = torch.tensor(centre, device=x.device, dtype=linear.dtype)
     offset = c - (linear @ c)
     matrices = torch.cat([linear, offset.unsqueeze(-1)], dim=-1).to(x.dtype)
-    return KT.warp_affine(x, matrices, dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros")
+    return KT.warp_affine(
+        x, matrices, dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros"
+    )
 
 
 class SO2Encoder(LiftedEncoder):
@@ -152,7 +162,9 @@ class SO2Encoder(LiftedEncoder):
         layers: list[enn.EquivariantModule] = []
         current = self.in_type
         for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
-            relu = enn.FourierPointwise(self.gspace, int(width), irreps, function="p_relu", N=int(grid_samples))
+            relu = enn.FourierPointwise(
+                self.gspace, int(width), irreps, function="p_relu", N=int(grid_samples)
+            )
             layers += [
                 r2conv(current, relu.in_type, k, stride=s, padding=k // 2, bias=False),
                 enn.IIDBatchNorm2d(relu.in_type),
@@ -196,7 +208,9 @@ class SO2Encoder(LiftedEncoder):
     def transform_output(self, z: torch.Tensor, g) -> torch.Tensor:
         """Γ_φ z: ρ(φ) on each field's coefficients, and the spatial map rotated like the input."""
         (phi,) = g
-        rho = inverse_rotation_matrices(torch.tensor([-float(phi)], dtype=z.dtype), self.max_frequency)[0]
+        rho = inverse_rotation_matrices(
+            torch.tensor([-float(phi)], dtype=z.dtype), self.max_frequency
+        )[0]
         moved = torch.einsum("ed,bcdhw->bcehw", rho.to(z.device), z)
         flat = rotate_images(moved.flatten(1, 2), float(phi))
         return flat.unflatten(1, (self.out_channels, self.coefficients))
@@ -205,7 +219,6 @@ class SO2Encoder(LiftedEncoder):
         import copy
 
         return copy.deepcopy(self.net).eval().export()
-
 
 
 def smooth_probe_images(count: int, size: int, sigma: float = 4.0, seed: int = 0) -> torch.Tensor:
@@ -221,7 +234,9 @@ def smooth_probe_images(count: int, size: int, sigma: float = 4.0, seed: int = 0
     import torch.nn.functional as F
 
     blurred = F.conv2d(F.pad(noise, (radius, radius, 0, 0), mode="reflect"), kernel)
-    blurred = F.conv2d(F.pad(blurred, (0, 0, radius, radius), mode="reflect"), kernel.transpose(-1, -2))
+    blurred = F.conv2d(
+        F.pad(blurred, (0, 0, radius, radius), mode="reflect"), kernel.transpose(-1, -2)
+    )
     blurred = blurred / blurred.std(dim=(-2, -1), keepdim=True)
     centre = (size - 1) / 2
     yy, xx = torch.meshgrid(torch.arange(size) - centre, torch.arange(size) - centre, indexing="ij")

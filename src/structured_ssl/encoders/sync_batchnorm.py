@@ -20,7 +20,13 @@ from lightning.pytorch.plugins.layer_sync import TorchSyncBatchNorm
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-UNSYNCABLE_ESCNN_NORMS = ("IIDBatchNorm1d", "IIDBatchNorm2d", "IIDBatchNorm3d", "NormBatchNorm", "GNormBatchNorm")
+UNSYNCABLE_ESCNN_NORMS = (
+    "IIDBatchNorm1d",
+    "IIDBatchNorm2d",
+    "IIDBatchNorm3d",
+    "NormBatchNorm",
+    "GNormBatchNorm",
+)
 
 
 def _swap(module: nn.Module, convert) -> nn.Module:
@@ -58,10 +64,17 @@ class GlobalBatchNorm(_BatchNorm):
 
     def _check_input_dim(self, x: torch.Tensor) -> None:
         if x.dim() < 2:
-            raise ValueError(f"GlobalBatchNorm expects (N, C, ...) input, got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"GlobalBatchNorm expects (N, C, ...) input, got shape {tuple(x.shape)}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (
+            self.training
+            and dist.is_available()
+            and dist.is_initialized()
+            and dist.get_world_size() > 1
+        ):
             return super().forward(x)
         dims = [d for d in range(x.dim()) if d != 1]
         count = torch.tensor([x.numel() / x.shape[1]], device=x.device, dtype=x.dtype)

@@ -50,8 +50,12 @@ class CheckResult:
 #: Trainer settings that replace a config's cluster (GPUs, nodes, DDP, bf16) by one CPU process:
 #: what a check of the model alone needs, on any machine.
 ONE_CPU_PROCESS = (
-    "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.num_nodes=1", "--trainer.strategy=auto",
-    "--trainer.sync_batchnorm=false", "--trainer.precision=32-true",
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=1",
+    "--trainer.num_nodes=1",
+    "--trainer.strategy=auto",
+    "--trainer.sync_batchnorm=false",
+    "--trainer.precision=32-true",
 )
 
 
@@ -66,9 +70,16 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
     from structured_ssl.methods.base import SSLMethod
 
     silence_known_noise()
-    warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+    warnings.filterwarnings(
+        "ignore", message=".*args parameter is intended to run from within Python.*"
+    )
     args = [item for path in configs for item in ("--config", str(path))]
-    args += [f"--data.init_args.data_dir={empty}", *overrides, "--trainer.logger=false", *ONE_CPU_PROCESS]
+    args += [
+        f"--data.init_args.data_dir={empty}",
+        *overrides,
+        "--trainer.logger=false",
+        *ONE_CPU_PROCESS,
+    ]
     cli = StructuredSSLCLI(
         SSLMethod,
         ImageDataModule,
@@ -88,12 +99,16 @@ def load_weights(model: torch.nn.Module, path: str) -> None:
 
     file = Path(path)
     if not file.is_file():
-        raise SystemExit(_error(f"--ckpt_path={path!r} is not a file; expected a checkpoint written by fit"))
+        raise SystemExit(
+            _error(f"--ckpt_path={path!r} is not a file; expected a checkpoint written by fit")
+        )
     try:
         checkpoint = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file is one line, not a traceback
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SystemExit(_error(f"--ckpt_path={path!r} could not be read as a weights-only checkpoint: {first}")) from None
+        raise SystemExit(
+            _error(f"--ckpt_path={path!r} could not be read as a weights-only checkpoint: {first}")
+        ) from None
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise SystemExit(_error(f"--ckpt_path={path!r} holds no state_dict"))
@@ -147,7 +162,9 @@ def format_rows(result: CheckResult) -> str:
         f"  {'element':>10}  {'lifted':>10}  {'fiber':>10}  {'no-shift':>10}",
     ]
     for r in result.rows:
-        lines.append(f"  {str(r.element):>10}  {r.lifted:10.3g}  {r.fiber:10.3g}  {r.baseline:10.3g}")
+        lines.append(
+            f"  {str(r.element):>10}  {r.lifted:10.3g}  {r.fiber:10.3g}  {r.baseline:10.3g}"
+        )
     lines.append(f"  {'PASS' if result.passed else 'FAIL: bound missed'}")
     return "\n".join(lines)
 
@@ -176,41 +193,93 @@ def cell_jobs(args: argparse.Namespace) -> list[tuple[list[str], list[str], str]
     jobs = []
     for root in args.cells:
         try:
-            cells = [c for c in offered_cells(root)
-                     if (args.objectives is None or c.objective in args.objectives)
-                     and (args.datasets is None or c.dataset in args.datasets)]
+            cells = [
+                c
+                for c in offered_cells(root)
+                if (args.objectives is None or c.objective in args.objectives)
+                and (args.datasets is None or c.dataset in args.datasets)
+            ]
             composed = [(c, c.arguments(root)) for c in cells]
         except CellError as error:
             raise SystemExit(_error(str(error))) from None
-        jobs += [([*configs, *args.overlay], list(overrides), f"{Path(root).as_posix()}/{c.dataset}/{c.name}")
-                 for c, (configs, overrides) in composed]
+        jobs += [
+            (
+                [*configs, *args.overlay],
+                list(overrides),
+                f"{Path(root).as_posix()}/{c.dataset}/{c.name}",
+            )
+            for c, (configs, overrides) in composed
+        ]
     return jobs
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="structured-ssl check", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", action="append", type=resolve_config, default=[], help="config file(s), composed in order as fit does")
-    parser.add_argument("--each", nargs="+", type=resolve_config, default=[], help="check each of these configs on its own")
-    parser.add_argument("--cells", type=resolve_config_root, nargs="+", default=None,
-                        help="check every cell these config roots' cells.yaml offer (e.g. configs configs/paper)")
-    parser.add_argument("--objectives", nargs="+", default=None, help="with --cells: only these objectives")
-    parser.add_argument("--datasets", nargs="+", default=None, help="with --cells: only these datasets")
-    parser.add_argument("--overlay", action="append", type=resolve_config, default=[], help="composed after each --each config or cell")
-    parser.add_argument("--ckpt_path", default=None, help="load these weights first (a trained encoder)")
-    parser.add_argument("--images", type=int, default=8, help="probe images (smooth content in a centred disk)")
+    parser = argparse.ArgumentParser(
+        prog="structured-ssl check", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=resolve_config,
+        default=[],
+        help="config file(s), composed in order as fit does",
+    )
+    parser.add_argument(
+        "--each",
+        nargs="+",
+        type=resolve_config,
+        default=[],
+        help="check each of these configs on its own",
+    )
+    parser.add_argument(
+        "--cells",
+        type=resolve_config_root,
+        nargs="+",
+        default=None,
+        help="check every cell these config roots' cells.yaml offer (e.g. configs configs/paper)",
+    )
+    parser.add_argument(
+        "--objectives", nargs="+", default=None, help="with --cells: only these objectives"
+    )
+    parser.add_argument(
+        "--datasets", nargs="+", default=None, help="with --cells: only these datasets"
+    )
+    parser.add_argument(
+        "--overlay",
+        action="append",
+        type=resolve_config,
+        default=[],
+        help="composed after each --each config or cell",
+    )
+    parser.add_argument(
+        "--ckpt_path", default=None, help="load these weights first (a trained encoder)"
+    )
+    parser.add_argument(
+        "--images", type=int, default=8, help="probe images (smooth content in a centred disk)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", default=None, help="write the per-config table here")
     args, overrides = parser.parse_known_args(argv)
     if not args.config and not args.each and args.cells is None:
-        parser.error("give --config CONFIG (composable), --each CONFIG [CONFIG ...] or --cells ROOT")
+        parser.error(
+            "give --config CONFIG (composable), --each CONFIG [CONFIG ...] or --cells ROOT"
+        )
     if args.images < 1:
         parser.error(f"--images={args.images} must be >= 1")
-    jobs = cell_jobs(args) if args.cells is not None else (
-        [(list(args.config) + list(args.overlay), [], None)] if args.config else [([c, *args.overlay], [], None) for c in args.each]
+    jobs = (
+        cell_jobs(args)
+        if args.cells is not None
+        else (
+            [(list(args.config) + list(args.overlay), [], None)]
+            if args.config
+            else [([c, *args.overlay], [], None) for c in args.each]
+        )
     )
     results = []
     for configs, cell_overrides, name in jobs:
-        result = check_config(configs, args.ckpt_path, args.images, args.seed, [*cell_overrides, *overrides], name)
+        result = check_config(
+            configs, args.ckpt_path, args.images, args.seed, [*cell_overrides, *overrides], name
+        )
         print(format_rows(result), flush=True)
         results.append(result)
     if args.markdown:
@@ -219,7 +288,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"wrote {args.markdown}")
     failed = [r.name for r in results if not r.passed]
     if failed:
-        print(f"bound missed in {len(failed)} of {len(results)} config(s): {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"bound missed in {len(failed)} of {len(results)} config(s): {', '.join(failed)}",
+            file=sys.stderr,
+        )
         raise SystemExit(1)
 
 

@@ -293,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     cells = [Cell(d, o, g) for d in args.datasets for o in args.objectives for g in args.groups]
     missing = {c for c in cells if not c.offered(args.configs)}
     for cell in sorted(missing, key=lambda c: (c.dataset, c.name)):
-        print(f"  no config for {cell.dataset}/{cell.name} in {args.configs / MANIFEST}: cell left out (n/a)")
+        print(
+            f"  no config for {cell.dataset}/{cell.name} in {args.configs / MANIFEST}: cell left out (n/a)"
+        )
     composed = {cell: cell.arguments(args.configs) for cell in cells if cell not in missing}
     specs = [
         RunSpec(

@@ -347,7 +347,9 @@ def run_worker(
         cli_main([*fit_args, "--ckpt_path=last"] if resume else fit_args)
         fit_time = time.perf_counter() - start
         if getattr(rank_zero_only, "rank", 0) == 0 and paths.state.exists():
-            write_json_atomic(paths.state, {**json.loads(paths.state.read_text()), "fit_s": fit_time})
+            write_json_atomic(
+                paths.state, {**json.loads(paths.state.read_text()), "fit_s": fit_time}
+            )
     checkpoint = str(paths.final_checkpoint)
     if spec.ckpt != "final" and paths.state.exists():
         recorded = json.loads(paths.state.read_text()).get("checkpoints") or {}

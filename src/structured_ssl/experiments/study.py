@@ -291,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for objective in args.objectives:
         cell = Cell(args.dataset, objective, args.group)
         if not cell.offered(args.configs):
-            parser.error(f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}")
+            parser.error(
+                f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}"
+            )
         configs, cell_overrides = cell.arguments(args.configs)
         for value in args.values:
             for seed in args.seeds:

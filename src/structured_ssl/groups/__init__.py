@@ -35,5 +35,14 @@ def max_topographic_distance(grid: tuple[int, ...], cyclic: bool) -> float:
     return math.sqrt(sum(s * s for s in spans))
 
 
-__all__ = ["GROUP_KINDS", "GROUP_TYPES", "PAPER_SCALES", "Element", "Group", "GroupPlugin",
-           "max_topographic_distance", "plugin_class", "short_name_of"]
+__all__ = [
+    "GROUP_KINDS",
+    "GROUP_TYPES",
+    "PAPER_SCALES",
+    "Element",
+    "Group",
+    "GroupPlugin",
+    "max_topographic_distance",
+    "plugin_class",
+    "short_name_of",
+]

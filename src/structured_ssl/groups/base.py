@@ -89,7 +89,9 @@ class GroupPlugin:
         super().__init_subclass__(**kwargs)
         if cls.kind:
             if cls.kind in GROUP_TYPES and GROUP_TYPES[cls.kind].__qualname__ != cls.__qualname__:
-                raise TypeError(f"group kind {cls.kind!r} is registered twice ({GROUP_TYPES[cls.kind]} and {cls})")
+                raise TypeError(
+                    f"group kind {cls.kind!r} is registered twice ({GROUP_TYPES[cls.kind]} and {cls})"
+                )
             GROUP_TYPES[cls.kind] = cls
 
     def __init__(self, spec: Group) -> None:
@@ -102,11 +104,15 @@ class GroupPlugin:
     def validate(self) -> None:
         """Raise ValueError (one line naming ``group.<field>``) for settings this group rejects."""
         if self.uses_order and self.order < 2:
-            raise ValueError(f"group.order={self.order} is too small; a {self.kind} group needs order >= 2")
+            raise ValueError(
+                f"group.order={self.order} is too small; a {self.kind} group needs order >= 2"
+            )
         unknown = sorted(set(self.spec.options or {}) - set(self.OPTIONS))
         if unknown:
             allowed = ", ".join(self.OPTIONS) or "none"
-            raise ValueError(f"group.options.{unknown[0]}: the {self.kind} group accepts options: {allowed}")
+            raise ValueError(
+                f"group.options.{unknown[0]}: the {self.kind} group accepts options: {allowed}"
+            )
 
     # ----------------------------------------------------------------- the index grid
     has_group_axis: ClassVar[bool] = True
@@ -144,10 +150,21 @@ class GroupPlugin:
         """``(B, C, G, H, W)`` -> ``(B, C, *grid)``: default averages space away."""
         return z.mean(dim=(-2, -1))
 
-    def measured_fibers(self, encoder: Any, z: torch.Tensor, moved: torch.Tensor, moved_part: torch.Tensor,
-                        expected_part: torch.Tensor, g: Element) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def measured_fibers(
+        self,
+        encoder: Any,
+        z: torch.Tensor,
+        moved: torch.Tensor,
+        moved_part: torch.Tensor,
+        expected_part: torch.Tensor,
+        g: Element,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(moved, expected, unmoved) fiber maps on the part Γ_g defines, for the equivariance check."""
-        return encoder.fiber_map(moved_part), encoder.fiber_map(expected_part), encoder.fiber_map(encoder.comparable(z, g))
+        return (
+            encoder.fiber_map(moved_part),
+            encoder.fiber_map(expected_part),
+            encoder.fiber_map(encoder.comparable(z, g)),
+        )
 
     def equivariance_bound(self) -> EquivarianceBound:
         from structured_ssl.encoders.bounds import EXACT
@@ -178,7 +195,9 @@ class GroupPlugin:
 
     def gspace(self) -> Any:
         """The escnn gspace the group's layers are built on (groups built with escnn)."""
-        raise ValueError(f"group.kind={self.kind!r} has no escnn gspace: escnn encoders support rotation or dihedral")
+        raise ValueError(
+            f"group.kind={self.kind!r} has no escnn gspace: escnn encoders support rotation or dihedral"
+        )
 
     def escnn_element(self, gspace: Any, g: Element) -> Any:
         """Our index tuple -> the escnn group element of :meth:`gspace`."""
@@ -187,8 +206,14 @@ class GroupPlugin:
     # ----------------------------------------------------------------- layers
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
-    def build_small(self, in_channels: int, widths: tuple[int, ...], padding_mode: str,
-                    kernels: tuple[int, ...], strides: tuple[int, ...]) -> nn.Module:
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        padding_mode: str,
+        kernels: tuple[int, ...],
+        strides: tuple[int, ...],
+    ) -> nn.Module:
         """The structured ``small`` encoder (a LiftedEncoder)."""
         raise NotImplementedError
 
@@ -205,8 +230,17 @@ class GroupPlugin:
     def check_paper_settings(self, rotation_conv: str) -> None:
         """Reject paper-backbone settings this group cannot build (before any layer is built)."""
 
-    def paper_conv(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, lifting: bool,
-                   effective_size: int, rotation_conv: str, padding_mode: str) -> nn.Module:
+    def paper_conv(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        lifting: bool,
+        effective_size: int,
+        rotation_conv: str,
+        padding_mode: str,
+    ) -> nn.Module:
         """The paper backbones' convolution (``lifting``: from images) for this group."""
         raise NotImplementedError
 
@@ -233,9 +267,16 @@ class GroupPlugin:
         """A fiber-grid distance as a distance on :meth:`augmentation_grid` (default: the same)."""
         return max_distance
 
-    def view_affine(self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int,
-                    angle: torch.Tensor, scale: torch.Tensor, flip: torch.Tensor, shift: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def view_affine(
+        self,
+        elements: torch.Tensor,
+        jitter: torch.Tensor | None,
+        max_shift: int,
+        angle: torch.Tensor,
+        scale: torch.Tensor,
+        flip: torch.Tensor,
+        shift: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-example (angle deg, scale, flip, shift (x, y) px) of T_g for ``elements`` ``(B, ndim)``
         on :meth:`augmentation_grid`; the identity tensors come in and are changed as needed."""
         raise NotImplementedError
@@ -265,4 +306,6 @@ def plugin_class(kind: str) -> type[GroupPlugin]:
     except KeyError:
         close = difflib.get_close_matches(str(kind), list(GROUP_TYPES), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ValueError(f"group.kind={kind!r} is not a known group; expected one of {list(GROUP_TYPES)}{hint}") from None
+        raise ValueError(
+            f"group.kind={kind!r} is not a known group; expected one of {list(GROUP_TYPES)}{hint}"
+        ) from None

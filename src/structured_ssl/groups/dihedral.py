@@ -48,7 +48,9 @@ class Dihedral(RotationFamily):
         return (2, self.order), True
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        angle, scale, flip, shift = super().view_affine(elements, jitter, max_shift, angle, scale, flip, shift)
+        angle, scale, flip, shift = super().view_affine(
+            elements, jitter, max_shift, angle, scale, flip, shift
+        )
         return angle, scale, elements[:, 0].float(), shift
 
     @property

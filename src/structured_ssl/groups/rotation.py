@@ -31,8 +31,14 @@ class RotationFamily(GroupPlugin):
         return RegularFieldAction(self.spec, in_channels, out_channels)
 
     # ----------------------------------------------------------------- layers
-    def build_small(self, in_channels: int, widths: tuple[int, ...], padding_mode: str,
-                    kernels: tuple[int, ...], strides: tuple[int, ...]) -> nn.Module:
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        padding_mode: str,
+        kernels: tuple[int, ...],
+        strides: tuple[int, ...],
+    ) -> nn.Module:
         from structured_ssl.encoders.rotation import RotationEncoder
 
         return RotationEncoder(in_channels, self.spec, widths, kernels, strides)
@@ -43,8 +49,17 @@ class RotationFamily(GroupPlugin):
 
             check_rot90_group(self.spec)
 
-    def paper_conv(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, lifting: bool,
-                   effective_size: int, rotation_conv: str, padding_mode: str) -> nn.Module:
+    def paper_conv(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        lifting: bool,
+        effective_size: int,
+        rotation_conv: str,
+        padding_mode: str,
+    ) -> nn.Module:
         padding = kernel_size // 2
         if rotation_conv == "escnn":
             from structured_ssl.encoders.escnn_compat import enn
@@ -54,11 +69,15 @@ class RotationFamily(GroupPlugin):
             in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
             in_type = enn.FieldType(gspace, [in_repr] * in_channels)
             out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-            return r2conv(in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False)
+            return r2conv(
+                in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False
+            )
         from structured_ssl.encoders.rot90_conv import Rot90GroupConv, Rot90Lift
 
         cls = Rot90Lift if lifting else Rot90GroupConv
-        return cls(self.spec, in_channels, out_channels, kernel_size, effective_size, stride, padding)
+        return cls(
+            self.spec, in_channels, out_channels, kernel_size, effective_size, stride, padding
+        )
 
     def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
         in_type = getattr(conv, "in_type", None)
@@ -68,7 +87,9 @@ class RotationFamily(GroupPlugin):
 
         flat = x if lifting else x.flatten(1, 2)
         out_channels = conv.out_type.size // self.size
-        return conv(enn.GeometricTensor(flat, in_type)).tensor.unflatten(1, (out_channels, self.size))
+        return conv(enn.GeometricTensor(flat, in_type)).tensor.unflatten(
+            1, (out_channels, self.size)
+        )
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
         """Encoders with stride-2 layers are exactly equivariant only at image sizes
@@ -97,7 +118,9 @@ class RotationFamily(GroupPlugin):
         angle = -k * step  # negative in kornia's y-down frame = escnn's counter-clockwise
         if self.spec.continuous_augmentation:
             if jitter is None:
-                raise ValueError("continuous_augmentation needs a jitter per example (StepDraws.uniform)")
+                raise ValueError(
+                    "continuous_augmentation needs a jitter per example (StepDraws.uniform)"
+                )
             angle = angle + (jitter.to(elements.device, non_blocking=True) - 0.5) * step
         return angle, scale, flip, shift
 

@@ -32,7 +32,9 @@ class RotoTranslation(GroupPlugin):
 
     kind = "roto_translation"
     uses_order: ClassVar[bool] = True
-    has_group_axis: ClassVar[bool] = False  # fibers keep space: the config checks size the grid from the image
+    has_group_axis: ClassVar[bool] = (
+        False  # fibers keep space: the config checks size the grid from the image
+    )
     grid_cyclic: ClassVar[bool] = True
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
@@ -66,7 +68,9 @@ class RotoTranslation(GroupPlugin):
         return RotoTranslationEncoder(in_channels, self.spec, widths, kernels, strides)
 
     def check_paper_settings(self, rotation_conv: str) -> None:
-        raise ValueError("group.kind='roto_translation' is built for encoder.architecture='small' only")
+        raise ValueError(
+            "group.kind='roto_translation' is built for encoder.architecture='small' only"
+        )
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
         if spec.structured and image_size % 2 == 0:

@@ -100,10 +100,15 @@ class Scale(GroupPlugin):
         from structured_ssl.encoders.paper import RESNETS, PaperEncoder, resnet
 
         if spec.architecture == "paper_mnist":
-            return InputLiftedScaleEncoder(PaperEncoder(in_channels, plain, "paper_mnist", padding_mode="zeros").net,
-                                           self.spec, 128)
+            return InputLiftedScaleEncoder(
+                PaperEncoder(in_channels, plain, "paper_mnist", padding_mode="zeros").net,
+                self.spec,
+                128,
+            )
         layout = RESNETS[spec.architecture]
-        return InputLiftedScaleEncoder(resnet(plain, in_channels, layout), self.spec, layout.widths[-1])
+        return InputLiftedScaleEncoder(
+            resnet(plain, in_channels, layout), self.spec, layout.widths[-1]
+        )
 
     def twin_action(self, spec, in_channels: int, out_channels: int) -> Any:
         from structured_ssl.encoders.scale_action import ScaleAction
@@ -113,15 +118,33 @@ class Scale(GroupPlugin):
     def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
         from structured_ssl.encoders.scale import ScaleEncoder
 
-        return ScaleEncoder(in_channels, self.spec, widths=widths)  # kernels sized to its largest scale
+        return ScaleEncoder(
+            in_channels, self.spec, widths=widths
+        )  # kernels sized to its largest scale
 
-    def paper_conv(self, in_channels, out_channels, kernel_size, stride, lifting, effective_size,
-                   rotation_conv, padding_mode) -> nn.Module:
+    def paper_conv(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        lifting,
+        effective_size,
+        rotation_conv,
+        padding_mode,
+    ) -> nn.Module:
         from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift
 
         cls = ScaleLift if lifting else ScaleConv
-        return cls(in_channels, out_channels, kernel_size, min(effective_size, kernel_size), self.scales,
-                   stride=stride, padding=kernel_size // 2)
+        return cls(
+            in_channels,
+            out_channels,
+            kernel_size,
+            min(effective_size, kernel_size),
+            self.scales,
+            stride=stride,
+            padding=kernel_size // 2,
+        )
 
     def paper_lift(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         from structured_ssl.encoders.scale_action import without_background  # empty canvas -> 0

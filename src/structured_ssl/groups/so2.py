@@ -40,27 +40,39 @@ class AngleBound(EquivarianceBound):
 
     def for_element(self, element: Element) -> EquivarianceBound:
         turns = float(element[0]) / (math.pi / 2)
-        return EXACT if abs(turns - round(turns)) < 1e-9 else EquivarianceBound(self.max_error, self.max_baseline_fraction, self.why)
+        return (
+            EXACT
+            if abs(turns - round(turns)) < 1e-9
+            else EquivarianceBound(self.max_error, self.max_baseline_fraction, self.why)
+        )
 
     def describe(self) -> str:
         return f"quarter turns {EXACT.describe()}, other angles <= {self.max_error:g}"
 
 
-SO2_BOUND = AngleBound(0.06, None, "quarter turns permute pixels; other angles interpolate the input")
+SO2_BOUND = AngleBound(
+    0.06, None, "quarter turns permute pixels; other angles interpolate the input"
+)
 
 
 class SO2(GroupPlugin):
     """Continuous rotations with band limit L (see the module docstring)."""
 
     kind = "so2"
-    OPTIONS: ClassVar[dict[str, Any]] = {"max_frequency": 3, "grid_samples": 16, "bundle_spacing": math.pi / 4}
+    OPTIONS: ClassVar[dict[str, Any]] = {
+        "max_frequency": 3,
+        "grid_samples": 16,
+        "bundle_spacing": math.pi / 4,
+    }
     fiber_positions: ClassVar[str] = "angle"
 
     def validate(self) -> None:
         super().validate()
         L, n = self.options["max_frequency"], self.options["grid_samples"]
         if not isinstance(L, int) or L < 1:
-            raise ValueError(f"group.options.max_frequency={L!r}: the band limit L must be an integer >= 1")
+            raise ValueError(
+                f"group.options.max_frequency={L!r}: the band limit L must be an integer >= 1"
+            )
         if not isinstance(n, int) or n % 4 or n <= 2 * L:
             raise ValueError(
                 f"group.options.grid_samples={n!r}: must be a multiple of 4 (exact quarter turns) and > 2 x "
@@ -100,26 +112,43 @@ class SO2(GroupPlugin):
         rotating it keeps it on the canvas and bilinear interpolation is the only loss."""
         from structured_ssl.encoders.so2 import smooth_probe_images
 
-        return smooth_probe_images(count, size, sigma=3.0, seed=seed).expand(-1, channels, -1, -1).contiguous()
+        return (
+            smooth_probe_images(count, size, sigma=3.0, seed=seed)
+            .expand(-1, channels, -1, -1)
+            .contiguous()
+        )
 
     def action(self, in_channels: int, out_channels: int) -> Any:
-        raise ValueError("group.kind='so2' has no structure-free twin here (encoder.structured: false is not supported)")
+        raise ValueError(
+            "group.kind='so2' has no structure-free twin here (encoder.structured: false is not supported)"
+        )
 
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
     def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
         from structured_ssl.encoders.so2 import SO2Encoder
 
-        return SO2Encoder(in_channels, self.spec, widths, kernels, strides, self.max_frequency,
-                          int(self.options["grid_samples"]))
+        return SO2Encoder(
+            in_channels,
+            self.spec,
+            widths,
+            kernels,
+            strides,
+            self.max_frequency,
+            int(self.options["grid_samples"]),
+        )
 
     def check_paper_settings(self, rotation_conv: str) -> None:
-        raise ValueError("group.kind='so2' is built for encoder.architecture='small' only (no paper backbone layers)")
+        raise ValueError(
+            "group.kind='so2' is built for encoder.architecture='small' only (no paper backbone layers)"
+        )
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
         from structured_ssl.groups.rotation import RotationFamily
 
-        RotationFamily.check_image_size(self, spec, image_size)  # quarter turns: the sizes C_N needs
+        RotationFamily.check_image_size(
+            self, spec, image_size
+        )  # quarter turns: the sizes C_N needs
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:

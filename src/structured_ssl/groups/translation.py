@@ -43,12 +43,28 @@ class Translation(GroupPlugin):
 
         return TranslationCNN(in_channels, self.spec, widths, kernels, strides, padding_mode)
 
-    def paper_conv(self, in_channels, out_channels, kernel_size, stride, lifting, effective_size,
-                   rotation_conv, padding_mode) -> nn.Module:
+    def paper_conv(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        lifting,
+        effective_size,
+        rotation_conv,
+        padding_mode,
+    ) -> nn.Module:
         from torch import nn
 
-        return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False,
-                         padding_mode=padding_mode)
+        return nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            bias=False,
+            padding_mode=padding_mode,
+        )
 
     def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
         plain = x if lifting else x[:, :, 0]

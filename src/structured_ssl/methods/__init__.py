@@ -6,4 +6,12 @@ from structured_ssl.methods.baselines import Frozen, Supervised
 from structured_ssl.methods.hybrid import HybridSSL
 from structured_ssl.methods.structured import StructuredSSL
 
-__all__ = ["AugmentationSSL", "Frozen", "HybridSSL", "OptimizerSpec", "SSLMethod", "StructuredSSL", "Supervised"]
+__all__ = [
+    "AugmentationSSL",
+    "Frozen",
+    "HybridSSL",
+    "OptimizerSpec",
+    "SSLMethod",
+    "StructuredSSL",
+    "Supervised",
+]

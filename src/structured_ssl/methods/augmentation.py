@@ -56,8 +56,12 @@ class AugmentationSSL(SSLMethod):
             raise ValueError(f"model.readout={readout!r}; expected 'fiber' or 'invariant'")
         # translation positions are feature-grid cells: one cell is the encoder's total stride
         pixels_per_cell = int(getattr(self.encoder, "stride", 1))
-        self.augment = GroupAugmentation(self.group, pixels_per_cell, self.image_size, max_shift_fraction)
-        self.extra = build_extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
+        self.augment = GroupAugmentation(
+            self.group, pixels_per_cell, self.image_size, max_shift_fraction
+        )
+        self.extra = build_extra_augmentations(
+            tuple(extra_augmentations), self.in_channels, self.image_size
+        )
 
     def pair_dim(self) -> int:
         if self.readout == "invariant":

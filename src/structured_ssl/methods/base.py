@@ -69,7 +69,9 @@ class PairBatch:
     first: torch.Tensor  # (N, D)
     second: torch.Tensor  # (N, D)
     invariant: torch.Tensor  # (B, C), before detaching
-    auxiliary: tuple[torch.Tensor, torch.Tensor] | None = None  # a second pair (hybrid's A-SSL pair)
+    auxiliary: tuple[torch.Tensor, torch.Tensor] | None = (
+        None  # a second pair (hybrid's A-SSL pair)
+    )
     auxiliary_weight: float = 0.0  # loss = (1 - w) * main + w * auxiliary
 
 
@@ -89,7 +91,9 @@ def constant_lr(step: int) -> float:
     return 1.0
 
 
-def projection_head(dims: tuple[int, ...], in_dim: int, final_batchnorm: bool = True) -> nn.Sequential:
+def projection_head(
+    dims: tuple[int, ...], in_dim: int, final_batchnorm: bool = True
+) -> nn.Sequential:
     """Linear + BatchNorm per layer, ReLU between (not after the last).
 
     ``final_batchnorm=True`` is the H-SSL paper's SimCLR head (BN after every layer, also the
@@ -142,29 +146,41 @@ class SSLMethod(L.LightningModule):
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
-        check_model_settings(type(self), group, encoder, pairs, image_size)  # fail before building anything
+        check_model_settings(
+            type(self), group, encoder, pairs, image_size
+        )  # fail before building anything
         super().__init__()
         self.save_hyperparameters()
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
-        loss = as_pair_loss(loss)  # from Python, any (z0, z1) module is wrapped (structured_ssl.ssl.external_loss)
+        loss = as_pair_loss(
+            loss
+        )  # from Python, any (z0, z1) module is wrapped (structured_ssl.ssl.external_loss)
         self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
         self.optimizer_spec = optimizer
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.image_size = image_size
         if num_classes < 2:
-            raise ValueError(f"num_classes={num_classes}: a classification probe needs at least 2 classes")
-        self.encoder: LiftedEncoder = build_encoder(self.encoder_spec, self.group, in_channels, image_size)
+            raise ValueError(
+                f"num_classes={num_classes}: a classification probe needs at least 2 classes"
+            )
+        self.encoder: LiftedEncoder = build_encoder(
+            self.encoder_spec, self.group, in_channels, image_size
+        )
         self.grid = self._fiber_grid(in_channels, image_size)
         self.projector: nn.Module | None = None
         self.predictor: nn.Module | None = None
         self.target: nn.ModuleDict | None = None
         if self.uses_pairs:
-            self.projector = projection_head(tuple(projector), self.pair_dim(), self.loss_fn.head_final_batchnorm)
+            self.projector = projection_head(
+                tuple(projector), self.pair_dim(), self.loss_fn.head_final_batchnorm
+            )
         if self.uses_pairs and self.loss_fn.needs_target:
-            self.predictor = projection_head(tuple(predictor) + (projector[-1],), projector[-1], final_batchnorm=False)
+            self.predictor = projection_head(
+                tuple(predictor) + (projector[-1],), projector[-1], final_batchnorm=False
+            )
             self.target = nn.ModuleDict(
                 {"encoder": copy.deepcopy(self.encoder), "projector": copy.deepcopy(self.projector)}
             )
@@ -173,11 +189,15 @@ class SSLMethod(L.LightningModule):
         # BatchNorm without affine before the linear layer (as MAE's probe): the probe then
         # does not depend on the feature scale, which drifts while the encoder trains.
         self.probe = nn.Sequential(
-            nn.BatchNorm1d(self.encoder.invariant_dim, affine=False), nn.Linear(self.encoder.invariant_dim, num_classes)
+            nn.BatchNorm1d(self.encoder.invariant_dim, affine=False),
+            nn.Linear(self.encoder.invariant_dim, num_classes),
         )
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_accs = nn.ModuleDict(
-            {name: MulticlassAccuracy(num_classes, average="micro") for name in ("test", "test_rotated")}
+            {
+                name: MulticlassAccuracy(num_classes, average="micro")
+                for name in ("test", "test_rotated")
+            }
         )
 
     uses_pairs: bool = True
@@ -215,7 +235,9 @@ class SSLMethod(L.LightningModule):
             lifted = self.encoder.eval()(torch.zeros(1, in_channels, image_size, image_size))
         self.encoder.train(was_training)
         shape = tuple(self.encoder.fiber_map(lifted).shape[2:])
-        return FiberGrid.of(shape, self.encoder.fiber_grid_cyclic(), self.pair_sampling.g0_size, self.group.kind)
+        return FiberGrid.of(
+            shape, self.encoder.fiber_grid_cyclic(), self.pair_sampling.g0_size, self.group.kind
+        )
 
     def step_draws(self, batch_idx: int) -> StepDraws:
         """This rank's draws for the current training micro-batch: seeded from (run seed,
@@ -240,8 +262,14 @@ class SSLMethod(L.LightningModule):
             terms = self.loss_fn(h1, h2)
             if pairs.auxiliary is not None:
                 weight = pairs.auxiliary_weight
-                extra = self.loss_fn(self.projector(pairs.auxiliary[0]), self.projector(pairs.auxiliary[1]))
-                terms = {**terms, "loss": (1 - weight) * terms["loss"] + weight * extra["loss"], "aux_loss": extra["loss"]}
+                extra = self.loss_fn(
+                    self.projector(pairs.auxiliary[0]), self.projector(pairs.auxiliary[1])
+                )
+                terms = {
+                    **terms,
+                    "loss": (1 - weight) * terms["loss"] + weight * extra["loss"],
+                    "aux_loss": extra["loss"],
+                }
             return terms, pairs.invariant
         assert self.predictor is not None
         with torch.no_grad():
@@ -255,9 +283,13 @@ class SSLMethod(L.LightningModule):
         Unlabelled images (label -1, e.g. a flat image folder) are left out; with none
         labelled the loss is 0 (a sum over counts, so no host sync and no NaN)."""
         logits = self.probe(invariant.detach())
-        return F.cross_entropy(logits, y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(min=1)
+        return F.cross_entropy(logits, y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(
+            min=1
+        )
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         terms, invariant = self.ssl_terms(x, self.step_draws(batch_idx))
         probe_loss = self.probe_loss(invariant, y)
@@ -281,7 +313,9 @@ class SSLMethod(L.LightningModule):
         """BYOL's EMA of the online encoder and projector into the target network."""
         if self.target is None:
             return
-        momentum = momentum_at(self.global_step, self.trainer.estimated_stepping_batches, base=self.ema_momentum)
+        momentum = momentum_at(
+            self.global_step, self.trainer.estimated_stepping_batches, base=self.ema_momentum
+        )
         ema_update_(self.target["encoder"], self.encoder, momentum)
         ema_update_(self.target["projector"], self.projector, momentum)
         self.log("train/ema_momentum", momentum)
@@ -310,14 +344,18 @@ class SSLMethod(L.LightningModule):
         self.val_acc.update(self.probe(self.embed(x)), y)
         self.log("val/probe_acc", self.val_acc, prog_bar=True)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+    def test_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
         x, y = batch
         name = ("test", "test_rotated")[dataloader_idx]
         metric = self.test_accs[name]
         metric.update(self.probe(self.embed(x)), y)
         self.log(f"{name}/probe_acc", metric, add_dataloader_idx=False)
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def predict_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         return self.embed(batch[0])
 
     # ----------------------------------------------------------------- optimisation
@@ -327,28 +365,53 @@ class SSLMethod(L.LightningModule):
         lr = scaled_lr(spec.lr, global_batch, rule=spec.lr_scaling) if global_batch else spec.lr
         main = self.trainable_parameters()
         # named groups: LearningRateMonitor logs lr-<Optimizer>/encoder and lr-<Optimizer>/probe
-        probe = {"params": list(self.probe.parameters()), "lr": spec.probe_lr, "weight_decay": 0.0, "lars_exclude": True, "name": "probe"}
+        probe = {
+            "params": list(self.probe.parameters()),
+            "lr": spec.probe_lr,
+            "weight_decay": 0.0,
+            "lars_exclude": True,
+            "name": "probe",
+        }
         groups = ([{"params": main, "lr": lr, "name": "encoder"}] if main else []) + [probe]
-        optimizer = build_optimizer(groups, spec.name, lr=lr, weight_decay=spec.weight_decay, momentum=spec.momentum,
-                                    implementation=spec.implementation)
+        optimizer = build_optimizer(
+            groups,
+            spec.name,
+            lr=lr,
+            weight_decay=spec.weight_decay,
+            momentum=spec.momentum,
+            implementation=spec.implementation,
+        )
         estimated = self.trainer.estimated_stepping_batches
         if estimated == float("inf"):
             raise ValueError(
                 "the warm-up + cosine schedule needs a finite run: set trainer.max_epochs or trainer.max_steps"
             )
         total = max(1, int(estimated))
-        steps_per_epoch = max(1, self.trainer.num_training_batches // max(1, self.trainer.accumulate_grad_batches))
+        steps_per_epoch = max(
+            1, self.trainer.num_training_batches // max(1, self.trainer.accumulate_grad_batches)
+        )
         warmup = int(round(spec.warmup_epochs * steps_per_epoch))
         schedules = ([warmup_cosine_lambda(warmup, total)] if main else []) + [constant_lr]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         """Parameters of the main optimizer group (everything but the probe and EMA target)."""
-        return [p for name, p in self.named_parameters() if p.requires_grad and not name.startswith("probe.")]
+        return [
+            p
+            for name, p in self.named_parameters()
+            if p.requires_grad and not name.startswith("probe.")
+        ]
 
     def _global_batch_size(self) -> int | None:
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "batch_size"):
             return None
-        return int(datamodule.batch_size) * self.trainer.world_size * self.trainer.accumulate_grad_batches
+        return (
+            int(datamodule.batch_size)
+            * self.trainer.world_size
+            * self.trainer.accumulate_grad_batches
+        )

@@ -32,7 +32,9 @@ class Frozen(SSLMethod):
     def on_train_epoch_start(self) -> None:
         self.encoder.eval()
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         with torch.no_grad():
             invariant = self.embed(x)
@@ -49,7 +51,9 @@ class Supervised(SSLMethod):
 
     uses_pairs = False
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         loss = F.cross_entropy(self.probe(self.embed(x)), y)
         self.log("train/loss", loss, prog_bar=True, sync_dist=True)

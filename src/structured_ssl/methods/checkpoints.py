@@ -56,9 +56,15 @@ def old_class_paths() -> list[tuple[type, str]]:
     """(class, path) for classes that checkpoints written before the relayout name at their old
     module path: the allow-list resolves the old path to the class's new home (no shim modules)."""
     moved = [cls for cls in project_types() if cls.__module__.split(".")[1] in ("ssl",)]
-    old_modules = {"pairs": "structured_ssl.pairs", "losses": "structured_ssl.losses"}  # relayout: keep
-    return [(cls, f"{old_modules[cls.__module__.rsplit('.', 1)[-1]]}.{cls.__name__}") for cls in moved
-            if cls.__module__.rsplit(".", 1)[-1] in old_modules]
+    old_modules = {
+        "pairs": "structured_ssl.pairs",
+        "losses": "structured_ssl.losses",
+    }  # relayout: keep
+    return [
+        (cls, f"{old_modules[cls.__module__.rsplit('.', 1)[-1]]}.{cls.__name__}")
+        for cls in moved
+        if cls.__module__.rsplit(".", 1)[-1] in old_modules
+    ]
 
 
 @contextlib.contextmanager
@@ -133,8 +139,17 @@ def refused_types(path: str | os.PathLike[str], error: Exception) -> str | None:
 
 def torch_reason(error: Exception) -> str:
     """The specific line of torch's refusal, without its generic advice."""
-    generic = ("Weights only load failed", "Please file an issue", "Check the documentation", "Re-running")
-    lines = [line.strip() for line in str(error).splitlines() if line.strip() and not line.strip().startswith(generic)]
+    generic = (
+        "Weights only load failed",
+        "Please file an issue",
+        "Check the documentation",
+        "Re-running",
+    )
+    lines = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and not line.strip().startswith(generic)
+    ]
     return lines[0] if lines else type(error).__name__
 
 
@@ -169,7 +184,10 @@ def merge_ckpt_hparams_safely(cli: Any, merge: Callable[[], None]) -> None:
             load_checkpoint(path, trust_hint=CKPT_PATH_TRUST_HINT)  # raises the one-line error
             raise
         except SystemExit:  # the parser refused them (e.g. a class that is no SSLMethod)
-            print(f"error: {path}: its hyperparameters do not describe a structured_ssl model", file=sys.stderr)
+            print(
+                f"error: {path}: its hyperparameters do not describe a structured_ssl model",
+                file=sys.stderr,
+            )
             raise
     stage = cli.config[subcommand]
     for flag, value in before.items():
@@ -202,7 +220,6 @@ def checkpoint_error_in(error: BaseException) -> CheckpointError | None:
     return None
 
 
-
 def follow_checkpoint_dirpath(trainer: Any, ckpt_path: Any) -> None:
     """Before ``validate``/``test``/``predict`` of a checkpoint: each ModelCheckpoint without a
     configured ``dirpath`` keeps the folder its state was saved with.
@@ -222,5 +239,9 @@ def follow_checkpoint_dirpath(trainer: Any, ckpt_path: Any) -> None:
         return
     for callback in trainer.checkpoint_callbacks:
         state = states.get(getattr(callback, "state_key", None)) or {}
-        if isinstance(callback, ModelCheckpoint) and callback.dirpath is None and state.get("dirpath"):
+        if (
+            isinstance(callback, ModelCheckpoint)
+            and callback.dirpath is None
+            and state.get("dirpath")
+        ):
             callback.dirpath = state["dirpath"]

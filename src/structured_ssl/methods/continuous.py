@@ -38,9 +38,16 @@ class AngleViews:
 
 def read_angle_bundles(model: Any, lifted: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
     """Bundles ``(N, |g0| C)`` of ``lifted`` starting at per-row angles (radians)."""
-    offsets = bundle_offsets(model.pair_sampling.g0_size, float(model.group.plugin.options["bundle_spacing"]))
+    offsets = bundle_offsets(
+        model.pair_sampling.g0_size, float(model.group.plugin.options["bundle_spacing"])
+    )
     coefficients = model.encoder.fiber_map(lifted)
-    return bundles_at(coefficients, starts.to(lifted.device, non_blocking=True), offsets, model.encoder.max_frequency)
+    return bundles_at(
+        coefficients,
+        starts.to(lifted.device, non_blocking=True),
+        offsets,
+        model.encoder.max_frequency,
+    )
 
 
 class AnglePositions:
@@ -66,7 +73,12 @@ class AnglePositions:
         n = len(x)
         phi1, phi2 = angle_pairs(model.pair_sampling, draws.uniform(n), draws.uniform(n))
         base = draws.uniform(n) * TWO_PI
-        views = torch.cat([rotate_images(x, phi1.to(x.device, non_blocking=True)), rotate_images(x, phi2.to(x.device, non_blocking=True))])
+        views = torch.cat(
+            [
+                rotate_images(x, phi1.to(x.device, non_blocking=True)),
+                rotate_images(x, phi2.to(x.device, non_blocking=True)),
+            ]
+        )
         with draws.local_rng(x.device):
             views = model.extra(views)
         return AngleViews(views, base, base, (phi1, phi2))
@@ -77,5 +89,11 @@ class AnglePositions:
         if model.readout == "invariant":
             first, second = invariant.chunk(2)
         else:
-            first, second = read_angle_bundles(model, lifted, torch.cat([views.first, views.second])).chunk(2)
-        return PairBatch(first=first, second=second, invariant=invariant[: len(first) : model.pair_sampling.pairs_per_image])
+            first, second = read_angle_bundles(
+                model, lifted, torch.cat([views.first, views.second])
+            ).chunk(2)
+        return PairBatch(
+            first=first,
+            second=second,
+            invariant=invariant[: len(first) : model.pair_sampling.pairs_per_image],
+        )

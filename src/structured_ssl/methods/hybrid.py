@@ -66,11 +66,17 @@ class HybridSSL(SSLMethod):
         if not 0.0 <= augmentation_weight <= 1.0:
             raise ValueError(f"model.augmentation_weight={augmentation_weight} must be in [0, 1]")
         if augmentation_weight > 0 and self.target is not None:
-            raise ValueError("model.augmentation_weight > 0 is not supported with a target-network loss (BYOL)")
+            raise ValueError(
+                "model.augmentation_weight > 0 is not supported with a target-network loss (BYOL)"
+            )
         self.augmentation_weight = augmentation_weight
-        self.extra = build_extra_augmentations(tuple(extra_augmentations), self.in_channels, self.image_size)
+        self.extra = build_extra_augmentations(
+            tuple(extra_augmentations), self.in_channels, self.image_size
+        )
         pixels_per_cell = int(getattr(self.encoder, "stride", 1))
-        self.augment = GroupAugmentation(self.group, pixels_per_cell, self.image_size, max_shift_fraction)
+        self.augment = GroupAugmentation(
+            self.group, pixels_per_cell, self.image_size, max_shift_fraction
+        )
 
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> HybridViews:
         draws = draws if draws is not None else StepDraws.from_global_rng()
@@ -95,6 +101,9 @@ class HybridSSL(SSLMethod):
             invariant=self.encoder.invariant(lifted)[: len(one)],
         )
         if self.augmentation_weight > 0:
-            batch.auxiliary = (read_bundles(one, views.base, self.grid), read_bundles(two, views.base, self.grid))
+            batch.auxiliary = (
+                read_bundles(one, views.base, self.grid),
+                read_bundles(two, views.base, self.grid),
+            )
             batch.auxiliary_weight = self.augmentation_weight
         return batch

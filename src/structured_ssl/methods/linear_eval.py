@@ -50,7 +50,9 @@ def linear_classifier(in_dim: int, num_classes: int) -> nn.Sequential:
 
 # ----------------------------------------------------------------------------- loading
 #: how a user of LinearEval reads a checkpoint that the safe loader refuses
-TRUST_CHECKPOINT_HINT = "pass --model.init_args.trust_checkpoint=true (LinearEval(..., trust_checkpoint=True))"
+TRUST_CHECKPOINT_HINT = (
+    "pass --model.init_args.trust_checkpoint=true (LinearEval(..., trust_checkpoint=True))"
+)
 
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
@@ -59,12 +61,18 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     unless ``trust`` is set."""
     path = Path(path)
     if str(path) in ("", "???"):
-        raise ValueError("model.checkpoint is not set: pass --model.init_args.checkpoint PATH/TO/PRETRAINING.ckpt")
+        raise ValueError(
+            "model.checkpoint is not set: pass --model.init_args.checkpoint PATH/TO/PRETRAINING.ckpt"
+        )
     if not path.is_file():
-        raise FileNotFoundError(f"model.checkpoint={str(path)!r} does not exist (expected a pretraining .ckpt file)")
+        raise FileNotFoundError(
+            f"model.checkpoint={str(path)!r} does not exist (expected a pretraining .ckpt file)"
+        )
     checkpoint = load_checkpoint(path, trust=trust, trust_hint=TRUST_CHECKPOINT_HINT)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"model.checkpoint={str(path)!r} is not a Lightning checkpoint (no 'state_dict')")
+        raise ValueError(
+            f"model.checkpoint={str(path)!r} is not a Lightning checkpoint (no 'state_dict')"
+        )
     return checkpoint
 
 
@@ -86,7 +94,9 @@ def pretrained_class(hparams: dict[str, Any]) -> str:
     except (ImportError, AttributeError, ValueError):
         cls = None
     if not (isinstance(cls, type) and issubclass(cls, SSLMethod)):
-        raise ValueError(f"the checkpoint was written by {class_path!r}, which is not a structured_ssl SSLMethod")
+        raise ValueError(
+            f"the checkpoint was written by {class_path!r}, which is not a structured_ssl SSLMethod"
+        )
     return name
 
 
@@ -98,9 +108,13 @@ def _as_setting(cls: type, value: Any) -> Any:
     if isinstance(value, cls):
         return dataclasses.replace(value)  # unpickling set its fields directly: validate them
     if not isinstance(value, dict):
-        raise ValueError(f"checkpoint hyperparameter of type {type(value).__name__} is not a {cls.__name__}")
+        raise ValueError(
+            f"checkpoint hyperparameter of type {type(value).__name__} is not a {cls.__name__}"
+        )
     names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items() if k in names})
+    return cls(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items() if k in names}
+    )
 
 
 def pretraining_settings(hparams: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +140,9 @@ def strip_wrapper_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Te
     return out
 
 
-def encoder_state(state: dict[str, torch.Tensor], encoder: nn.Module, path: str) -> dict[str, torch.Tensor]:
+def encoder_state(
+    state: dict[str, torch.Tensor], encoder: nn.Module, path: str
+) -> dict[str, torch.Tensor]:
     """The online encoder's weights (not an EMA target's) out of a checkpoint's state dict."""
     state = strip_wrapper_prefixes(state)
     for prefix in ("encoder.", "backbone."):
@@ -135,7 +151,9 @@ def encoder_state(state: dict[str, torch.Tensor], encoder: nn.Module, path: str)
             drop_escnn_caches(encoder, found)
             return found
     sample = ", ".join(list(state)[:4])
-    raise KeyError(f"model.checkpoint={path!r} holds no encoder weights (keys 'encoder.*'); its keys start: {sample}")
+    raise KeyError(
+        f"model.checkpoint={path!r} holds no encoder weights (keys 'encoder.*'); its keys start: {sample}"
+    )
 
 
 # ----------------------------------------------------------------------------- the module
@@ -178,7 +196,11 @@ class LinearEval(SSLMethod):
         hparams = dict(saved.get("hyper_parameters") or {})
         objective = pretrained_class(hparams)  # before anything is built or imported
         settings = pretraining_settings(hparams)
-        for name, given in (("in_channels", in_channels), ("image_size", image_size), ("num_classes", num_classes)):
+        for name, given in (
+            ("in_channels", in_channels),
+            ("image_size", image_size),
+            ("num_classes", num_classes),
+        ):
             if given is not None and given != settings[name]:
                 raise ValueError(
                     f"model.{name}={given} (from the data) does not match the checkpoint: its encoder was "
@@ -228,7 +250,9 @@ class LinearEval(SSLMethod):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.probe(self.read_features(x))
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         x, y = batch
         loss = F.cross_entropy(self(x), y)
         self.log("train/linear_loss", loss, prog_bar=True, sync_dist=True)
@@ -239,13 +263,17 @@ class LinearEval(SSLMethod):
         self.val_acc.update(self(x), y)
         self.log("val/linear_acc", self.val_acc, prog_bar=True)
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+    def test_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
         x, y = batch
         name = ("test", "test_rotated")[dataloader_idx]
         self.test_accs[name].update(self(x), y)
         self.log(f"{name}/linear_acc", self.test_accs[name], add_dataloader_idx=False)
 
-    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def predict_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         return self(batch[0]).argmax(dim=1)
 
     # ----------------------------------------------------------------- optimisation
@@ -261,9 +289,14 @@ class LinearEval(SSLMethod):
         )
         total = self.trainer.estimated_stepping_batches
         if total == float("inf"):
-            raise ValueError("linear evaluation needs a finite run: set trainer.max_epochs or trainer.max_steps")
+            raise ValueError(
+                "linear evaluation needs a finite run: set trainer.max_epochs or trainer.max_steps"
+            )
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(total)))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     # ----------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -20,7 +20,14 @@ from typing import Any, Literal
 import torch
 from torch.optim import Optimizer
 
-__all__ = ["LARS", "WarmupCosine", "build_optimizer", "scaled_lr", "warmup_cosine_lambda", "OPTIMIZERS"]
+__all__ = [
+    "LARS",
+    "WarmupCosine",
+    "build_optimizer",
+    "scaled_lr",
+    "warmup_cosine_lambda",
+    "OPTIMIZERS",
+]
 
 OPTIMIZERS = ("sgd", "adamw", "lars")
 #: how an optimizer step runs: "auto" (multi-tensor on CUDA, one tensor at a time elsewhere:
@@ -85,29 +92,47 @@ class LARS(Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if any(p.grad.is_sparse for p in params):
                 raise RuntimeError("LARS does not support sparse gradients")
-            foreach = self.foreach if self.foreach is not None else bool(params) and all(p.is_cuda for p in params)
+            foreach = (
+                self.foreach
+                if self.foreach is not None
+                else bool(params) and all(p.is_cuda for p in params)
+            )
             if foreach:
                 plain = [p for p in params if group["exclude_1d"] and p.ndim <= 1]
                 self._update_foreach(plain, group, adapt=False, weight_decay=0.0)
-                self._update_foreach([p for p in params if not (group["exclude_1d"] and p.ndim <= 1)], group,
-                                     adapt=not group["lars_exclude"], weight_decay=group["weight_decay"])
+                self._update_foreach(
+                    [p for p in params if not (group["exclude_1d"] and p.ndim <= 1)],
+                    group,
+                    adapt=not group["lars_exclude"],
+                    weight_decay=group["weight_decay"],
+                )
             else:
                 for p in params:
                     self._update(p, group)
         return loss
 
-    def _update_foreach(self, params: list[torch.Tensor], group: dict[str, Any], adapt: bool, weight_decay: float) -> None:
+    def _update_foreach(
+        self, params: list[torch.Tensor], group: dict[str, Any], adapt: bool, weight_decay: float
+    ) -> None:
         """:meth:`_update` for many tensors at once: the same arithmetic, a few kernels per step
         instead of a few per tensor, and no host synchronisation (the trust ratios stay on the device)."""
         if not params:
             return
         grads = [p.grad for p in params]
-        updates = torch._foreach_add(grads, params, alpha=weight_decay) if weight_decay != 0 else [g.clone() for g in grads]
+        updates = (
+            torch._foreach_add(grads, params, alpha=weight_decay)
+            if weight_decay != 0
+            else [g.clone() for g in grads]
+        )
         if adapt:
             w_norm = torch.stack(torch._foreach_norm(params))
             denom = torch.stack(torch._foreach_norm(grads)) + weight_decay * w_norm
             ok = (w_norm > 0) & (denom > 0)
-            ratio = torch.where(ok, group["eta"] * w_norm / torch.where(ok, denom, torch.ones_like(denom)), torch.ones_like(w_norm))
+            ratio = torch.where(
+                ok,
+                group["eta"] * w_norm / torch.where(ok, denom, torch.ones_like(denom)),
+                torch.ones_like(w_norm),
+            )
             torch._foreach_mul_(updates, list(ratio.unbind()))
         torch._foreach_mul_(updates, group["lr"])
         bufs, fresh = [], []
@@ -140,12 +165,18 @@ class LARS(Optimizer):
         p.sub_(buf)
 
     @staticmethod
-    def trust_ratio(w: torch.Tensor, g: torch.Tensor, eta: float, weight_decay: float) -> torch.Tensor:
+    def trust_ratio(
+        w: torch.Tensor, g: torch.Tensor, eta: float, weight_decay: float
+    ) -> torch.Tensor:
         """``eta * ||w|| / (||g|| + weight_decay * ||w||)``, or 1 when a norm is zero (a 0-d tensor)."""
         w_norm = torch.linalg.vector_norm(w)
         denom = torch.linalg.vector_norm(g) + weight_decay * w_norm
         ok = (w_norm > 0) & (denom > 0)
-        return torch.where(ok, eta * w_norm / torch.where(ok, denom, torch.ones_like(denom)), torch.ones_like(w_norm))
+        return torch.where(
+            ok,
+            eta * w_norm / torch.where(ok, denom, torch.ones_like(denom)),
+            torch.ones_like(w_norm),
+        )
 
 
 def _check_hyper(lr: float, weight_decay: float, momentum: float) -> None:
@@ -183,18 +214,33 @@ def build_optimizer(
     _check_hyper(lr, weight_decay, momentum)
     if implementation not in IMPLEMENTATIONS or (key == "lars" and implementation == "fused"):
         allowed = [i for i in IMPLEMENTATIONS if key != "lars" or i != "fused"]
-        raise ValueError(f"optimizer.implementation={implementation!r} for {key}: expected one of {', '.join(allowed)}")
+        raise ValueError(
+            f"optimizer.implementation={implementation!r} for {key}: expected one of {', '.join(allowed)}"
+        )
     groups = list(params_or_groups)
     if not groups:
         raise ValueError(f"build_optimizer({name!r}): no parameters to optimise")
     if key == "lars":
         foreach = {"auto": None, "loop": False, "foreach": True}[implementation]
-        return LARS(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, exclude_1d=exclude_1d,
-                    foreach=foreach)
-    groups = [{k: v for k, v in g.items() if k != "lars_exclude"} if isinstance(g, dict) else g for g in groups]
+        return LARS(
+            groups,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            eta=eta,
+            exclude_1d=exclude_1d,
+            foreach=foreach,
+        )
+    groups = [
+        {k: v for k, v in g.items() if k != "lars_exclude"} if isinstance(g, dict) else g
+        for g in groups
+    ]
     # torch's own "auto" already picks foreach on CUDA and the loop on CPU
-    speed: dict[str, bool] = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}.get(
-        implementation, {})
+    speed: dict[str, bool] = {
+        "loop": {"foreach": False},
+        "foreach": {"foreach": True},
+        "fused": {"fused": True},
+    }.get(implementation, {})
     if key == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **speed)
     return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, **speed)
@@ -245,10 +291,14 @@ class WarmupCosine:
             return (step + 1) / self.warmup_steps
         span = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / span)
-        return self.final_ratio + (1.0 - self.final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.final_ratio + (1.0 - self.final_ratio) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
 
 
-def warmup_cosine_lambda(warmup_steps: int, total_steps: int, final_ratio: float = 0.0) -> Callable[[int], float]:
+def warmup_cosine_lambda(
+    warmup_steps: int, total_steps: int, final_ratio: float = 0.0
+) -> Callable[[int], float]:
     """Linear warm-up then cosine decay, as a multiplier of the peak learning rate.
 
     Step ``s`` (optimizer steps, from 0): ``(s + 1) / warmup_steps`` while ``s < warmup_steps``
@@ -262,5 +312,7 @@ def warmup_cosine_lambda(warmup_steps: int, total_steps: int, final_ratio: float
             f"warmup_cosine_lambda: need warmup_steps >= 0 and total_steps >= 1, got {warmup_steps} and {total_steps}"
         )
     if not 0.0 <= final_ratio <= 1.0:
-        raise ValueError(f"warmup_cosine_lambda: final_ratio must be in [0, 1], got {final_ratio!r}")
+        raise ValueError(
+            f"warmup_cosine_lambda: final_ratio must be in [0, 1], got {final_ratio!r}"
+        )
     return WarmupCosine(int(warmup_steps), int(total_steps), float(final_ratio))

@@ -49,7 +49,11 @@ def group_views(
     continuous."""
     n = len(x)
     g1, g2 = draws.pairs(augment.element_grid, augment.element_sampling(max_distance), n)
-    jitter = (draws.uniform(n), draws.uniform(n)) if augment.group.continuous_augmentation else (None, None)
+    jitter = (
+        (draws.uniform(n), draws.uniform(n))
+        if augment.group.continuous_augmentation
+        else (None, None)
+    )
     return torch.cat([augment(x, g1, jitter[0]), augment(x, g2, jitter[1])]), g1, g2
 
 
@@ -90,7 +94,9 @@ class GridPositions:
         views, g1, g2 = group_views(model.augment, x, draws, model.pair_sampling.max_distance)
         with draws.local_rng(x.device):
             views = model.extra(views)
-        return AugmentedViews(views, draws.positions(model.grid, n), model.pair_sampling.pairs_per_image, g1, g2)
+        return AugmentedViews(
+            views, draws.positions(model.grid, n), model.pair_sampling.pairs_per_image, g1, g2
+        )
 
     def augmented_pairs(self, model: Any, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
         lifted = encoder(views.images)
@@ -102,7 +108,9 @@ class GridPositions:
             base = torch.cat([views.base, views.base])
             first, second = read_bundles(fibers, base, model.grid).chunk(2)
         # the probe reads the first view, one row per original image
-        return PairBatch(first=first, second=second, invariant=invariant[: len(first) : views.repeats])
+        return PairBatch(
+            first=first, second=second, invariant=invariant[: len(first) : views.repeats]
+        )
 
 
 #: ``GroupPlugin.fiber_positions`` -> its reader; a new kind of position registers here.

@@ -42,7 +42,9 @@ class TimeCurve:
     points: list[tuple[int, float, float]] = field(default_factory=list)
 
 
-def time_curve(scalars: dict[str, list[Point]], first_wall_time: float | None) -> tuple[str, str, list[tuple[int, float, float]]] | None:
+def time_curve(
+    scalars: dict[str, list[Point]], first_wall_time: float | None
+) -> tuple[str, str, list[tuple[int, float, float]]] | None:
     """``(accuracy tag, seconds source, [(epoch, seconds, accuracy)])`` of one run, or None."""
     tag = next((t for t in ACCURACY_TAGS if scalars.get(t)), None)
     if tag is None:
@@ -73,7 +75,11 @@ def collect_curves(logdir: str | Path) -> list[TimeCurve]:
             continue
         who = identity(main)
         name = str(main.relative_to(root)) if main != root else main.name
-        curves.append(TimeCurve(name, who["objective"], who["group"], who["seed"], found[0], found[1], found[2]))
+        curves.append(
+            TimeCurve(
+                name, who["objective"], who["group"], who["seed"], found[0], found[1], found[2]
+            )
+        )
     return curves
 
 
@@ -81,7 +87,15 @@ def points_markdown(curves: Sequence[TimeCurve]) -> str:
     """Every point as a Markdown table row: group, objective, seed, epoch, seconds, accuracy."""
     header = ["group", "objective", "seed", "epoch", "train seconds", "accuracy", "accuracy tag"]
     rows = [
-        [c.group, c.objective, c.seed, str(epoch), f"{seconds:.1f}", f"{accuracy:.4f}", c.accuracy_tag]
+        [
+            c.group,
+            c.objective,
+            c.seed,
+            str(epoch),
+            f"{seconds:.1f}",
+            f"{accuracy:.4f}",
+            c.accuracy_tag,
+        ]
         for c in sorted(curves, key=lambda c: (c.group, c.objective, c.seed))
         for epoch, seconds, accuracy in c.points
     ]
@@ -96,13 +110,23 @@ def plot_accuracy_time(curves: Sequence[TimeCurve], path: str | Path | None = No
     figure = Figure(figsize=(4.2 * len(groups), 3.6), dpi=100)
     axes_list = figure.subplots(1, len(groups), squeeze=False)[0]
     for axes, group in zip(axes_list, groups, strict=True):
-        for curve in sorted((c for c in curves if c.group == group), key=lambda c: (c.objective, c.seed)):
+        for curve in sorted(
+            (c for c in curves if c.group == group), key=lambda c: (c.objective, c.seed)
+        ):
             _, seconds, accuracy = zip(*curve.points, strict=True)
-            axes.plot(seconds, accuracy, marker="o", markersize=3, label=f"{curve.objective} seed{curve.seed}")
+            axes.plot(
+                seconds,
+                accuracy,
+                marker="o",
+                markersize=3,
+                label=f"{curve.objective} seed{curve.seed}",
+            )
         axes.set_title(group)
         source = {c.seconds_source for c in curves if c.group == group}
         axes.set_xlabel("training seconds" if source == {SECONDS_TAG} else "seconds since start")
-        axes.set_ylabel(" / ".join(sorted({c.accuracy_tag for c in curves if c.group == group})) or "accuracy")
+        axes.set_ylabel(
+            " / ".join(sorted({c.accuracy_tag for c in curves if c.group == group})) or "accuracy"
+        )
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize=7)
@@ -116,7 +140,10 @@ def write_accuracy_time(logdir: str | Path, out: str | Path) -> dict[str, Path]:
         return {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"accuracy_time_plot": out / "accuracy_time.png", "accuracy_time_table": out / "accuracy_time.md"}
+    paths = {
+        "accuracy_time_plot": out / "accuracy_time.png",
+        "accuracy_time_table": out / "accuracy_time.md",
+    }
     plot_accuracy_time(curves, paths["accuracy_time_plot"])
     paths["accuracy_time_table"].write_text(points_markdown(curves) + "\n")
     return paths

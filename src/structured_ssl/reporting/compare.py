@@ -146,12 +146,21 @@ def read_scalars(directory: Path) -> tuple[dict[str, list[Point]], float | None]
     for path in sorted(directory.glob(EVENT_GLOB)):
         check_event_file(path)
 
-    guidance = {"scalars": 0, "images": 1, "audio": 1, "histograms": 1, "tensors": 1, "compressedHistograms": 1}
+    guidance = {
+        "scalars": 0,
+        "images": 1,
+        "audio": 1,
+        "histograms": 1,
+        "tensors": 1,
+        "compressedHistograms": 1,
+    }
     events = EventAccumulator(str(directory), size_guidance=guidance)
     try:
         events.Reload()
     except DecodeError as err:  # a corrupt record after a readable first one
-        raise EventFileError(f"{directory}: holds a corrupt TensorBoard event file ({err})") from None
+        raise EventFileError(
+            f"{directory}: holds a corrupt TensorBoard event file ({err})"
+        ) from None
     scalars = {
         tag: [Point(int(e.step), float(e.wall_time), float(e.value)) for e in events.Scalars(tag)]
         for tag in events.Tags()["scalars"]
@@ -217,7 +226,9 @@ def identity(directory: Path) -> dict[str, str]:
     return found
 
 
-def last_value(scalars: dict[str, list[Point]], tags: Sequence[str]) -> tuple[str | None, float | None]:
+def last_value(
+    scalars: dict[str, list[Point]], tags: Sequence[str]
+) -> tuple[str | None, float | None]:
     for tag in tags:
         points = scalars.get(tag)
         if points:
@@ -282,10 +293,15 @@ def cell(value: Any, fmt: str | None, missing: str = "-") -> str:
     return str(value) if fmt is None else format(value, fmt)
 
 
-def table_rows(runs: Sequence[RunSummary], missing: str = "-", exact: bool = False) -> tuple[list[str], list[list[str]]]:
+def table_rows(
+    runs: Sequence[RunSummary], missing: str = "-", exact: bool = False
+) -> tuple[list[str], list[list[str]]]:
     """Header and rows; ``exact`` writes numbers unrounded (for the CSV)."""
     header = [c[0] for c in COLUMNS]
-    rows = [[cell(getattr(run, attr), None if exact else fmt, missing) for _, attr, fmt in COLUMNS] for run in runs]
+    rows = [
+        [cell(getattr(run, attr), None if exact else fmt, missing) for _, attr, fmt in COLUMNS]
+        for run in runs
+    ]
     return header, rows
 
 
@@ -346,7 +362,11 @@ def main(argv: Sequence[str] | None = None) -> tuple[Path, Path]:
         description="Compare TensorBoard runs: one Markdown table row per run, plus validation curves.",
     )
     parser.add_argument("logdir", help="directory holding runs (event files), e.g. runs/")
-    parser.add_argument("--out", default=None, help="where table.md, table.csv and curves.png go (default LOGDIR/compare)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="where table.md, table.csv and curves.png go (default LOGDIR/compare)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         runs = collect(args.logdir)

@@ -353,7 +353,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     paper = paper_results()
     if args.grids:
         try:
-            results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
+            results = [
+                r for folder in args.grids for r in load_results(folder) if "parameter" not in r
+            ]
         except ResultFileError as error:
             raise SystemExit(f"error: {error}") from None
         if not results:

@@ -42,7 +42,9 @@ def circular_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.minimum(delta, TWO_PI - delta)
 
 
-def angle_pairs(sampling: PairSampling, first: torch.Tensor, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def angle_pairs(
+    sampling: PairSampling, first: torch.Tensor, offset: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Angle pairs from two uniforms on [0, 1) per row (``StepDraws.uniform``: reproducible and
     split by example across ranks): θ1 = 2π u1, θ2 = θ1 + (2 u2 - 1) d, d = min(max_distance, π)."""
     check_angle_sampling(sampling)
@@ -57,7 +59,9 @@ def sample_angle_pairs(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` pairs of angles in [0, 2π), each ``(n,)``: the first uniform, the second uniform
     within ``max_distance`` of it on the circle (any angle when None or >= π)."""
-    return angle_pairs(sampling, torch.rand(n, generator=generator), torch.rand(n, generator=generator))
+    return angle_pairs(
+        sampling, torch.rand(n, generator=generator), torch.rand(n, generator=generator)
+    )
 
 
 def sample_angles(n: int, generator: torch.Generator | None = None) -> torch.Tensor:

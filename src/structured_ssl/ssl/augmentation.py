@@ -42,7 +42,9 @@ def affine_about_center(
     h, w = size
     batch = angle_deg.shape[0]
     device = angle_deg.device
-    center = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(device, non_blocking=True)  # no stream sync
+    center = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(
+        device, non_blocking=True
+    )  # no stream sync
     theta = torch.deg2rad(angle_deg)
     cos, sin = torch.cos(theta) * scale, torch.sin(theta) * scale
     sign = 1.0 - 2.0 * flip.float()  # -1 flips x
@@ -55,7 +57,9 @@ def affine_about_center(
 
 def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Apply per-example affine matrices (bilinear, zero fill), keeping the canvas size."""
-    return KT.warp_affine(x, matrices.to(x.dtype), dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros")
+    return KT.warp_affine(
+        x, matrices.to(x.dtype), dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros"
+    )
 
 
 def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -63,7 +67,11 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
     batch = x.shape[0]
     zeros = torch.zeros(batch, device=x.device)
     matrices = affine_about_center(
-        tuple(x.shape[-2:]), zeros, torch.full((batch,), factor, device=x.device), zeros, torch.zeros(batch, 2, device=x.device)
+        tuple(x.shape[-2:]),
+        zeros,
+        torch.full((batch,), factor, device=x.device),
+        zeros,
+        torch.zeros(batch, 2, device=x.device),
     )
     return warp(x, matrices)
 
@@ -89,7 +97,11 @@ class GroupAugmentation(nn.Module):
     """
 
     def __init__(
-        self, group: Group, pixels_per_cell: int = 1, image_size: int = 1, max_shift_fraction: float = 0.2
+        self,
+        group: Group,
+        pixels_per_cell: int = 1,
+        image_size: int = 1,
+        max_shift_fraction: float = 0.2,
     ) -> None:
         super().__init__()
         check_max_shift_fraction(max_shift_fraction)
@@ -103,13 +115,17 @@ class GroupAugmentation(nn.Module):
         """The pair sampling of (g1, g2) for a fiber-grid ``max_distance`` (cells -> pixels)."""
         if max_distance is None:
             return PairSampling(max_distance=None)
-        return PairSampling(max_distance=self.group.plugin.augmentation_distance(max_distance, self.pixels_per_cell))
+        return PairSampling(
+            max_distance=self.group.plugin.augmentation_distance(max_distance, self.pixels_per_cell)
+        )
 
     def pixel_shift(self, elements: torch.Tensor) -> torch.Tensor:
         """Translation elements ``(B, 2)`` as (row, col) pixel shifts."""
         return elements.float() - self.max_shift
 
-    def forward(self, x: torch.Tensor, elements: torch.Tensor, jitter: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, elements: torch.Tensor, jitter: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``elements``: ``(B, ndim)`` positions on :attr:`element_grid`. ``jitter``: ``(B,)`` in
         [0, 1), the continuous part of a rotation when ``group.continuous_augmentation``."""
         batch = x.shape[0]
@@ -119,7 +135,9 @@ class GroupAugmentation(nn.Module):
         scale = torch.ones(batch, device=device)
         flip = torch.zeros(batch, device=device)
         shift = torch.zeros(batch, 2, device=device)
-        angle, scale, flip, shift = self.group.plugin.view_affine(elements, jitter, self.max_shift, angle, scale, flip, shift)
+        angle, scale, flip, shift = self.group.plugin.view_affine(
+            elements, jitter, self.max_shift, angle, scale, flip, shift
+        )
         return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
 
 
@@ -140,7 +158,9 @@ def build_extra_augmentations(names: Sequence[str], channels: int, image_size: i
     modules: list[nn.Module] = []
     for name in names:
         if name == "crop":
-            modules.append(KA.RandomResizedCrop(size=(image_size, image_size), scale=(0.6, 1.0), p=1.0))
+            modules.append(
+                KA.RandomResizedCrop(size=(image_size, image_size), scale=(0.6, 1.0), p=1.0)
+            )
         elif name == "noise":
             modules.append(KA.RandomGaussianNoise(mean=0.0, std=0.05, p=1.0))
         elif name == "elastic":
@@ -149,10 +169,14 @@ def build_extra_augmentations(names: Sequence[str], channels: int, image_size: i
             modules.append(KA.RandomGaussianBlur(kernel_size=(3, 3), sigma=(0.1, 1.0), p=0.5))
         elif name == "color":
             if channels != 3:
-                raise ValueError(f"augmentation 'color' needs 3-channel images, the data has {channels}")
+                raise ValueError(
+                    f"augmentation 'color' needs 3-channel images, the data has {channels}"
+                )
             modules.append(KA.ColorJitter(0.4, 0.4, 0.4, 0.1, p=0.8))
         else:
-            raise ValueError(f"unknown extra augmentation {name!r}; expected some of {list(EXTRA_AUGMENTATIONS)}")
+            raise ValueError(
+                f"unknown extra augmentation {name!r}; expected some of {list(EXTRA_AUGMENTATIONS)}"
+            )
     return nn.Sequential(*modules)
 
 

@@ -21,7 +21,9 @@ def momentum_at(step: int, total_steps: float, base: float = 0.996, final: float
     (an open-ended run) keeps ``base``.
     """
     if not 0.0 <= base <= final <= 1.0:
-        raise ValueError(f"momentum_at: need 0 <= base <= final <= 1, got base={base}, final={final}")
+        raise ValueError(
+            f"momentum_at: need 0 <= base <= final <= 1, got base={base}, final={final}"
+        )
     if step < 0:
         raise ValueError(f"momentum_at: step must be >= 0, got {step}")
     if total_steps is None or not math.isfinite(total_steps) or total_steps <= 0:
@@ -34,7 +36,9 @@ BufferMode = Literal["ema", "copy", "keep"]
 
 
 @torch.no_grad()
-def ema_update_(target: nn.Module, online: nn.Module, momentum: float, buffers: BufferMode = "ema") -> None:
+def ema_update_(
+    target: nn.Module, online: nn.Module, momentum: float, buffers: BufferMode = "ema"
+) -> None:
     """In place: ``target = momentum * target + (1 - momentum) * online``.
 
     Parameters are matched by name and must agree in names and shapes. Buffers present in
@@ -57,11 +61,15 @@ def ema_update_(target: nn.Module, online: nn.Module, momentum: float, buffers: 
     if target_params.keys() != online_params.keys():
         missing = sorted(online_params.keys() - target_params.keys())
         extra = sorted(target_params.keys() - online_params.keys())
-        raise ValueError(f"ema_update_: parameter names differ; missing in target {missing}, extra in target {extra}")
+        raise ValueError(
+            f"ema_update_: parameter names differ; missing in target {missing}, extra in target {extra}"
+        )
     for name, t in target_params.items():
         o = online_params[name]
         if t.shape != o.shape:
-            raise ValueError(f"ema_update_: parameter {name!r} has shape {tuple(t.shape)} in target, {tuple(o.shape)} online")
+            raise ValueError(
+                f"ema_update_: parameter {name!r} has shape {tuple(t.shape)} in target, {tuple(o.shape)} online"
+            )
         t.lerp_(o.detach().to(t.dtype), 1.0 - momentum)
     online_buffers = dict(online.named_buffers())
     for name, t in target.named_buffers():
@@ -69,7 +77,9 @@ def ema_update_(target: nn.Module, online: nn.Module, momentum: float, buffers: 
         if o is None or (buffers == "keep" and t.is_floating_point()):
             continue
         if t.shape != o.shape:
-            raise ValueError(f"ema_update_: buffer {name!r} has shape {tuple(t.shape)} in target, {tuple(o.shape)} online")
+            raise ValueError(
+                f"ema_update_: buffer {name!r} has shape {tuple(t.shape)} in target, {tuple(o.shape)} online"
+            )
         if t.is_floating_point() and buffers == "ema":
             t.lerp_(o.to(t.dtype), 1.0 - momentum)
         else:

@@ -8,8 +8,8 @@ plug-ins. In a config, name the loss inside this wrapper::
       init_args:
         loss: {class_path: lightly.loss.NTXentLoss, init_args: {temperature: 0.1}}
 
-From Python, a method given any other ``nn.Module`` wraps it itself. The loss it is called on this process's two ``(B, D)``
-projections and must return the scalar to backpropagate (a lightly loss gathers across
+From Python, a method given any other ``nn.Module`` wraps it itself. The loss it is called
+on this process's two ``(B, D)`` projections and must return the scalar to backpropagate (a lightly loss gathers across
 processes itself when asked, e.g. ``gather_distributed: true``).
 """
 
@@ -32,10 +32,14 @@ class ExternalPairLoss(PairLoss):
     def forward(self, z1: Tensor, z2: Tensor) -> dict[str, Tensor]:
         value = self.inner(z1, z2)
         if not isinstance(value, Tensor) or value.ndim != 0:
-            raise ValueError(f"loss={type(self.inner).__name__}: expected a scalar tensor from loss(z0, z1), got {value!r:.80}")
+            raise ValueError(
+                f"loss={type(self.inner).__name__}: expected a scalar tensor from loss(z0, z1), got {value!r:.80}"
+            )
         return {"loss": value}
 
 
-def as_pair_loss(loss: PairLoss | nn.Module | Callable[[Tensor, Tensor], Tensor] | None) -> PairLoss | None:
+def as_pair_loss(
+    loss: PairLoss | nn.Module | Callable[[Tensor, Tensor], Tensor] | None,
+) -> PairLoss | None:
     """The library's own losses as they are; any other ``(z0, z1)`` loss wrapped."""
     return loss if loss is None or isinstance(loss, PairLoss) else ExternalPairLoss(loss)

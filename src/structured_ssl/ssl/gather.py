@@ -52,7 +52,9 @@ def _check_equal_shapes(x: torch.Tensor) -> None:
     One small collective: each rank sends ``(ndim, *shape)`` padded with -1.
     """
     if x.dim() > _MAX_DIMS:
-        raise ValueError(f"gather_with_grad: at most {_MAX_DIMS} dims are supported, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"gather_with_grad: at most {_MAX_DIMS} dims are supported, got shape {tuple(x.shape)}"
+        )
     code = torch.full((_MAX_DIMS + 1,), -1, dtype=torch.long, device=x.device)
     code[0] = x.dim()
     code[1 : x.dim() + 1] = torch.tensor(x.shape, dtype=torch.long)

@@ -74,7 +74,9 @@ def _check_pair(z1: Tensor, z2: Tensor, loss: str, names: tuple[str, str] = ("z1
             f"positive pair), got {tuple(z1.shape)} and {tuple(z2.shape)}"
         )
     if z1.shape[1] == 0:
-        raise ValueError(f"{loss}: embeddings must have at least one dimension, got shape {tuple(z1.shape)}")
+        raise ValueError(
+            f"{loss}: embeddings must have at least one dimension, got shape {tuple(z1.shape)}"
+        )
 
 
 def _check_batch(loss: str, local: int, needed: int, why: str, world: int = 1) -> None:
@@ -104,7 +106,9 @@ def _off_diagonal(m: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- pure functions
-def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.1, *, anchors: slice | None = None) -> Tensor:
+def nt_xent(
+    z1: Tensor, z2: Tensor, temperature: float = 0.1, *, anchors: slice | None = None
+) -> Tensor:
     """SimCLR's normalized temperature-scaled cross-entropy (Chen et al. 2020, eq. 1).
 
     Shapes: ``z1, z2: (M, D)``; returns a scalar. Rows are L2-normalised (cosine similarity).
@@ -124,7 +128,9 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.1, *, anchors: slice 
     m = z1.shape[0]
     start, stop, step = (anchors or slice(None)).indices(m)
     if step != 1 or stop <= start:
-        raise ValueError(f"nt_xent: anchors must be a non-empty contiguous slice of range({m}), got {anchors}")
+        raise ValueError(
+            f"nt_xent: anchors must be a non-empty contiguous slice of range({m}), got {anchors}"
+        )
     rows = torch.arange(start, stop, device=z1.device)
     u = F.normalize(torch.cat([z1, z2], dim=0), dim=1)  # (2M, D): view 1 rows, then view 2 rows
     anchor_index = torch.cat([rows, rows + m])  # (2A,)
@@ -149,7 +155,9 @@ def vicreg_terms(z1: Tensor, z2: Tensor, eps: float = 1e-4) -> dict[str, Tensor]
       ``C = Zc^T Zc / (N - 1)``, summed over the two branches.
     """
     _check_pair(z1, z2, "vicreg")
-    _check_batch("vicreg", z1.shape[0], 2, "the variance and covariance terms are unbiased batch statistics")
+    _check_batch(
+        "vicreg", z1.shape[0], 2, "the variance and covariance terms are unbiased batch statistics"
+    )
     _check_positive("vicreg", "eps", eps)
     n, d = z1.shape
     invariance = F.mse_loss(z1, z2)
@@ -177,7 +185,11 @@ def vicreg(
     Shapes: ``z1, z2: (N, D)``; returns a scalar. Default weights lambda=25, mu=25, nu=1.
     """
     terms = vicreg_terms(z1, z2, eps)
-    return invariance * terms["invariance"] + variance * terms["variance"] + covariance * terms["covariance"]
+    return (
+        invariance * terms["invariance"]
+        + variance * terms["variance"]
+        + covariance * terms["covariance"]
+    )
 
 
 def barlow_twins_terms(z1: Tensor, z2: Tensor, eps: float = 1e-5) -> dict[str, Tensor]:
@@ -200,7 +212,10 @@ def barlow_twins_terms(z1: Tensor, z2: Tensor, eps: float = 1e-5) -> dict[str, T
         return centred / torch.sqrt(centred.pow(2).mean(dim=0) + eps)
 
     c = standardise(z1).T @ standardise(z2) / n
-    return {"on_diagonal": (1.0 - torch.diagonal(c)).pow(2).sum(), "off_diagonal": _off_diagonal(c).pow(2).sum()}
+    return {
+        "on_diagonal": (1.0 - torch.diagonal(c)).pow(2).sum(),
+        "off_diagonal": _off_diagonal(c).pow(2).sum(),
+    }
 
 
 def barlow_twins(z1: Tensor, z2: Tensor, offdiag_weight: float = 5e-3, eps: float = 1e-5) -> Tensor:
@@ -271,7 +286,9 @@ class PairLoss(nn.Module):
         world = world_size()
         _check_batch(name, b, self.min_global_batch, self.min_batch_reason, world)
         with _no_autocast(z1.device):
-            both = gather_with_grad(torch.cat([_float32(z1), _float32(z2)], dim=1))  # one collective
+            both = gather_with_grad(
+                torch.cat([_float32(z1), _float32(z2)], dim=1)
+            )  # one collective
             g1, g2 = both[:, :d], both[:, d:]
             start = rank() * b
             terms = self.terms(g1, g2, slice(start, start + b))
@@ -313,22 +330,40 @@ class VICReg(PairLoss):
     min_batch_reason = "the variance and covariance terms are unbiased batch statistics"
 
     def __init__(
-        self, invariance: float = 25.0, variance: float = 25.0, covariance: float = 1.0, eps: float = 1e-4
+        self,
+        invariance: float = 25.0,
+        variance: float = 25.0,
+        covariance: float = 1.0,
+        eps: float = 1e-4,
     ) -> None:
         super().__init__()
-        for name, value in (("invariance", invariance), ("variance", variance), ("covariance", covariance)):
+        for name, value in (
+            ("invariance", invariance),
+            ("variance", variance),
+            ("covariance", covariance),
+        ):
             _check_nonnegative("VICReg", name, value)
         _check_positive("VICReg", "eps", eps)
-        self.invariance, self.variance, self.covariance = float(invariance), float(variance), float(covariance)
+        self.invariance, self.variance, self.covariance = (
+            float(invariance),
+            float(variance),
+            float(covariance),
+        )
         self.eps = float(eps)
 
     def terms(self, z1: Tensor, z2: Tensor, local_rows: slice) -> dict[str, Tensor]:
         t = vicreg_terms(z1, z2, self.eps)
-        loss = self.invariance * t["invariance"] + self.variance * t["variance"] + self.covariance * t["covariance"]
+        loss = (
+            self.invariance * t["invariance"]
+            + self.variance * t["variance"]
+            + self.covariance * t["covariance"]
+        )
         return {"loss": loss, **t}
 
     def extra_repr(self) -> str:
-        return f"invariance={self.invariance}, variance={self.variance}, covariance={self.covariance}"
+        return (
+            f"invariance={self.invariance}, variance={self.variance}, covariance={self.covariance}"
+        )
 
 
 class BarlowTwins(PairLoss):

@@ -85,7 +85,8 @@ class FiberGrid:
     def positions(self) -> torch.Tensor:
         """All valid bundle start positions, ``(P, ndim)`` (patches stay inside on acyclic axes)."""
         ranges = [
-            torch.arange(n if self.cyclic else n - k + 1) for n, k in zip(self.shape, self.bundle, strict=True)
+            torch.arange(n if self.cyclic else n - k + 1)
+            for n, k in zip(self.shape, self.bundle, strict=True)
         ]
         return torch.cartesian_prod(*ranges).reshape(-1, len(self.shape))
 
@@ -140,7 +141,9 @@ def sample_position_pairs(
     return positions[first], positions[second]
 
 
-def sample_positions(grid: FiberGrid, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_positions(
+    grid: FiberGrid, n: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw ``n`` start positions uniformly, ``(n, ndim)`` (A-SSL's shared g0)."""
     positions = grid.positions
     return positions[torch.randint(len(positions), (n,), generator=generator)]
@@ -154,15 +157,21 @@ def read_bundles(fibers: torch.Tensor, starts: torch.Tensor, grid: FiberGrid) ->
     """
     batch, channels = fibers.shape[:2]
     if tuple(fibers.shape[2:]) != grid.shape:
-        raise ValueError(f"fiber map grid {list(fibers.shape[2:])} does not match {list(grid.shape)}")
-    offsets = torch.cartesian_prod(*[torch.arange(k) for k in grid.bundle]).reshape(-1, len(grid.shape))
+        raise ValueError(
+            f"fiber map grid {list(fibers.shape[2:])} does not match {list(grid.shape)}"
+        )
+    offsets = torch.cartesian_prod(*[torch.arange(k) for k in grid.bundle]).reshape(
+        -1, len(grid.shape)
+    )
     # index arithmetic where the draws live (the CPU), then ONE copy without a stream sync
     here = {"device": starts.device, "non_blocking": True}
     cells = starts[:, None, :] + offsets[None].to(**here)  # (B, K, ndim)
     sizes = torch.tensor(grid.shape).to(**here)
     if grid.cyclic:
         cells = cells % sizes
-    strides = torch.tensor([math.prod(grid.shape[i + 1 :]) for i in range(len(grid.shape))]).to(**here)
+    strides = torch.tensor([math.prod(grid.shape[i + 1 :]) for i in range(len(grid.shape))]).to(
+        **here
+    )
     flat_index = (cells * strides).sum(-1).to(fibers.device, non_blocking=True)  # (B, K)
     flat = fibers.reshape(batch, channels, -1)
     picked = flat.gather(2, flat_index[:, None, :].expand(batch, channels, -1))  # (B, C, K)

@@ -28,7 +28,9 @@ def visible_gpus(
     if asked != "auto":
         ids = [part.strip() for part in asked.split(",")]
         if not ids or any(not part for part in ids):
-            raise ValueError(f"--gpus={asked!r}: expected auto, none or comma-separated GPU ids such as 0,1,3")
+            raise ValueError(
+                f"--gpus={asked!r}: expected auto, none or comma-separated GPU ids such as 0,1,3"
+            )
         return ids
     environ = os.environ if environ is None else environ
     if "CUDA_VISIBLE_DEVICES" in environ:

@@ -24,7 +24,9 @@ class LocalLauncher:
     A run always starts afresh: what an unfinished earlier attempt left is removed first.
     """
 
-    def __init__(self, jobs: int = 1, echo: bool = False, gpus: Sequence[str] = (), runs_per_gpu: int = 1) -> None:
+    def __init__(
+        self, jobs: int = 1, echo: bool = False, gpus: Sequence[str] = (), runs_per_gpu: int = 1
+    ) -> None:
         self.slots = gpu_slots(list(gpus), runs_per_gpu)
         self.jobs = len(self.slots) if self.slots else max(1, jobs)
         self.echo = echo
@@ -43,7 +45,13 @@ class LocalLauncher:
             else:
                 with pool.take() as gpu:
                     print(f"  {label} run  {spec.key} on GPU {gpu}", flush=True)
-                    result = execute(spec, out, echo=echo, threads=threads, extra_env={"CUDA_VISIBLE_DEVICES": gpu})
+                    result = execute(
+                        spec,
+                        out,
+                        echo=echo,
+                        threads=threads,
+                        extra_env={"CUDA_VISIBLE_DEVICES": gpu},
+                    )
             report_outcome(label, spec, result, RunPaths(Path(out), spec.key).log_file)
             return spec.key, result
 

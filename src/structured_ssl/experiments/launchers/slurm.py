@@ -123,12 +123,16 @@ class SlurmLauncher:
         return Path(out) / SLURM_DIR
 
     # ------------------------------------------------------------------ planning
-    def plan(self, specs: Sequence[RunSpec], out: Path) -> tuple[dict[str, QueuedTask], list[RunSpec]]:
+    def plan(
+        self, specs: Sequence[RunSpec], out: Path
+    ) -> tuple[dict[str, QueuedTask], list[RunSpec]]:
         """(runs still queued from an earlier invocation, runs to submit now)."""
         submissions = load_submissions(self.folder(out))
         live = live_runs(submissions, {s.key for s in specs}) if submissions else {}
         if live is None:
-            raise SystemExit("error: squeue failed; is the SLURM controller reachable? Nothing was submitted")
+            raise SystemExit(
+                "error: squeue failed; is the SLURM controller reachable? Nothing was submitted"
+            )
         return live, [s for s in specs if s.key not in live]
 
     def sbatch_script(self, out: Path, name: str, count: int) -> str:
@@ -136,9 +140,13 @@ class SlurmLauncher:
         from submitit.slurm.slurm import _make_sbatch_string  # what SlurmExecutor itself calls
 
         folder = self.folder(out).resolve() / "%j"
-        command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
+        command = (
+            f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
+        )
         params = sbatch_parameters(self.options, name)
-        return _make_sbatch_string(command=command, folder=folder, map_count=count if count > 1 else None, **params)
+        return _make_sbatch_string(
+            command=command, folder=folder, map_count=count if count > 1 else None, **params
+        )
 
     def dry_run(self, specs: Sequence[RunSpec], out: Path) -> None:
         import shutil
@@ -149,8 +157,10 @@ class SlurmLauncher:
         overrides = " ".join(launch_overrides(self.options))
         for index, spec in enumerate(todo):
             configs = " ".join(f"--config {c}" for c in spec.configs)
-            print(f"  array task {index}: structured-ssl fit {configs} {' '.join(spec.overrides)} {overrides} "
-                  f"--ckpt_path last   # -> {spec.key}")
+            print(
+                f"  array task {index}: structured-ssl fit {configs} {' '.join(spec.overrides)} {overrides} "
+                f"--ckpt_path last   # -> {spec.key}"
+            )
         if todo:
             print(f"# sbatch script for {len(todo)} run(s):")
             print(self.sbatch_script(out, "structured-ssl-<id>", len(todo)))
@@ -160,7 +170,9 @@ class SlurmLauncher:
         import shutil
 
         if shutil.which("sbatch") is None or shutil.which("squeue") is None:
-            raise SystemExit("error: --launcher slurm: sbatch/squeue not found on PATH (run on a SLURM login node)")
+            raise SystemExit(
+                "error: --launcher slurm: sbatch/squeue not found on PATH (run on a SLURM login node)"
+            )
         out = Path(out).resolve()  # every task must find it, whatever its working directory
         live, todo = self.plan(specs, out)
         for key, task in live.items():
@@ -168,12 +180,18 @@ class SlurmLauncher:
         if todo:
             self.submit(todo, out)
         if self.options.detach:
-            print(f"  detached: {len(specs)} run(s) queued; rerun the same command to collect them", flush=True)
+            print(
+                f"  detached: {len(specs)} run(s) queued; rerun the same command to collect them",
+                flush=True,
+            )
             return {}
         try:
             return self.wait(list(specs), out)
         except KeyboardInterrupt:
-            print("\n  interrupted: the jobs keep running; rerun the same command to attach", flush=True)
+            print(
+                "\n  interrupted: the jobs keep running; rerun the same command to attach",
+                flush=True,
+            )
             raise
 
     def submit(self, specs: Sequence[RunSpec], out: Path) -> list[str]:
@@ -185,14 +203,18 @@ class SlurmLauncher:
         submissions = load_submissions(folder)
         submissions.append(Submission(name=name, keys=[s.key for s in specs]))
         save_submissions(folder, submissions)
-        executor = submitit.SlurmExecutor(folder=folder / "%j", max_num_timeout=self.options.max_requeues)
+        executor = submitit.SlurmExecutor(
+            folder=folder / "%j", max_num_timeout=self.options.max_requeues
+        )
         executor.update_parameters(**sbatch_parameters(self.options, name))
         task = SlurmTask(str(out), launch_overrides(self.options))
         jobs = executor.map_array(task, list(specs))
         submissions[-1].job_ids = [job.job_id for job in jobs]
         save_submissions(folder, submissions)
         first = jobs[0].job_id.partition("_")[0]
-        print(f"  submitted {len(specs)} run(s) as job {first} ({name}); logs in {folder}", flush=True)
+        print(
+            f"  submitted {len(specs)} run(s) as job {first} ({name}); logs in {folder}", flush=True
+        )
         return submissions[-1].job_ids
 
     def wait(self, specs: list[RunSpec], out: Path) -> dict[str, dict[str, Any] | None]:
@@ -207,7 +229,9 @@ class SlurmLauncher:
             if live is None:
                 failures += 1
                 if failures > 30:
-                    raise SystemExit("error: squeue keeps failing; the jobs keep running: rerun the same command to attach")
+                    raise SystemExit(
+                        "error: squeue keeps failing; the jobs keep running: rerun the same command to attach"
+                    )
                 time.sleep(self.options.poll_s)
                 continue
             failures = 0
@@ -218,7 +242,11 @@ class SlurmLauncher:
                 result = json.loads(path.read_text()) if path.exists() else None
                 results[key] = result
                 job = last_seen.get(key)
-                log = submitit.core.utils.JobPaths(folder / "%j", job.job_id, 0).stderr if job else None
+                log = (
+                    submitit.core.utils.JobPaths(folder / "%j", job.job_id, 0).stderr
+                    if job
+                    else None
+                )
                 report_outcome(f"[{len(results)}/{len(specs)}]", spec, result, log)
             if waiting:
                 time.sleep(self.options.poll_s)

@@ -28,31 +28,44 @@ from typing import Any
 class SlurmOptions:
     """What every task of a sweep's job array asks SLURM for, and how the submitter waits."""
 
-    partition: str | None = field(default=None, metadata={"help": "SLURM partition (default: the cluster's)"})
+    partition: str | None = field(
+        default=None, metadata={"help": "SLURM partition (default: the cluster's)"}
+    )
     time_min: int = field(default=60, metadata={"help": "time limit of each task, minutes"})
     nodes: int = field(default=1, metadata={"help": "nodes per run (trainer.num_nodes)"})
     tasks_per_node: int = field(
         default=1, metadata={"help": "processes per node = trainer.devices (one per GPU under DDP)"}
     )
     gpus_per_node: int = field(default=0, metadata={"help": "GPUs per node"})
-    cpus_per_task: int = field(default=1, metadata={"help": "CPUs per process (also OMP_NUM_THREADS)"})
+    cpus_per_task: int = field(
+        default=1, metadata={"help": "CPUs per process (also OMP_NUM_THREADS)"}
+    )
     mem_gb: float | None = field(default=None, metadata={"help": "memory per node, GB"})
     array_parallelism: int = field(default=256, metadata={"help": "array tasks running at once"})
     signal_delay_s: int = field(
-        default=90, metadata={"help": "seconds before the time limit at which the task checkpoints and requeues"}
+        default=90,
+        metadata={
+            "help": "seconds before the time limit at which the task checkpoints and requeues"
+        },
     )
     max_requeues: int = field(
-        default=3, metadata={"help": "requeues after hitting the time limit (preemptions do not count)"}
+        default=3,
+        metadata={"help": "requeues after hitting the time limit (preemptions do not count)"},
     )
     sbatch: dict[str, str] = field(
-        default_factory=dict, metadata={"help": "extra sbatch option KEY=VALUE (repeatable), e.g. account=my-lab"}
+        default_factory=dict,
+        metadata={"help": "extra sbatch option KEY=VALUE (repeatable), e.g. account=my-lab"},
     )
     setup: tuple[str, ...] = field(
-        default=(), metadata={"help": "shell line run before srun (repeatable), e.g. 'module load cuda'"}
+        default=(),
+        metadata={"help": "shell line run before srun (repeatable), e.g. 'module load cuda'"},
     )
-    poll_s: float = field(default=10.0, metadata={"help": "seconds between the submitter's squeue polls"})
+    poll_s: float = field(
+        default=10.0, metadata={"help": "seconds between the submitter's squeue polls"}
+    )
     detach: bool = field(
-        default=False, metadata={"help": "submit and return; rerun the same command to collect the results"}
+        default=False,
+        metadata={"help": "submit and return; rerun the same command to collect the results"},
     )
 
     def __post_init__(self) -> None:
@@ -64,7 +77,9 @@ class SlurmOptions:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"launcher option {name}={value!r}: expected an integer >= 0")
-        if self.mem_gb is not None and not (isinstance(self.mem_gb, (int, float)) and self.mem_gb > 0):
+        if self.mem_gb is not None and not (
+            isinstance(self.mem_gb, (int, float)) and self.mem_gb > 0
+        ):
             raise ValueError(f"launcher option mem_gb={self.mem_gb!r}: expected a number > 0")
         if not (isinstance(self.poll_s, (int, float)) and self.poll_s > 0):
             raise ValueError(f"launcher option poll_s={self.poll_s!r}: expected a number > 0")
@@ -90,14 +105,22 @@ def add_slurm_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--slurm-<field>`` flag per :class:`SlurmOptions` field, plus ``--launcher-config``."""
     group = parser.add_argument_group("SLURM launcher (--launcher slurm)")
     group.add_argument(
-        "--launcher-config", type=Path, default=None, metavar="YAML", help="SlurmOptions as YAML (flags win)"
+        "--launcher-config",
+        type=Path,
+        default=None,
+        metavar="YAML",
+        help="SlurmOptions as YAML (flags win)",
     )
     for name, spec in FIELDS.items():
         text = spec.metadata["help"]
         if name == "detach":
-            group.add_argument(flag(name), dest=f"slurm_{name}", action="store_true", default=None, help=text)
+            group.add_argument(
+                flag(name), dest=f"slurm_{name}", action="store_true", default=None, help=text
+            )
         elif name in ("sbatch", "setup"):
-            group.add_argument(flag(name), dest=f"slurm_{name}", action="append", default=None, help=text)
+            group.add_argument(
+                flag(name), dest=f"slurm_{name}", action="append", default=None, help=text
+            )
         else:
             kind = {"partition": str, "mem_gb": float, "poll_s": float}.get(name, int)
             group.add_argument(flag(name), dest=f"slurm_{name}", type=kind, default=None, help=text)
@@ -120,12 +143,18 @@ def read_launcher_config(path: Path) -> dict[str, Any]:
         raise ValueError(f"--launcher-config {path}: no such file")
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"--launcher-config {path}: expected a mapping of options, got {type(data).__name__}")
+        raise ValueError(
+            f"--launcher-config {path}: expected a mapping of options, got {type(data).__name__}"
+        )
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise ValueError(f"--launcher-config {path}: unknown option {unknown[0]!r}; allowed: {', '.join(FIELDS)}")
+        raise ValueError(
+            f"--launcher-config {path}: unknown option {unknown[0]!r}; allowed: {', '.join(FIELDS)}"
+        )
     if "sbatch" in data and not isinstance(data["sbatch"], dict):
-        raise ValueError(f"--launcher-config {path}: sbatch={data['sbatch']!r}: expected a mapping KEY: VALUE")
+        raise ValueError(
+            f"--launcher-config {path}: sbatch={data['sbatch']!r}: expected a mapping KEY: VALUE"
+        )
     if "setup" in data:
         setup = data["setup"]
         data["setup"] = tuple([setup] if isinstance(setup, str) else setup)

@@ -46,14 +46,18 @@ class QueuedTask:
     state: str  # PENDING, RUNNING, COMPLETING, REQUEUED, ...
 
 
-def queued_tasks(names: list[str], timeout_s: float = 60.0) -> dict[tuple[str, int], QueuedTask] | None:
+def queued_tasks(
+    names: list[str], timeout_s: float = 60.0
+) -> dict[tuple[str, int], QueuedTask] | None:
     """Tasks of the named jobs still in the queue, by (job name, array index); None when
     ``squeue`` failed (the controller is briefly unreachable, say): ask again later."""
     if not names:
         return {}
     command = ["squeue", "--noheader", "--array", f"--name={','.join(names)}", "--format=%j|%i|%T"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
