@@ -126,6 +126,7 @@ def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path) -> 
     for objective in ("AugmentationSSL", "StructuredSSL"):
         assert f"| C8 | {objective} | 0 | 1 |" in points[-1]
     assert "unstructured" not in points[-1]
+    assert "val/linear_curve_acc" in points[-1] and "val/knn_acc" not in points[-1]  # LinearCurve's, not a fallback
     assert len(outputs_of(notebook, "image/png")) == 2
     assert f"KERNEL {sys.executable}" in "".join(outputs_of(notebook, "stream"))
     sessions = [p for p in tmp_path.iterdir() if p.is_dir()]
