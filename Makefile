@@ -13,7 +13,7 @@ CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 PYTEST_ARGS ?=
 
-.PHONY: venv fit test lint docs bench grid report clean tables
+.PHONY: venv fit test lint docs bench grid report clean tables notebook
 
 venv: $(VENV)/.installed
 
@@ -47,6 +47,11 @@ docs: venv
 
 bench: venv
 	$(PY) benchmarks/run_all.py
+
+# notebooks/compare_baselines.ipynb executed with its outputs (small fixed settings, ~1 min on
+# a CPU); tests/test_notebook.py fails when the committed outputs are older than its code cells.
+notebook: venv
+	$(PY) scripts/run_notebook.py
 
 clean:
 	rm -rf $(VENV) lightning_logs runs .pytest_cache site

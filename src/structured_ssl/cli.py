@@ -362,6 +362,11 @@ def main(argv: list[str] | None = None) -> None:
         getattr(importlib.import_module(module_name), func)(argv[1:])
         return
     silence_known_noise()
+    own_argv = sys.argv
+    if not from_command_line:
+        # called from Python (a notebook, a script): the process's own argv (a Jupyter kernel's
+        # `-f kernel.json`) is not a command line for us, and LightningCLI warns when it sees both
+        sys.argv = sys.argv[:1]
     try:
         resumed = with_saved_config(
             argv
@@ -398,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {' '.join(str(refused).split())}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    finally:
+        sys.argv = own_argv
 
 
 if __name__ == "__main__":
