@@ -57,9 +57,9 @@ def old_class_paths() -> list[tuple[type, str]]:
     module path: the allow-list resolves the old path to the class's new home (no shim modules)."""
     moved = [cls for cls in project_types() if cls.__module__.split(".")[1] in ("ssl",)]
     old_modules = {
-        "pairs": "structured_ssl.ssl.pairs",
-        "losses": "structured_ssl.ssl.losses",
-    }  # relayout: keep
+        "pairs": "structured_ssl.pairs",  # relayout: keep
+        "losses": "structured_ssl.losses",  # relayout: keep
+    }
     return [
         (cls, f"{old_modules[cls.__module__.rsplit('.', 1)[-1]]}.{cls.__name__}")
         for cls in moved
