@@ -53,6 +53,10 @@ PROJECT_COMMANDS = {
 class StructuredSSLCLI(LightningCLI):
     """LightningCLI with data->model links, TensorBoard run names and config checks."""
 
+    #: whether the command reads the dataset (its files are checked before the build);
+    #: ``structured-ssl check`` builds a model only and sets this to False
+    reads_data_files: bool = True
+
     def add_arguments_to_parser(self, parser: Any) -> None:
         for source, target in (
             ("channels", "in_channels"),
@@ -84,7 +88,9 @@ class StructuredSSLCLI(LightningCLI):
                 p.exit_on_error = value
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
-        self._checked(check_config, config, fit=subcommand in (None, "fit"))
+        self._checked(
+            check_config, config, fit=subcommand in (None, "fit"), data_files=self.reads_data_files
+        )
 
     def _parse_ckpt_path(self) -> None:
         """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely,

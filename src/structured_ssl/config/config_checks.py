@@ -305,14 +305,15 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
     }
 
 
-def check_config(config: Any, fit: bool = True) -> None:
+def check_config(config: Any, fit: bool = True, data_files: bool = True) -> None:
     """Checks on the parsed (not yet instantiated) config: single fields, then the model's and
     the batch's cross-field rules (batch sizes only when ``fit``), then the data module's own
-    argument checks on a trial instance."""
+    argument checks on a trial instance, then files and folders (the dataset's files only when
+    ``data_files``: ``check`` builds a model from a config and never reads the dataset)."""
     check_fields(config)
     check_model_config(config, fit)
     check_data_arguments(config)
-    check_inputs(config)  # files and folders: data files, writable output folders
+    check_inputs(config, data_files=data_files)
 
 
 def check_model_config(config: Any, fit: bool = True) -> None:

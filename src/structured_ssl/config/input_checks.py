@@ -104,7 +104,9 @@ def check_dataset_files(config: Any) -> None:
         raise ConfigError(f"data.data_dir={str(data_dir)!r}: {message}") from None
 
 
-def check_inputs(config: Any) -> None:
-    """Every file and folder check (after the single-field and model checks passed)."""
+def check_inputs(config: Any, data_files: bool = True) -> None:
+    """Every file and folder check (after the single-field and model checks passed); the
+    dataset's files only when the command will read them (``data_files``)."""
     check_output_folders(config)
-    check_dataset_files(config)
+    if data_files:
+        check_dataset_files(config)

@@ -80,7 +80,13 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
         "--trainer.logger=false",
         *ONE_CPU_PROCESS,
     ]
-    cli = StructuredSSLCLI(
+
+    class ModelOnlyCLI(StructuredSSLCLI):
+        """The CLI's parsing and checks for a model that never reads its dataset."""
+
+        reads_data_files = False
+
+    cli = ModelOnlyCLI(
         SSLMethod,
         ImageDataModule,
         subclass_mode_model=True,
