@@ -22,6 +22,35 @@ CONFIGS = sorted(
 )
 
 
+#: overlays laid over a cell or over default.yaml (composed by grid/reproduce or by the guides)
+OVERLAYS = (
+    "paper/small.yaml",
+    "paper/small_paper_encoder.yaml",
+    "paper/trainers/one_gpu.yaml",
+    "trainers/one_gpu_fast.yaml",
+    "datasets/image_folder.yaml",
+    "datasets/image_folder_pretrain.yaml",
+)
+
+
+@pytest.mark.parametrize("overlay", ["trainers/one_gpu_fast.yaml", "trainers/one_gpu_bf16.yaml"])
+def test_trainer_files_replace_the_default_trainer(overlay: str, capsys) -> None:
+    """Trainer files (``--trainer FILE``) parse in place of the default config's trainer."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "fit",
+                "--config",
+                "configs/default.yaml",
+                "--trainer",
+                str(REPO / "configs" / overlay),
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code in (0, None)
+    assert yaml.safe_load(capsys.readouterr().out)["trainer"]
+
+
 def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() -> None:
     """No orphan config: each file is named by a composed cell, included by one (``trainer:
     ../trainers/x.yaml``, ``optimizer: ../optimizer.yaml``), an overlay, a manifest, or standalone."""
@@ -40,9 +69,7 @@ def test_every_config_file_is_a_cell_part_an_include_an_overlay_or_runs_alone() 
                 ):
                     if isinstance(include, str):
                         used.add((path.parent / include).resolve())
-    used |= {
-        (REPO / "configs/paper" / f).resolve() for f in ("small.yaml", "small_paper_encoder.yaml")
-    }
+    used |= {(REPO / "configs" / f).resolve() for f in OVERLAYS}
     every = {p.resolve() for p in (REPO / "configs").rglob("*.yaml")}
     assert every - used == set(), (
         f"config files no cell, include or overlay uses: {sorted(every - used)}"
