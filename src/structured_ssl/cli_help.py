@@ -23,8 +23,9 @@ PROJECT_HELP = {
     "grid": "train every cell (dataset x objective x group) of a config root, several seeds",
     "study": "sweep one parameter (g0_size, max_distance, order, ...) of one cell over values",
     "check": "measure an encoder's equivariance error for its declared group action",
-    "compare": "plot linear accuracy against training time for finished runs",
+    "compare": "one table row per finished run, its curves and accuracy against training time",
     "report": "tables and figures of a grid (and studies) beside the paper's",
+    "reproduce": "one of the paper's tables at its recipe: its grid, then its report",
     "configs": "list the configs shipped with the package (use one as --config NAME)",
 }
 

@@ -65,8 +65,8 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
     The check reads no data: the empty folder ``empty`` stands in for data_dir (no download)."""
     import warnings
 
-    from structured_ssl.cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.data.base import ImageDataModule
+    from structured_ssl.experiments.lightning_cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.methods.base import SSLMethod
 
     silence_known_noise()

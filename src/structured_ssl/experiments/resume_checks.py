@@ -26,12 +26,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.config.class_paths import check_class_paths
-from structured_ssl.methods.checkpoints import (
-    CKPT_PATH_TRUST_HINT,
-    CheckpointError,
-    load_checkpoint,
-)
+from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
+from structured_ssl.methods.class_paths import check_class_paths
 
 #: What may differ between a checkpoint and the config that resumes it, and why; every other
 #: ``model.*`` field the checkpoint records defines the experiment and must match.
