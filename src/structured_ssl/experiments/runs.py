@@ -30,17 +30,8 @@ from typing import Any
 
 import lightning as L
 
-# result files are their own concept (structured_ssl.experiments.results); the rest is re-exported for old imports
 from structured_ssl.callbacks.hparams_logging import scalar_metrics
-from structured_ssl.experiments.results import (  # noqa: F401
-    ResultFileError,
-    as_percent,
-    load_results,
-    metric_value,
-    read_result,
-    result_path,
-    write_json_atomic,
-)
+from structured_ssl.experiments.results import read_result, result_path, write_json_atomic
 
 LOGS_DIR = "logs"
 RUNS_DIR = "runs"
