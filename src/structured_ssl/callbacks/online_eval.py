@@ -384,7 +384,7 @@ class FiberSimilarityFigure(L.Callback):
     its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.callbacks.fiber_figure`).
 
     The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
-    real structure is visible. Measured on the default C8 digits run (README): training makes
+    real structure is visible. Measured on the default C8 digits run (docs/guides/evaluation.md): training makes
     distance-1 fibers more alike relative to the rest (centred -0.23 at init, -0.05 after 30
     epochs); on the translation CNN neighbouring cells are alike already at init (shared
     receptive fields). The structure-free twin's fibers are arbitrary channel chunks.

@@ -170,7 +170,7 @@ def format_rows(result: CheckResult) -> str:
 
 
 def markdown(results: Sequence[CheckResult]) -> str:
-    """One row per config: the worst element against its bound (what the README shows)."""
+    """One row per config: the worst element against its bound (what docs/concepts/bounds.md shows)."""
     head = (
         "| config | group | architecture | image | worst lifted | worst fiber | no-shift (same g) | bound | ok |\n"
         "|---|---|---|---|---|---|---|---|---|\n"

@@ -167,7 +167,7 @@ def silence_known_noise() -> None:
     API that torch >= 2.10 deprecates (Lightning's code, not ours), and Lightning's "srun is
     available but not used" hint, printed on every local run of a machine with SLURM
     installed (a login node, CI): cluster runs go through ``grid --launcher slurm``, which
-    starts each task under srun itself (README "Running on a cluster")."""
+    starts each task under srun itself (docs/guides/cluster.md, "Running on a cluster")."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     warnings.filterwarnings(
         "ignore", message=r".*The `srun` command is available on your system but is not used.*"
