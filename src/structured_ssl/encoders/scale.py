@@ -30,21 +30,12 @@ from structured_ssl.encoders.scale_conv import (
     ScaleBatchNorm,
     ScaleConv,
     ScaleLift,
-    ScaleMaxProjection,
-    hermite_basis,
 )
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
-__all__ = [
-    "ScaleBatchNorm",
-    "ScaleConv",
-    "ScaleEncoder",
-    "ScaleLift",
-    "ScaleMaxProjection",
-    "hermite_basis",
-]
+__all__ = ["ScaleEncoder"]  # its layers are imported from structured_ssl.encoders.scale_conv
 
 
 class ScaleEncoder(LiftedEncoder):
