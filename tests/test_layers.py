@@ -4,7 +4,9 @@
 modules of the package counts, deferred ones inside functions included; imports under
 ``if TYPE_CHECKING:`` do not (type hints only). Groups sit ABOVE encoders: a group plug-in
 builds its encoder from the encoders' layers, and the encoders call the plug-in only through
-the ``Group`` object they are handed (never by import). No module is over 400 lines.
+the ``Group`` object they are handed (never by import). No module is over 400 lines, and no
+module (a package's ``__init__`` aside) passes on names it imports: importers name the module
+that defines them.
 """
 
 from __future__ import annotations
