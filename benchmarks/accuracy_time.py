@@ -1,7 +1,7 @@
 """Accuracy against training seconds: A-SSL and H-SSL of the same cell on one plot.
 
-Runs the paper's MNIST cells with the small overlay (embedded digits, CPU-sized; the README
-grid's setting) for rotation, translation and scale, each objective with
+Runs the paper's MNIST cells with the small overlay (embedded digits, CPU-sized; the
+setting of docs/reports/paper-grid.md) for rotation, translation and scale, each objective with
 :class:`~structured_ssl.callbacks.linear_curve.LinearCurve` (a converged linear probe on the validation
 set after every epoch, and the training seconds so far), then draws every run's points with
 ``structured-ssl compare``'s figure (:mod:`structured_ssl.reporting.accuracy_time`).

@@ -2,8 +2,8 @@
 
 One full training step (forward, loss, backward, optimizer) of each objective's
 LightningModule ``training_step`` under bf16 autocast at batch 512 on the exact canvases
-(29 / 33 / 65 px), on random images: the first GPU run fills the README's table
-("GPU throughput"). Without CUDA it exits with a one-line message; ``--cpu_smoke`` runs the
+(29 / 33 / 65 px), on random images: the first GPU run fills the table "GPU throughput"
+of docs/reports/paper-backbones.md. Without CUDA it exits with a one-line message; ``--cpu_smoke`` runs the
 same code on CPU with a tiny batch, which is how the test suite checks the table path.
 
     python benchmarks/gpu.py [--batch 512] [--steps 10] [--json docs/results/gpu.json]

@@ -50,7 +50,7 @@ def paper_implied_parameters(backbone: str) -> int:
     """The SESN construction's count with the paper's effective sizes: our C4 filter copies'
     (the paper's layers and basis, one filter per channel pair, no mixing along the group
     axis; independent of |G|). Our SESN scale layers use lower Hermite orders on paper_mnist
-    (3/2/2 against 11/3/3: README "Scale equivariance"), so they hold fewer."""
+    (3/2/2 against 11/3/3: docs/concepts/bounds.md, "Scale equivariance"), so they hold fewer."""
     channels, size = BACKBONES[backbone]
     spec = EncoderSpec(architecture=backbone, rotation_conv="sesn_copies")
     return build_encoder(spec, GROUPS["rotation C4"], channels, size).num_parameters()

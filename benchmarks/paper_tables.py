@@ -1,8 +1,8 @@
-"""The README's paper-backbone tables, rendered from the committed benchmark results.
+"""The paper-backbone tables of docs/reports/paper-backbones.md, rendered from the committed benchmark results.
 
 python benchmarks/build_time.py --json docs/results/build_time.json
 python benchmarks/paper_cost.py --json docs/results/paper_cost.json
-python benchmarks/paper_tables.py            # prints the tables the README shows
+python benchmarks/paper_tables.py            # prints the tables docs/reports/paper-backbones.md shows
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each printing its own table, each table also written to
-``--out`` (default ``docs/results/benchmarks/<name>.md``, committed) so the README's
-benchmark tables have a source (``scripts/readme_tables.py write`` puts them there)."""
+``--out`` (default ``docs/results/benchmarks/<name>.md``, committed) so the benchmark
+tables of docs/reports/ have a source (``scripts/readme_tables.py write`` puts them there)."""
 
 from __future__ import annotations
 

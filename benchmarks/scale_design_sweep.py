@@ -1,4 +1,4 @@
-"""The design choices behind the scale encoders, measured on the fiber error (README "Scale
+"""The design choices behind the scale encoders, measured on the fiber error (docs/concepts/bounds.md, "Scale
 equivariance"): SESN's per-scale window against whole kernels, Hermite orders, the Gaussian
 width per unit scale, the `small` widths, and batch-norm shifts with and without the
 empty-canvas subtraction. Centred digits, random init, eval mode, one / two scale steps.

@@ -1,4 +1,4 @@
-"""Print the README's encoder table: parameters of each structured encoder and its twin.
+"""Print the encoder table of docs/concepts/groups.md: parameters of each structured encoder and its twin.
 
     python scripts/encoder_params.py > docs/results/encoder-params.md
 

@@ -67,12 +67,13 @@ MODULES: dict[str, str] = {
     "accuracy_time": "reporting.accuracy_time",
     # merged from the other branches of this integration
     "shipped_configs": "config.shipped_configs",
-    "class_paths": "config.class_paths",
+    "class_paths": "methods.class_paths",
     "input_checks": "config.input_checks",
     "external_loss": "ssl.external_loss",
     "prediction_writer": "callbacks.prediction_writer",
     "tb_logging": "callbacks.tb_logging",
-    "reproduce": "experiments.reproduce",
+    "reproduce": "reporting.reproduce",
+    "resume_checks": "experiments.resume_checks",
 }
 
 #: names moved out of a module (new module path -> {name: new module}); references follow them.
@@ -91,7 +92,6 @@ KEEP_TOP = {
     "cli",
     "cli_help",
     "console",
-    "resume_checks",
     "configs",
     "py.typed",
     "paper_results.json",

@@ -2,7 +2,7 @@
 # Multi-node, multi-GPU pre-training on SLURM: one task per GPU, Lightning reads SLURM's
 # variables (SLURMEnvironment) and requeues the job when SLURM signals preemption. Here
 # Lightning owns the requeue (SIGUSR1); sweeps submitted by `structured-ssl grid --launcher
-# slurm` use submitit's instead (see README, "Running on a cluster").
+# slurm` use submitit's instead (see docs/guides/cluster.md, "Running on a cluster").
 #
 #   sbatch scripts/slurm_fit.sh configs/objectives/structured.yaml --config configs/paper/datasets/cifar10.yaml \
 #     --config configs/groups/rotation_c4.yaml   (a composed cell: the first config, then more --config)

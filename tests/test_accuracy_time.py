@@ -18,7 +18,7 @@ from structured_ssl.reporting.accuracy_time import (
     points_markdown,
     write_accuracy_time,
 )
-from structured_ssl.reporting.compare import read_scalars
+from structured_ssl.reporting.run_reading import read_scalars
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -183,7 +183,7 @@ def test_matching_config_and_trainer_limits_may_change(tmp_path, no_model_build)
 
 
 def test_ckpt_path_alone_uses_the_runs_saved_config(tmp_path) -> None:
-    from structured_ssl.resume_checks import with_saved_config
+    from structured_ssl.experiments.resume_checks import with_saved_config
 
     version = tmp_path / "run" / "version_0"
     (version / "checkpoints").mkdir(parents=True)
@@ -334,7 +334,7 @@ def test_offline_evaluation_checks_pretrained_class_before_import(loud_module) -
 
 
 def test_a_user_allow_list_admits_a_class(monkeypatch) -> None:
-    from structured_ssl.config.class_paths import is_allowed
+    from structured_ssl.methods.class_paths import is_allowed
 
     assert not is_allowed("mypkg.MyMethod")
     monkeypatch.setenv("STRUCTURED_SSL_ALLOW_CLASSES", "mypkg.*")

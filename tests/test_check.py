@@ -34,7 +34,7 @@ def shipped_structured_configs() -> list[str]:
     return found
 
 
-#: Shipped cells whose encoder misses its bound today (README "Equivariance you can check").
+#: Shipped cells whose encoder misses its bound today (docs/concepts/bounds.md, "Equivariance you can check").
 #: The check must keep saying so (exit 1), and the test below fails the day one is fixed, so
 #: this list only shrinks. Empty since the scale encoders lift their input
 #: (``encoders/scale_pyramid.py``); tests/test_scale_input_lift.py keeps the evidence that the

@@ -18,7 +18,9 @@ from pathlib import Path
 import lightning as L
 import pytest
 
-from structured_ssl.cli import main, new_log_dir, silence_known_noise
+from structured_ssl.cli import main
+from structured_ssl.experiments.lightning_cli import silence_known_noise
+from structured_ssl.experiments.trainer_setup import new_log_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = [

@@ -13,7 +13,8 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 
 from structured_ssl.cli import main
-from structured_ssl.reporting.compare import collect, find_runs
+from structured_ssl.reporting.compare import collect
+from structured_ssl.reporting.run_reading import find_runs
 
 REPO = Path(__file__).resolve().parents[1]
 OBJECTIVES = {"StructuredSSL": "structured", "AugmentationSSL": "augmentation"}

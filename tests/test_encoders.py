@@ -93,6 +93,6 @@ def test_scale_twin_has_the_lifted_layout_and_a_near_matched_parameter_count() -
     with torch.no_grad():
         z, z_twin = structured(x), twin(x)
     assert z.shape == z_twin.shape and z.shape[:3] == (2, structured.out_channels, 6)
-    # a plain conv's width is too coarse a knob at this size to match closer (README table)
+    # a plain conv's width is too coarse a knob at this size to match closer (docs/concepts/groups.md, encoder table)
     ratio = twin.num_parameters() / structured.num_parameters()
     assert 0.8 < ratio < 1.25, (twin.num_parameters(), structured.num_parameters())

@@ -28,6 +28,7 @@ from cli_args import cell_of, merged_yaml, quiet
 from structured_ssl import cli
 from structured_ssl.config.cells import offered_cells
 from structured_ssl.config.config_checks import check_data_dir
+from structured_ssl.experiments import lightning_cli
 from structured_ssl.experiments.check import ONE_CPU_PROCESS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,12 +59,12 @@ class Stop(Exception):
 
 def run_to_the_start_of_fit(
     config: str, tmp_path: Path, monkeypatch, paper: bool
-) -> cli.StructuredSSLCLI:
+) -> lightning_cli.StructuredSSLCLI:
     """``paper``: stop after the config checks, with only the data module built."""
-    reached: dict[str, cli.StructuredSSLCLI] = {}
+    reached: dict[str, lightning_cli.StructuredSSLCLI] = {}
     if paper:
 
-        def instantiate_data_only(self: cli.StructuredSSLCLI) -> None:
+        def instantiate_data_only(self: lightning_cli.StructuredSSLCLI) -> None:
             data = self.config["fit"]["data"]
             module, name = data["class_path"].rsplit(".", 1)
             cls = getattr(__import__(module, fromlist=[name]), name)
@@ -72,16 +73,18 @@ def run_to_the_start_of_fit(
             reached["cli"] = self
             raise Stop
 
-        monkeypatch.setattr(cli.StructuredSSLCLI, "instantiate_classes", instantiate_data_only)
+        monkeypatch.setattr(
+            lightning_cli.StructuredSSLCLI, "instantiate_classes", instantiate_data_only
+        )
     else:
-        checked_fit = cli.StructuredSSLCLI.before_fit
+        checked_fit = lightning_cli.StructuredSSLCLI.before_fit
 
-        def stop_after_checks(self: cli.StructuredSSLCLI) -> None:
+        def stop_after_checks(self: lightning_cli.StructuredSSLCLI) -> None:
             checked_fit(self)
             reached["cli"] = self
             raise Stop
 
-        monkeypatch.setattr(cli.StructuredSSLCLI, "before_fit", stop_after_checks)
+        monkeypatch.setattr(lightning_cli.StructuredSSLCLI, "before_fit", stop_after_checks)
     monkeypatch.chdir(tmp_path)
     # files a user downloads by hand (Tiny ImageNet): an existing folder passes the data-dir check
     data_dir = [f"--data.init_args.data_dir={tmp_path}"] if "tiny_imagenet" in config else []

@@ -14,7 +14,8 @@ from structured_ssl.experiments.grid import main as grid_main
 from structured_ssl.experiments.launchers import slurm_queue
 from structured_ssl.experiments.launchers.slurm import prepare_run
 from structured_ssl.experiments.launchers.slurm_queue import Submission, live_runs, queued_tasks
-from structured_ssl.experiments.runs import RunPaths, RunSpec, write_json_atomic
+from structured_ssl.experiments.results import write_json_atomic
+from structured_ssl.experiments.runs import RunPaths, RunSpec
 from structured_ssl.experiments.study import main as study_main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from structured_ssl.ssl.ema import ema_update_, momentum_at
 from structured_ssl.ssl.gather import gather_with_grad, rank, world_size
 from structured_ssl.ssl.losses import (
     BYOL,
@@ -28,8 +29,6 @@ from structured_ssl.ssl.losses import (
     barlow_twins,
     barlow_twins_terms,
     byol,
-    ema_update_,
-    momentum_at,
     nonfinite_terms,
     nt_xent,
     vicreg,

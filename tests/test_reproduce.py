@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from structured_ssl.experiments.reproduce import ONE_GPU, SMALL, SMALL_PAPER_ENCODER, main, plan
+from structured_ssl.reporting.reproduce import ONE_GPU, SMALL, SMALL_PAPER_ENCODER, main, plan
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -311,7 +311,7 @@ def test_shipped_encoders_meet_the_fiber_bounds(
     smooth blobs: over 4 random inits the MEDIAN fiber error is <= 0.10 and <= 1/4 of the
     no-shift error, and no init is off by more than 1.5x. (The worst case is a property of
     the init: over 10 seeds `small` on 21 px misses the quarter in 1-2 of 20 draws per
-    setting, worst 0.27; ``paper_mnist`` never does. README "Scale equivariance".)"""
+    setting, worst 0.27; ``paper_mnist`` never does. docs/concepts/bounds.md, "Scale equivariance".)"""
     geometric = GEOMETRIC_SPAN_SCALES if scales == "geometric" else None
     encoders = [shipped_encoder(cell, overlay, geometric, seed) for seed in range(4)]
     size, digit = encoders[0][1], encoders[0][2]

@@ -24,9 +24,10 @@ from security_sandbox import Payload, Sandbox, make_sandbox, one_line_naming
 
 from structured_ssl.callbacks.resilience import AtomicCheckpointIO
 from structured_ssl.cli import main
+from structured_ssl.config.field_checks import CheckpointError
 from structured_ssl.groups import Group
 from structured_ssl.methods import StructuredSSL
-from structured_ssl.methods.checkpoints import CheckpointError, load_checkpoint, project_types
+from structured_ssl.methods.checkpoints import load_checkpoint, project_types
 from structured_ssl.methods.linear_eval import LinearEval
 
 REPO = Path(__file__).resolve().parents[1]

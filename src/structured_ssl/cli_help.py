@@ -24,8 +24,9 @@ PROJECT_HELP = {
     "study": "sweep one parameter (g0_size, max_distance, order, ...) of one cell over values",
     "reproduce": "one paper table at the paper's recipe on the GPUs found (digits grid on CPU)",
     "check": "measure an encoder's equivariance error for its declared group action",
-    "compare": "plot linear accuracy against training time for finished runs",
+    "compare": "one table row per finished run, its curves and accuracy against training time",
     "report": "tables and figures of a grid (and studies) beside the paper's",
+    "reproduce": "one of the paper's tables at its recipe: its grid, then its report",
     "configs": "list the configs shipped with the package (use one as --config NAME)",
 }
 

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from structured_ssl.callbacks.metrics import eval_mode
 from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.encoders.modes import eval_mode
 from structured_ssl.ssl.pairs import FiberGrid
 
 

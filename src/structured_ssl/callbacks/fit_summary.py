@@ -35,7 +35,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from structured_ssl.callbacks.metrics import eval_mode, fit_linear_classifier
+from structured_ssl.callbacks.metrics import fit_linear_classifier
+from structured_ssl.encoders.modes import eval_mode
 
 
 def linear_test_accuracy(

@@ -22,7 +22,6 @@ from torchmetrics import Metric
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.equivariance import measure
-from structured_ssl.encoders.modes import eval_mode  # noqa: F401 - re-exported: callers import it from here
 
 KNN_K = 20
 KNN_TEMPERATURE = 0.07

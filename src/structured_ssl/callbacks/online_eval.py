@@ -9,10 +9,10 @@ Each callback has one job and costs little per epoch on the embedded digits:
 * :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
   Projector;
 * :class:`FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
-  and its mean against topographic distance: what structured SSL pulls together;
-* :class:`HParamsWithMetrics` makes TensorBoard's HParams tab show hyperparameters WITH the
-  run's final metrics (Lightning#1111, #2971: needs ``default_hp_metric=False`` plus
-  ``log_hyperparams(params, metrics)``).
+  and its mean against topographic distance: what structured SSL pulls together.
+
+TensorBoard's HParams tab (hyperparameters WITH the run's final metrics) is
+:class:`~structured_ssl.callbacks.hparams_logging.HParamsWithMetrics`, in its own module.
 
 They read the model through the interface every objective shares: ``embed(x)`` (the
 invariant embedding) and ``encoder`` (a :class:`~structured_ssl.encoders.base.LiftedEncoder`),
@@ -32,23 +32,15 @@ from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch.utils.data import Dataset
 
 from structured_ssl.callbacks.fiber_figure import fiber_similarity, similarity_figure
-
-# the HParams tab is its own concept (structured_ssl.callbacks.hparams_logging); re-exported for old configs
-from structured_ssl.callbacks.hparams_logging import (  # noqa: F401
-    HPARAMS_PREFIX,
-    HParamsWithMetrics,
-    final_metrics,
-    plain_value,
-)
 from structured_ssl.callbacks.metrics import (
     KNN_K,
     KNN_TEMPERATURE,
     WeightedKNN,
-    eval_mode,
     fit_linear_classifier,
 )
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.equivariance import checked_elements, measure
+from structured_ssl.encoders.modes import eval_mode
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -392,7 +384,7 @@ class FiberSimilarityFigure(L.Callback):
     its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.callbacks.fiber_figure`).
 
     The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
-    real structure is visible. Measured on the default C8 digits run (README): training makes
+    real structure is visible. Measured on the default C8 digits run (docs/guides/evaluation.md): training makes
     distance-1 fibers more alike relative to the rest (centred -0.23 at init, -0.05 after 30
     epochs); on the translation CNN neighbouring cells are alike already at init (shared
     receptive fields). The structure-free twin's fibers are arbitrary channel chunks.

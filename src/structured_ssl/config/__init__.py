@@ -1,4 +1,5 @@
 """Settings checked before anything is built: one-line CLI errors, single-field rules,
 cross-field config checks, and grid cells composed from config axes.
-May import: encoders, groups, data, ssl.
+The kinds of bad input (``ConfigError``, ``CheckpointError``) are defined here so that every
+layer above can raise them. May import: encoders, groups, data, ssl.
 """

@@ -224,9 +224,8 @@ def input_error_in(error: BaseException) -> BaseException | None:
     checkpoint, a setting only checkable once built, a dataset file missing or corrupt (one
     that changed after the checks before the build). jsonargparse and Lightning wrap errors of
     ``__init__`` and hooks; the cause chain still holds ours."""
-    from structured_ssl.config.field_checks import ConfigError
+    from structured_ssl.config.field_checks import CheckpointError, ConfigError
     from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
-    from structured_ssl.methods.checkpoints import CheckpointError
 
     kinds = (CheckpointError, ConfigError, DatasetFormatError, DatasetNotFoundError)
     seen: set[int] = set()

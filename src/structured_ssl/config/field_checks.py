@@ -31,6 +31,13 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message names the field, its value and what is allowed."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that is refused (it needs types outside the allow-list) or unreadable.
+
+    Defined here, with the other kinds of bad input, so that the config layer can recognise it
+    (:func:`~structured_ssl.config.cli_errors.input_error_in`) without importing the methods."""
+
+
 def import_class(class_path: str) -> Any:
     """The object a ``class_path`` names, or None (the parser reports unknown classes itself)."""
     import importlib

@@ -3,7 +3,7 @@
 Group action: ``encoders/scale_action.py`` (T_j zooms out by ``scales[j] / scales[0]``; Γ_j
 moves scale s to the scale a times larger and zooms maps out; pooled fibers are
 area-normalised). What makes a stack of these layers equivariant on the fibers H-SSL reads
-(measured with ``structured_ssl.encoders.equivariance_scale``; README "Scale equivariance"):
+(measured with ``structured_ssl.encoders.equivariance_scale``; docs/concepts/bounds.md, "Scale equivariance"):
 
 * every scale uses the whole kernel (no per-scale SESN window), Gaussian width 0.75 px per
   unit scale, kernels (9, 7, 7) so the largest scale (1.31 px) fits;
@@ -30,21 +30,12 @@ from structured_ssl.encoders.scale_conv import (
     ScaleBatchNorm,
     ScaleConv,
     ScaleLift,
-    ScaleMaxProjection,
-    hermite_basis,
 )
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
 
-__all__ = [
-    "ScaleBatchNorm",
-    "ScaleConv",
-    "ScaleEncoder",
-    "ScaleLift",
-    "ScaleMaxProjection",
-    "hermite_basis",
-]
+__all__ = ["ScaleEncoder"]  # its layers are imported from structured_ssl.encoders.scale_conv
 
 
 class ScaleEncoder(LiftedEncoder):

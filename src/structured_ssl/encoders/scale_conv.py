@@ -33,7 +33,7 @@ Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL rea
 
 How equivariant (``structured_ssl.encoders.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
 whole encoders on the space-pooled fibers, the paper's scale span on a geometric grid, reach
-0.02-0.04 (one and two scale steps); see the README section "Scale equivariance".
+0.02-0.04 (one and two scale steps); see docs/concepts/bounds.md, "Scale equivariance".
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
     The check reads no data: the empty folder ``empty`` stands in for data_dir (no download)."""
     import warnings
 
-    from structured_ssl.cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.data.base import ImageDataModule
+    from structured_ssl.experiments.lightning_cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.methods.base import SSLMethod
 
     silence_known_noise()
@@ -176,7 +176,7 @@ def format_rows(result: CheckResult) -> str:
 
 
 def markdown(results: Sequence[CheckResult]) -> str:
-    """One row per config: the worst element against its bound (what the README shows)."""
+    """One row per config: the worst element against its bound (what docs/concepts/bounds.md shows)."""
     head = (
         "| config | group | architecture | image | worst lifted | worst fiber | no-shift (same g) | bound | ok |\n"
         "|---|---|---|---|---|---|---|---|---|\n"

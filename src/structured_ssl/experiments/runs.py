@@ -3,7 +3,8 @@
 The grid and the parameter studies both launch many runs. Each run gets a fresh interpreter
 (``python -m structured_ssl.experiments.runs SPEC.json``) so that nothing leaks from one run to the next:
 global seeds, escnn's caches, CUDA state, a crashed run's half-built trainer. Inside that
-process the worker calls :func:`structured_ssl.cli.main` twice (fit, then test on the final
+process the worker runs the LightningCLI
+(:func:`~structured_ssl.experiments.lightning_cli.run_lightning_cli`) twice (fit, then test on the final
 checkpoint) so the interpreter start-up is paid once per run, not twice.
 
 Metrics are taken from the trainer itself by :class:`MetricsRecorder`, a callback appended to
@@ -29,17 +30,8 @@ from typing import Any
 
 import lightning as L
 
-# result files are their own concept (structured_ssl.experiments.results); the rest is re-exported for old imports
 from structured_ssl.callbacks.hparams_logging import scalar_metrics
-from structured_ssl.experiments.results import (  # noqa: F401
-    ResultFileError,
-    as_percent,
-    load_results,
-    metric_value,
-    read_result,
-    result_path,
-    write_json_atomic,
-)
+from structured_ssl.experiments.results import read_result, result_path, write_json_atomic
 
 LOGS_DIR = "logs"
 RUNS_DIR = "runs"
@@ -335,7 +327,8 @@ def run_worker(
     """
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from structured_ssl.cli import main as cli_main
+    from structured_ssl.config.shipped_configs import resolve_config_args
+    from structured_ssl.experiments.lightning_cli import run_lightning_cli
 
     paths = RunPaths(Path(out), spec.key)
     recorded = json.loads(paths.state.read_text()) if resume and paths.state.exists() else {}
@@ -344,7 +337,9 @@ def run_worker(
     else:
         start = time.perf_counter()
         fit_args = cli_arguments(spec, out, "fit", launch_overrides)
-        cli_main([*fit_args, "--ckpt_path=last"] if resume else fit_args)
+        run_lightning_cli(
+            resolve_config_args([*fit_args, "--ckpt_path=last"] if resume else fit_args)
+        )
         fit_time = time.perf_counter() - start
         if getattr(rank_zero_only, "rank", 0) == 0 and paths.state.exists():
             write_json_atomic(
@@ -355,7 +350,8 @@ def run_worker(
         recorded = json.loads(paths.state.read_text()).get("checkpoints") or {}
         checkpoint = recorded.get(spec.ckpt) or checkpoint
     start = time.perf_counter()
-    cli_main([*cli_arguments(spec, out, "test", launch_overrides), f"--ckpt_path={checkpoint}"])
+    test_args = cli_arguments(spec, out, "test", launch_overrides)
+    run_lightning_cli(resolve_config_args([*test_args, f"--ckpt_path={checkpoint}"]))
     test_time = time.perf_counter() - start
     recorded = json.loads(paths.state.read_text()) if paths.state.exists() else {}
     result = {

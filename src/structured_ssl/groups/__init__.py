@@ -1,8 +1,11 @@
 """Groups as plug-ins: :class:`Group` (the config's description) and one module per group.
 
 ``structured_ssl.groups.base`` states the contract every group fulfils; ``rotation``,
-``dihedral``, ``translation`` and ``scale`` are the built-in groups. Every other module in
-this package is imported here too, so a new group is one new file (README "Adding a group").
+``dihedral``, ``translation``, ``scale``, ``roto_translation`` and ``so2`` are the built-in
+groups. Every other module in this package is imported here too, so a new group is one new
+file (docs/guides/adding-a-group.md). A plug-in builds its encoder from the encoders' layers,
+so this layer may import only :mod:`structured_ssl.encoders`
+(docs/guides/layers-and-group-contract.md).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ class Scale(GroupPlugin):
     grid_cyclic: ClassVar[bool] = False
     # (16, 32, 32), not (8, 16, 32): with the equivariant basis (Hermite orders 3/2/2) the
     # narrower net has 2.7k parameters (its twin cannot shrink below 3.9k), and 8 lifting channels
-    # let a random init miss the scale bound in 15-30% of seeds (README "Scale equivariance")
+    # let a random init miss the scale bound in 15-30% of seeds (docs/concepts/bounds.md, "Scale equivariance")
     small_widths: ClassVar[tuple[int, ...]] = (16, 32, 32)
     #: scale: Hermite orders (3, 2, 2), not the paper's (11, 3, 3), which measured fiber errors
     #: 0.12-0.22 against 0.025-0.039 (benchmarks/scale_design_sweep.py)

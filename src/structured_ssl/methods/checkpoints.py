@@ -24,12 +24,10 @@ from typing import Any
 
 import torch
 
+from structured_ssl.config.field_checks import CheckpointError
+
 #: how to read a refused checkpoint anyway, when nothing more specific applies
 TRUST_HINT = "load it with structured_ssl.methods.checkpoints.load_checkpoint(path, trust=True)"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is refused (it needs types outside the allow-list) or unreadable."""
 
 
 def project_types() -> list[type]:

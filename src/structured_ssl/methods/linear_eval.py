@@ -81,7 +81,7 @@ def pretrained_class(hparams: dict[str, Any]) -> str:
     class_path = hparams.get("_class_path")
     if not class_path:
         return "unknown"
-    from structured_ssl.config.class_paths import ALLOW_ENV, is_allowed
+    from structured_ssl.methods.class_paths import ALLOW_ENV, is_allowed
 
     module, _, name = str(class_path).rpartition(".")
     if not is_allowed(str(class_path)):  # checked BEFORE import: importing runs the module's code

@@ -1,7 +1,7 @@
 """Accuracy against training seconds, one panel per group, one line per objective and seed.
 
 Why: H-SSL's benefit is accuracy per second, which a final-accuracy table hides. The points
-come from the runs' TensorBoard scalars (read by :mod:`structured_ssl.reporting.compare`):
+come from the runs' TensorBoard scalars (read by :mod:`structured_ssl.reporting.run_reading`):
 
 * accuracy: the first tag a run logged of :data:`ACCURACY_TAGS` (``val/linear_curve_acc``
   from :class:`~structured_ssl.callbacks.linear_curve.LinearCurve`: a converged linear probe per
@@ -22,8 +22,13 @@ from typing import Any
 
 from structured_ssl.callbacks.tb_logging import epoch_points
 from structured_ssl.experiments.tables import markdown_table
-from structured_ssl.reporting import compare
-from structured_ssl.reporting.compare import Point, find_runs, identity, read_scalars
+from structured_ssl.reporting.run_reading import (
+    Point,
+    find_runs,
+    finish_figure,
+    identity,
+    read_scalars,
+)
 
 ACCURACY_TAGS = ("val/linear_curve_acc", "val/knn_acc", "val/probe_acc")
 SECONDS_TAG = "time/train_seconds"
@@ -130,7 +135,7 @@ def plot_accuracy_time(curves: Sequence[TimeCurve], path: str | Path | None = No
         axes.grid(alpha=0.3)
         if axes.lines:
             axes.legend(fontsize=7)
-    return compare.finish_figure(figure, path)
+    return finish_figure(figure, path)
 
 
 def write_accuracy_time(logdir: str | Path, out: str | Path) -> dict[str, Path]:
@@ -147,11 +152,3 @@ def write_accuracy_time(logdir: str | Path, out: str | Path) -> dict[str, Path]:
     plot_accuracy_time(curves, paths["accuracy_time_plot"])
     paths["accuracy_time_table"].write_text(points_markdown(curves) + "\n")
     return paths
-
-
-def compare_main(argv: Sequence[str] | None = None) -> None:
-    """``structured-ssl compare``: the comparison table, then the accuracy-time figure beside it."""
-    logdir, out = compare.main(argv)
-    paths = write_accuracy_time(logdir, out)
-    if paths:
-        print(f"wrote {paths['accuracy_time_plot']} and {paths['accuracy_time_table']}")

@@ -8,8 +8,11 @@ loss, seed) from the ``config.yaml`` LightningCLI saved next to the events (or, 
 identity from the pretraining run its checkpoint belongs to.
 
 Outputs: the Markdown table on stdout, and in ``--out`` (default ``LOGDIR/compare``):
-``table.md``, ``table.csv`` (unrounded, missing values empty) and ``curves.png`` (validation accuracy per
-epoch, one line per run). In the printed and Markdown tables a missing metric is ``-``.
+``table.md``, ``table.csv`` (unrounded, missing values empty) and ``curves.png`` (validation
+accuracy per epoch, one line per run), and, when some run logged accuracy against training
+seconds, ``accuracy_time.png`` and ``accuracy_time.md``
+(:mod:`structured_ssl.reporting.accuracy_time`). In the printed and Markdown tables a missing
+metric is ``-``. Runs are read by :mod:`structured_ssl.reporting.run_reading`.
 Nothing here imports torch or escnn, so comparing is quick.
 """
 
@@ -22,14 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from structured_ssl.callbacks.tb_logging import epoch_points
 from structured_ssl.experiments.tables import markdown_table, write_csv
-from structured_ssl.groups import short_name_of
-
-EVENT_GLOB = "events.out.tfevents.*"
-TEST_SUFFIX = "-test"
+from structured_ssl.reporting.accuracy_time import write_accuracy_time
+from structured_ssl.reporting.run_reading import (
+    EventFileError,
+    Point,
+    find_runs,
+    finish_figure,
+    identity,
+    read_scalars,
+)
 
 #: table columns: (header, RunSummary attribute, format)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -52,15 +58,6 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 VAL_TAGS = ("val/probe_acc", "val/linear_acc")
 TEST_TAGS = ("test/linear_acc", "test/probe_acc")
 ROTATED_TAGS = ("test_rotated/linear_acc", "test_rotated/probe_acc")
-
-
-@dataclass(frozen=True)
-class Point:
-    """One scalar event."""
-
-    step: int
-    wall_time: float
-    value: float
 
 
 @dataclass
@@ -86,144 +83,6 @@ class RunSummary:
     @property
     def label(self) -> str:
         return f"{self.objective} {self.group} {self.loss} seed{self.seed}"
-
-
-# ----------------------------------------------------------------------------- reading
-def fit_run_of(directory: Path) -> Path | None:
-    """For a ``<version>-test`` directory, its ``<version>`` sibling (else None)."""
-    name = directory.name
-    if not name.endswith(TEST_SUFFIX) or name == TEST_SUFFIX:
-        return None
-    return directory.with_name(name[: -len(TEST_SUFFIX)])
-
-
-def find_runs(logdir: Path) -> list[list[Path]]:
-    """Run directories under ``logdir``, each with the ``-test`` sibling merged into it."""
-    directories = sorted({p.parent for p in Path(logdir).rglob(EVENT_GLOB)})
-    runs: dict[Path, list[Path]] = {}
-    for directory in directories:
-        fit = fit_run_of(directory)
-        if fit is None or fit not in directories:
-            runs.setdefault(directory, []).insert(0, directory)
-        else:
-            runs.setdefault(fit, []).append(directory)
-    return [runs[d] for d in sorted(runs)]
-
-
-class EventFileError(ValueError):
-    """A file named like a TensorBoard event file that holds no readable event."""
-
-
-def check_event_file(path: Path) -> None:
-    """Refuse, naming it, a non-empty file whose first record is unreadable.
-
-    TensorBoard's reader silently skips what it cannot parse (a run still writing may end in a
-    partial record), so a corrupt or foreign file would otherwise become an empty row. Only
-    the first record is read; events are plain protobuf data, so reading runs no code.
-    """
-    from google.protobuf.message import DecodeError
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-
-    if path.stat().st_size == 0:
-        return  # a logger that has not flushed yet
-    try:
-        first = next(iter(EventFileLoader(str(path)).Load()), None)
-    except DecodeError as err:
-        raise EventFileError(f"{path}: not a TensorBoard event file ({err})") from None
-    if first is None:
-        raise EventFileError(
-            f"{path}: not a TensorBoard event file (its first record is unreadable); "
-            "move or delete it to compare the other runs"
-        )
-
-
-def read_scalars(directory: Path) -> tuple[dict[str, list[Point]], float | None]:
-    """All scalars of one event directory (every file in it, no sampling) and the wall time
-    of its first event (when the logger started)."""
-    from google.protobuf.message import DecodeError
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    for path in sorted(directory.glob(EVENT_GLOB)):
-        check_event_file(path)
-
-    guidance = {
-        "scalars": 0,
-        "images": 1,
-        "audio": 1,
-        "histograms": 1,
-        "tensors": 1,
-        "compressedHistograms": 1,
-    }
-    events = EventAccumulator(str(directory), size_guidance=guidance)
-    try:
-        events.Reload()
-    except DecodeError as err:  # a corrupt record after a readable first one
-        raise EventFileError(
-            f"{directory}: holds a corrupt TensorBoard event file ({err})"
-        ) from None
-    scalars = {
-        tag: [Point(int(e.step), float(e.wall_time), float(e.value)) for e in events.Scalars(tag)]
-        for tag in events.Tags()["scalars"]
-    }
-    try:
-        first = float(events.FirstEventTimestamp())
-    except ValueError:  # no events at all
-        first = None
-    return scalars, first
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def short_class(path: Any) -> str:
-    return str(path).rsplit(".", 1)[-1]
-
-
-def group_label(group: Any, encoder: Any) -> str:
-    """``C8``, ``D4``, ``T``, ``S6``, with ``-unstructured`` for the structure-free twin."""
-    if not isinstance(group, dict):
-        return "-"
-    label = short_name_of(group)  # the plug-in's name
-    if isinstance(encoder, dict) and encoder.get("structured") is False:
-        label += "-unstructured"
-    return label
-
-
-def identity(directory: Path) -> dict[str, str]:
-    """Objective, group, loss and seed from the run's saved config (or hparams.yaml)."""
-    config = read_yaml(directory / "config.yaml")
-    model = config.get("model") or {}
-    args = (model.get("init_args") or {}) if isinstance(model, dict) else {}
-    hparams = read_yaml(directory / "hparams.yaml")
-    if not args and hparams:
-        args = hparams
-    class_path = model.get("class_path") if isinstance(model, dict) else None
-    objective = short_class(class_path or hparams.get("_class_path") or "-")
-    loss = args.get("loss")
-    if isinstance(loss, dict):
-        loss_name = short_class(loss.get("class_path", "-"))
-    else:
-        loss_name = "NTXent" if args.get("group") is not None else "-"  # SSLMethod's default
-    seed = config.get("seed_everything")
-    found = {
-        "objective": objective,
-        "group": group_label(args.get("group"), args.get("encoder")),
-        "loss": loss_name,
-        "seed": "-" if seed is None else str(seed),
-    }
-    checkpoint = args.get("checkpoint")
-    if objective == "LinearEval" and checkpoint:
-        pretrained = identity(Path(str(checkpoint)).parent.parent)  # <run>/checkpoints/x.ckpt
-        features = args.get("features", "invariant")
-        found = {**pretrained, "objective": f"LinearEval({pretrained['objective']}, {features})"}
-    return found
 
 
 def last_value(
@@ -334,15 +193,6 @@ def plot_curves(runs: Sequence[RunSummary], path: str | Path | None = None) -> A
     return finish_figure(figure, path)
 
 
-def finish_figure(figure: Any, path: str | Path | None) -> Any:
-    """Lay the figure out and, when ``path`` is given, save it there (folders made)."""
-    figure.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path)
-    return figure
-
-
 def write_outputs(runs: Sequence[RunSummary], out: str | Path) -> dict[str, Path]:
     """``table.md``, ``table.csv`` and ``curves.png`` in ``out``."""
     out = Path(out)
@@ -377,7 +227,11 @@ def main(argv: Sequence[str] | None = None) -> tuple[Path, Path]:
     print(markdown(runs))
     paths = write_outputs(runs, args.out or Path(args.logdir) / "compare")
     print(f"\nwrote {paths['markdown']}, {paths['csv']} and {paths['plot']}")
-    return Path(args.logdir), paths["markdown"].parent
+    out = paths["markdown"].parent
+    figure = write_accuracy_time(args.logdir, out)
+    if figure:
+        print(f"wrote {figure['accuracy_time_plot']} and {figure['accuracy_time_table']}")
+    return Path(args.logdir), out
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.experiments.runs import ResultFileError, as_percent, load_results, metric_value
+from structured_ssl.experiments.results import (
+    ResultFileError,
+    as_percent,
+    load_results,
+    metric_value,
+)
 from structured_ssl.experiments.tables import (
     Summary,
     markdown_table,

@@ -22,7 +22,7 @@ process with batch N*B:
   after DDP's average; it needs no communication.
 
 The EMA helpers of BYOL's target network (:func:`momentum_at`, :func:`ema_update_`) live in
-:mod:`structured_ssl.ssl.ema` (re-exported here).
+:mod:`structured_ssl.ssl.ema`; import them from there.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# BYOL's EMA target lives in structured_ssl.ssl.ema (its own concept); re-exported for old imports
-from structured_ssl.ssl.ema import BufferMode, ema_update_, momentum_at  # noqa: F401
 from structured_ssl.ssl.gather import gather_with_grad, rank, world_size
 
 __all__ = [
@@ -49,8 +47,6 @@ __all__ = [
     "barlow_twins",
     "barlow_twins_terms",
     "byol",
-    "ema_update_",
-    "momentum_at",
     "nonfinite_terms",
     "nt_xent",
     "vicreg",

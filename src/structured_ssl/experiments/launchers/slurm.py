@@ -42,13 +42,8 @@ from structured_ssl.experiments.launchers.slurm_queue import (
     load_submissions,
     save_submissions,
 )
-from structured_ssl.experiments.runs import (
-    RunPaths,
-    RunSpec,
-    clear_run,
-    run_worker,
-    write_json_atomic,
-)
+from structured_ssl.experiments.results import write_json_atomic
+from structured_ssl.experiments.runs import RunPaths, RunSpec, clear_run, run_worker
 
 SLURM_DIR = "slurm"
 SLURM_ENVIRONMENT = "lightning.pytorch.plugins.environments.SLURMEnvironment"

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from structured_ssl.experiments.runs import write_json_atomic
+from structured_ssl.experiments.results import write_json_atomic
 
 SUBMISSIONS = "submissions.json"
 

@@ -26,12 +26,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.config.class_paths import check_class_paths
-from structured_ssl.methods.checkpoints import (
-    CKPT_PATH_TRUST_HINT,
-    CheckpointError,
-    load_checkpoint,
-)
+from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
+from structured_ssl.methods.class_paths import check_class_paths
 
 #: What may differ between a checkpoint and the config that resumes it, and why; every other
 #: ``model.*`` field the checkpoint records defines the experiment and must match.
@@ -175,7 +172,10 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
     ``--init_from``, then let Lightning merge (the merge can then change no model setting)."""
     subcommand = cli.config.get("subcommand")
     stage = cli.config.get(subcommand) if subcommand else None
-    path = stage.get("ckpt_path") if stage is not None else None
+    if stage is None:  # no subcommand's settings: nothing to compare
+        merge()
+        return
+    path = stage.get("ckpt_path")
     if path and stage.get("init_from"):
         raise CheckpointError(
             f"ckpt_path={str(path)!r} and init_from={str(stage.get('init_from'))!r} are both set: ckpt_path "
@@ -185,7 +185,7 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
         check_against_config(
             str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False
         )
-    init_from = stage.get("init_from") if stage is not None else None
+    init_from = stage.get("init_from")
     if init_from:
         check_init_from(str(init_from), stage.get("model"))
     merge()

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from structured_ssl.methods.checkpoints import CheckpointError
+from structured_ssl.config.field_checks import CheckpointError
 
 #: the environment variable with the user's own allowed class paths (``pkg.mod.Class,pkg2.*``)
 ALLOW_ENV = "STRUCTURED_SSL_ALLOW_CLASSES"
