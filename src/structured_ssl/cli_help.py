@@ -22,7 +22,6 @@ LIGHTNING_COMMANDS = {
 PROJECT_HELP = {
     "grid": "train every cell (dataset x objective x group) of a config root, several seeds",
     "study": "sweep one parameter (g0_size, max_distance, order, ...) of one cell over values",
-    "reproduce": "one paper table at the paper's recipe on the GPUs found (digits grid on CPU)",
     "check": "measure an encoder's equivariance error for its declared group action",
     "compare": "one table row per finished run, its curves and accuracy against training time",
     "report": "tables and figures of a grid (and studies) beside the paper's",
