@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import TensorDataset
 
-from structured_ssl.data.base import EpochSampler, ResumableDataLoader
 from structured_ssl.data.device_loader import DeviceBatches
 from structured_ssl.data.digits import DigitsDataModule
+from structured_ssl.data.sampling import EpochSampler, ResumableDataLoader
 
 
 def numbered(n: int) -> TensorDataset:

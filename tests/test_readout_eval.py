@@ -12,9 +12,9 @@ from torch.utils.data import TensorDataset
 
 from structured_ssl.callbacks.online_eval import TestLinearEval
 from structured_ssl.data import DigitsDataModule
-from structured_ssl.encoders.base import group_action
+from structured_ssl.encoders.base import group_action, pool_invariant
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.encoders.readout import BatchNormReadout, ConvReadout, pool_invariant
+from structured_ssl.encoders.readout import BatchNormReadout, ConvReadout
 from structured_ssl.groups import Group
 from structured_ssl.methods import Frozen, StructuredSSL, Supervised
 

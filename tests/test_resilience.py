@@ -32,8 +32,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from structured_ssl.callbacks.resilience import AtomicCheckpointIO, ExactResume
-from structured_ssl.data.base import EpochSampler, ResumableDataLoader
 from structured_ssl.data.digits import DigitsDataModule
+from structured_ssl.data.sampling import EpochSampler, ResumableDataLoader
 from structured_ssl.methods import Frozen, StructuredSSL
 
 REPO = Path(__file__).resolve().parents[1]

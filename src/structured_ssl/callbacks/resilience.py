@@ -5,7 +5,7 @@ What Lightning already does, and is relied on here rather than rewritten:
 
 * ``--ckpt_path last`` restores weights (EMA target and online probe included: both are
   submodules), optimizer, LR schedulers, loop progress and, for train loaders that implement
-  ``state_dict``/``load_state_dict`` (:class:`~structured_ssl.data.base.ResumableDataLoader`),
+  ``state_dict``/``load_state_dict`` (:class:`~structured_ssl.data.sampling.ResumableDataLoader`),
   the position inside the epoch.
 * On SIGTERM its signal handler only sets ``trainer.received_sigterm``; the training loop
   then raises ``SIGTERMException`` at the next batch boundary.
@@ -96,14 +96,14 @@ class ExactResume(L.Callback):
     * Every rank's global random states go into the checkpoint and are restored in
       ``on_train_start``: after the sanity check and anything else that draws random numbers,
       right before the first resumed step, so the same augmentations and fiber positions follow.
-    * The train loader's position (see :class:`~structured_ssl.data.base.ResumableDataLoader`)
+    * The train loader's position (see :class:`~structured_ssl.data.sampling.ResumableDataLoader`)
       is loaded there too. Lightning loads it itself only when the train loader is first set
       up after the checkpoint is read; ``estimated_stepping_batches`` in ``configure_optimizers``
       sets it up before, and the saved position is then never applied (Lightning#20550, fix
       proposed in Lightning PR#21765, whose approach this follows: load the pending states, then
       re-create the batch iterator so no sample was drawn with the stale position).
 
-    Data order itself does not depend on random state: :class:`~structured_ssl.data.base.EpochSampler`
+    Data order itself does not depend on random state: :class:`~structured_ssl.data.sampling.EpochSampler`
     shuffles by (seed, epoch) only.
     """
 

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from structured_ssl.encoders.bounds import EquivarianceBound
-from structured_ssl.encoders.readout import pool_invariant
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -45,6 +44,12 @@ def check_layer_lengths(widths, kernel_sizes, strides) -> None:
             f"encoder widths={list(widths)}, kernel_sizes={list(kernel_sizes)} and "
             f"strides={list(strides)} must have the same length"
         )
+
+
+def pool_invariant(z: torch.Tensor) -> torch.Tensor:
+    """``(B, C)``: max over the group axis, then mean over space (the ``pool`` read-out; the
+    paper's read-outs with parameters live in :mod:`structured_ssl.encoders.readout`)."""
+    return z.amax(dim=2).mean(dim=(-2, -1))
 
 
 class LiftedEncoder(nn.Module):

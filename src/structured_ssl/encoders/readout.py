@@ -8,7 +8,7 @@ vector, built per backbone (PAPER.md, "Architectures"):
 * ``paper_cifar`` / ``paper_tiny``: "max-pool over the group axis, BN, ReLU, spatial average
   pool, BN -> 512 dims" -- :class:`BatchNormReadout`;
 * the library's own read-out before this module, max over the group axis then mean over
-  space, kept as ``readout: pool`` (:func:`pool_invariant`, no parameters).
+  space, kept as ``readout: pool`` (:func:`structured_ssl.encoders.base.pool_invariant`, no parameters).
 
 Where the paper's text is ambiguous (the appendix could not be retrieved here; PAPER.md is
 the source), the choices made are:
@@ -53,11 +53,6 @@ READOUTS: tuple[str, ...] = ("pool", "paper", "conv", "bn_chain")
 HEAD_KERNEL, HEAD_EFFECTIVE, HEAD_STRIDE, HEAD_DIM = 7, 3, 2, 128
 
 
-def pool_invariant(z: torch.Tensor) -> torch.Tensor:
-    """``(B, C)``: max over the group axis, then mean over space (the ``pool`` read-out)."""
-    return z.amax(dim=2).mean(dim=(-2, -1))
-
-
 def paper_readout_kind(architecture: str) -> str:
     """The paper's read-out for a backbone: the conv head on MNIST-sized backbones (also the
     ``small`` encoder, the MNIST stand-in), the BN chain on the ResNets."""
@@ -67,7 +62,7 @@ def paper_readout_kind(architecture: str) -> str:
 def _slice_ops(group: Group) -> tuple[tuple[bool, int], ...] | None:
     """Per group element, the pixel-exact filter transform (flip, quarter turns); None when
     the group has none (scale, translation, C_N with N != 4): the filter is shared."""
-    if not getattr(group.plugin, "rot90_copies", False) or group.order != 4:
+    if not group.plugin.rot90_copies or group.order != 4:
         return None
     from structured_ssl.encoders.rot90_conv import element_ops
 

@@ -38,7 +38,6 @@ class ClassPathError(CheckpointError):
 def library_classes() -> frozenset[str]:
     """Every dotted path under which a library objective or pair loss may be named."""
     from structured_ssl import methods
-    from structured_ssl.methods import linear_eval  # noqa: F401 - registers LinearEval
     from structured_ssl.ssl import losses
 
     paths: set[str] = set()
@@ -55,6 +54,8 @@ def library_classes() -> frozenset[str]:
         if cls.__module__.startswith("structured_ssl."):
             add(cls)
         stack.extend(cls.__subclasses__())
+    # the offline evaluation's class, named rather than imported (it imports this module)
+    paths.add("structured_ssl.methods.linear_eval.LinearEval")
     return frozenset(paths)
 
 
