@@ -27,7 +27,7 @@ from cli_args import cell_of, merged_yaml, quiet
 
 from structured_ssl import cli
 from structured_ssl.config.cells import offered_cells
-from structured_ssl.config.config_checks import check_data_dir
+from structured_ssl.config.data_checks import check_data_dir
 from structured_ssl.experiments import lightning_cli
 from structured_ssl.experiments.check import ONE_CPU_PROCESS
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from structured_ssl.callbacks.fiber_figure import fiber_similarity
 from structured_ssl.callbacks.hparams_logging import plain_value
 from structured_ssl.callbacks.metrics import WeightedKNN, equivariance_error, fit_linear_classifier
-from structured_ssl.callbacks.online_eval import fiber_similarity
 from structured_ssl.encoders import EncoderSpec, build_encoder
 from structured_ssl.encoders.modes import eval_mode
 from structured_ssl.groups import Group

@@ -6,7 +6,7 @@ grid?". Raw cosines cannot answer it: the fibers of a ReLU network share a large
 component, so every pair scores 0.98-1.00 and the heat map is one flat square. These
 functions centre each image's fibers first, scale colours to the off-diagonal values, and
 report the mean similarity per distance. Drawn by
-:class:`~structured_ssl.callbacks.online_eval.FiberSimilarityFigure`.
+:class:`~structured_ssl.callbacks.fiber_monitor.FiberSimilarityFigure`.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only, rank_zero_warn
 from torch.utils.data import Dataset
 
-from structured_ssl.callbacks.fiber_figure import fiber_similarity, similarity_figure
 from structured_ssl.callbacks.metrics import (
     KNN_K,
     KNN_TEMPERATURE,
@@ -377,52 +376,3 @@ class EmbeddingProjector(L.Callback):
         if self.every_n_epochs and trainer.current_epoch % self.every_n_epochs == 0:
             return  # the last validation epoch already wrote this state
         self.write(trainer, pl_module)
-
-
-class FiberSimilarityFigure(L.Callback):
-    """A heat map of the centred :func:`fiber_similarity` on the first validation batch, and
-    its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.callbacks.fiber_figure`).
-
-    The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
-    real structure is visible. Measured on the default C8 digits run (docs/guides/evaluation.md): training makes
-    distance-1 fibers more alike relative to the rest (centred -0.23 at init, -0.05 after 30
-    epochs); on the translation CNN neighbouring cells are alike already at init (shared
-    receptive fields). The structure-free twin's fibers are arbitrary channel chunks.
-    """
-
-    def __init__(
-        self, every_n_epochs: int = 5, max_images: int = 64, tag: str = "val/fiber_similarity"
-    ) -> None:
-        """Draw every ``every_n_epochs`` epochs (and at the last) from ``max_images`` images."""
-        self.every_n_epochs = max(1, every_n_epochs)
-        self.max_images = max_images
-        self.tag = tag
-
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if (
-            trainer.sanity_checking
-            or batch_idx != 0
-            or dataloader_idx != 0
-            or not trainer.is_global_zero
-        ):
-            return
-        if not _due(trainer, self.every_n_epochs):
-            return
-        encoder, writer = _lifted_encoder(pl_module), _tensorboard(trainer)
-        if encoder is None or writer is None:
-            return
-        matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()
-        writer.add_figure(
-            self.tag,
-            similarity_figure(matrix, encoder, batch[0][:1]),
-            global_step=trainer.global_step,
-            close=True,
-        )

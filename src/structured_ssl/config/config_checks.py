@@ -26,6 +26,11 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from structured_ssl.config.data_checks import (
+    check_data_dir,
+    check_data_matches_model,
+    check_train_size,
+)
 from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.config.field_checks import import_class as _import
 from structured_ssl.config.input_checks import check_inputs
@@ -203,46 +208,6 @@ def check_batch_size(
             f"{batch_size} x pairs.pairs_per_image={pairs_per_image} x {processes} process(es) "
             f"({processes_from}) = {rows} pairs per step, but it needs at least {needed} ({reason})"
         )
-
-
-def check_train_size(train_subset: int | None, processes: int) -> None:
-    """A training set smaller than one global batch leaves ranks with partial (or single) batches."""
-    if train_subset is not None and train_subset < 2 * processes:
-        raise ConfigError(
-            f"data.train_subset={train_subset} leaves fewer than 2 training images per process "
-            f"({processes} process(es)); batch norms need at least 2"
-        )
-
-
-# --------------------------------------------------------------------------- data
-def check_data_dir(datamodule: Any) -> None:
-    """File-based datasets need ``data.data_dir`` to exist unless they may download into it."""
-    if not getattr(datamodule, "needs_files", False) or getattr(datamodule, "download", False):
-        return
-    try:
-        datamodule.check_data_dir()
-    except FileNotFoundError as error:
-        raise ConfigError(str(error)) from None
-
-
-def check_data_matches_model(datamodule: Any, model: Any) -> None:
-    """The encoder was built for the channels and size the data module says it serves."""
-    try:
-        info = datamodule.info
-    except (AttributeError, NotImplementedError):
-        return
-    name = type(datamodule).__name__
-    for field, data_value, model_value in (
-        ("in_channels", info.channels, getattr(model, "in_channels", None)),
-        ("image_size", info.image_size, getattr(model, "image_size", None)),
-        ("num_classes", info.num_classes, getattr(model, "num_classes", None)),
-    ):
-        if model_value is not None and data_value != model_value:
-            raise ConfigError(
-                f"model.{field}={model_value} does not match the data: {name} serves "
-                f"{field.replace('in_', '')}={data_value}; the encoder must be built for the data "
-                "(the CLI links these from the data module: do not set them by hand)"
-            )
 
 
 # --------------------------------------------------------------------------- entry points

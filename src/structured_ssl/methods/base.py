@@ -27,6 +27,7 @@ from structured_ssl.config.config_checks import check_model_settings
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
+from structured_ssl.methods.heads import projection_head
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.ssl.draws import StepDraws, run_seed
 from structured_ssl.ssl.ema import ema_update_, momentum_at
@@ -89,29 +90,6 @@ def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:
 def constant_lr(step: int) -> float:
     """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
     return 1.0
-
-
-def projection_head(
-    dims: tuple[int, ...], in_dim: int, final_batchnorm: bool = True
-) -> nn.Sequential:
-    """Linear + BatchNorm per layer, ReLU between (not after the last).
-
-    ``final_batchnorm=True`` is the H-SSL paper's SimCLR head (BN after every layer, also the
-    last). False ends in a plain Linear with bias: BYOL's projector and predictor, VICReg's
-    expander and Barlow Twins' projector as their papers define them.
-    """
-    layers: list[nn.Module] = []
-    current = in_dim
-    for i, width in enumerate(dims):
-        last = i == len(dims) - 1
-        if last and not final_batchnorm:
-            layers.append(nn.Linear(current, width))
-        else:
-            layers += [nn.Linear(current, width, bias=False), nn.BatchNorm1d(width)]
-        if not last:
-            layers.append(nn.ReLU(inplace=True))
-        current = width
-    return nn.Sequential(*layers)
 
 
 class SSLMethod(L.LightningModule):
