@@ -174,7 +174,9 @@ class FitSummary(L.Callback):
             return None
         classes = int(getattr(module, "num_classes", 0) or int(train[1].max()) + 1)
         frozen = random_backbone(module, self.seed)
-        twin = augmentation_twin(module) if self.twin else None
+        # the twin is trained in this process by a Trainer of its own: one process only (under
+        # DDP the other ranks have left the fit, and a second process group would wait on them)
+        twin = augmentation_twin(module) if self.twin and trainer.world_size == 1 else None
         twin_seconds = (
             train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
         )
