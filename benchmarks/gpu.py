@@ -26,12 +26,16 @@ A torchvision ResNet-18 SimCLR step (benchmarks/gpu_anchor.py) is the anchor row
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import itertools
 import json
 import resource
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +48,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from structured_ssl.cells import Cell, axis_file, objective_class  # noqa: E402
 from structured_ssl.data.base import Splits  # noqa: E402
+from structured_ssl.data.download import DatasetNotFoundError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1] / "configs" / "paper"
 #: backbone -> (dataset of configs/paper/cells.yaml, recipe epochs, training images per epoch)
@@ -59,6 +64,22 @@ PEAK_BF16 = (("H200 NVL", 835.0), ("H100 NVL", 835.0), ("H100 PCIe", 756.0), ("H
              ("H100", 989.0), ("A100", 312.0))
 HEADERS = ["backbone", "group", "objective", "data", "loop img/s", "step img/s", "loop/step", "GFLOP/step",
            "TFLOP/s", "% bf16 peak", "peak mem GiB", "recipe h", "H/A step"]
+
+
+@contextlib.contextmanager
+def shrunk_backbones() -> Iterator[None]:
+    """--cpu_smoke only: the paper ResNets at 1/8 width and one block per stage, so every cell's
+    code path runs in seconds on CPU (restored afterwards)."""
+    from structured_ssl.encoders import paper
+
+    saved = dict(paper.RESNETS)
+    for name, layout in saved.items():
+        paper.RESNETS[name] = dataclasses.replace(layout, widths=tuple(w // 8 for w in layout.widths),
+                                                  blocks=tuple(1 for _ in layout.blocks))
+    try:
+        yield
+    finally:
+        paper.RESNETS.update(saved)
 
 
 def bf16_peak(name: str) -> float | None:
@@ -128,7 +149,7 @@ def build(backbone: str, group: str, objective: str, device: torch.device, batch
     data_dir = data_dir if data_dir.is_dir() else Path(root_dir)
     args = [item for path in configs for item in ("--config", path)] + overrides + [
         f"--data.init_args.batch_size={batch}", f"--data.init_args.data_dir={data_dir}",
-        "--data.init_args.download=false", f"--trainer.accelerator={'gpu' if cuda else 'cpu'}",
+        *(["--data.init_args.download=false"] if backbone != "paper_tiny" else []), f"--trainer.accelerator={'gpu' if cuda else 'cpu'}",
         "--trainer.devices=1", "--trainer.num_nodes=1", "--trainer.strategy=auto", "--trainer.sync_batchnorm=false",
         f"--trainer.precision={'bf16-mixed' if cuda else '32-true'}",
         f"--trainer.default_root_dir={root_dir}", "--trainer.num_sanity_val_steps=0",
@@ -139,10 +160,11 @@ def build(backbone: str, group: str, objective: str, device: torch.device, batch
     data, source = cli.datamodule, "real"
     try:
         data.load_arrays()
-    except (FileNotFoundError, OSError, RuntimeError):
+    except (FileNotFoundError, OSError, RuntimeError, DatasetNotFoundError):
         info = data.info
-        splits = synthetic_splits(info.channels, info.image_size, info.num_classes, train=max(4096, 64 * batch))
+        splits = synthetic_splits(info.channels, info.image_size, info.num_classes, train=64 * batch)
         data.load_arrays = lambda: splits  # type: ignore[method-assign]
+        data.prepare_data = lambda: None  # type: ignore[method-assign]  # nothing to fetch or check
         source = "synthetic"
     return cli.model, data, cli.trainer, source, offered
 
@@ -273,7 +295,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no_anchor", action="store_true", help="skip the torchvision ResNet-18 anchor rows")
     parser.add_argument("--extra", nargs="*", default=[], help="more CLI overrides for every cell, e.g. "
                         "--extra=--data.init_args.device_resident=true")
-    parser.add_argument("--cpu_smoke", action="store_true", help="CPU, batch 4, 2 steps: checks the code path")
+    parser.add_argument("--cpu_smoke", action="store_true", help="CPU, batch 4, 2 steps, paper ResNets at 1/8 width: checks the code path")
     parser.add_argument("--out", type=Path, default=Path("docs/results/gpu"), help="gpu.md and gpu.json go here")
     args = parser.parse_args(argv)
     for field in ("batch", "steps"):
@@ -287,14 +309,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     else:
         device = torch.device("cuda")
     rows = []
-    for backbone in args.backbones:
-        for group in args.groups:
-            for objective in args.objectives:
-                try:
-                    rows.append(measure(backbone, group, objective, device, args))
-                except torch.cuda.OutOfMemoryError:
-                    rows.append({"backbone": backbone, "group": group, "objective": objective, "error": "out of memory"})
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    with shrunk_backbones() if args.cpu_smoke else contextlib.nullcontext():
+        for backbone, group, objective in itertools.product(args.backbones, args.groups, args.objectives):
+            try:
+                rows.append(measure(backbone, group, objective, device, args))
+            except torch.cuda.OutOfMemoryError:
+                rows.append({"backbone": backbone, "group": group, "objective": objective, "error": "out of memory"})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     add_ratios(rows)
     anchors, note = ([], "anchor skipped (--no_anchor)") if args.no_anchor else anchor_rows(
         device, args.batch, args.steps, args.warmup)
