@@ -19,7 +19,7 @@ A torchvision ResNet-18 SimCLR step (benchmarks/gpu_anchor.py) is the anchor row
 ``gpu.md`` and ``gpu.json`` under ``--out``. Without CUDA it exits with one line;
 ``--cpu_smoke`` runs the same code on CPU with a tiny batch and few steps (not a measurement).
 
-    python benchmarks/gpu.py [--batch 512] [--steps 20] [--warmup 5] [--out docs/results/gpu]
+    python benchmarks/gpu.py [--batch 512] [--steps 10] [--warmup 3] [--out docs/results/gpu]
     python benchmarks/gpu.py --cpu_smoke --out /tmp/smoke
 """
 
@@ -287,8 +287,8 @@ def report(rows: list[dict], anchors: list[dict], note: str | None, device: torc
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--steps", type=int, default=20, help="timed steps (loop window and bare step)")
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (loop window and bare step)")
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--backbones", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--groups", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                  "--cpu_smoke checks the table code on CPU")
     else:
         device = torch.device("cuda")
-    rows = []
+    peak = bf16_peak(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+    rows: list[dict] = []
     with shrunk_backbones() if args.cpu_smoke else contextlib.nullcontext():
         for backbone, group, objective in itertools.product(args.backbones, args.groups, args.objectives):
             try:
@@ -316,21 +317,27 @@ def main(argv: list[str] | None = None) -> list[dict]:
             except torch.cuda.OutOfMemoryError:
                 rows.append({"backbone": backbone, "group": group, "objective": objective, "error": "out of memory"})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    add_ratios(rows)
+            write(args.out, rows, [], "anchor not yet run (run cut short?)", device, args.cpu_smoke, peak)
     anchors, note = ([], "anchor skipped (--no_anchor)") if args.no_anchor else anchor_rows(
         device, args.batch, args.steps, args.warmup)
-    peak = bf16_peak(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
     for a in anchors:
         a["achieved_tflops"] = a["step_flops"] * a["step_images_per_s"] / a["batch"] / 1e12
         a["bf16_peak_share"] = a["achieved_tflops"] / peak if peak else None
-    text = report(rows, anchors, note, device, args.cpu_smoke)
-    print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu.md").write_text(text)
-    payload = {"machine": machine(), "cpu_smoke": args.cpu_smoke, "bf16_peak_tflops": peak, "rows": rows,
-               "anchor": anchors, "anchor_note": note}
-    (args.out / "gpu.json").write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    print(write(args.out, rows, anchors, note, device, args.cpu_smoke, peak))
     return rows
+
+
+def write(out: Path, rows: list[dict], anchors: list[dict], note: str | None, device: torch.device, smoke: bool,
+          peak: float | None) -> str:
+    """gpu.md and gpu.json under ``out`` (rewritten after each cell); returns the Markdown."""
+    add_ratios(rows)
+    text = report(rows, anchors, note, device, smoke)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu.md").write_text(text)
+    payload = {"machine": machine(), "cpu_smoke": smoke, "bf16_peak_tflops": peak, "rows": rows,
+               "anchor": anchors, "anchor_note": note}
+    (out / "gpu.json").write_text(json.dumps(payload, indent=1, allow_nan=False) + "\n")
+    return text
 
 
 if __name__ == "__main__":
