@@ -14,4 +14,5 @@ fi
 export PYTHONPATH="$site:$PWD/.gpustub:$PWD/src"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/device.csv" || true
 python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())' > "$out/torch.txt"
-timeout 540 python3 benchmarks/gpu.py --json "$out/gpu.json" "$@" | tee "$out/gpu.md"
+# about 6 minutes on one GPU (18 cells + the anchor); 540 s leaves room inside a 10-minute call
+timeout 540 python3 benchmarks/gpu.py --out "$out" "$@" 2> "$out/gpu.log"
