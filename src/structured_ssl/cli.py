@@ -24,7 +24,7 @@ from structured_ssl.callbacks.prediction_writer import add_prediction_writer
 from structured_ssl.cli_help import answer_before_dispatch
 from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
-from structured_ssl.config.shipped_configs import resolve_config_args
+from structured_ssl.config.shipped_configs import read_config_files, resolve_config_args
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.groups import short_name_of
 from structured_ssl.methods.base import SSLMethod
@@ -353,6 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     if status is not None:
         raise SystemExit(status)
     argv = resolve_config_args(argv)  # `--config NAME`: a shipped config, from any directory
+    try:
+        argv = read_config_files(argv)  # YAML errors with file:line:col; empty overlays dropped
+    except ConfigError as error:
+        fail(str(error))
     if from_command_line:
         sys.argv[1:] = argv
     if argv and argv[0] in PROJECT_COMMANDS:
