@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 
 from structured_ssl.cli_help import answer_before_dispatch
-from structured_ssl.config.shipped_configs import resolve_config_args
-from structured_ssl.experiments.lightning_cli import run_lightning_cli
+from structured_ssl.config.field_checks import ConfigError
+from structured_ssl.config.shipped_configs import read_config_files, resolve_config_args
+from structured_ssl.experiments.lightning_cli import fail, run_lightning_cli
 
 PROJECT_COMMANDS = {
     "check": "structured_ssl.experiments.check:main",
@@ -33,6 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     if status is not None:
         raise SystemExit(status)
     argv = resolve_config_args(argv)  # `--config NAME`: a shipped config, from any directory
+    try:
+        argv = read_config_files(argv)  # YAML errors with file:line:col; empty overlays dropped
+    except ConfigError as error:
+        fail(str(error))
     if from_command_line:
         sys.argv[1:] = argv
     if argv and argv[0] in PROJECT_COMMANDS:

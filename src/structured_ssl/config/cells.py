@@ -16,7 +16,7 @@ tests all compose cells here, so one rule decides what a cell is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,3 +137,28 @@ def offered_cells(root: Path) -> Iterator[Cell]:
         for objective in entry.get("objectives", ()):
             for group in entry.get("groups") or {}:
                 yield Cell(dataset, objective, group)
+
+
+def unknown_axis_names(
+    root: Path, datasets: Sequence[str], objectives: Sequence[str], groups: Sequence[str]
+) -> str | None:
+    """One line naming the first axis value that no dataset of the root offers, with the allowed
+    set, else None. A name some dataset offers is kept: its missing cells are left out (n/a)."""
+    entries = manifest(root)
+    offered = {
+        "dataset": list(entries),
+        "objectives": list(
+            dict.fromkeys(o for e in entries.values() for o in (e or {}).get("objectives", ()))
+        ),
+        "groups": list(
+            dict.fromkeys(g for e in entries.values() for g in ((e or {}).get("groups") or {}))
+        ),
+    }
+    for axis, given in (("dataset", datasets), ("objectives", objectives), ("groups", groups)):
+        unknown = [name for name in given if name not in offered[axis]]
+        if unknown:
+            return (
+                f"--{axis} {' '.join(unknown)}: not offered by {Path(root) / MANIFEST}; "
+                f"allowed: {', '.join(offered[axis])}"
+            )
+    return None

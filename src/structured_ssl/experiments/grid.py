@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.config.cells import MANIFEST, Cell
+from structured_ssl.config.cells import MANIFEST, Cell, CellError, unknown_axis_names
 from structured_ssl.config.shipped_configs import resolve_config_root
 from structured_ssl.experiments.launchers import (
     Launcher,
@@ -33,6 +33,7 @@ from structured_ssl.experiments.results import (
     load_results,
     metric_value,
     read_result,
+    refuse,
     result_path,
 )
 from structured_ssl.experiments.runs import LOGS_DIR, RunSpec
@@ -288,6 +289,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     add_run_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        unknown = unknown_axis_names(args.configs, args.datasets, args.objectives, args.groups)
+    except CellError as error:
+        refuse(str(error))
+    if unknown:
+        refuse(unknown)
     launcher = launcher_from_args(args)
     out: Path = args.out or Path("results") / f"grid-{'-'.join(args.datasets)}"
     cells = [Cell(d, o, g) for d in args.datasets for o in args.objectives for g in args.groups]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def result_path(out: Path, key: str) -> Path:
     return Path(out) / RESULTS_DIR / f"{key}.json"
+
+
+def refuse(message: str) -> None:
+    """A sweep or report command's answer to a bad argument: one line on stderr, exit 2, before
+    any folder is created or run started."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
 
 
 class ResultFileError(ValueError):

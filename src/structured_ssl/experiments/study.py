@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.config.cells import CellError, unknown_axis_names
 from structured_ssl.experiments.grid import (
     Cell,
     add_run_arguments,
@@ -33,7 +34,7 @@ from structured_ssl.experiments.grid import (
     seed_overrides,
 )
 from structured_ssl.experiments.launchers import launcher_from_args
-from structured_ssl.experiments.results import as_percent, metric_value
+from structured_ssl.experiments.results import as_percent, metric_value, refuse
 from structured_ssl.experiments.runs import LOGS_DIR, RunSpec
 from structured_ssl.experiments.tables import markdown_table, read_csv, summarize, write_csv
 from structured_ssl.groups import PAPER_SCALES, Group
@@ -273,14 +274,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     add_run_arguments(parser)
     parser.set_defaults(seeds=[0])
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        unknown = unknown_axis_names(args.configs, [args.dataset], args.objectives, [args.group])
+    except CellError as error:
+        refuse(str(error))
+    if unknown:
+        refuse(unknown.replace("--groups", "--group"))
     launcher = launcher_from_args(args)
     if args.key:
         parameter = Parameter(args.key, args.parameter)
     elif args.parameter in PARAMETERS:
         parameter = PARAMETERS[args.parameter]
     else:
-        parser.error(
-            f"unknown parameter {args.parameter!r}: expected one of {sorted(PARAMETERS)} or give --key"
+        refuse(
+            f"parameter={args.parameter!r}: not a study parameter; allowed: "
+            f"{', '.join(sorted(PARAMETERS))} (or any config key with --key)"
         )
     if parameter.groups and args.group not in parameter.groups:
         parser.error(

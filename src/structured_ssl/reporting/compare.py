@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.callbacks.tb_logging import epoch_points
+from structured_ssl.experiments.results import refuse
 from structured_ssl.experiments.tables import markdown_table, write_csv
 from structured_ssl.reporting.accuracy_time import write_accuracy_time
 from structured_ssl.reporting.run_reading import (
@@ -221,9 +222,9 @@ def main(argv: Sequence[str] | None = None) -> tuple[Path, Path]:
     try:
         runs = collect(args.logdir)
     except (FileNotFoundError, EventFileError) as error:
-        parser.error(str(error))
+        refuse(str(error))
     if not runs:
-        parser.error(f"no TensorBoard event files under {args.logdir!r}")
+        refuse(f"no TensorBoard event files under {args.logdir!r}")
     print(markdown(runs))
     paths = write_outputs(runs, args.out or Path(args.logdir) / "compare")
     print(f"\nwrote {paths['markdown']}, {paths['csv']} and {paths['plot']}")

@@ -26,6 +26,7 @@ from structured_ssl.experiments.results import (
     as_percent,
     load_results,
     metric_value,
+    refuse,
 )
 from structured_ssl.experiments.tables import (
     Summary,
@@ -353,6 +354,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if not args.grids and not args.studies:
         parser.error("give at least one grid folder or --studies")
+    absent = [str(folder) for folder in (*args.grids, *args.studies) if not folder.is_dir()]
+    if absent:
+        refuse(
+            f"{', '.join(absent)}: not a folder (give the OUT of `structured-ssl grid` / `study`)"
+        )
     out: Path = args.out or (args.grids[0] if args.grids else args.studies[0])
     out.mkdir(parents=True, exist_ok=True)
     paper = paper_results()
