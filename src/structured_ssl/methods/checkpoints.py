@@ -55,8 +55,8 @@ def old_class_paths() -> list[tuple[type, str]]:
     module path: the allow-list resolves the old path to the class's new home (no shim modules)."""
     moved = [cls for cls in project_types() if cls.__module__.split(".")[1] in ("ssl",)]
     old_modules = {
-        "pairs": "structured_ssl.pairs",  # relayout: keep
-        "losses": "structured_ssl.losses",  # relayout: keep
+        "pairs": "structured_ssl.pairs",  # the pre-layers module path, on purpose
+        "losses": "structured_ssl.losses",  # the pre-layers module path, on purpose
     }
     return [
         (cls, f"{old_modules[cls.__module__.rsplit('.', 1)[-1]]}.{cls.__name__}")
