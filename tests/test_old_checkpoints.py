@@ -21,8 +21,8 @@ def test_the_old_checkpoint_names_the_old_paths() -> None:
 
     with zipfile.ZipFile(OLD) as archive:
         pickled = b"".join(archive.read(n) for n in archive.namelist() if n.endswith("data.pkl"))
-    assert b"structured_ssl.pairs\nPairSampling" in pickled  # the pre-layers module path, on purpose
-    assert b"structured_ssl.losses\nNTXent" in pickled  # the pre-layers module path, on purpose
+    assert b"structured_ssl.pairs\nPairSampling" in pickled  # old module path
+    assert b"structured_ssl.losses\nNTXent" in pickled  # old module path
 
 
 def test_an_old_checkpoint_loads_safely_with_its_settings() -> None:
