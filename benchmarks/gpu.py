@@ -177,8 +177,8 @@ def build(
     extra: list[str],
 ):
     """The cell's (model, datamodule, trainer) on one device, as ``fit --config ...`` builds them."""
-    from structured_ssl.cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.data.base import ImageDataModule
+    from structured_ssl.experiments.lightning_cli import StructuredSSLCLI, silence_known_noise
     from structured_ssl.methods.base import SSLMethod
 
     silence_known_noise()

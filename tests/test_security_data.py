@@ -24,7 +24,7 @@ from security_sandbox import Payload, Sandbox, make_sandbox, one_line_naming
 
 from structured_ssl.data import cifar, mnist, tiny_imagenet
 from structured_ssl.data.download import DatasetFormatError
-from structured_ssl.reporting import compare, report
+from structured_ssl.reporting import compare, report, run_reading
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ def write_events(directory: Path) -> Path:
     writer = SummaryWriter(str(directory))
     writer.add_scalar("val/probe_acc", 0.5, 0)
     writer.close()
-    return next(directory.glob(compare.EVENT_GLOB))
+    return next(directory.glob(run_reading.EVENT_GLOB))
 
 
 @pytest.mark.parametrize("kind", ["garbage", "bad-record"])
