@@ -210,7 +210,12 @@ def build(
             *extra,
         ]
     )
-    cli = StructuredSSLCLI(
+    class BenchmarkCLI(StructuredSSLCLI):
+        """No pre-build file check: a cell without its dataset falls back to synthetic images."""
+
+        reads_data_files = False
+
+    cli = BenchmarkCLI(
         SSLMethod,
         ImageDataModule,
         subclass_mode_model=True,

@@ -79,20 +79,33 @@ def test_dry_run_prints_one_command_per_run(
             "--objectives",
             "augmentation",
             "structured",
-            "nosuch",
             "--dry-run",
             "--out",
             str(tmp_path),
         ]
     )
     out = capsys.readouterr().out
-    assert "no config" in out and "digits/nosuch_translation" in out
+    assert "no config" not in out
     commands = [line for line in out.splitlines() if line.startswith("structured-ssl fit")]
     assert len(commands) == 4
     assert all("--seed_everything=" in c and "--data.init_args.seed=" in c for c in commands)
     assert (
         "--trainer.max_epochs=1" in commands[0] and "--trainer.limit_train_batches=2" in commands[0]
     )
+
+
+def test_a_known_objective_a_dataset_does_not_offer_is_left_out_as_na(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """hybrid is offered for digits only: mnist/hybrid is named as left out, digits/hybrid runs."""
+    grid_main(
+        [*TINY_GRID, "--dataset", "digits", "mnist", "--objectives", "hybrid", "--dry-run",
+         "--out", str(tmp_path)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "no config for mnist/hybrid_translation" in out
+    commands = [line for line in out.splitlines() if line.startswith("structured-ssl fit")]
+    assert len(commands) == 2 and all("digits.yaml" in c for c in commands)
 
 
 def test_rerun_with_other_settings_is_refused(grid_out: Path) -> None:

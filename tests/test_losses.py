@@ -562,6 +562,7 @@ def _worker(rank_: int, world: int, port: int, data: dict, out_dir: str) -> None
         except ValueError as error:
             results["tiny"] = str(error)
         torch.save(results, Path(out_dir) / f"rank{rank_}.pt")
+        dist.barrier()  # leave together: a rank exiting while gloo threads run aborts the other
     finally:
         dist.destroy_process_group()
 
