@@ -71,6 +71,10 @@ def in_range(low: float, high: float, high_open: bool = False) -> Callable[[Any]
     )
 
 
+MAX_IMAGE_SIDE = 2048
+IMAGE_SIDE_ALLOWED = f"an image side in pixels from 1 to {MAX_IMAGE_SIDE}"
+
+
 @dataclass(frozen=True)
 class FieldRule:
     """``key`` is the dotted path as the config spells it; None values (unset) always pass."""
@@ -99,6 +103,11 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("model.init_args.ema_momentum", in_range(0, 1), "a number in [0, 1]"),
     FieldRule("model.init_args.loss.init_args.temperature", positive, "a finite number > 0"),
     FieldRule("data.init_args.num_workers", at_least(0), "an integer >= 0"),
+    # image sides: the pair table and padded canvases grow with side^2 (side 100001 asked for
+    # 40 GB inside the model build); 2048 holds any image this library is meant to pretrain on
+    FieldRule("data.init_args.image_size", in_range(1, MAX_IMAGE_SIDE), IMAGE_SIDE_ALLOWED),
+    FieldRule("data.init_args.digit_size", in_range(1, MAX_IMAGE_SIDE), IMAGE_SIDE_ALLOWED),
+    FieldRule("model.init_args.image_size", in_range(1, MAX_IMAGE_SIDE), IMAGE_SIDE_ALLOWED),
 )
 
 
@@ -166,6 +175,27 @@ def check_accelerator(config: Any) -> None:
     if isinstance(devices, int) and not isinstance(devices, bool) and devices < 1 and devices != -1:
         raise ConfigError(
             f"trainer.devices={devices} is not allowed: expected an integer >= 1, -1 (all), a list of ids, or auto"
+        )
+    if isinstance(devices, int) and not isinstance(devices, bool) and devices > 1:
+        check_device_count(accelerator, devices, present)
+
+
+def check_device_count(accelerator: str, devices: int, present: dict[str, bool]) -> None:
+    """More devices than this machine has: on GPUs Lightning refuses late, on CPU it would start
+    that many processes (``devices=1000000`` hung the machine instead of failing)."""
+    import torch
+
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and present["cuda"])
+    if on_gpu:
+        have, what = torch.cuda.device_count(), "GPUs here"
+    elif accelerator in ("cpu", "auto") and not present["mps"]:
+        have, what = os.cpu_count() or 1, "CPU cores here, one process each"
+    else:
+        return
+    if devices > have:
+        raise ConfigError(
+            f"trainer.devices={devices} is more than this machine has: expected 1 to {have} "
+            f"({what}), -1 for all, or auto"
         )
 
 

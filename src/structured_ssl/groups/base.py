@@ -84,6 +84,10 @@ class GroupPlugin:
     OPTIONS: ClassVar[dict[str, Any]] = {}
     #: whether ``group.order`` means something for this group (it is then validated >= 2).
     uses_order: ClassVar[bool] = False
+    #: the largest ``group.order`` accepted: the fiber pair table holds order^2 distances and
+    #: escnn's regular fields grow with the order, so a typo such as 80000 would try to allocate
+    #: tens of GB before any check of the build could speak (the paper goes up to 16).
+    max_order: ClassVar[int] = 64
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,6 +110,11 @@ class GroupPlugin:
         if self.uses_order and self.order < 2:
             raise ValueError(
                 f"group.order={self.order} is too small; a {self.kind} group needs order >= 2"
+            )
+        if self.uses_order and self.order > self.max_order:
+            raise ValueError(
+                f"group.order={self.order} is too large: a {self.kind} group here takes an order "
+                f"from 2 to {self.max_order}"
             )
         unknown = sorted(set(self.spec.options or {}) - set(self.OPTIONS))
         if unknown:
