@@ -12,7 +12,7 @@ report the mean similarity per distance. Drawn by
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,9 @@ import torch.nn.functional as F
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.modes import eval_mode
 from structured_ssl.ssl.pairs import FiberGrid
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # matplotlib is imported only to draw
 
 
 def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor, centred: bool = True) -> torch.Tensor:
@@ -64,7 +67,7 @@ def colour_limit(matrix: torch.Tensor) -> float:
 #: type sizes (points) for a figure TensorBoard's Images card shrinks to ~320 px wide (see
 #: docs/figures/tensorboard/images.png): at 8 inches x 100 dpi, 22 pt stays ~12 px on screen
 #: (matplotlib's default 10 pt at 80 dpi became ~5 px, unreadable)
-FIGURE_STYLE = {
+FIGURE_STYLE: dict[RcKeyType, float] = {
     "font.size": 22,
     "axes.titlesize": 22,
     "axes.labelsize": 22,

@@ -31,8 +31,7 @@ class FitReport(L.Callback):
                 lines.append(f"  final {key} = {float(metrics[key]):.4f}")
         if log_dir:
             lines.append(f"  logs: {log_dir}   (tensorboard --logdir {log_dir})")
-        if trainer.checkpoint_callback is not None and getattr(
-            trainer.checkpoint_callback, "best_model_path", ""
-        ):
-            lines.append(f"  checkpoint: {trainer.checkpoint_callback.best_model_path}")
+        best = getattr(trainer.checkpoint_callback, "best_model_path", "")  # a ModelCheckpoint's
+        if best:
+            lines.append(f"  checkpoint: {best}")
         print("\n".join(lines), flush=True)

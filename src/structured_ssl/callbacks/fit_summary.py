@@ -53,6 +53,11 @@ def linear_test_accuracy(
         return float((classifier(embed(test_x)).argmax(1) == test_y).float().mean())
 
 
+def _datamodule(trainer: L.Trainer) -> Any:
+    """The trainer's data module: Lightning sets ``trainer.datamodule`` at run time (undeclared)."""
+    return getattr(trainer, "datamodule", None)
+
+
 def split_tensors(
     datamodule: Any, name: str, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -70,8 +75,10 @@ def split_tensors(
 
 def random_backbone(module: L.LightningModule, seed: int) -> L.LightningModule:
     """The paper's Frozen reference for ``module``: the same encoder settings, untrained."""
-    from structured_ssl.methods import Frozen
+    from structured_ssl.methods import Frozen, SSLMethod
 
+    if not isinstance(module, SSLMethod):
+        raise TypeError(f"random_backbone needs an SSLMethod, got {type(module).__name__}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         frozen = Frozen(
@@ -128,7 +135,7 @@ def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
 def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
     """Fit ``twin`` on the run's data for the run's epochs and batches; its step seconds."""
     clock = StepClock()
-    datamodule = trainer.datamodule
+    datamodule = _datamodule(trainer)
     fitter = L.Trainer(
         max_epochs=trainer.max_epochs, limit_train_batches=trainer.limit_train_batches, limit_val_batches=0,
         num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -168,8 +175,8 @@ class FitSummary(L.Callback):
         self.clock.on_train_batch_end(*args)
 
     def results(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, float] | None:
-        train = split_tensors(trainer.datamodule, "train", module.device)
-        test = split_tensors(trainer.datamodule, self.split, module.device)
+        train = split_tensors(_datamodule(trainer), "train", module.device)
+        test = split_tensors(_datamodule(trainer), self.split, module.device)
         if train is None or test is None or not hasattr(module, "embed"):
             return None
         classes = int(getattr(module, "num_classes", 0) or int(train[1].max()) + 1)
@@ -244,7 +251,7 @@ class FitSummary(L.Callback):
         what = type(module).__name__
         if group is not None:
             what += f", {group.plugin.describe()}"
-        size = len(trainer.datamodule.dataset(self.split))
+        size = len(_datamodule(trainer).dataset(self.split))
         rows = [
             (f"this run's encoder ({what})", results["run"]),
             ("the same encoder, untrained (Frozen)", results["frozen"]),

@@ -32,6 +32,7 @@ from structured_ssl.callbacks.online_eval import (
     _subset_indices,
     extract_embeddings,
 )
+from structured_ssl.data.sampling import dataset_size
 
 ACCURACY_TAG = "val/linear_curve_acc"
 SECONDS_TAG = "time/train_seconds"
@@ -87,10 +88,13 @@ class LinearCurve(L.Callback):
         batch = _batch_size(trainer)
         with torch.inference_mode(False):
             x, y, _ = extract_embeddings(
-                pl_module, train, _subset_indices(len(train), self.max_train, self.seed), batch
+                pl_module,
+                train,
+                _subset_indices(dataset_size(train), self.max_train, self.seed),
+                batch,
             )
             classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
-            vx, vy, _ = extract_embeddings(pl_module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
+            vx, vy, _ = extract_embeddings(pl_module, val, torch.arange(dataset_size(val)), batch)
             with torch.no_grad():
                 accuracy = (classifier(vx).argmax(1) == vy).float().mean()
         pl_module.log(ACCURACY_TAG, accuracy, sync_dist=True)

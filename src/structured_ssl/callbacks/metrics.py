@@ -47,6 +47,11 @@ class WeightedKNN(Metric):
     full_state_update = False
     higher_is_better = True
     is_differentiable = False
+    # metric states and buffers, registered in __init__
+    correct: torch.Tensor
+    total: torch.Tensor
+    bank_features: torch.Tensor
+    bank_labels: torch.Tensor
 
     def __init__(
         self,
@@ -194,6 +199,9 @@ def fit_linear_classifier(
 
 
 class _Standardised(nn.Module):
+    mean: torch.Tensor  # registered buffers
+    std: torch.Tensor
+
     def __init__(self, mean: torch.Tensor, std: torch.Tensor, linear: nn.Linear) -> None:
         super().__init__()
         self.register_buffer("mean", mean)

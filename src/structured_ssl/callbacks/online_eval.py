@@ -24,7 +24,8 @@ module's mode is restored afterwards.
 from __future__ import annotations
 
 import random
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -37,6 +38,7 @@ from structured_ssl.callbacks.metrics import (
     WeightedKNN,
     fit_linear_classifier,
 )
+from structured_ssl.data.sampling import dataset_size
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.equivariance import checked_elements, measure
 from structured_ssl.encoders.modes import eval_mode
@@ -75,11 +77,13 @@ def extract_embeddings(
     Images come back on the CPU (thumbnails), embeddings and labels on the device.
     """
     device = module.device
+    # the SSL method's embed(x) -> (B, D) (LightningModule does not declare it)
+    embed = cast(Callable[[torch.Tensor], torch.Tensor], module.embed)
     embeddings, labels, images = [], [], []
     with eval_mode(module):
         for chunk in indices.split(batch_size):
             x, y = _items(dataset, chunk)
-            embeddings.append(module.embed(x.to(device)).float())
+            embeddings.append(embed(x.to(device)).float())
             labels.append(y.to(device))
             if keep_images:
                 images.append(x)
@@ -163,9 +167,9 @@ class OnlineKNN(L.Callback):
             return None
         batch = _batch_size(trainer)
         bank_x, bank_y, _ = extract_embeddings(
-            module, train, _subset_indices(len(train), self.max_train, self.seed), batch
+            module, train, _subset_indices(dataset_size(train), self.max_train, self.seed), batch
         )
-        val_x, val_y, _ = extract_embeddings(module, val, torch.arange(len(val)), batch)  # type: ignore[arg-type]
+        val_x, val_y, _ = extract_embeddings(module, val, torch.arange(dataset_size(val)), batch)
         metric = WeightedKNN(
             bank_x,
             bank_y,
@@ -231,7 +235,7 @@ class TestLinearEval(L.Callback):
     ) -> dict[str, torch.Tensor]:
         """Fit on ``train`` only, then score each of ``tests``: ``{name: accuracy}``."""
         with torch.inference_mode(False):
-            indices = _subset_indices(len(train), self.max_train, self.seed)  # type: ignore[arg-type]
+            indices = _subset_indices(dataset_size(train), self.max_train, self.seed)
             x, y, _ = extract_embeddings(module, train, indices, self.batch_size, keep_images=False)
             self.fitted = fit_linear_classifier(
                 x, y, _num_classes(module, y), l2=self.l2, max_iter=self.max_iter
@@ -241,9 +245,9 @@ class TestLinearEval(L.Callback):
                 tx, ty, _ = extract_embeddings(
                     module,
                     dataset,
-                    torch.arange(len(dataset)),
+                    torch.arange(dataset_size(dataset)),
                     self.batch_size,
-                    keep_images=False,  # type: ignore[arg-type]
+                    keep_images=False,
                 )
                 with torch.no_grad():
                     accuracies[name] = (self.fitted(tx).argmax(1) == ty).float().mean()
@@ -356,8 +360,10 @@ class EmbeddingProjector(L.Callback):
         writer, val = _tensorboard(trainer), _dataset(trainer, "val")
         if writer is None or val is None:
             return
-        indices = torch.arange(min(self.max_samples, len(val)))  # type: ignore[arg-type]
+        indices = torch.arange(min(self.max_samples, dataset_size(val)))
         features, labels, images = extract_embeddings(pl_module, val, indices, _batch_size(trainer))
+        if images is None:  # keep_images (the default) returns them
+            raise RuntimeError("extract_embeddings returned no images")
         writer.add_embedding(
             features.cpu(),
             metadata=[str(int(y)) for y in labels],

@@ -41,8 +41,13 @@ class EncoderSpeed(L.Callback):
         if self._applied:
             return
         encoder = pl_module.encoder
+        if not isinstance(encoder, torch.nn.Module):
+            raise TypeError(
+                f"EncoderSpeed needs a model with an `encoder` module, got {type(encoder).__name__}"
+            )
         if self.memory_format != "contiguous":
-            encoder.to(memory_format=MEMORY_FORMATS[self.memory_format])
+            # Module.to's stub omits memory_format, which Module.to accepts
+            encoder.to(memory_format=MEMORY_FORMATS[self.memory_format])  # type: ignore[call-overload]
         if self.compile:
             encoder.compile()
         self._applied = True

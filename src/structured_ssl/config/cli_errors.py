@@ -146,7 +146,9 @@ def accepted_keys(class_path: str | None, nested: list[str]) -> list[str]:
         except Exception:  # noqa: BLE001 - unresolvable annotations: no suggestion
             return []
         hint = hints.get(part)
-        options = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)] or [hint]
+        options: list[Any] = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)] or [
+            hint
+        ]
         if not dataclasses.is_dataclass(options[0]):
             return []
         target = options[0]
@@ -200,14 +202,14 @@ def one_line(message: str) -> str:
         hint = _did_you_mean(class_path.rsplit(".", 1)[-1], names)
         return f"{key}={class_path!r} is not a class that exists{allowed}{hint}"
     if parsed.expected:
-        allowed = list(dict.fromkeys(w for t in parsed.expected for w in _words(t)))
+        choices = list(dict.fromkeys(w for t in parsed.expected for w in _words(t)))
         value = parsed.value if parsed.value is not None else "?"
-        if all(a.startswith("'") for a in allowed):
-            hint = _did_you_mean(value, [a.strip("'") for a in allowed])
+        if all(a.startswith("'") for a in choices):
+            hint = _did_you_mean(value, [a.strip("'") for a in choices])
             return (
-                f"{parsed.key}={value!r} is not allowed: expected one of {', '.join(allowed)}{hint}"
+                f"{parsed.key}={value!r} is not allowed: expected one of {', '.join(choices)}{hint}"
             )
-        return f"{parsed.key}={value!r} is not allowed: expected {' or '.join(allowed)}"
+        return f"{parsed.key}={value!r} is not allowed: expected {' or '.join(choices)}"
     if leaf:
         return f"{parsed.key}: {leaf}" if parsed.key else leaf
     return " ".join(message.split())

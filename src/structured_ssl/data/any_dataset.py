@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from structured_ssl.data.base import DataInfo, ImageDataModule, pad_images, rotate_images
+from structured_ssl.data.sampling import dataset_size
 
 #: the label of an unlabelled image; the online probe ignores it (see ``SSLMethod.probe_loss``)
 UNLABELLED = -1
@@ -111,7 +112,7 @@ class AsImages(Dataset):
         )
 
     def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
+        return dataset_size(self.dataset)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image, label = split_item(self.dataset[index])
@@ -179,9 +180,9 @@ class DatasetDataModule(ImageDataModule):
             )
         if not 0.0 < test_fraction < 1.0:
             raise ValueError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
-        if len(train) < 1:  # type: ignore[arg-type]
+        if dataset_size(train, "data.train") < 1:
             raise ValueError("data.train holds no images")
-        self.sources = {"train": train, "val": val, "test": test}
+        self.sources: dict[str, Dataset | None] = {"train": train, "val": val, "test": test}
         self.image_size_, self.resize_to, self.test_fraction = image_size, resize_to, test_fraction
         first_image, first_label = split_item(train[0])
         self.labelled = first_label != UNLABELLED
@@ -205,12 +206,21 @@ class DatasetDataModule(ImageDataModule):
         )
 
     def _count_classes(self) -> int:
-        train = self.sources["train"]
+        train = self._train_source
         targets = getattr(train, "targets", None)
         labels = (
-            targets if targets is not None else [split_item(train[i])[1] for i in range(len(train))]
-        )  # type: ignore[arg-type]
+            targets
+            if targets is not None
+            else [split_item(train[i])[1] for i in range(dataset_size(train))]
+        )
         return int(torch.as_tensor(list(labels)).max()) + 1
+
+    @property
+    def _train_source(self) -> Dataset:
+        train = self.sources["train"]
+        if train is None:  # set from the required ``train`` argument
+            raise ValueError(f"{type(self).__name__} has no train Dataset")
+        return train
 
     def load_arrays(self) -> Any:
         raise NotImplementedError("DatasetDataModule serves its datasets lazily (see setup)")
@@ -223,21 +233,23 @@ class DatasetDataModule(ImageDataModule):
         view = lambda d, angles=None: AsImages(  # noqa: E731
             d, self.channels_, self.resize_to, self.image_size_, angles
         )  # noqa: E731
-        train, val, test = self.sources["train"], self.sources["val"], self.sources["test"]
+        train, val, test = self._train_source, self.sources["val"], self.sources["test"]
         if not self.labelled:  # pretraining only: every image trains
             self._datasets = {"train": view(self._subset(train, generator))}
             return
         if test is None:
             order = torch.randperm(
-                len(train), generator=torch.Generator().manual_seed(self.seed + 1)
-            ).tolist()  # type: ignore[arg-type]
+                dataset_size(train), generator=torch.Generator().manual_seed(self.seed + 1)
+            ).tolist()
             n_test = max(1, int(round(self.test_fraction * len(order))))
             train, test = Subset(train, order[n_test:]), Subset(train, order[:n_test])
         if val is None:
-            order = torch.randperm(len(train), generator=generator).tolist()  # type: ignore[arg-type]
+            order = torch.randperm(dataset_size(train), generator=generator).tolist()
             n_val = max(1, int(round(self.val_fraction * len(order))))
             train, val = Subset(train, order[n_val:]), Subset(train, order[:n_val])
-        angles = (torch.rand(len(test), generator=generator) * 2 - 1) * self.rotated_test_max_angle  # type: ignore[arg-type]
+        angles = (
+            torch.rand(dataset_size(test), generator=generator) * 2 - 1
+        ) * self.rotated_test_max_angle
         self._datasets = {
             "train": view(self._subset(train, generator)),
             "val": view(val),
@@ -248,9 +260,8 @@ class DatasetDataModule(ImageDataModule):
     def _subset(self, train: Dataset, generator: torch.Generator) -> Dataset:
         if self.train_subset is None:
             return train
-        return Subset(
-            train, torch.randperm(len(train), generator=generator)[: self.train_subset].tolist()
-        )  # type: ignore[arg-type]
+        order = torch.randperm(dataset_size(train), generator=generator)
+        return Subset(train, order[: self.train_subset].tolist())
 
     def val_dataloader(self) -> Any:
         return self._loader("val", shuffle=False) if self.labelled else []

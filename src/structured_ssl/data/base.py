@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from structured_ssl.data.sampling import EpochSampler, ResumableDataLoader
+from structured_ssl.data.sampling import EpochSampler, ResumableDataLoader, dataset_size
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class ImageDataModule(L.LightningDataModule):
         self.rotated_test_max_angle = rotated_test_max_angle
         self.train_subset = train_subset
         self.device_resident = bool(device_resident)
-        self._datasets: dict[str, TensorDataset] | None = None
+        self._datasets: dict[str, Dataset] | None = None
 
     # ----------------------------------------------------------------- to implement
     def load_arrays(self) -> Splits:
@@ -196,7 +196,7 @@ class ImageDataModule(L.LightningDataModule):
             "test_rotated": TensorDataset(rotated_x, test_y),
         }
 
-    def dataset(self, name: str) -> TensorDataset:
+    def dataset(self, name: str) -> Dataset:
         """One split by name: train, val, test or test_rotated."""
         self.setup()
         assert self._datasets is not None
@@ -225,7 +225,7 @@ class ImageDataModule(L.LightningDataModule):
             (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         )
         # drop_last: contrastive losses and batch norms need full, equal batches on every rank.
-        drop = len(dataset) >= self.batch_size * replicas
+        drop = dataset_size(dataset, "data.train") >= self.batch_size * replicas
         sampler = EpochSampler(
             dataset, num_replicas=replicas, rank=rank, seed=self.seed, drop_last=drop
         )
@@ -233,6 +233,11 @@ class ImageDataModule(L.LightningDataModule):
             from structured_ssl.data.device_loader import DeviceBatches
 
             device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            if not isinstance(dataset, TensorDataset):
+                raise ValueError(
+                    f"data.device_resident needs in-memory tensors; {type(self).__name__} serves "
+                    f"a {type(dataset).__name__}"
+                )
             images, labels = dataset.tensors
             return DeviceBatches(
                 images,

@@ -23,6 +23,8 @@ class DeviceBatches(ResumablePosition):
     """An iterable of ``(images, labels)`` batches on ``device``; Lightning sets its sampler's
     epoch (``.sampler.set_epoch``) and saves / restores its position (``state_dict``)."""
 
+    batch_size: int  # always set here (a DataLoader's may be None)
+
     def __init__(
         self,
         images: torch.Tensor,

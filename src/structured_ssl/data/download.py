@@ -19,7 +19,10 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +153,8 @@ def fetch_file(
 
 
 def cached_arrays(
-    cache: Path, fingerprint: str, build: Callable[[], dict[str, object]]
-) -> dict[str, object]:
+    cache: Path, fingerprint: str, build: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Load arrays from the ``.npz`` ``cache`` if its fingerprint matches, else build and save.
 
     The cache is written atomically; if the directory is read-only the arrays are simply

@@ -201,7 +201,7 @@ def load_mnist_rot(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarra
     """
     path = find_mnist_rot(root, train)
 
-    def build() -> dict[str, object]:
+    def build() -> dict[str, np.ndarray]:
         images, labels = read_amat(path)
         return {"images": images, "labels": labels}
 

@@ -7,12 +7,22 @@ run skips to (:class:`ResumablePosition`), used by the DataLoader path
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sized
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+
+def dataset_size(dataset: Dataset, name: str = "dataset") -> int:
+    """``len(dataset)``: map-style datasets define it, ``Dataset`` itself does not (TypeError,
+    as ``len`` raises, when it is missing)."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(
+            f"{name} ({type(dataset).__name__}) has no len(); a sized Dataset is needed"
+        )
+    return len(dataset)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -59,7 +69,7 @@ class EpochSampler(DistributedSampler):
     def order(self) -> torch.Tensor:
         """This rank's remaining indices of the current epoch, as a tensor (what ``__iter__`` yields)."""
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        indices = torch.randperm(len(self.dataset), generator=generator)  # type: ignore[arg-type]
+        indices = torch.randperm(dataset_size(self.dataset), generator=generator)
         if self.total_size > len(indices):  # pad (not drop_last) so every rank gets num_samples
             indices = indices.repeat(math.ceil(self.total_size / len(indices)))
         indices = indices[: self.total_size][self.rank :: self.num_replicas]
@@ -80,10 +90,14 @@ class ResumablePosition:
     epoch_batches: Callable[[], float] | None
     batches_done: int
 
+    if TYPE_CHECKING:  # the loader's own (declared here only for the type checker)
+
+        def __len__(self) -> int: ...
+
     def state_dict(self) -> dict[str, int]:
         sampler: EpochSampler = self.sampler
-        per_epoch = self.epoch_batches() if self.epoch_batches is not None else len(self)  # type: ignore[arg-type]
-        if self.batches_done >= min(per_epoch, len(self)):  # type: ignore[arg-type]
+        per_epoch = self.epoch_batches() if self.epoch_batches is not None else len(self)
+        if self.batches_done >= min(per_epoch, len(self)):
             return {"epoch": sampler.epoch + 1, "batches": 0}
         return {"epoch": sampler.epoch, "batches": self.batches_done}
 
@@ -120,14 +134,19 @@ class ResumableDataLoader(ResumablePosition, DataLoader):
         self.epoch_batches = epoch_batches
         self.batches_done = 0  # batches of the current epoch handed to the training loop
 
-    def __iter__(self) -> Iterator[Any]:
-        sampler: EpochSampler = self.sampler  # type: ignore[assignment]
+    # a generator over the parent's iterator, not DataLoader's ``_BaseDataLoaderIter``
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        sampler: EpochSampler = self.sampler
         if self.generator is not None:  # worker seeds per (seed, epoch) too, not per process start
             self.generator.manual_seed(epoch_seed(sampler.seed, sampler.epoch) + 1)
         started = False
         for batch in super().__iter__():
             if not started:  # the sampler has started drawing: it knows what it skipped
-                self.batches_done = sampler.started_at // self.batch_size  # type: ignore[operator]
+                if self.batch_size is None:
+                    raise ValueError(
+                        "ResumableDataLoader counts its position in batches: give batch_size"
+                    )
+                self.batches_done = sampler.started_at // self.batch_size
                 started = True
             self.batches_done += 1
             yield batch

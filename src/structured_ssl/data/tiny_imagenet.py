@@ -100,7 +100,7 @@ def _fingerprint(folder: Path, items: list[tuple[Path, int]]) -> str:
     return digest.hexdigest()
 
 
-def _decode(items: list[tuple[Path, int]]) -> dict[str, object]:
+def _decode(items: list[tuple[Path, int]]) -> dict[str, np.ndarray]:
     """Decode every image; one that is not a 64x64 image is refused by its header, before its
     pixels are decompressed (a decompression bomb never gets to allocate its pixels)."""
     from PIL import Image

@@ -15,7 +15,7 @@ so an encoder checks itself the way escnn's modules do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import torch
 from torch import nn
@@ -83,7 +83,9 @@ class LiftedEncoder(nn.Module):
     def invariant_dim(self) -> int:
         """Width D of :meth:`invariant` (the probe's input)."""
         readout = self._modules.get("readout")
-        return int(readout.out_dim) if readout is not None else self.out_channels
+        if readout is None:
+            return self.out_channels
+        return int(cast(int, readout.out_dim))  # an attribute of the read-out modules
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         """The map the fiber sampler reads: ``(B, C, *grid)``.

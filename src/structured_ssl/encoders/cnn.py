@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,17 @@ from structured_ssl.encoders.base import (
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
+
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PADDING_MODES: tuple[PaddingMode, ...] = get_args(PaddingMode)
+
+
+def padding_mode_of(mode: str) -> PaddingMode:
+    """``mode`` as one of nn.Conv2d's padding modes (ValueError otherwise, as Conv2d raises)."""
+    for known in PADDING_MODES:
+        if mode == known:
+            return known
+    raise ValueError(f"padding_mode={mode!r}; expected one of {list(PADDING_MODES)}")
 
 
 def conv_stack(
@@ -50,7 +61,7 @@ def conv_stack(
                 stride=s,
                 padding=k // 2,
                 bias=False,
-                padding_mode=padding_mode,
+                padding_mode=padding_mode_of(padding_mode),
             ),
             nn.BatchNorm2d(int(width)),
             nn.ReLU(inplace=True),

@@ -30,7 +30,7 @@ from structured_ssl.encoders.modes import eval_mode
 class ElementError:
     """The three errors for one group element (see the module docstring)."""
 
-    element: Element
+    element: tuple[float, ...]  # the element's indices (SO(2): its angle in radians)
     lifted: float
     fiber: float
     baseline: float

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -109,7 +109,7 @@ class PaperEncoder(LiftedEncoder):
         super().__init__()
         self.group = group
         self.padding_mode = padding_mode
-        options = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
+        options: dict[str, Any] = {"rotation_conv": rotation_conv, "padding_mode": padding_mode}
         if architecture == "paper_mnist":
             first, second, third = (
                 group.plugin.paper_mnist_effective_sizes
@@ -184,6 +184,7 @@ def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -
         raise ValueError(
             f"encoder.rotation_conv={rotation_conv!r}; expected one of {list(ROTATION_CONVS)}"
         )
+    conv: RotationConv = "escnn" if rotation_conv == "escnn" else "sesn_copies"
     if spec.structured:
         group.plugin.check_paper_settings(rotation_conv)  # before any layer is built
         whole = group.plugin.build_whole_encoder(
@@ -191,12 +192,13 @@ def build_paper_encoder(spec, group: Group, in_channels: int, image_size: int) -
         )  # e.g. scale's input lift
         if whole is not None:
             return whole
-        return PaperEncoder(in_channels, group, spec.architecture, rotation_conv, spec.padding_mode)
+        return PaperEncoder(in_channels, group, spec.architecture, conv, spec.padding_mode)
     if not group.has_group_axis:
         # Table 2: MLP (input, 1024, 2048), output read as 16 fake fibers of 128 (a 4x4 grid)
         return UnstructuredMLP(
             in_channels, group, image_size, out_channels=128, grid=4, hidden=(1024,)
         )
+    twin: UnstructuredCNN | PaperResNetTwin
     if spec.architecture == "paper_mnist":
         # Table 2: the same 3-conv CNN with a |G| times wider last conv read as a fake group axis
         twin = UnstructuredCNN(

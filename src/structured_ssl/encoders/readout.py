@@ -73,6 +73,8 @@ class ConvReadout(nn.Module):
     """The paper's MNIST read-out: group-slice conv (k7, effective 3, stride 2, no padding),
     BN, ReLU, max over the group axis, mean over space -> ``(B, out_dim)``."""
 
+    basis: torch.Tensor  # registered buffer (F, k, k)
+
     def __init__(self, group: Group, in_channels: int, out_dim: int, map_size: int) -> None:
         super().__init__()
         kernel = min(HEAD_KERNEL, map_size if map_size % 2 else map_size - 1)

@@ -81,6 +81,8 @@ def element_ops(group: Group) -> tuple[Rot90Op, ...]:
 class _Rot90Base(nn.Module):
     """A filter bank ``psi`` on the SESN basis, and its copies ``T_g psi`` for every g."""
 
+    basis: torch.Tensor  # registered buffer (|G|, F, k, k)
+
     def __init__(
         self,
         group: Group,

@@ -108,7 +108,7 @@ class ScaleAction:
         targets, _ = self._targets_sources(g, z.device)
         if not self.maps_zoom:
             return z[:, :, targets]
-        mask = footprint_mask(tuple(z.shape[-2:]), self.zoom_factor(g), z.device).to(z.dtype)
+        mask = footprint_mask((z.shape[-2], z.shape[-1]), self.zoom_factor(g), z.device).to(z.dtype)
         return z[:, :, targets] * mask
 
     # ----------------------------------------------------------------- pooled fibers

@@ -110,6 +110,8 @@ def _init_weight(shape: tuple[int, ...]) -> nn.Parameter:
 class _SteerableBase(nn.Module):
     """Shared state of the two layers: the fixed basis buffer and the conv settings."""
 
+    basis: torch.Tensor  # registered buffer (F, S, k, k)
+
     def __init__(
         self,
         in_channels: int,

@@ -123,7 +123,7 @@ def warp_rotation(
     offset = c - (linear @ c)
     matrices = torch.cat([linear, offset.unsqueeze(-1)], dim=-1).to(x.dtype)
     return KT.warp_affine(
-        x, matrices, dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros"
+        x, matrices, dsize=(x.shape[-2], x.shape[-1]), mode="bilinear", padding_mode="zeros"
     )
 
 

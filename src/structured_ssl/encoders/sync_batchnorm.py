@@ -44,13 +44,13 @@ class _AllReduceSum(torch.autograd.Function):
     """Sum over processes; the backward sums the gradients too (each rank's loss uses the sum)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         x = x.clone()
         dist.all_reduce(x)
         return x
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.clone()
         dist.all_reduce(grad)
         return grad
@@ -83,7 +83,12 @@ class GlobalBatchNorm(_BatchNorm):
         total = moments[-1]
         mean = moments[:channels] / total
         var = moments[channels : 2 * channels] / total - mean * mean
-        if self.track_running_stats and self.running_mean is not None:
+        if (
+            self.track_running_stats
+            and self.running_mean is not None
+            and self.running_var is not None  # registered with running_mean (_NormBase)
+            and self.num_batches_tracked is not None
+        ):
             with torch.no_grad():
                 momentum = self.momentum if self.momentum is not None else 0.1
                 unbiased = var * total / (total - 1).clamp_min(1)
@@ -110,7 +115,8 @@ def to_sync(bn: nn.Module) -> nn.Module:
     sync = cls(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
     sync.load_state_dict(bn.state_dict())
     sync.train(bn.training)
-    sync._original_class = type(bn)  # type: ignore[attr-defined]
+    # Module.__setattr__ is typed for tensors and modules; a plain value is stored as is
+    sync._original_class = type(bn)  # type: ignore[assignment]
     return sync
 
 

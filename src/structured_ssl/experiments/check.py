@@ -272,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     if args.images < 1:
         parser.error(f"--images={args.images} must be >= 1")
-    jobs = (
+    jobs: Sequence[tuple[list[str], list[str], str | None]] = (
         cell_jobs(args)
         if args.cells is not None
         else (

@@ -130,11 +130,10 @@ class MetricsRecorder(L.Callback):
         )
         checkpoints = {"final": str(save_final_checkpoint(trainer, pl_module, final))}
         callback = trainer.checkpoint_callback
-        if callback is not None:
-            if getattr(callback, "last_model_path", ""):
-                checkpoints["last"] = callback.last_model_path
-            if getattr(callback, "best_model_path", ""):
-                checkpoints["best"] = callback.best_model_path
+        for key in ("last", "best"):  # a ModelCheckpoint's paths ("" until it saves)
+            path = getattr(callback, f"{key}_model_path", "")
+            if path:
+                checkpoints[key] = path
         best_score = getattr(callback, "best_model_score", None) if callback is not None else None
         fit = scalar_metrics(trainer.callback_metrics)
         if best_score is not None:
@@ -181,7 +180,7 @@ def model_facts(module: L.LightningModule) -> dict[str, Any]:
         ("pairs", "pair_sampling"),
     ):
         value = getattr(module, attribute, None)
-        if value is not None and dataclasses.is_dataclass(value):
+        if value is not None and dataclasses.is_dataclass(value) and not isinstance(value, type):
             facts[name] = dataclasses.asdict(value)
     grid = getattr(module, "grid", None)
     if grid is not None:

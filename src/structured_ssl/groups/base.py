@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from structured_ssl.encoders.base import LiftedEncoder
     from structured_ssl.encoders.bounds import EquivarianceBound
     from structured_ssl.groups.spec import Group
 
@@ -222,11 +223,13 @@ class GroupPlugin:
         padding_mode: str,
         kernels: tuple[int, ...],
         strides: tuple[int, ...],
-    ) -> nn.Module:
+    ) -> LiftedEncoder:
         """The structured ``small`` encoder (a LiftedEncoder)."""
         raise NotImplementedError
 
-    def build_whole_encoder(self, spec: Any, in_channels: int, image_size: int) -> nn.Module | None:
+    def build_whole_encoder(
+        self, spec: Any, in_channels: int, image_size: int
+    ) -> LiftedEncoder | None:
         """A structured encoder this group builds whole for ``spec`` (an ``EncoderSpec``), not
         layer by layer (scale's input lift); None: the layer-wise route (``build_small`` /
         ``paper_conv``)."""

@@ -21,7 +21,8 @@ from structured_ssl.groups.base import Element, GroupPlugin
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+
+    from structured_ssl.encoders.base import LiftedEncoder
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
 CELL_PIXELS = 4
@@ -57,7 +58,7 @@ class RotoTranslation(GroupPlugin):
             "group.kind='roto_translation' has no structure-free twin here (encoder.structured: false is not supported)"
         )
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
         if padding_mode != "circular":
             raise ValueError(
                 f"encoder.padding_mode={padding_mode!r}: group.kind='roto_translation' needs 'circular' "

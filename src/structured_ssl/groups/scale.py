@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from structured_ssl.encoders.base import LiftedEncoder
     from structured_ssl.encoders.bounds import EquivarianceBound
 
 #: the zooms (in scale steps) a scale bound is stated for.
@@ -79,7 +80,7 @@ class Scale(GroupPlugin):
         return SCALE
 
     # ----------------------------------------------------------------- layers
-    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> nn.Module | None:
+    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
         """The default scale encoder lifts its INPUT: one plain network (the architecture's
         translation form) on the image zoomed to each scale (``encoders/scale_pyramid.py``);
         ``encoder.scale_lifting: sesn`` takes the SESN layer route instead."""
@@ -115,7 +116,7 @@ class Scale(GroupPlugin):
 
         return ScaleAction(self.spec, maps_zoom=(spec.scale_lifting or "input") != "input")
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
         from structured_ssl.encoders.scale import ScaleEncoder
 
         return ScaleEncoder(

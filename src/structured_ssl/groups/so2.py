@@ -17,18 +17,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from structured_ssl.encoders.bounds import EXACT, EquivarianceBound
 from structured_ssl.groups.base import Element, GroupPlugin
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
+
+    from structured_ssl.encoders.base import LiftedEncoder
 
 #: Angles (radians) the check command measures besides the quarter turns: none is a multiple
 #: of 90 degrees, so the input rotation interpolates.
 ARBITRARY_ANGLES: tuple[float, ...] = (0.3, 1.0, 2.5)
+
+
+def _angle_element(angle: float) -> Element:
+    """SO(2)'s element ``(angle,)`` in radians. The shared :data:`Element` alias is the discrete
+    groups' index tuple; SO(2)'s encoder and bound read the one entry as a float angle."""
+    return cast(Element, (angle,))
 
 
 @dataclass(frozen=True)
@@ -96,13 +103,13 @@ class SO2(GroupPlugin):
         return (self.size,)
 
     def exact_input_elements(self) -> list[Element]:
-        return [(q * math.pi / 2,) for q in range(4)]
+        return [_angle_element(q * math.pi / 2) for q in range(4)]
 
     def probe_only_elements(self) -> list[Element]:
         """Angles the ``check`` command adds on :meth:`probe_images` (smooth content): their bound
         is an interpolation bound, which sharp training images (what the online monitor sees)
         do not meet; the monitor checks the exact quarter turns."""
-        return [(a,) for a in ARBITRARY_ANGLES]
+        return [_angle_element(a) for a in ARBITRARY_ANGLES]
 
     def equivariance_bound(self) -> EquivarianceBound:
         return SO2_BOUND
@@ -125,7 +132,7 @@ class SO2(GroupPlugin):
 
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
         from structured_ssl.encoders.so2 import SO2Encoder
 
         return SO2Encoder(
@@ -144,11 +151,9 @@ class SO2(GroupPlugin):
         )
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
-        from structured_ssl.groups.rotation import RotationFamily
+        from structured_ssl.groups.rotation import check_rotation_image_size
 
-        RotationFamily.check_image_size(
-            self, spec, image_size
-        )  # quarter turns: the sizes C_N needs
+        check_rotation_image_size(self.kind, spec, image_size)  # quarter turns: the sizes C_N needs
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:

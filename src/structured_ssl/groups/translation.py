@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from structured_ssl.encoders.base import LiftedEncoder
+
 
 class Translation(GroupPlugin):
     """Z^2 on the feature grid."""
@@ -38,7 +40,7 @@ class Translation(GroupPlugin):
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z[:, :, 0]
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> nn.Module:
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
         from structured_ssl.encoders.cnn import TranslationCNN
 
         return TranslationCNN(in_channels, self.spec, widths, kernels, strides, padding_mode)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import lightning as L
 import torch
@@ -152,17 +152,17 @@ class SSLMethod(L.LightningModule):
         self.predictor: nn.Module | None = None
         self.target: nn.ModuleDict | None = None
         if self.uses_pairs:
-            self.projector = projection_head(
+            self.projector = head = projection_head(
                 tuple(projector), self.pair_dim(), self.loss_fn.head_final_batchnorm
             )
-        if self.uses_pairs and self.loss_fn.needs_target:
-            self.predictor = projection_head(
-                tuple(predictor) + (projector[-1],), projector[-1], final_batchnorm=False
-            )
-            self.target = nn.ModuleDict(
-                {"encoder": copy.deepcopy(self.encoder), "projector": copy.deepcopy(self.projector)}
-            )
-            self.target.requires_grad_(False)
+            if self.loss_fn.needs_target:
+                self.predictor = projection_head(
+                    tuple(predictor) + (projector[-1],), projector[-1], final_batchnorm=False
+                )
+                self.target = nn.ModuleDict(
+                    {"encoder": copy.deepcopy(self.encoder), "projector": copy.deepcopy(head)}
+                )
+                self.target.requires_grad_(False)
         self.ema_momentum = ema_momentum
         # BatchNorm without affine before the linear layer (as MAE's probe): the probe then
         # does not depend on the feature scale, which drifts while the encoder trains.
@@ -235,14 +235,15 @@ class SSLMethod(L.LightningModule):
         """The loss terms for one un-augmented batch, and the invariant embedding."""
         views = self.make_views(x, draws if draws is not None else StepDraws.from_global_rng())
         pairs = self.read_pairs(views, self.encoder)
-        h1, h2 = self.projector(pairs.first), self.projector(pairs.second)
+        projector = self.projector
+        if projector is None:
+            raise RuntimeError(f"{type(self).__name__} trains without pairs: it has no projector")
+        h1, h2 = projector(pairs.first), projector(pairs.second)
         if self.target is None:
             terms = self.loss_fn(h1, h2)
             if pairs.auxiliary is not None:
                 weight = pairs.auxiliary_weight
-                extra = self.loss_fn(
-                    self.projector(pairs.auxiliary[0]), self.projector(pairs.auxiliary[1])
-                )
+                extra = self.loss_fn(projector(pairs.auxiliary[0]), projector(pairs.auxiliary[1]))
                 terms = {
                     **terms,
                     "loss": (1 - weight) * terms["loss"] + weight * extra["loss"],
@@ -289,7 +290,7 @@ class SSLMethod(L.LightningModule):
 
     def update_target(self) -> None:
         """BYOL's EMA of the online encoder and projector into the target network."""
-        if self.target is None:
+        if self.target is None or self.projector is None:  # the target exists with a projector
             return
         momentum = momentum_at(
             self.global_step, self.trainer.estimated_stepping_batches, base=self.ema_momentum
@@ -327,7 +328,7 @@ class SSLMethod(L.LightningModule):
     ) -> None:
         x, y = batch
         name = ("test", "test_rotated")[dataloader_idx]
-        metric = self.test_accs[name]
+        metric = cast(MulticlassAccuracy, self.test_accs[name])  # a ModuleDict of accuracies
         metric.update(self.probe(self.embed(x)), y)
         self.log(f"{name}/probe_acc", metric, add_dataloader_idx=False)
 

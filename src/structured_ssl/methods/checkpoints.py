@@ -170,7 +170,7 @@ def merge_ckpt_hparams_safely(cli: Any, merge: Callable[[], None]) -> None:
     subcommand = cli.config.get("subcommand")
     stage = cli.config.get(subcommand) if subcommand else None
     path = stage.get("ckpt_path") if stage is not None else None
-    if not path or not Path(str(path)).is_file():
+    if stage is None or not path or not Path(str(path)).is_file():
         return merge()
     before = {flag: _model_arg(stage, flag) for flag in TRUST_FLAGS}
     with allowed_project_types():

@@ -21,11 +21,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
@@ -100,7 +101,7 @@ def pretrained_class(hparams: dict[str, Any]) -> str:
     return name
 
 
-def _as_setting(cls: type, value: Any) -> Any:
+def _as_setting(cls: type[Any], value: Any) -> Any:
     """A setting from a checkpoint: the dataclass itself (models built in Python) or its plain
     dict (LightningCLI checkpoints), lists back to tuples."""
     if value is None:
@@ -268,8 +269,9 @@ class LinearEval(SSLMethod):
     ) -> None:
         x, y = batch
         name = ("test", "test_rotated")[dataloader_idx]
-        self.test_accs[name].update(self(x), y)
-        self.log(f"{name}/linear_acc", self.test_accs[name], add_dataloader_idx=False)
+        metric = cast(MulticlassAccuracy, self.test_accs[name])  # a ModuleDict of accuracies
+        metric.update(self(x), y)
+        self.log(f"{name}/linear_acc", metric, add_dataloader_idx=False)
 
     def predict_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
@@ -283,9 +285,9 @@ class LinearEval(SSLMethod):
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.SGD(
             [{"params": list(self.probe.parameters()), "name": "probe"}],
-            lr=self.hparams.lr,
-            momentum=self.hparams.momentum,
-            weight_decay=self.hparams.weight_decay,
+            lr=self.hparams["lr"],
+            momentum=self.hparams["momentum"],
+            weight_decay=self.hparams["weight_decay"],
         )
         total = self.trainer.estimated_stepping_batches
         if total == float("inf"):

@@ -36,6 +36,13 @@ OPTIMIZERS = ("sgd", "adamw", "lars")
 IMPLEMENTATIONS = ("auto", "loop", "foreach", "fused")
 
 
+def _grad(p: torch.Tensor) -> torch.Tensor:
+    """``p.grad``; the step passes only parameters that have one."""
+    if p.grad is None:
+        raise RuntimeError(f"LARS: a parameter of shape {tuple(p.shape)} has no gradient")
+    return p.grad
+
+
 class LARS(Optimizer):
     """SGD with momentum and a per-parameter trust ratio (You et al. 2017, Algorithm 1).
 
@@ -118,7 +125,7 @@ class LARS(Optimizer):
         instead of a few per tensor, and no host synchronisation (the trust ratios stay on the device)."""
         if not params:
             return
-        grads = [p.grad for p in params]
+        grads = [_grad(p) for p in params]
         updates = (
             torch._foreach_add(grads, params, alpha=weight_decay)
             if weight_decay != 0
@@ -149,7 +156,7 @@ class LARS(Optimizer):
         torch._foreach_sub_(params, [self.state[p]["momentum_buffer"] for p in params])
 
     def _update(self, p: torch.Tensor, group: dict[str, Any]) -> None:
-        g = p.grad
+        g = _grad(p)
         plain_1d = group["exclude_1d"] and p.ndim <= 1
         wd = 0.0 if plain_1d else group["weight_decay"]
         update = g.add(p, alpha=wd) if wd != 0 else g.clone()
@@ -241,9 +248,17 @@ def build_optimizer(
         "foreach": {"foreach": True},
         "fused": {"fused": True},
     }.get(implementation, {})
+    foreach, fused = speed.get("foreach"), speed.get("fused")  # None: torch's default
     if key == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay, **speed)
-    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, **speed)
+        return torch.optim.SGD(
+            groups,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            foreach=foreach,
+            fused=fused,
+        )
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, foreach=foreach, fused=fused)
 
 
 def scaled_lr(

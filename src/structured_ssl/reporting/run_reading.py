@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -139,7 +139,16 @@ def group_label(group: Any, encoder: Any) -> str:
     return label
 
 
-def identity(directory: Path) -> dict[str, str]:
+class RunIdentity(TypedDict):
+    """What :func:`identity` reads of a run (``"-"`` where unknown)."""
+
+    objective: str
+    group: str
+    loss: str
+    seed: str
+
+
+def identity(directory: Path) -> RunIdentity:
     """Objective, group, loss and seed from the run's saved config (or hparams.yaml)."""
     config = read_yaml(directory / "config.yaml")
     model = config.get("model") or {}
@@ -155,7 +164,7 @@ def identity(directory: Path) -> dict[str, str]:
     else:
         loss_name = "NTXent" if args.get("group") is not None else "-"  # SSLMethod's default
     seed = config.get("seed_everything")
-    found = {
+    found: RunIdentity = {
         "objective": objective,
         "group": group_label(args.get("group"), args.get("encoder")),
         "loss": loss_name,

@@ -58,7 +58,11 @@ def affine_about_center(
 def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Apply per-example affine matrices (bilinear, zero fill), keeping the canvas size."""
     return KT.warp_affine(
-        x, matrices.to(x.dtype), dsize=tuple(x.shape[-2:]), mode="bilinear", padding_mode="zeros"
+        x,
+        matrices.to(x.dtype),
+        dsize=(x.shape[-2], x.shape[-1]),
+        mode="bilinear",
+        padding_mode="zeros",
     )
 
 
@@ -67,7 +71,7 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
     batch = x.shape[0]
     zeros = torch.zeros(batch, device=x.device)
     matrices = affine_about_center(
-        tuple(x.shape[-2:]),
+        (x.shape[-2], x.shape[-1]),
         zeros,
         torch.full((batch,), factor, device=x.device),
         zeros,
@@ -138,7 +142,7 @@ class GroupAugmentation(nn.Module):
         angle, scale, flip, shift = self.group.plugin.view_affine(
             elements, jitter, self.max_shift, angle, scale, flip, shift
         )
-        return warp(x, affine_about_center(tuple(x.shape[-2:]), angle, scale, flip, shift))
+        return warp(x, affine_about_center((x.shape[-2], x.shape[-1]), angle, scale, flip, shift))
 
 
 def check_max_shift_fraction(value: float) -> None:

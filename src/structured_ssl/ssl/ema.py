@@ -72,18 +72,18 @@ def ema_update_(
             )
         t.lerp_(o.detach().to(t.dtype), 1.0 - momentum)
     online_buffers = dict(online.named_buffers())
-    for name, t in target.named_buffers():
-        o = online_buffers.get(name)
-        if o is None or (buffers == "keep" and t.is_floating_point()):
+    for name, buf in target.named_buffers():
+        online_buf = online_buffers.get(name)
+        if online_buf is None or (buffers == "keep" and buf.is_floating_point()):
             continue
-        if t.shape != o.shape:
+        if buf.shape != online_buf.shape:
             raise ValueError(
-                f"ema_update_: buffer {name!r} has shape {tuple(t.shape)} in target, {tuple(o.shape)} online"
+                f"ema_update_: buffer {name!r} has shape {tuple(buf.shape)} in target, {tuple(online_buf.shape)} online"
             )
-        if t.is_floating_point() and buffers == "ema":
-            t.lerp_(o.to(t.dtype), 1.0 - momentum)
+        if buf.is_floating_point() and buffers == "ema":
+            buf.lerp_(online_buf.to(buf.dtype), 1.0 - momentum)
         else:
-            t.copy_(o)
+            buf.copy_(online_buf)
     _refresh_eval_caches(target)
 
 

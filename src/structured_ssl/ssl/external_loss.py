@@ -16,6 +16,7 @@ processes itself when asked, e.g. ``gather_distributed: true``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -42,4 +43,8 @@ def as_pair_loss(
     loss: PairLoss | nn.Module | Callable[[Tensor, Tensor], Tensor] | None,
 ) -> PairLoss | None:
     """The library's own losses as they are; any other ``(z0, z1)`` loss wrapped."""
-    return loss if loss is None or isinstance(loss, PairLoss) else ExternalPairLoss(loss)
+    if loss is None or isinstance(loss, PairLoss):
+        return loss
+    # a plain callable works too (the wrapper only calls it); ``nn.Module`` is the annotation
+    # the CLI parses for ``init_args.loss``, so it stays the declared type
+    return ExternalPairLoss(cast(nn.Module, loss))

@@ -72,7 +72,7 @@ class _GatherWithGrad(torch.autograd.Function):
     """all_gather forward; all_reduce(SUM) + own slice backward (works on gloo and NCCL)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.rank = dist.get_rank()
         ctx.rows = x.shape[0]
         x = x.contiguous()
@@ -81,7 +81,7 @@ class _GatherWithGrad(torch.autograd.Function):
         return torch.cat(parts, dim=0)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = ctx.rank * ctx.rows

@@ -356,7 +356,7 @@ class BYOL(PairLoss):
     needs_target = True
     min_global_batch = 1
 
-    def forward(  # type: ignore[override]
+    def forward(
         self, p1: Tensor, p2: Tensor, t1: Tensor | None = None, t2: Tensor | None = None
     ) -> dict[str, Tensor]:
         if t1 is None or t2 is None:

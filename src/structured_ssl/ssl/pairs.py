@@ -164,13 +164,13 @@ def read_bundles(fibers: torch.Tensor, starts: torch.Tensor, grid: FiberGrid) ->
         -1, len(grid.shape)
     )
     # index arithmetic where the draws live (the CPU), then ONE copy without a stream sync
-    here = {"device": starts.device, "non_blocking": True}
-    cells = starts[:, None, :] + offsets[None].to(**here)  # (B, K, ndim)
-    sizes = torch.tensor(grid.shape).to(**here)
+    here = starts.device
+    cells = starts[:, None, :] + offsets[None].to(here, non_blocking=True)  # (B, K, ndim)
+    sizes = torch.tensor(grid.shape).to(here, non_blocking=True)
     if grid.cyclic:
         cells = cells % sizes
     strides = torch.tensor([math.prod(grid.shape[i + 1 :]) for i in range(len(grid.shape))]).to(
-        **here
+        here, non_blocking=True
     )
     flat_index = (cells * strides).sum(-1).to(fibers.device, non_blocking=True)  # (B, K)
     flat = fibers.reshape(batch, channels, -1)
