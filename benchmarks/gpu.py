@@ -210,6 +210,7 @@ def build(
             *extra,
         ]
     )
+
     class BenchmarkCLI(StructuredSSLCLI):
         """No pre-build file check: a cell without its dataset falls back to synthetic images."""
 

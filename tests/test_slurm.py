@@ -18,9 +18,8 @@ of 32 embedded digits, one validation batch.
 from __future__ import annotations
 
 import json
-import re
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
