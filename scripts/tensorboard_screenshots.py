@@ -2,9 +2,12 @@
 
     PYTHONPATH=src .venv/bin/python scripts/tensorboard_screenshots.py [LOGDIR] [--out docs/figures/tensorboard]
 
-Without LOGDIR it first trains one short run on the embedded digits (``fit`` of 2 epochs,
-then ``test`` of its checkpoint, into a temporary directory). TensorBoard listens on
-127.0.0.1 only; Chromium (``apt-get install chromium``) writes one PNG per dashboard.
+Without LOGDIR it first trains one short run on the embedded digits (``fit`` of 3 epochs on
+512 images, logged every step so the curves have points, then ``test`` of its checkpoint, into
+a temporary directory). TensorBoard listens on
+127.0.0.1 only; Chromium (``apt-get install chromium``) writes one PNG per dashboard. Chromium renders
+WebGL in software (SwiftShader): with ``--disable-gpu`` TensorBoard's line charts stay empty
+and only one-point markers are drawn.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = {"scalars": "#timeseries", "hparams": "#hparams", "images": "#images"}
+#: page name -> (URL fragment, window height): Time Series tall enough to show every group header
+PAGES = {
+    "scalars": ("#timeseries", 1800),
+    "hparams": ("#hparams", 1000),
+    "images": ("#images", 1000),
+}
 
 
 def short_run(root: Path) -> None:
@@ -30,8 +38,9 @@ def short_run(root: Path) -> None:
         "--config",
         str(REPO / "configs/default.yaml"),
         f"--trainer.default_root_dir={root}",
-        "--trainer.max_epochs=2",
-        "--data.init_args.train_subset=256",
+        "--trainer.max_epochs=3",
+        "--trainer.log_every_n_steps=1",
+        "--data.init_args.train_subset=512",
         "--trainer.enable_progress_bar=false",
     ]
     main(["fit", *args])
@@ -72,12 +81,14 @@ def main(argv: list[str] | None = None) -> None:
                 break
             except OSError:
                 time.sleep(0.5)
+        time.sleep(10)  # let TensorBoard read the event files: an early page draws no curves
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, fragment in PAGES.items():
+        for name, (fragment, height) in PAGES.items():
             target = out / f"{name}.png"
             subprocess.run(
-                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
+                [browser, "--headless", "--no-sandbox", "--enable-unsafe-swiftshader", "--hide-scrollbars",
+                 f"--window-size=1400,{height}",
                  "--virtual-time-budget=15000", f"--screenshot={target}", f"http://127.0.0.1:{port}/{fragment}"],
                 check=True, capture_output=True, timeout=120,
             )  # fmt: skip

@@ -69,7 +69,7 @@ def test_version_and_help_exit_zero(tmp_path: Path) -> None:
     assert helped.returncode == 0 and "study" in helped.stdout and "predict" in helped.stdout
 
 
-def test_fit_then_test_and_predict_print_no_warning_and_predict_writes_embeddings(
+def test_fit_test_validate_predict_and_check_print_no_warning_and_predict_writes_embeddings(
     tmp_path: Path,
 ) -> None:
     small = [
@@ -93,12 +93,17 @@ def test_fit_then_test_and_predict_print_no_warning_and_predict_writes_embedding
     assert fit.returncode == 0, fit.stderr[-2000:]
     (ckpt,) = tmp_path.glob("runs/*/version_0/checkpoints/last.ckpt")
     assert "Warning" not in fit.stderr and "round-trip" not in fit.stderr, fit.stderr
-    for command in ("test", "predict"):
+    for command in ("test", "validate", "predict"):
         done = run([command, *small, "--ckpt_path", str(ckpt)], tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
         assert "dirpath has changed" not in done.stderr and "Warning" not in done.stderr, (
             done.stderr
         )
+    checked = run(
+        ["check", "--config", "default", "--ckpt_path", str(ckpt), "--images", "2"], tmp_path
+    )
+    assert checked.returncode == 0, checked.stderr[-2000:]
+    assert "Warning" not in checked.stderr and "round-trip" not in checked.stderr, checked.stderr
     (written,) = tmp_path.glob("runs/*/version_*/predictions/embeddings-rank0.pt")
     record = torch.load(written)
     assert record["embeddings"].ndim == 2 and record["embeddings"].dtype == torch.float32

@@ -254,7 +254,7 @@ def test_fit_through_the_cli_on_a_class_folder_evaluates_and_an_unlabelled_one_p
         "train/loss",
         "val/probe_acc",
         "val/equivariance_error",
-        "summary/run_test_linear_acc",
+        "z_summary/run_test_linear_acc",
     } <= set(events.Tags()["scalars"])
     assert "this run's encoder (StructuredSSL, rotation order 8)" in capsys.readouterr().out
 

@@ -4,17 +4,20 @@ One short ``fit`` and then ``test``, ``validate`` and ``predict`` of its checkpo
 through the CLI: all four write into ONE version directory; hyperparameters reach the HParams
 tab (key columns first, final linear accuracy first among metrics) and are not copied into
 scalars; learning rates are logged per named parameter group; the epoch counter is filed under
-``train/``.
+``train/``; TensorBoard's Time Series (tag groups sorted by its own comparator, ported below,
+the first two expanded) opens on the training curves, the one-point end-of-fit accuracies last.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from structured_ssl.callbacks.fit_summary import SUMMARY_GROUP
 from structured_ssl.callbacks.hparams_logging import KEY_HPARAMS, hparams_summaries, metric_columns
 from structured_ssl.callbacks.tb_logging import EPOCH_TAG, checkpoint_run
 from structured_ssl.cli import main
@@ -23,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHORT = [
     "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.log_every_n_steps=1", "--trainer.limit_val_batches=1",  # noqa: E501
     "--trainer.limit_test_batches=1", "--trainer.limit_predict_batches=1", "--trainer.num_sanity_val_steps=0",
-    "--data.init_args.train_subset=64", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+    "--data.init_args.train_subset=256", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
 ]  # fmt: skip
 
 
@@ -50,6 +53,114 @@ def accumulator(directory: Path) -> EventAccumulator:
     return events
 
 
+def _number_end(tag: str, start: int) -> int:
+    """End of the number starting before ``start`` (TensorBoard's natural-sort scanner)."""
+    state, i = "natural", start
+    while i < len(tag):
+        c = tag[i]
+        if state == "natural":
+            if c == ".":
+                state = "real"
+            elif c in "eE":
+                state = "exponent_sign"
+            elif not c.isdigit():
+                break
+        elif state == "real":
+            if c in "eE":
+                state = "exponent_sign"
+            elif not c.isdigit():
+                break
+        elif state == "exponent_sign":
+            if not c.isdigit() and c not in "+-":
+                break
+            state = "exponent"
+        elif not c.isdigit():
+            break
+        i += 1
+    return i
+
+
+def _as_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")  # JavaScript's Number() of e.g. "1e": NaN, compares neither way
+
+
+def compare_tags(a: str, b: str) -> int:
+    """TensorBoard's tag order (``compareTagNames`` in its web app, tensorboard 2.21): numbers
+    compare by value, ``/`` and digits before any other character, others by code point."""
+    i = j = 0
+    while True:
+        if i == len(a):
+            return 0 if j == len(b) else -1
+        if j == len(b):
+            return 1
+        if a[i] in "0123456789" and b[j] in "0123456789":
+            i0, j0 = i, j
+            i, j = _number_end(a, i + 1), _number_end(b, j + 1)
+            x, y = _as_number(a[i0:i]), _as_number(b[j0:j])
+            if x < y:
+                return -1
+            if x > y:
+                return 1
+            continue
+        a_break, b_break = a[i] == "/" or a[i].isdigit(), b[j] == "/" or b[j].isdigit()
+        if a_break and not b_break:
+            return -1
+        if b_break and not a_break:
+            return 1
+        if not a_break and a[i] != b[j]:
+            return -1 if a[i] < b[j] else 1
+        i, j = i + 1, j + 1
+
+
+def timeseries_groups(tags: list[str]) -> list[str]:
+    """Tag groups in the order TensorBoard's Time Series lists them (it expands the first two)."""
+    ordered = sorted(set(tags), key=functools.cmp_to_key(compare_tags))
+    return list(dict.fromkeys(tag.split("/", 1)[0] for tag in ordered))
+
+
+def test_the_ported_tag_order_matches_tensorboards_rules() -> None:
+    assert timeseries_groups(["val/a", "train/loss", "lr-AdamW/encoder"]) == [
+        "lr-AdamW",
+        "train",
+        "val",
+    ]
+    assert sorted(
+        ["step/x", "stepa", "step10", "step9"], key=functools.cmp_to_key(compare_tags)
+    ) == [
+        "step9",
+        "step10",
+        "step/x",
+        "stepa",
+    ], "numbers by value; a digit or '/' before a letter"
+    assert timeseries_groups(["test_rotated/a", "test/b", "summary/c"]) == [
+        "summary",
+        "test",
+        "test_rotated",
+    ]
+
+
+def time_series_tags(events: EventAccumulator) -> list[str]:
+    """The tags Time Series shows with its default filter "All": scalars, images, histograms."""
+    tags = events.Tags()
+    return [*tags["scalars"], *tags["images"], *tags["histograms"]]
+
+
+def test_time_series_opens_on_the_training_curves_and_files_the_fit_summary_last(run: Path) -> None:
+    (version,) = (p for p in run.rglob("version_*") if p.is_dir())
+    fit_events = accumulator(min(version.glob("events.out.tfevents.*")))  # the fit's own file
+    groups = timeseries_groups(time_series_tags(fit_events))
+    assert groups[:2] == ["lr-AdamW", "train"], groups
+    assert len(fit_events.Scalars("train/loss")) >= 2, "the loss is a curve in this run"
+    summary = [t for t in fit_events.Tags()["scalars"] if t.startswith(f"{SUMMARY_GROUP}/")]
+    assert summary and all(len(fit_events.Scalars(t)) == 1 for t in summary), summary
+    assert groups[-1] == SUMMARY_GROUP, groups
+    everything = timeseries_groups(time_series_tags(accumulator(version)))
+    assert everything[-1] == SUMMARY_GROUP and everything[0] == "lr-AdamW", everything
+
+
 def test_test_validate_and_predict_of_a_checkpoint_log_into_the_fit_run(run: Path) -> None:
     versions = sorted(p for p in run.rglob("version_*") if p.is_dir())
     assert len(versions) == 1, [str(v.relative_to(run)) for v in versions]
@@ -73,7 +184,7 @@ def test_hyperparameters_go_to_the_hparams_tab_only(run: Path) -> None:
     assert shown == [name for name in KEY_HPARAMS if name in hparams] == hparams[: len(shown)]
     assert {"objective", "group/kind", "group/order", "loss/class", "data/class"} <= set(shown)
     metrics = [m.name.tag for m in experiment.metric_infos]
-    assert metrics[:2] == ["summary/run_test_linear_acc", "test/linear_acc"]
+    assert metrics[:2] == [f"{SUMMARY_GROUP}/run_test_linear_acc", "test/linear_acc"]
     assert {"val/probe_acc", "test_rotated/probe_acc"} <= set(metrics)
     assert set(metrics[:5]) <= set(scalars), (
         "the first five (shown) columns name scalars the run logged"

@@ -65,14 +65,14 @@ KEY_HPARAMS = ("objective", "group/kind", "group/order", "loss/class", "data/cla
 #: metric columns, in this order (TensorBoard shows the first five): the final linear
 #: accuracies first (at fit end, then from a later ``test``), the online numbers after
 KEY_METRICS = (
-    "summary/run_test_linear_acc",
+    "z_summary/run_test_linear_acc",
     "test/linear_acc",
     "test_rotated/linear_acc",
     "val/probe_acc",
     "val/knn_acc",
     "val/equivariance_error",
-    "summary/frozen_test_linear_acc",
-    "summary/pixels_test_linear_acc",
+    "z_summary/frozen_test_linear_acc",
+    "z_summary/pixels_test_linear_acc",
 )
 
 
