@@ -339,3 +339,36 @@ def test_a_user_allow_list_admits_a_class(monkeypatch) -> None:
     assert not is_allowed("mypkg.MyMethod")
     monkeypatch.setenv("STRUCTURED_SSL_ALLOW_CLASSES", "mypkg.*")
     assert is_allowed("mypkg.MyMethod") and not is_allowed("mypkgx.MyMethod")
+
+
+# ----------------------------------------------------------------------------- found by the fuzz
+AUGMENTATION_SCALE = [
+    f"--config={REPO / p}"
+    for p in (
+        "configs/objectives/augmentation.yaml",
+        "configs/datasets/digits.yaml",
+        "configs/groups/scale.yaml",
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--seed_everything=-1"], "seed_everything=-1 is not allowed: expected an integer from 0"),
+        (["--data.init_args.seed=-3"], "data.init_args.seed=-3 is not allowed"),
+        (["--data.init_args.image_size=null"], "data.init_args.image_size=None is not allowed"),
+        (["--trainer.devices=1000000"], "trainer.devices=1000000 is more than this machine has"),
+        (["--model.init_args.group.order=100"], "group.order=100 is too large"),
+        (["--data.init_args.image_size=4097"], "image_size=4097 is not allowed: expected an image"),
+    ],
+)
+def test_settings_the_config_fuzz_found(flags, expected, tmp_path, capsys, no_model_build) -> None:
+    assert expected in one_line(["--config", DEFAULT, *flags], capsys, tmp_path)
+
+
+def test_a_null_for_a_float_setting_of_the_objective(tmp_path, capsys, no_model_build) -> None:
+    line = one_line(
+        [*AUGMENTATION_SCALE, "--model.init_args.max_shift_fraction=null"], capsys, tmp_path
+    )
+    assert "model.init_args.max_shift_fraction=None is not allowed" in line

@@ -196,7 +196,7 @@ def test_check_writes_the_markdown_table(tmp_path: Path) -> None:
     assert text.count("digits/") == 8  # 2 objectives x 4 groups, each its own row
 
 
-def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
+def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys, monkeypatch) -> None:
     from structured_ssl.cli import main as cli_main
 
     config = cell_of("digits/structured_translation")
@@ -218,6 +218,23 @@ def test_a_trained_checkpoint_is_checked_too(tmp_path: Path, capsys) -> None:
         main([*config, "--ckpt_path", str(tmp_path / "nope.ckpt")])
     assert missing.value.code == 2
     assert "--ckpt_path=" in capsys.readouterr().err
+    # a truncated file and a checkpoint of another group: one line each, before any build
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 3])
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was built before the checkpoint was checked")
+
+    monkeypatch.setattr("structured_ssl.methods.base.build_encoder", never)
+    for cell, path, words in (
+        ("digits/structured_translation", truncated, "not a readable checkpoint"),
+        ("digits/structured_rotation", checkpoint, "model.init_args.group.kind: 'rotation'"),
+    ):
+        with pytest.raises(SystemExit) as refused:
+            main([*cell_of(cell), "--ckpt_path", str(path)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert refused.value.code == 2 and len(err) == 1, err
+        assert err[0].startswith("error: --ckpt_path=") and words in err[0], err
 
 
 def test_cpu_overlay_keeps_the_papers_receptive_field() -> None:

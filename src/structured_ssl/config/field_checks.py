@@ -71,6 +71,8 @@ def in_range(low: float, high: float, high_open: bool = False) -> Callable[[Any]
     )
 
 
+MAX_SEED = 2**32 - 1
+SEED_ALLOWED = "an integer from 0 to 4294967295, or true for a random seed"
 MAX_IMAGE_SIDE = 2048
 IMAGE_SIDE_ALLOWED = f"an image side in pixels from 1 to {MAX_IMAGE_SIDE}"
 
@@ -103,6 +105,10 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("model.init_args.ema_momentum", in_range(0, 1), "a number in [0, 1]"),
     FieldRule("model.init_args.loss.init_args.temperature", positive, "a finite number > 0"),
     FieldRule("data.init_args.num_workers", at_least(0), "an integer >= 0"),
+    # numpy's generators take seeds in [0, 2^32): Lightning refuses others only after parsing,
+    # as a traceback (found by the config fuzz test)
+    FieldRule("seed_everything", lambda v: v is True or in_range(0, MAX_SEED)(v), SEED_ALLOWED),
+    FieldRule("data.init_args.seed", in_range(0, MAX_SEED), "an integer from 0 to 4294967295"),
     # image sides: the pair table and padded canvases grow with side^2 (side 100001 asked for
     # 40 GB inside the model build); 2048 holds any image this library is meant to pretrain on
     FieldRule("data.init_args.image_size", in_range(1, MAX_IMAGE_SIDE), IMAGE_SIDE_ALLOWED),
@@ -239,7 +245,31 @@ def check_data_arguments(config: Any) -> None:
         raise ConfigError(str(error)) from None
 
 
+def check_no_null_where_a_value_is_needed(config: Any) -> None:
+    """``--model.init_args.max_shift_fraction=null``: the parser lets a null through to a
+    setting typed ``float``, and it fails deep inside the class as a TypeError."""
+    import inspect
+
+    for node in ("data", "model"):
+        cls = import_class(str(lookup(config, f"{node}.class_path") or ""))
+        init_args = lookup(config, f"{node}.init_args")
+        if not isinstance(cls, type) or init_args is None:
+            continue
+        given = init_args.as_dict() if hasattr(init_args, "as_dict") else dict(init_args)
+        for name, parameter in inspect.signature(cls).parameters.items():
+            annotation = parameter.annotation
+            if given.get(name, ...) is not None or annotation is inspect.Parameter.empty:
+                continue
+            text = annotation if isinstance(annotation, str) else repr(annotation)
+            if not any(word in text for word in ("None", "Optional", "Any")):
+                raise ConfigError(
+                    f"{node}.init_args.{name}=None is not allowed: expected a value of type "
+                    f"{text} (this setting has no 'unset')"
+                )
+
+
 CONTEXT_RULES: tuple[Callable[[Any], None], ...] = (
+    check_no_null_where_a_value_is_needed,
     check_ckpt_path,
     check_accelerator,
     check_data_files,

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -59,10 +60,14 @@ ONE_CPU_PROCESS = (
 )
 
 
-def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
+def build_model(
+    configs: Sequence[str], overrides: Sequence[str], empty: str, ckpt_path: str | None = None
+):
     """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run).
 
-    The check reads no data: the empty folder ``empty`` stands in for data_dir (no download)."""
+    The check reads no data: the empty folder ``empty`` stands in for data_dir (no download).
+    ``ckpt_path`` is read whole (allow-listed) and compared with the config BEFORE the build: a
+    truncated file or a checkpoint of another group is one line, not a state_dict traceback."""
     import warnings
 
     from structured_ssl.data.base import ImageDataModule
@@ -86,6 +91,11 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
 
         reads_data_files = False
 
+        def parse_arguments(self, parser: Any, args: Any) -> None:
+            super().parse_arguments(parser, args)
+            if ckpt_path:
+                refuse_unusable_checkpoint(ckpt_path, self.config.get("model"))
+
     cli = ModelOnlyCLI(
         SSLMethod,
         ImageDataModule,
@@ -97,6 +107,22 @@ def build_model(configs: Sequence[str], overrides: Sequence[str], empty: str):
         auto_configure_optimizers=False,
     )
     return cli.model, cli.datamodule
+
+
+def refuse_unusable_checkpoint(path: str, model_config: Any) -> None:
+    """Exit 2 with one line unless ``path`` is a complete, allow-listed checkpoint whose model
+    settings are the config's (the same check ``fit --ckpt_path`` runs)."""
+    from structured_ssl.config.field_checks import CheckpointError
+    from structured_ssl.experiments.resume_checks import check_against_config
+
+    if not Path(path).is_file():
+        raise SystemExit(
+            _error(f"--ckpt_path={path!r} is not a file; expected a checkpoint written by fit")
+        )
+    try:
+        check_against_config(path, model_config, "check")
+    except CheckpointError as error:
+        raise SystemExit(_error(f"--{error}")) from None
 
 
 def load_weights(model: torch.nn.Module, path: str) -> None:
@@ -139,7 +165,7 @@ def check_config(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="structured-ssl-check-") as empty:
-        model, data = build_model(configs, overrides, empty)
+        model, data = build_model(configs, overrides, empty, ckpt_path)
     if ckpt_path:
         load_weights(model, ckpt_path)
     encoder = model.encoder

@@ -116,6 +116,11 @@ def refusal(
         f"{key}: {mine!r} in the config, {theirs!r} in the checkpoint"
         for key, mine, theirs in diffs
     )
+    if subcommand == "check":
+        return CheckpointError(
+            f"ckpt_path={path!r} was trained with different model settings than the config asks for "
+            f"({listed}); check it with the config it was trained with (its run's config.yaml)"
+        )
     fresh = (
         "; to start a new run from its weights with this config, pass --init_from instead of --ckpt_path"
         if subcommand == "fit"
