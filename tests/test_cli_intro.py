@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,8 @@ def test_fit_test_validate_predict_and_check_print_no_warning_and_predict_writes
     assert fit.returncode == 0, fit.stderr[-2000:]
     (ckpt,) = tmp_path.glob("runs/*/version_0/checkpoints/last.ckpt")
     assert "Warning" not in fit.stderr and "round-trip" not in fit.stderr, fit.stderr
+    # Lightning prints its warnings as "file.py:LINE: message", without the word Warning
+    assert not re.search(r"\.py:\d+: ", fit.stderr), fit.stderr
     for command in ("test", "validate", "predict"):
         done = run([command, *small, "--ckpt_path", str(ckpt)], tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]

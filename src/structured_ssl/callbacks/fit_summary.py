@@ -31,6 +31,7 @@ import copy
 import inspect
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,12 @@ def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
         loss=copy.deepcopy(module.loss_fn),
     )
     settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-    return AugmentationSSL(**settings)
+    # Lightning warns that a module given to __init__ (the loss copy) would be pickled into
+    # the hyperparameters of a checkpoint; the twin is trained for the table only and never
+    # checkpointed, so that advice does not apply to it (and a user cannot act on it)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Attribute 'loss' is an instance of `nn.Module`")
+        return AugmentationSSL(**settings)
 
 
 def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
