@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-from test_wheel_install import build_wheel
+from test_wheel_install import build_wheel, fit_from_another_folder
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_PAGE = REPO / "docs/guides/install.md"
@@ -133,24 +133,4 @@ def test_documented_route_keeps_the_users_torch_and_installs_no_py3nj(tmp_path: 
     assert escnn_line == "1.0.11 True", "escnn 1.0.11 installed, py3nj not"
     assert Path(package_line).is_relative_to(env_dir), package_line
 
-    fit = subprocess.run(
-        [
-            env_dir / "bin" / "structured-ssl",
-            "fit",
-            "--config",
-            "default",
-            "--trainer.max_epochs=1",
-            "--trainer.limit_train_batches=2",
-            "--trainer.limit_val_batches=1",
-            "--data.init_args.train_subset=256",
-            "--trainer.enable_progress_bar=false",
-            "--trainer.enable_model_summary=false",
-        ],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert fit.returncode == 0, fit.stderr[-3000:]
-    assert list((work / "runs").rglob("last.ckpt")), "the fit wrote its checkpoint under ./runs"
+    fit_from_another_folder(env_dir / "bin" / "structured-ssl", work, env)

@@ -138,9 +138,15 @@ def test_installed_wheel_fits_on_embedded_digits_from_another_directory(tmp_path
         text=True,
     ).stdout
     assert version.strip() == "structured-ssl 0.1.0"
+    fit_from_another_folder(tmp_path / "venv" / "bin" / "structured-ssl", work, env)
+
+
+def fit_from_another_folder(executable: Path, work: Path, env: dict[str, str]) -> None:
+    """A tiny ``fit --config default`` by an installed entry point, run from ``work`` (outside
+    the checkout): it must train and write its checkpoint under ``work/runs``."""
     fit = subprocess.run(
         [
-            tmp_path / "venv" / "bin" / "structured-ssl",
+            executable,
             "fit",
             "--config",
             "default",
