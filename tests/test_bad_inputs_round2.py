@@ -372,3 +372,13 @@ def test_a_null_for_a_float_setting_of_the_objective(tmp_path, capsys, no_model_
         [*AUGMENTATION_SCALE, "--model.init_args.max_shift_fraction=null"], capsys, tmp_path
     )
     assert "model.init_args.max_shift_fraction=None is not allowed" in line
+
+
+def test_seed_everything_true_and_false_stay_lightnings_own_meanings() -> None:
+    """true draws a random seed, false seeds nothing: the seed bound refuses only numbers."""
+    from structured_ssl.config.field_checks import ConfigError, check_rules
+
+    for allowed in (True, False, 0, 2**32 - 1):
+        check_rules({"seed_everything": allowed})
+    with pytest.raises(ConfigError, match="or false for none"):
+        check_rules({"seed_everything": 2**32})

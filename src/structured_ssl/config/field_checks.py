@@ -72,7 +72,8 @@ def in_range(low: float, high: float, high_open: bool = False) -> Callable[[Any]
 
 
 MAX_SEED = 2**32 - 1
-SEED_ALLOWED = "an integer from 0 to 4294967295, or true for a random seed"
+SEED_RANGE = f"an integer from 0 to {MAX_SEED}"
+SEED_ALLOWED = f"{SEED_RANGE}, true for a random seed, or false for none"
 MAX_IMAGE_SIDE = 2048
 IMAGE_SIDE_ALLOWED = f"an image side of at most {MAX_IMAGE_SIDE} pixels"
 
@@ -112,8 +113,13 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("data.init_args.num_workers", at_least(0), "an integer >= 0"),
     # numpy's generators take seeds in [0, 2^32): Lightning refuses others only after parsing,
     # as a traceback (found by the config fuzz test)
-    FieldRule("seed_everything", lambda v: v is True or in_range(0, MAX_SEED)(v), SEED_ALLOWED),
-    FieldRule("data.init_args.seed", in_range(0, MAX_SEED), "an integer from 0 to 4294967295"),
+    # (LightningCLI's seed_everything also takes true: a random seed, false: no seeding)
+    FieldRule(
+        "seed_everything",
+        lambda v: isinstance(v, bool) or in_range(0, MAX_SEED)(v),
+        SEED_ALLOWED,
+    ),
+    FieldRule("data.init_args.seed", in_range(0, MAX_SEED), SEED_RANGE),
     # image sides: the pair table and padded canvases grow with side^2 (side 100001 asked for
     # 40 GB inside the model build); 2048 holds any image this library is meant to pretrain on
     FieldRule("data.init_args.image_size", image_side, IMAGE_SIDE_ALLOWED),
