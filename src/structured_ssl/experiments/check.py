@@ -63,7 +63,8 @@ ONE_CPU_PROCESS = (
 def build_model(
     configs: Sequence[str], overrides: Sequence[str], empty: str, ckpt_path: str | None = None
 ):
-    """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run).
+    """The LightningModule and DataModule that ``fit --config ...`` would train (no trainer run),
+    and the checkpoint at ``ckpt_path`` (None without one).
 
     The check reads no data: the empty folder ``empty`` stands in for data_dir (no download).
     ``ckpt_path`` is read whole (allow-listed) and compared with the config BEFORE the build: a
@@ -91,10 +92,12 @@ def build_model(
 
         reads_data_files = False
 
+        checkpoint: dict[str, Any] | None = None
+
         def parse_arguments(self, parser: Any, args: Any) -> None:
             super().parse_arguments(parser, args)
             if ckpt_path:
-                refuse_unusable_checkpoint(ckpt_path, self.config.get("model"))
+                self.checkpoint = read_usable_checkpoint(ckpt_path, self.config.get("model"))
 
     cli = ModelOnlyCLI(
         SSLMethod,
@@ -106,12 +109,12 @@ def build_model(
         args=args,
         auto_configure_optimizers=False,
     )
-    return cli.model, cli.datamodule
+    return cli.model, cli.datamodule, cli.checkpoint
 
 
-def refuse_unusable_checkpoint(path: str, model_config: Any) -> None:
-    """Exit 2 with one line unless ``path`` is a complete, allow-listed checkpoint whose model
-    settings are the config's (the same check ``fit --ckpt_path`` runs)."""
+def read_usable_checkpoint(path: str, model_config: Any) -> dict[str, Any]:
+    """The whole checkpoint at ``path``; exit 2 with one line unless it is complete,
+    allow-listed and its model settings are the config's (the check ``fit --ckpt_path`` runs)."""
     from structured_ssl.config.field_checks import CheckpointError
     from structured_ssl.experiments.resume_checks import check_against_config
 
@@ -120,30 +123,17 @@ def refuse_unusable_checkpoint(path: str, model_config: Any) -> None:
             _error(f"--ckpt_path={path!r} is not a file; expected a checkpoint written by fit")
         )
     try:
-        check_against_config(path, model_config, "check")
+        return check_against_config(path, model_config, "check")
     except CheckpointError as error:
         raise SystemExit(_error(f"--{error}")) from None
 
 
-def load_weights(model: torch.nn.Module, path: str) -> None:
-    """Weights of a training checkpoint into ``model`` (tensors only: nothing is unpickled)."""
+def load_weights(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
+    """The weights of a checkpoint :func:`read_usable_checkpoint` read (with the allow-list,
+    on the CPU, its ``state_dict`` present) into ``model``."""
     from structured_ssl.methods.base import drop_escnn_caches
 
-    file = Path(path)
-    if not file.is_file():
-        raise SystemExit(
-            _error(f"--ckpt_path={path!r} is not a file; expected a checkpoint written by fit")
-        )
-    try:
-        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file is one line, not a traceback
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SystemExit(
-            _error(f"--ckpt_path={path!r} could not be read as a weights-only checkpoint: {first}")
-        ) from None
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise SystemExit(_error(f"--ckpt_path={path!r} holds no state_dict"))
+    state = checkpoint["state_dict"]
     drop_escnn_caches(model, state)
     model.load_state_dict(state, strict=True)
 
@@ -165,9 +155,9 @@ def check_config(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="structured-ssl-check-") as empty:
-        model, data = build_model(configs, overrides, empty, ckpt_path)
-    if ckpt_path:
-        load_weights(model, ckpt_path)
+        model, data, checkpoint = build_model(configs, overrides, empty, ckpt_path)
+    if checkpoint is not None:
+        load_weights(model, checkpoint)
     encoder = model.encoder
     # a group may state part of its bound on its own probe content, at elements beyond the
     # exact ones the online monitor checks on any data (SO(2): arbitrary angles, smooth images)
