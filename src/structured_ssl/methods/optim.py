@@ -227,8 +227,9 @@ def build_optimizer(
     groups = list(params_or_groups)
     if not groups:
         raise ValueError(f"build_optimizer({name!r}): no parameters to optimise")
+    # None is torch's default: "auto" already picks foreach on CUDA and the loop on CPU
+    foreach = {"loop": False, "foreach": True}.get(implementation)
     if key == "lars":
-        foreach = {"auto": None, "loop": False, "foreach": True}[implementation]
         return LARS(
             groups,
             lr=lr,
@@ -242,13 +243,7 @@ def build_optimizer(
         {k: v for k, v in g.items() if k != "lars_exclude"} if isinstance(g, dict) else g
         for g in groups
     ]
-    # torch's own "auto" already picks foreach on CUDA and the loop on CPU
-    speed: dict[str, bool] = {
-        "loop": {"foreach": False},
-        "foreach": {"foreach": True},
-        "fused": {"fused": True},
-    }.get(implementation, {})
-    foreach, fused = speed.get("foreach"), speed.get("fused")  # None: torch's default
+    fused = True if implementation == "fused" else None
     if key == "sgd":
         return torch.optim.SGD(
             groups,
