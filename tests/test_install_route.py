@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-from test_wheel_install import build_wheel, fit_from_another_folder
+from test_wheel_install import build_wheel, fit_from_another_folder, site_packages
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_PAGE = REPO / "docs/guides/install.md"
@@ -87,12 +87,7 @@ def test_documented_route_keeps_the_users_torch_and_installs_no_py3nj(tmp_path: 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    own_site = subprocess.run(
-        [python, "-c", "import site; print(site.getsitepackages()[0])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    own_site = site_packages(python)
     torch_version = link_user_torch(tmp_path / "user-torch")
     Path(own_site, "user_torch.pth").write_text(f"{tmp_path / 'user-torch'}\n")
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}

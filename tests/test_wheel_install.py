@@ -43,16 +43,21 @@ def build_wheel(out: Path) -> Path:
     return wheel
 
 
-def fresh_venv(path: Path) -> Path:
-    """A venv without pip whose site-packages also reads this interpreter's installed packages."""
-    venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
-    python = path / "bin" / "python"
-    own = subprocess.run(
+def site_packages(python: Path) -> str:
+    """The site-packages folder of the venv whose interpreter is ``python``."""
+    return subprocess.run(
         [python, "-c", "import site; print(site.getsitepackages()[0])"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def fresh_venv(path: Path) -> Path:
+    """A venv without pip whose site-packages also reads this interpreter's installed packages."""
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(path)
+    python = path / "bin" / "python"
+    own = site_packages(python)
     # a plain path line: the base's packages are importable, but ITS .pth files (the editable
     # install of this checkout) are not run, so `structured_ssl` can only come from the wheel
     Path(own, "zz_base_packages.pth").write_text("\n".join(site.getsitepackages()) + "\n")
