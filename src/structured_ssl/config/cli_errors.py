@@ -228,8 +228,15 @@ def input_error_in(error: BaseException) -> BaseException | None:
     ``__init__`` and hooks; the cause chain still holds ours."""
     from structured_ssl.config.field_checks import CheckpointError, ConfigError
     from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
+    from structured_ssl.lifted.contract import EncoderContractError
 
-    kinds = (CheckpointError, ConfigError, DatasetFormatError, DatasetNotFoundError)
+    kinds = (
+        CheckpointError,
+        ConfigError,
+        DatasetFormatError,
+        DatasetNotFoundError,
+        EncoderContractError,  # a researcher's own encoder, named by class path
+    )
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

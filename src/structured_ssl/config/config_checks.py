@@ -34,6 +34,7 @@ from structured_ssl.config.data_checks import (
 from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.config.field_checks import import_class as _import
 from structured_ssl.config.input_checks import check_inputs
+from structured_ssl.config.own_encoder_checks import check_own_encoder
 from structured_ssl.groups import GROUP_KINDS, Group, plugin_class
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
@@ -160,14 +161,21 @@ def check_pairs_on_grid(
 def check_model_settings(
     method: type,
     group: Group | None,
-    encoder: EncoderSpec,
+    encoder: EncoderSpec | None,
     pairs: PairSampling,
     image_size: int | None,
 ) -> None:
     """Everything about the model that plain settings decide (no encoder is built).
-    ``image_size`` None (not known yet) skips what depends on it."""
+    ``image_size`` None (not known yet) skips what depends on it; ``encoder`` None (a
+    researcher's own module, checked against the contract when it is handed over) skips what
+    depends on the architecture."""
     check_group_axis(method, group)
     if group is None:
+        return
+    if encoder is None:
+        shape = group.plugin.fiber_grid_shape(None) if group.has_group_axis else None
+        if shape is not None:
+            check_pairs_on_grid(shape, group.grid_cyclic, pairs, group.kind, method, image_size)
         return
     if image_size is not None:
         check_image_size(image_size, encoder)
@@ -263,9 +271,10 @@ def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
 
     explicit_none = init is not None and "group" in _as_dict(init) and _get(init, "group") is None
     group = None if explicit_none else build(Group, "group")
+    own = _get(_get(init, "encoder"), "class_path") is not None  # a module named by class path
     return {
         "group": group,
-        "encoder": build(EncoderSpec, "encoder"),
+        "encoder": None if own else build(EncoderSpec, "encoder"),
         "pairs": build(PairSampling, "pairs"),
     }
 
@@ -302,6 +311,8 @@ def check_model_config(config: Any, fit: bool = True) -> None:
     check_model_settings(
         method, settings["group"], settings["encoder"], settings["pairs"], image_size
     )
+    if settings["encoder"] is None:
+        check_own_encoder(_get(init, "encoder"), settings["group"])  # a class the user names
     batch_size = _get(data_init, "batch_size")
     if batch_size is None or not fit:
         return
@@ -380,3 +391,4 @@ def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> 
             type(model),
             getattr(model, "image_size", None),
         )
+

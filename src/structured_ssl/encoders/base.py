@@ -101,6 +101,15 @@ class LiftedEncoder(nn.Module):
     def fiber_grid_cyclic(self) -> bool:
         return self.group.grid_cyclic
 
+    @property
+    def cell_pixels(self) -> int:
+        """Input pixels per step on the fiber grid (1: fibers on a group axis)."""
+        return 1
+
+    def measured_fibers(self, z, moved, moved_part, expected_part, g):
+        """(moved, expected, unmoved) fiber maps the equivariance check compares."""
+        return self.group.plugin.measured_fibers(self, z, moved, moved_part, expected_part, g)
+
     # ----------------------------------------------------------------- group actions
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         """T_g x for an element of ``group.exact_input_elements()``."""

@@ -15,9 +15,10 @@ import warnings
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*py3nj.*")
     import escnn.group._numerical as _escnn_numerical
+    from escnn import group as escnn_groups
     from escnn import gspaces
     from escnn import nn as enn
 
 _escnn_numerical.randomized_svd = None
 
-__all__ = ["enn", "gspaces"]
+__all__ = ["enn", "escnn_groups", "gspaces"]

@@ -168,7 +168,11 @@ def check_config(
     return CheckResult(
         name=name or " + ".join(Path(c).as_posix() for c in configs),
         group=encoder.group.short_name,
-        architecture=model.encoder_spec.architecture,
+        architecture=(
+            model.encoder_spec.architecture
+            if model.encoder_spec is not None
+            else f"{type(encoder).__module__}.{type(encoder).__qualname__}"  # the user's own
+        ),
         structured=encoder.structured,
         image_size=data.image_size,
         bound=bound.describe() if bound else "none (structure-free)",
@@ -281,7 +285,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", default=None, help="write the per-config table here")
+    parser.add_argument(
+        "--encoder",
+        default=None,
+        metavar="CLASS_PATH",
+        help="measure your own encoder class (importable, satisfying the encoder contract) "
+        "instead of the config's; its group must be the config's group",
+    )
+    parser.add_argument(
+        "--encoder_init_args",
+        default="{}",
+        metavar="YAML",
+        help="with --encoder: its init_args, e.g. '{order: 4}'",
+    )
     args, overrides = parser.parse_known_args(argv)
+    if args.encoder is not None:
+        overrides.append(
+            f"--model.init_args.encoder={{class_path: {args.encoder}, init_args: {args.encoder_init_args}}}"
+        )
     if not args.config and not args.each and args.cells is None:
         parser.error(
             "give --config CONFIG (composable), --each CONFIG [CONFIG ...] or --cells ROOT"

@@ -24,7 +24,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.config.config_checks import check_model_settings
-from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.lifted.contract import EquivariantEncoder, check_encoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.methods.heads import projection_head
@@ -113,7 +113,7 @@ class SSLMethod(L.LightningModule):
     def __init__(
         self,
         group: Group = Group(),
-        encoder: EncoderSpec = EncoderSpec(),
+        encoder: EncoderSpec | nn.Module | None = None,
         pairs: PairSampling = PairSampling(),
         loss: PairLoss | None = None,
         projector: tuple[int, ...] = (128, 128, 128),
@@ -124,13 +124,14 @@ class SSLMethod(L.LightningModule):
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
-        check_model_settings(
-            type(self), group, encoder, pairs, image_size
-        )  # fail before building anything
+        own = encoder if isinstance(encoder, nn.Module) else None  # a researcher's own module
+        spec = None if own is not None else encoder or EncoderSpec()
+        check_model_settings(type(self), group, spec, pairs, image_size)  # before any build
         super().__init__()
-        self.save_hyperparameters()
+        # a module is not a setting: Lightning would pickle it into every checkpoint
+        self.save_hyperparameters(ignore=["encoder"] if own is not None else None)
         self.group = group
-        self.encoder_spec = encoder
+        self.encoder_spec = spec
         self.pair_sampling = pairs
         loss = as_pair_loss(
             loss
@@ -144,9 +145,12 @@ class SSLMethod(L.LightningModule):
             raise ValueError(
                 f"num_classes={num_classes}: a classification probe needs at least 2 classes"
             )
-        self.encoder: LiftedEncoder = build_encoder(
-            self.encoder_spec, self.group, in_channels, image_size
-        )
+        if own is not None:
+            check_encoder(own, group, in_channels, image_size)  # one line naming the member
+            self.encoder: EquivariantEncoder = own
+        else:
+            assert spec is not None  # not a module: settings (the default's when None)
+            self.encoder = build_encoder(spec, self.group, in_channels, image_size)
         self.grid = self._fiber_grid(in_channels, image_size)
         self.projector: nn.Module | None = None
         self.predictor: nn.Module | None = None
