@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import torch
 from torch import nn
 
-from structured_ssl.encoders.bounds import EquivarianceBound
+from structured_ssl.lifted.bounds import EquivarianceBound
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders
@@ -100,6 +100,15 @@ class LiftedEncoder(nn.Module):
 
     def fiber_grid_cyclic(self) -> bool:
         return self.group.grid_cyclic
+
+    @property
+    def cell_pixels(self) -> int:
+        """Input pixels per step on the fiber grid (1: fibers on a group axis)."""
+        return 1
+
+    def measured_fibers(self, z, moved, moved_part, expected_part, g):
+        """(moved, expected, unmoved) fiber maps the equivariance check compares."""
+        return self.group.plugin.measured_fibers(self, z, moved, moved_part, expected_part, g)
 
     # ----------------------------------------------------------------- group actions
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
