@@ -13,11 +13,11 @@ from cli_args import cell_of, quiet
 
 from structured_ssl.config.cells import TWIN_SUFFIX, offered_cells
 from structured_ssl.config.config_checks import ConfigError, check_exact_rotation_size
-from structured_ssl.encoders.bounds import EXACT, SCALE
 from structured_ssl.encoders.equivariance import checked_elements, measure, probe_images
 from structured_ssl.encoders.factory import TOTAL_STRIDES, EncoderSpec, build_encoder
 from structured_ssl.experiments.check import check_config, main
 from structured_ssl.groups import Group
+from structured_ssl.lifted.bounds import EXACT, SCALE
 
 REPO = Path(__file__).resolve().parents[1]
 

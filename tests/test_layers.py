@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     name: rank
     for rank, name in enumerate(
         [
+            "lifted",
             "encoders",
             "groups",
             "data",

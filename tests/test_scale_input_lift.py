@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from structured_ssl.encoders.bounds import SCALE
 from structured_ssl.encoders.equivariance import measure, probe_images
 from structured_ssl.encoders.equivariance_scale import GEOMETRIC_SPAN_SCALES
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
@@ -18,6 +17,7 @@ from structured_ssl.encoders.scale_action import ScaleAction
 from structured_ssl.encoders.scale_conv import downscale
 from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
 from structured_ssl.groups import PAPER_SCALES, Group
+from structured_ssl.lifted.bounds import SCALE
 
 SIZE = 33  # CIFAR-10's configured canvas
 

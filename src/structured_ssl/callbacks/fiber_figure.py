@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.modes import eval_mode
 from structured_ssl.ssl.pairs import FiberGrid
 
 if TYPE_CHECKING:

@@ -41,7 +41,7 @@ from structured_ssl.callbacks.metrics import (
 from structured_ssl.data.sampling import dataset_size
 from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.equivariance import checked_elements, measure
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.modes import eval_mode
 
 
 # ----------------------------------------------------------------------------- helpers

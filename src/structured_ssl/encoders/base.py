@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import torch
 from torch import nn
 
-from structured_ssl.encoders.bounds import EquivarianceBound
+from structured_ssl.lifted.bounds import EquivarianceBound
 
 if TYPE_CHECKING:
     from structured_ssl.groups import Group  # a type only: the groups import the encoders

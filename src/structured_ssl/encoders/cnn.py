@@ -115,6 +115,10 @@ class TranslationCNN(LiftedEncoder):
         self.padding_mode = padding_mode
         self.net = conv_stack(in_channels, widths, kernel_sizes, strides, padding_mode)
 
+    @property
+    def cell_pixels(self) -> int:
+        return self.stride
+
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         if self.padding_mode == "circular":
             x = pad_to_multiple(x, self.stride)
@@ -208,6 +212,10 @@ class UnstructuredMLP(LiftedEncoder):
             layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
         layers += [nn.Linear(dims[-1], out_channels * grid * grid)]
         self.net = nn.Sequential(*layers)
+
+    @property
+    def cell_pixels(self) -> int:
+        return self.stride
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.net(x)).view(len(x), self.out_channels, 1, self.grid, self.grid)

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.bounds import EquivarianceBound
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.bounds import EquivarianceBound
+from structured_ssl.lifted.modes import eval_mode
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,10 @@ class PaperEncoder(LiftedEncoder):
             group_action(group, in_channels, self.out_channels) if group.has_group_axis else None
         )
 
+    @property
+    def cell_pixels(self) -> int:
+        return self.stride
+
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         if self.action is None and self.padding_mode == "circular":
             x = pad_to_multiple(

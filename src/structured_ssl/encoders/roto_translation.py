@@ -138,6 +138,10 @@ class RotoTranslationEncoder(LiftedEncoder):
         content are rolls, so A-SSL's views are exactly T_g of the canvas."""
         return centred_canvas(x, self.stride)
 
+    @property
+    def cell_pixels(self) -> int:
+        return self.stride
+
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(enn.GeometricTensor(self.canvas(x), self.in_type)).tensor
         return y.unflatten(1, (self.out_channels, self.order))

@@ -25,7 +25,7 @@ group axis of the lifted map and may be kept):
   :attr:`small_widths`) and the paper backbones' lifting / group convolutions
   (:meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`), each delegating to
   the existing modules in ``structured_ssl.encoders``;
-* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.encoders.bounds``);
+* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
   (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
 * its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
@@ -62,8 +62,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.encoders.bounds import EquivarianceBound
     from structured_ssl.groups.spec import Group
+    from structured_ssl.lifted.bounds import EquivarianceBound
 
 Element = tuple[int, ...]
 
@@ -177,7 +177,7 @@ class GroupPlugin:
         )
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.encoders.bounds import EXACT
+        from structured_ssl.lifted.bounds import EXACT
 
         return EXACT
 

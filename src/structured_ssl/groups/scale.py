@@ -4,7 +4,7 @@ Index grid ``(s,)`` over ``scales``. T_j zooms the image out by ``scales[j] / sc
 moves scale axes and zooms maps (``encoders/scale_action.py`` has the derivation). Fibers are
 area-normalised means over space, and the scale encoders subtract the empty canvas' response
 (``without_background``). Zooms interpolate, so the bound is the looser
-``structured_ssl.encoders.bounds.SCALE``, stated for zooms by one and two scale steps.
+``structured_ssl.lifted.bounds.SCALE``, stated for zooms by one and two scale steps.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.encoders.bounds import EquivarianceBound
+    from structured_ssl.lifted.bounds import EquivarianceBound
 
 #: the zooms (in scale steps) a scale bound is stated for.
 SCALE_STEPS = (1, 2)
@@ -75,7 +75,7 @@ class Scale(GroupPlugin):
         return moved_fibers, action.transform_fibers(fibers, g), action.comparable_fibers(fibers, g)
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.encoders.bounds import SCALE
+        from structured_ssl.lifted.bounds import SCALE
 
         return SCALE
 

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from structured_ssl.encoders.bounds import EXACT, EquivarianceBound
 from structured_ssl.groups.base import Element, GroupPlugin
+from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
 
 if TYPE_CHECKING:
     import torch

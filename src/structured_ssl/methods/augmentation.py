@@ -55,7 +55,7 @@ class AugmentationSSL(SSLMethod):
         if readout not in ("fiber", "invariant"):
             raise ValueError(f"model.readout={readout!r}; expected 'fiber' or 'invariant'")
         # translation positions are feature-grid cells: one cell is the encoder's total stride
-        pixels_per_cell = int(getattr(self.encoder, "stride", 1))
+        pixels_per_cell = self.encoder.cell_pixels
         self.augment = GroupAugmentation(
             self.group, pixels_per_cell, self.image_size, max_shift_fraction
         )

@@ -73,7 +73,7 @@ class HybridSSL(SSLMethod):
         self.extra = build_extra_augmentations(
             tuple(extra_augmentations), self.in_channels, self.image_size
         )
-        pixels_per_cell = int(getattr(self.encoder, "stride", 1))
+        pixels_per_cell = self.encoder.cell_pixels
         self.augment = GroupAugmentation(
             self.group, pixels_per_cell, self.image_size, max_shift_fraction
         )
