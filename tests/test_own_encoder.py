@@ -4,6 +4,7 @@ trained by every objective, from Python and from a config (issue 29, item 3)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,41 @@ def test_a_config_naming_a_broken_encoder_is_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "MyResNetEncoder.group" in lines[0] and "differs from the model's group" in lines[0]
     assert not list((tmp_path / "runs").rglob("*.ckpt"))
+
+
+GUIDE = REPO / "docs" / "guides" / "own-encoder.md"
+BLOCK = re.compile(r'```(python|yaml|bash)(?: title="([^"]+)")?\n(.*?)```', flags=re.S)
+
+
+def test_the_guide_runs_as_written(tmp_path: Path) -> None:
+    """docs/guides/own-encoder.md: titled blocks are the user's files, untitled python blocks
+    run in a fresh interpreter (warnings are errors), bash lines run in that folder."""
+    blocks = BLOCK.findall(GUIDE.read_text())
+    assert [kind for kind, _, _ in blocks].count("python") == 3 and len(blocks) == 5
+    (tmp_path / "configs").symlink_to(REPO / "configs")
+    bin_dir = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+    for kind, title, body in blocks:
+        if title:
+            (tmp_path / title).write_text(body)
+        elif kind == "python":
+            done = subprocess.run(
+                # escnn's own py3nj notice is the only warning allowed (no Fortran build here)
+                [sys.executable, "-W", "error", "-W", "ignore:`py3nj` package not found", "-c", body],
+                capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr[-3000:]
+        else:
+            for line in body.strip().splitlines():
+                command = line.replace("PYTHONPATH=.", f"PYTHONPATH=.{os.pathsep}{REPO / 'src'}")
+                done = subprocess.run(
+                    command, shell=True, capture_output=True, text=True, cwd=tmp_path, env=env,
+                    timeout=600,
+                )  # fmt: skip
+                assert done.returncode == 0, (line, done.stderr[-3000:])
+                if " check " in line:
+                    assert "PASS" in done.stdout and "my_encoders.MyTrunk" in done.stdout

@@ -37,9 +37,11 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 
 from structured_ssl.callbacks.metrics import fit_linear_classifier
 from structured_ssl.lifted.modes import eval_mode
+from structured_ssl.methods.base import SSLMethod
 
 #: the tag group of the end-of-fit accuracies: ``z_`` sorts it after every curve group
 #: (``lr-*``, ``train``, ``val``) in TensorBoard's Time Series, so the page opens on the curves
@@ -80,16 +82,20 @@ def split_tensors(
     return tensors[0].to(device), tensors[1].to(device)
 
 
-def random_backbone(module: L.LightningModule, seed: int) -> L.LightningModule:
-    """The paper's Frozen reference for ``module``: the same encoder settings, untrained."""
-    from structured_ssl.methods import Frozen, SSLMethod
+def random_backbone(
+    module: L.LightningModule, seed: int, initial: nn.Module | None = None
+) -> L.LightningModule:
+    """The paper's Frozen reference for ``module``: the same encoder settings, untrained
+    (``initial``: a researcher's own encoder as it was before training, which has no settings
+    to rebuild it from)."""
+    from structured_ssl.methods import Frozen
 
     if not isinstance(module, SSLMethod):
         raise TypeError(f"random_backbone needs an SSLMethod, got {type(module).__name__}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         frozen = Frozen(
-            group=module.group, encoder=module.encoder_spec, in_channels=module.in_channels,
+            group=module.group, encoder=_untrained(module, initial), in_channels=module.in_channels,
             image_size=module.image_size, num_classes=module.num_classes,
         )  # fmt: skip
     return frozen.to(module.device)
@@ -117,11 +123,17 @@ class StepClock(L.Callback):
         self.seconds += time.perf_counter() - self._start
 
 
-def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
+def _untrained(module: Any, initial: nn.Module | None) -> Any:
+    """What rebuilds ``module``'s encoder untrained: its settings, or a copy of the own encoder."""
+    return module.encoder_spec if initial is None else copy.deepcopy(initial)
+
+
+def augmentation_twin(
+    module: L.LightningModule, initial: nn.Module | None = None
+) -> L.LightningModule | None:
     """The A-SSL model a structured-SSL ``module`` replaces: its own settings, untrained
     (None when ``module`` is not structured SSL)."""
     from structured_ssl.methods import AugmentationSSL, StructuredSSL
-    from structured_ssl.methods.base import SSLMethod
 
     if type(module) is not StructuredSSL:
         return None
@@ -130,7 +142,7 @@ def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
     # the settings as the module holds them (a CLI run's hparams keep plain dicts)
     settings.update(
         group=module.group,
-        encoder=module.encoder_spec,
+        encoder=_untrained(module, initial),
         pairs=module.pair_sampling,
         optimizer=module.optimizer_spec,
         loss=copy.deepcopy(module.loss_fn),
@@ -179,6 +191,13 @@ class FitSummary(L.Callback):
         self.l2, self.seed, self.split, self.twin = l2, seed, split, twin
         self.clock = StepClock()
         self.twin_results: dict[str, float] | None = None
+        self.initial: nn.Module | None = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """A researcher's own encoder is rebuilt untrained from a copy taken now (a shipped one
+        from its settings)."""
+        own = isinstance(pl_module, SSLMethod) and pl_module.encoder_spec is None
+        self.initial = copy.deepcopy(pl_module.encoder) if own else None
 
     def on_train_batch_start(self, *args: Any) -> None:
         self.clock.on_train_batch_start(*args)
@@ -192,10 +211,10 @@ class FitSummary(L.Callback):
         if train is None or test is None or not hasattr(module, "embed"):
             return None
         classes = int(getattr(module, "num_classes", 0) or int(train[1].max()) + 1)
-        frozen = random_backbone(module, self.seed)
+        frozen = random_backbone(module, self.seed, self.initial)
         # the twin is trained in this process by a Trainer of its own: one process only (under
         # DDP the other ranks have left the fit, and a second process group would wait on them)
-        twin = augmentation_twin(module) if self.twin and trainer.world_size == 1 else None
+        twin = augmentation_twin(module, self.initial) if self.twin and trainer.world_size == 1 else None
         twin_seconds = (
             train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
         )
