@@ -4,6 +4,9 @@ gets one line naming it, before anything trains."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -145,3 +148,52 @@ def test_a_forward_that_fails_is_one_line() -> None:
     with pytest.raises(EncoderContractError, match=r"failed on a 3x9x9 image: .*") as info:
         check_encoder(encoder, in_channels=3, image_size=9)
     assert "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------- nobody probes an encoder
+SRC = Path(__file__).resolve().parents[1] / "src" / "structured_ssl"
+#: what an encoder or action is called where it is read (a getattr on one of these probes it)
+ENCODER_NAMES = r"(?:encoder|action|claimed_action|twin|structured|bound|conv|self\.encoder)"
+#: members of the contract, or members probed before it was declared (issue 29)
+MEMBER_NAMES = (
+    "stride|pool|claimed_action|comparable|for_element|in_type|out_type|action|readout|"
+    "fiber_map|max_frequency|cell_pixels|invariant_dim|out_channels|rotation_conv"
+)
+
+
+def probes_in(text: str) -> list[str]:
+    """``getattr`` / ``hasattr`` calls that read an encoder or action, or a contract member."""
+    on_encoder = [  # a config mapping named "encoder" may be asked for ``get``
+        hit
+        for hit in re.findall(rf"\b(?:getattr|hasattr)\(\s*{ENCODER_NAMES}\b,[^)]*\)", text)
+        if not re.search(r"[\"'](get|items)[\"']", hit)
+    ]
+    of_member = re.findall(rf"\b(?:getattr|hasattr)\([^()]*[\"'](?:{MEMBER_NAMES})[\"']", text)
+    return on_encoder + of_member
+
+
+def test_the_probe_scan_sees_a_probe() -> None:
+    assert probes_in('pixels = int(getattr(self.encoder, "stride", 1))')
+    assert probes_in('pool = getattr(action, "pool", None)')
+    assert probes_in('if hasattr(bound, "for_element"):')
+    assert not probes_in('datamodule = getattr(trainer, "datamodule", None)')
+
+
+def test_no_module_probes_an_encoder_or_an_action() -> None:
+    """Every member read of an encoder is declared (``lifted/contract.py``): no getattr/hasattr."""
+    found = {
+        str(path.relative_to(SRC)): hits
+        for path in SRC.rglob("*.py")
+        if (hits := probes_in(path.read_text()))
+    }
+    assert not found, f"encoders or actions probed with getattr/hasattr: {found}"
+
+
+def test_no_architecture_calls_back_into_a_plugin() -> None:
+    """The architectures receive a group's layer kit; they never call its plug-in."""
+    calls = {
+        str(path.relative_to(SRC)): n
+        for path in (SRC / "encoders").rglob("*.py")
+        if (n := len(re.findall(r"\.plugin\b", path.read_text())))
+    }
+    assert not calls, f"plug-in calls in encoders/: {calls}"

@@ -18,7 +18,8 @@ from own_encoders import MyEscnnEncoder, MyResNetEncoder, r2conv_stack, resnet_t
 from torch import nn
 
 from structured_ssl.data.digits import DigitsDataModule
-from structured_ssl.encoders.equivariance import measure, probe_images
+from structured_ssl.encoders.equivariance import measure
+from structured_ssl.lifted.probes import probe_images
 from structured_ssl.encoders.own_cnn import PlainCNNEncoder
 from structured_ssl.encoders.own_escnn import EscnnEncoder
 from structured_ssl.groups import Group

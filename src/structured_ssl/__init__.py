@@ -14,7 +14,7 @@ _PUBLIC = {
     "Group": "structured_ssl.groups",
     "EncoderSpec": "structured_ssl.encoders.factory",
     "build_encoder": "structured_ssl.encoders.factory",
-    "LiftedEncoder": "structured_ssl.encoders.base",
+    "LiftedEncoder": "structured_ssl.lifted.base",
     "PairSampling": "structured_ssl.ssl.pairs",
     "FiberGrid": "structured_ssl.ssl.pairs",
     "sample_position_pairs": "structured_ssl.ssl.pairs",

@@ -41,6 +41,7 @@ from torch import nn
 
 from structured_ssl.callbacks.metrics import fit_linear_classifier
 from structured_ssl.lifted.modes import eval_mode
+from structured_ssl.methods import AugmentationSSL, Frozen, StructuredSSL
 from structured_ssl.methods.base import SSLMethod
 
 #: the tag group of the end-of-fit accuracies: ``z_`` sorts it after every curve group
@@ -88,8 +89,6 @@ def random_backbone(
     """The paper's Frozen reference for ``module``: the same encoder settings, untrained
     (``initial``: a researcher's own encoder as it was before training, which has no settings
     to rebuild it from)."""
-    from structured_ssl.methods import Frozen
-
     if not isinstance(module, SSLMethod):
         raise TypeError(f"random_backbone needs an SSLMethod, got {type(module).__name__}")
     with torch.random.fork_rng(devices=[]):
@@ -133,8 +132,6 @@ def augmentation_twin(
 ) -> L.LightningModule | None:
     """The A-SSL model a structured-SSL ``module`` replaces: its own settings, untrained
     (None when ``module`` is not structured SSL)."""
-    from structured_ssl.methods import AugmentationSSL, StructuredSSL
-
     if type(module) is not StructuredSSL:
         return None
     accepted = set(inspect.signature(SSLMethod.__init__).parameters) - {"self"}

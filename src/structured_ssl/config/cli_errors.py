@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from structured_ssl.config.field_checks import SETTING_MESSAGE as _OWN_MESSAGE
+from structured_ssl.lifted.contract import EncoderContractError
 
 _KEY = re.compile(r'Parser key "([^"]+)":\s*(.*)')
 _CLASS = re.compile(r"Problem with given class_path '([^']+)':")
@@ -228,7 +229,6 @@ def input_error_in(error: BaseException) -> BaseException | None:
     ``__init__`` and hooks; the cause chain still holds ours."""
     from structured_ssl.config.field_checks import CheckpointError, ConfigError
     from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
-    from structured_ssl.lifted.contract import EncoderContractError
 
     kinds = (
         CheckpointError,

@@ -18,9 +18,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.cnn import pad_to_multiple
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.plain import pad_to_multiple
 from structured_ssl.groups import Group
+from structured_ssl.groups.translation.layers import ShiftAction
 
 #: the side of the blank image the stride and width are measured on
 PROBE_SIDE = 64
@@ -47,6 +49,15 @@ def first_conv_channels(trunk: nn.Module) -> int:
         if isinstance(module, nn.Conv2d):
             return int(module.in_channels)
     raise ValueError("encoder.trunk has no nn.Conv2d: a translation encoder needs a convolutional trunk")
+
+
+class CanvasShiftAction(ShiftAction):
+    """The translation action on the canvas the trunk sees: T_g pads the image to a multiple of
+    the stride, then shifts it cyclically by whole cells, so the shift is exact for any content,
+    also near the border (Γ_g and the fibers: the translation group's)."""
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        return super().transform_input(pad_to_multiple(x, self.cell_pixels), g)
 
 
 class PlainCNNEncoder(LiftedEncoder):
@@ -80,6 +91,7 @@ class PlainCNNEncoder(LiftedEncoder):
             )
         self.out_channels = int(out.shape[1])
         self.stride = PROBE_SIDE // int(out.shape[-1])
+        self.action = CanvasShiftAction(self.stride)
 
     @property
     def cell_pixels(self) -> int:
@@ -88,14 +100,3 @@ class PlainCNNEncoder(LiftedEncoder):
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(pad_to_multiple(x, self.stride)).unsqueeze(2)
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        """A cyclic shift by whole cells of the canvas the trunk sees (the image zero-padded to
-        a multiple of the stride): exact for any content, also near the border."""
-        dy, dx = g
-        canvas = pad_to_multiple(x, self.stride)
-        return torch.roll(canvas, shifts=(dy * self.stride, dx * self.stride), dims=(-2, -1))
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        dy, dx = g
-        return torch.roll(z, shifts=(dy, dx), dims=(-2, -1))

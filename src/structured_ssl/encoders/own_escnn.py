@@ -11,8 +11,8 @@ reads the module's types:
 * the gspace names the group: C_N -> ``Group(kind="rotation", order=N)``, D_N ->
   ``Group(kind="dihedral", order=N)``.
 
-T_g and Γ_g are escnn's own ``GeometricTensor.transform``, so the check measures the user's
-network, not a re-statement of it. Anything else (irreducible output fields, another gspace)
+T_g and Γ_g are escnn's own ``GeometricTensor.transform`` on these types (the group's
+regular-field action), so the check measures the user's network, not a re-statement of it. Anything else (irreducible output fields, another gspace)
 is refused in one line naming the member and what is allowed.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.escnn_compat import enn, escnn_groups
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.escnn_compat import enn, escnn_groups
 from structured_ssl.groups import Group
 
 
@@ -38,14 +38,6 @@ def group_of_gspace(gspace: Any) -> Group:
         f"encoder.in_type.gspace={gspace!r}: an escnn encoder here acts by rot2dOnR2(N) (C_N) or "
         "flipRot2dOnR2(N) (D_N)"
     )
-
-
-def escnn_element(gspace: Any, group: Group, g: Element) -> Any:
-    """Our index tuple (k,) or (f, k) -> the element of the gspace's fibre group."""
-    if group.kind == "rotation":
-        return gspace.fibergroup.element(g[0] % group.order)
-    f, k = g
-    return gspace.fibergroup.element((f % 2, k % group.order))
 
 
 def _check_types(module: Any) -> tuple[Any, Any, int]:
@@ -88,16 +80,10 @@ class EscnnEncoder(LiftedEncoder):
         self.group = group_of_gspace(self.gspace)
         self.structured = structured
         self.module = module
+        # the group's own escnn action on the same field types (regular fields of this gspace):
+        # escnn's ``transform``, with the group's fiber grid (D_N: flip x rotation)
+        self.action = self.group.layer_kit().action(self.in_type.size, self.out_channels, 1)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         y = self.module(enn.GeometricTensor(x, self.in_type)).tensor
         return y.unflatten(1, (self.out_channels, self.group.size))
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        element = escnn_element(self.gspace, self.group, g)
-        return enn.GeometricTensor(x, self.in_type).transform(element).tensor
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        element = escnn_element(self.gspace, self.group, g)
-        flat = enn.GeometricTensor(z.flatten(1, 2), self.out_type)
-        return flat.transform(element).tensor.unflatten(1, (self.out_channels, self.group.size))

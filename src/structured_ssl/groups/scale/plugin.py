@@ -1,7 +1,7 @@
 """The scale group: discrete scales on a non-wrapping axis, SESN-style convolutions.
 
 Index grid ``(s,)`` over ``scales``. T_j zooms the image out by ``scales[j] / scales[0]``; Γ_j
-moves scale axes and zooms maps (``encoders/scale_action.py`` has the derivation). Fibers are
+moves scale axes and zooms maps (``groups/scale/action.py`` has the derivation). Fibers are
 area-normalised means over space, and the scale encoders subtract the empty canvas' response
 (``without_background``). Zooms interpolate, so the bound is the looser
 ``structured_ssl.lifted.bounds.SCALE``, stated for zooms by one and two scale steps.
@@ -9,16 +9,23 @@ area-normalised means over space, and the scale encoders subtract the empty canv
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+import torch
+from torch import nn
+
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.groups.scale.action import ScaleAction, without_background
+from structured_ssl.groups.scale.conv import ScaleConv, ScaleLift
+from structured_ssl.groups.scale.layers import ScaleEncoder
+from structured_ssl.groups.scale.pyramid import InputLiftedScaleEncoder
+from structured_ssl.lifted.bounds import SCALE, EquivarianceBound
+from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
-    from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.lifted.bounds import EquivarianceBound
+    from structured_ssl.lifted.base import LiftedEncoder
 
 #: the zooms (in scale steps) a scale bound is stated for.
 SCALE_STEPS = (1, 2)
@@ -55,87 +62,55 @@ class Scale(GroupPlugin):
         return [g for g in super().checked_elements() if g[0] in SCALE_STEPS]
 
     # ----------------------------------------------------------------- T_g, Γ_g, fibers
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.encoders.scale_action import ScaleAction
-
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> ScaleAction:
         return ScaleAction(self.spec)
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        from structured_ssl.encoders.scale_action import ScaleAction  # area-normalised
-
-        return ScaleAction(self.spec).pool(z)
-
-    def measured_fibers(self, encoder, z, moved, moved_part, expected_part, g):
-        """Fibers are area-normalised means over space and Γ_g acts on them directly: a zoom-out
-        changes the area, so pooling a masked lifted map would not be what H-SSL reads."""
-        from structured_ssl.encoders.equivariance_scale import scale_action_of
-
-        action = scale_action_of(encoder)
-        fibers, moved_fibers = action.pool(z), action.comparable_fibers(action.pool(moved), g)
-        return moved_fibers, action.transform_fibers(fibers, g), action.comparable_fibers(fibers, g)
+        return ScaleAction(self.spec).pool(z)  # area-normalised
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.lifted.bounds import SCALE
-
         return SCALE
 
     # ----------------------------------------------------------------- layers
-    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
-        """The default scale encoder lifts its INPUT: one plain network (the architecture's
-        translation form) on the image zoomed to each scale (``encoders/scale_pyramid.py``);
-        ``encoder.scale_lifting: sesn`` takes the SESN layer route instead."""
-        if (spec.scale_lifting or "input") != "input":
-            return None
-        import dataclasses
-
-        from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
-
-        plain = dataclasses.replace(self.spec, kind="translation", options=None)  # plain convs
-        if spec.architecture == "small":
-            from structured_ssl.encoders.cnn import conv_stack
-            from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
-
-            widths = tuple(spec.widths or self.small_widths)
-            net = conv_stack(in_channels, widths, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES)
-            return InputLiftedScaleEncoder(net, self.spec, widths[-1])
-        from structured_ssl.encoders.paper import RESNETS, PaperEncoder, resnet
-
-        if spec.architecture == "paper_mnist":
-            return InputLiftedScaleEncoder(
-                PaperEncoder(in_channels, plain, "paper_mnist", padding_mode="zeros").net,
-                self.spec,
-                128,
-            )
-        layout = RESNETS[spec.architecture]
-        return InputLiftedScaleEncoder(
-            resnet(plain, in_channels, layout), self.spec, layout.widths[-1]
+    def layer_kit(self, options: LayerOptions) -> LayerKit:
+        """The kit of :meth:`GroupPlugin.layer_kit`, with the action the twins claim following
+        the lifting: an input-lifted encoder's maps do not zoom (``ScaleAction.maps_zoom``)."""
+        kit = super().layer_kit(options)
+        maps_zoom = options.scale_lifting != "input"
+        return dataclasses.replace(
+            kit, action=lambda i, o, c: ScaleAction(self.spec, maps_zoom=maps_zoom)
         )
 
-    def twin_action(self, spec, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.encoders.scale_action import ScaleAction
+    def input_lift(self, options: LayerOptions) -> Any:
+        """The default scale encoder lifts its INPUT: one plain network (the architecture's
+        translation form, built by the architecture) on the image zoomed to each scale
+        (``pyramid.py``); ``encoder.scale_lifting: sesn`` takes the SESN layer route instead."""
+        if options.scale_lifting != "input":
+            return None
+        return lambda net, out_channels: InputLiftedScaleEncoder(net, self.spec, out_channels)
 
-        return ScaleAction(self.spec, maps_zoom=(spec.scale_lifting or "input") != "input")
-
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
-        from structured_ssl.encoders.scale import ScaleEncoder
-
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
         return ScaleEncoder(
             in_channels, self.spec, widths=widths
         )  # kernels sized to its largest scale
 
     def paper_conv(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        lifting,
-        effective_size,
-        rotation_conv,
-        padding_mode,
+        options: LayerOptions,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        lifting: bool,
+        effective_size: int,
     ) -> nn.Module:
-        from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift
-
         cls = ScaleLift if lifting else ScaleConv
         return cls(
             in_channels,
@@ -148,14 +123,10 @@ class Scale(GroupPlugin):
         )
 
     def paper_lift(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        from structured_ssl.encoders.scale_action import without_background  # empty canvas -> 0
-
-        return without_background(net, x)
+        return without_background(net, x)  # empty canvas -> 0
 
     # ----------------------------------------------------------------- A-SSL views
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        import torch
-
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         return angle, scales[0] / scales[elements[:, 0]], flip, shift
 

@@ -1,31 +1,27 @@
-"""What every encoder promises: a lifted feature map with an explicit group axis.
+"""The base of every shipped encoder: a lifted feature map with an explicit group axis.
 
-Layout, everywhere in this project: ``(batch, channels, group, height, width)``.
-
-* rotation C_N / dihedral D_N / scale: ``group`` is |G|, the fibers are the group-axis
-  entries (after spatial average pooling, as in the paper);
-* translation: ``group`` is 1 and the fibers are the spatial cells;
-* unstructured twins: the same shape, but the group axis is fake (channels split into
-  |G| chunks), so nothing moves it consistently.
-
-Each encoder also says how the group acts on its input (``transform_input``, T_g) and on its
-output (``transform_output``, Γ_g). Tests and the online equivariance metric both use these,
-so an encoder checks itself the way escnn's modules do.
+Layout, everywhere in this project: ``(batch, channels, group, height, width)``
+(``lifted/contract.py`` states what each axis is per group). A :class:`LiftedEncoder` carries
+its group action as one declared member, :attr:`LiftedEncoder.action`: T_g on inputs, Γ_g on
+lifted maps, the comparable part and the fiber map. A structure-free twin carries the action
+of the encoder it stands in for (``structured = False``): it claims it, and the equivariance
+check shows the claim is false. Tests and the online monitor read these members, so an
+encoder checks itself the way escnn's modules do.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
 
 from structured_ssl.lifted.bounds import EquivarianceBound
+from structured_ssl.lifted.contract import Element, FiberTriple, GroupAction
 
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
-
-Element = tuple[int, ...]
+    from structured_ssl.groups.spec import Group  # a type only: groups sit above this layer
 
 
 def check_lifted(z: torch.Tensor, where: str) -> torch.Tensor:
@@ -37,7 +33,9 @@ def check_lifted(z: torch.Tensor, where: str) -> torch.Tensor:
     return z
 
 
-def check_layer_lengths(widths, kernel_sizes, strides) -> None:
+def check_layer_lengths(
+    widths: Sequence[int], kernel_sizes: Sequence[int], strides: Sequence[int]
+) -> None:
     """One width, kernel size and stride per layer, or a one-line error naming all three."""
     if not (len(widths) == len(kernel_sizes) == len(strides)):
         raise ValueError(
@@ -55,13 +53,17 @@ def pool_invariant(z: torch.Tensor) -> torch.Tensor:
 class LiftedEncoder(nn.Module):
     """Base class: images ``(B, C_in, H, W)`` -> lifted features ``(B, C, G, H', W')``.
 
-    Subclasses set ``out_channels`` (C per fiber), ``group`` and ``structured`` (False for the
-    fake-fiber twins), and implement ``lift``.
+    Subclasses set ``out_channels`` (C per fiber), ``group``, ``action`` (the group action
+    they have, or as a twin claim) and ``structured`` (False for the fake-fiber twins), and
+    implement ``lift``. Every member of the encoder contract
+    (:class:`~structured_ssl.lifted.contract.EquivariantEncoder`) is defined here.
     """
 
     group: Group
     out_channels: int
     structured: bool = True
+    #: T_g / Γ_g / comparable part / fiber map: the encoder's own, or (twin) the one it claims
+    action: GroupAction
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -69,7 +71,7 @@ class LiftedEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return check_lifted(self.lift(x), type(self).__name__)
 
-    # ----------------------------------------------------------------- pooling
+    # ----------------------------------------------------------------- read-outs
     def invariant(self, z: torch.Tensor) -> torch.Tensor:
         """Invariant embedding ``(B, D)`` that probes, kNN and linear evaluation read.
 
@@ -88,15 +90,9 @@ class LiftedEncoder(nn.Module):
         return int(cast(int, readout.out_dim))  # an attribute of the read-out modules
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        """The map the fiber sampler reads: ``(B, C, *grid)``.
-
-        Group-axis encoders average space away (``(B, C, G)``; dihedral ``(B, C, 2, N)``;
-        scale weights scale s by ``(scales[0] / scales[s])^2`` so that a zoom-out moves fibers
-        along the scale axis without changing them); translation keeps the spatial cells.
-        """
-        action = getattr(self, "action", None) or getattr(self, "claimed_action", None)
-        pool = getattr(action, "pool", None)  # an action with its own fiber pooling (scale) decides
-        return pool(z) if pool is not None else self.group.plugin.fiber_map(z)
+        """The map the fiber sampler reads, ``(B, C, *grid)``: the action's (group axes average
+        space away, dihedral ``(B, C, 2, N)``, scale area-weighted; translation keeps the cells)."""
+        return self.action.fiber_map(z)
 
     def fiber_grid_cyclic(self) -> bool:
         return self.group.grid_cyclic
@@ -106,30 +102,37 @@ class LiftedEncoder(nn.Module):
         """Input pixels per step on the fiber grid (1: fibers on a group axis)."""
         return 1
 
-    def measured_fibers(self, z, moved, moved_part, expected_part, g):
-        """(moved, expected, unmoved) fiber maps the equivariance check compares."""
-        return self.group.plugin.measured_fibers(self, z, moved, moved_part, expected_part, g)
-
     # ----------------------------------------------------------------- group actions
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         """T_g x for an element of ``group.exact_input_elements()``."""
-        raise NotImplementedError
+        return self.action.transform_input(x, g)
 
     def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """Γ_g z: how the lifted map should move when the input moves by T_g."""
-        raise NotImplementedError
+        return self.action.transform_output(z, g)
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """The part of a lifted map on which Γ_g is defined (all of it, except on the
         non-cyclic scale axis); equivariance checks compare only this part."""
-        return z
+        return self.action.comparable(z, g)
+
+    def measured_fibers(
+        self,
+        z: torch.Tensor,
+        moved: torch.Tensor,
+        moved_part: torch.Tensor,
+        expected_part: torch.Tensor,
+        g: Element,
+    ) -> FiberTriple:
+        """(moved, expected, unmoved) fiber maps the equivariance check compares."""
+        return self.action.measured_fibers(z, moved, moved_part, expected_part, g)
 
     def equivariance_bound(self) -> EquivarianceBound | None:
         """The fiber-map error this encoder promises on ``structured_ssl.encoders.equivariance``'s
         checked elements; None for the structure-free twins, which promise nothing."""
         if not self.structured:
             return None
-        return self.group.plugin.equivariance_bound()
+        return self.group.equivariance_bound()
 
     def num_parameters(self) -> int:
         """Trainable parameters of the backbone (the classification read-out not counted)."""
@@ -138,16 +141,3 @@ class LiftedEncoder(nn.Module):
             for name, p in self.named_parameters()
             if p.requires_grad and not name.startswith("readout.")
         )
-
-
-class GroupAction(Protocol):
-    """T_g on images and Γ_g on lifted maps, for the exact elements of a group."""
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor: ...
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor: ...
-
-
-def group_action(group: Group, in_channels: int, out_channels: int) -> GroupAction:
-    """The action a structured encoder of ``group`` has; unstructured twins claim it too."""
-    return group.plugin.action(in_channels, out_channels)
