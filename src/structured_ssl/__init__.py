@@ -23,7 +23,7 @@ _PUBLIC = {
     "NTXent": "structured_ssl.ssl.losses",
     "ExternalPairLoss": "structured_ssl.ssl.external_loss",
     "measure_equivariance": "structured_ssl.encoders.equivariance",
-    "probe_images": "structured_ssl.encoders.equivariance",
+    "probe_images": "structured_ssl.lifted.probes",
     "EmbeddingWriter": "structured_ssl.callbacks.prediction_writer",
 }
 __all__ = ["__version__", *_PUBLIC]

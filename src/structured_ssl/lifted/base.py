@@ -50,6 +50,50 @@ def pool_invariant(z: torch.Tensor) -> torch.Tensor:
     return z.amax(dim=2).mean(dim=(-2, -1))
 
 
+class OwnTransforms:
+    """The action of an encoder that states T_g and Γ_g as its own methods (a researcher's
+    ``LiftedEncoder`` subclass): the encoder's transforms, the whole map comparable, and the
+    group's fiber map (group axes averaged over space; translation: the spatial cells)."""
+
+    def __init__(self, encoder: LiftedEncoder) -> None:
+        self.encoder = encoder
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        if type(self.encoder).transform_input is LiftedEncoder.transform_input:
+            raise NotImplementedError(
+                f"{type(self.encoder).__name__} sets no action and states no transform_input"
+            )
+        return self.encoder.transform_input(x, g)
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        if type(self.encoder).transform_output is LiftedEncoder.transform_output:
+            raise NotImplementedError(
+                f"{type(self.encoder).__name__} sets no action and states no transform_output"
+            )
+        return self.encoder.transform_output(z, g)
+
+    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        return z
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return self.encoder.group.plugin.fiber_map(z)
+
+    def measured_fibers(
+        self,
+        z: torch.Tensor,
+        moved: torch.Tensor,
+        moved_part: torch.Tensor,
+        expected_part: torch.Tensor,
+        g: Element,
+    ) -> FiberTriple:
+        fibers = self.encoder.fiber_map
+        return (
+            fibers(moved_part),
+            fibers(expected_part),
+            fibers(self.encoder.comparable(z, g)),
+        )
+
+
 class LiftedEncoder(nn.Module):
     """Base class: images ``(B, C_in, H, W)`` -> lifted features ``(B, C, G, H', W')``.
 
@@ -62,8 +106,18 @@ class LiftedEncoder(nn.Module):
     group: Group
     out_channels: int
     structured: bool = True
-    #: T_g / Γ_g / comparable part / fiber map: the encoder's own, or (twin) the one it claims
-    action: GroupAction
+
+    @property
+    def action(self) -> GroupAction:
+        """T_g / Γ_g / comparable part / fiber map: the encoder's own, or (twin) the one it
+        claims. A subclass that sets none and states ``transform_input`` / ``transform_output``
+        itself gets :class:`OwnTransforms` (the group's fiber map, its own transforms)."""
+        own = self.__dict__.get("_action")  # set through the setter below
+        return own if own is not None else OwnTransforms(self)
+
+    @action.setter
+    def action(self, value: GroupAction) -> None:
+        self.__dict__["_action"] = value
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
