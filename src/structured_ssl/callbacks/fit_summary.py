@@ -3,21 +3,23 @@
 An accuracy alone cannot be judged: on the embedded digits a logistic regression on the raw
 pixels already scores about 0.96, a random network's features are not far behind, and the
 online probe (``val/probe_acc``) is still learning when a short run stops. So
-:class:`FitSummary` computes three numbers in the same run, on the TEST split, each with the
+[`FitSummary`][structured_ssl.callbacks.fit_summary.FitSummary] computes three numbers in the same
+run, on the TEST split, each with the
 same linear evaluation (a logistic regression fitted to convergence on frozen train features,
-:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`):
+[`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier]):
 
 * this run's encoder;
 * the same encoder at random initialisation (the paper's "Frozen" column);
 * the raw pixels (no encoder at all).
 
 It prints them as a short table with the TensorBoard command, and logs them as
-``z_summary/<name>_test_linear_acc`` (:data:`SUMMARY_GROUP`): one point each, in a tag group
+``z_summary/<name>_test_linear_acc`` (`SUMMARY_GROUP`): one point each, in a tag group
 that TensorBoard's Time Series, which sorts groups by name and expands the first two, files
 after the training curves.
 
 With ``twin=True`` (the default run, ``configs/default.yaml``) and a run of structured SSL,
-it also trains the A-SSL twin that H-SSL replaces (:class:`AugmentationSSL`, the same group,
+it also trains the A-SSL twin that H-SSL replaces
+([`AugmentationSSL`][structured_ssl.methods.augmentation.AugmentationSSL], the same group,
 encoder, pair sampling, loss, head and optimiser, the same epochs and batches, from the same
 seed) and prints both methods' test accuracy and seconds spent in training steps: the
 library's claim (two fibers of ONE pass stand in for two augmented views, at about half the

@@ -2,20 +2,26 @@
 
 Each callback has one job and costs little per epoch on the embedded digits:
 
-* :class:`OnlineKNN` logs ``val/knn_acc`` (weighted kNN, see :mod:`structured_ssl.callbacks.metrics`);
-* :class:`TestLinearEval` logs ``test/linear_acc`` and ``test_rotated/linear_acc``: a linear
+* [`OnlineKNN`][structured_ssl.callbacks.online_eval.OnlineKNN] logs ``val/knn_acc`` (weighted kNN,
+  see [`structured_ssl.callbacks.metrics`][structured_ssl.callbacks.metrics]);
+* [`TestLinearEval`][structured_ssl.callbacks.online_eval.TestLinearEval] logs ``test/linear_acc``
+  and ``test_rotated/linear_acc``: a linear
   classifier fitted to convergence on frozen train features when ``test`` runs;
-* :class:`EquivarianceMonitor` logs ``val/equivariance_error`` of the encoder;
-* :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
+* [`EquivarianceMonitor`][structured_ssl.callbacks.online_eval.EquivarianceMonitor] logs
+  ``val/equivariance_error`` of the encoder;
+* [`EmbeddingProjector`][structured_ssl.callbacks.online_eval.EmbeddingProjector] writes val
+  embeddings, labels and thumbnails to TensorBoard's
   Projector;
-* :class:`FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
+* `FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
   and its mean against topographic distance: what structured SSL pulls together.
 
 TensorBoard's HParams tab (hyperparameters WITH the run's final metrics) is
-:class:`~structured_ssl.callbacks.hparams_logging.HParamsWithMetrics`, in its own module.
+[`HParamsWithMetrics`][structured_ssl.callbacks.hparams_logging.HParamsWithMetrics], in its own
+module.
 
 They read the model through the interface every objective shares: ``embed(x)`` (the
-invariant embedding) and ``encoder`` (a :class:`~structured_ssl.encoders.base.LiftedEncoder`),
+invariant embedding) and ``encoder`` (a
+[`LiftedEncoder`][structured_ssl.encoders.base.LiftedEncoder]),
 and the data through ``datamodule.dataset(name)``. Features are always extracted in eval
 mode without gradients (batch-norm statistics must not drift, lightly#1840), and every
 module's mode is restored afterwards.
@@ -204,7 +210,7 @@ class TestLinearEval(L.Callback):
       features' mean and std, L2 ``l2`` on the weights, fitted full-batch by L-BFGS (strong
       Wolfe line search) on the model's device; it stops when the largest gradient entry is
       below 1e-7, the loss changes by less than 1e-9, or after ``max_iter`` iterations
-      (:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`);
+      ([`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier]);
     * scoring: each test set the data module names (``test``, ``test_rotated``) is classified
       whole; no test feature or label reaches the fit (``fitted`` keeps the classifier).
 
@@ -277,7 +283,8 @@ class EquivarianceMonitor(L.Callback):
 
     Logs ``val/equivariance_error`` (lifted map), ``val/fiber_equivariance_error`` (the fiber
     map H-SSL pairs) and ``val/no_shift_fiber_error`` (the same with no action claimed), from
-    :func:`structured_ssl.encoders.equivariance.measure` on the first ``max_images`` images of the first
+    [`structured_ssl.encoders.equivariance.measure`][structured_ssl.encoders.equivariance.measure]
+    on the first ``max_images`` images of the first
     ``num_batches`` validation batches and ``num_elements`` of the checked elements (all when
     None), drawn anew each epoch. A bound that holds at initialisation says little about the
     encoder at epoch N, so when a structured encoder drifts past its own bound this warns once

@@ -1,6 +1,8 @@
 """How every run's Trainer config is completed before anything is built.
 
-The LightningCLI subclass (:mod:`structured_ssl.experiments.lightning_cli`) calls these on the
+The LightningCLI subclass
+([`structured_ssl.experiments.lightning_cli`][structured_ssl.experiments.lightning_cli]) calls these
+on the
 parsed config: TensorBoard run names, logs under ``--trainer.default_root_dir``, the run
 directory reused on ``--ckpt_path last``, evaluation logged into the checkpoint's run, the
 escnn-aware SyncBatchNorm, atomic checkpoint writes and the resilience callbacks every fit gets.
@@ -90,7 +92,8 @@ def add_resilience_callbacks(config: Any) -> None:
 
 def use_atomic_checkpoint_io(config: Any) -> None:
     """Checkpoints are written beside their target and renamed into place (see
-    :class:`~structured_ssl.callbacks.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    [`AtomicCheckpointIO`][structured_ssl.callbacks.resilience.AtomicCheckpointIO]), unless a
+    CheckpointIO is configured."""
     strategy = str(config.trainer.get("strategy", "auto")).lower()
     if any(name in strategy for name in ("fsdp", "deepspeed", "xla")):
         return  # these write their own (sharded) checkpoints

@@ -2,8 +2,10 @@
 
 A method subclass says only where its positive pair comes from, in two small hooks:
 
-* :meth:`SSLMethod.make_views` draws what a step needs (augmented images, fiber positions);
-* :meth:`SSLMethod.read_pairs` runs an encoder on those views and returns the two bundle
+* [`SSLMethod.make_views`][structured_ssl.methods.base.SSLMethod.make_views] draws what a step needs
+  (augmented images, fiber positions);
+* [`SSLMethod.read_pairs`][structured_ssl.methods.base.SSLMethod.read_pairs] runs an encoder on
+  those views and returns the two bundle
   batches plus the invariant embedding the probe reads.
 
 Keeping the draw separate from the read lets a momentum (BYOL-style) target network read the
@@ -188,7 +190,8 @@ class SSLMethod(L.LightningModule):
     # ----------------------------------------------------------------- what a method says
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
         """Draw what one step needs from the un-augmented batch ``x``, every random choice
-        from ``draws`` (None: :meth:`StepDraws.from_global_rng`)."""
+        from ``draws`` (None:
+        [`StepDraws.from_global_rng`][structured_ssl.ssl.draws.StepDraws.from_global_rng])."""
         raise NotImplementedError
 
     def read_pairs(self, views: Any, encoder: nn.Module) -> PairBatch:
@@ -219,7 +222,8 @@ class SSLMethod(L.LightningModule):
 
     def step_draws(self, batch_idx: int) -> StepDraws:
         """This rank's draws for the current training micro-batch: seeded from (run seed,
-        step), split by global example index (see :mod:`structured_ssl.ssl.draws`). Outside a
+        step), split by global example index (see
+        [`structured_ssl.ssl.draws`][structured_ssl.ssl.draws]). Outside a
         Trainer (a benchmark calling ``training_step`` by hand) the global RNG draws."""
         try:
             trainer = self.trainer
