@@ -150,9 +150,9 @@ def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path) -> 
     assert len(rows) == 3
     table = tables[-1]
     for expected in (
-        "StructuredSSL-C8-NTXent-seed0",
-        "AugmentationSSL-C8-NTXent-seed0",
-        "StructuredSSL-C8-unstructured-NTXent-seed0",
+        "StructuredSSL-C8-NTXent-digits-seed0",
+        "AugmentationSSL-C8-NTXent-digits-seed0",
+        "StructuredSSL-C8-unstructured-NTXent-digits-seed0",
     ):
         assert expected in table
     for (

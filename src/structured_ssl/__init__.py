@@ -17,6 +17,11 @@ from typing import TYPE_CHECKING, Any
 # escnn warns on import that py3nj is missing; py3nj (built with a Fortran compiler) only
 # speeds up SO(3) Clebsch-Gordan coefficients, which no encoder here uses (2D groups only).
 warnings.filterwarnings("ignore", message=r".*`py3nj` package not found.*")
+# Lightning 2.6's CombinedLoader builds `torch.utils._pytree.LeafSpec()` for every loader
+# (lightning/pytorch/utilities/_pytree.py), a class torch >= 2.10 deprecates with a
+# FutureWarning on each fit, validate and test: Lightning's code, which no user can change.
+# Silenced here, not only in the CLI, so that the Python route prints what the CLI prints.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
 
 __version__ = "0.1.0"
 

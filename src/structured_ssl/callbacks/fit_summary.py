@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import copy
 import inspect
+import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +138,7 @@ def augmentation_twin(module: L.LightningModule) -> L.LightningModule | None:
         loss=copy.deepcopy(module.loss_fn),
     )
     settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-    # Lightning warns that a module given to __init__ (the loss copy) would be pickled into
-    # the hyperparameters of a checkpoint; the twin is trained for the table only and never
-    # checkpointed, so that advice does not apply to it (and a user cannot act on it)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Attribute 'loss' is an instance of `nn.Module`")
-        return AugmentationSSL(**settings)
+    return AugmentationSSL(**settings)
 
 
 def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
@@ -165,7 +160,9 @@ def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
 def tensorboard_command(trainer: L.Trainer) -> str:
     """The command that opens this run's logs, with the TensorBoard of this environment."""
     executable = Path(sys.executable).parent / "tensorboard"
-    if executable.is_relative_to(Path.cwd()):
+    if shutil.which("tensorboard") == str(executable):
+        executable = Path("tensorboard")  # the one PATH finds: no path to print
+    elif executable.is_relative_to(Path.cwd()):
         executable = executable.relative_to(Path.cwd())  # e.g. .venv/bin/tensorboard
     log_dir = getattr(trainer.logger, "save_dir", None) or trainer.default_root_dir
     return f"{executable} --logdir {log_dir}"

@@ -176,7 +176,8 @@ class _DropLitLoggerTip(logging.Filter):
 
 def silence_known_noise() -> None:
     """Messages a user cannot act on: the litlogger tip, Lightning 2.6's own use of a pytree
-    API that torch >= 2.10 deprecates (Lightning's code, not ours), and Lightning's "srun is
+    API that torch >= 2.10 deprecates (Lightning's code, not ours; silenced on import too,
+    structured_ssl/__init__.py, for the Python route), and Lightning's "srun is
     available but not used" hint, printed on every local run of a machine with SLURM
     installed (a login node, CI): cluster runs go through ``grid --launcher slurm``, which
     starts each task under srun itself (docs/guides/cluster.md, "Running on a cluster")."""

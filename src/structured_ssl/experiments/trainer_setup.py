@@ -166,8 +166,23 @@ def name_tensorboard_run(config: Any) -> None:
     init_args["name"] = run_name(config)
 
 
+def dataset_label(config: Any) -> str:
+    """``digits``, ``mnist``, ``cifar10``...; an image folder adds its folder's name."""
+    data = config.get("data") or {}
+    if not hasattr(data, "get"):
+        return "data"
+    name = str(data.get("class_path") or "data").rsplit(".", 1)[-1].removesuffix("DataModule")
+    label = name.lower() or "data"
+    folder = (data.get("init_args") or {}).get("data_dir") if label == "imagefolder" else None
+    if folder:
+        label += "-" + re.sub(r"[^\w.-]+", "_", Path(str(folder)).resolve().name)
+    return label
+
+
 def run_name(config: Any) -> str:
-    """e.g. ``StructuredSSL-C8-NTXent-seed0``."""
+    """e.g. ``StructuredSSL-C8-NTXent-digits-seed0``: runs on two datasets never share a folder.
+    (Runs are found by their event files and told apart by their saved config, never by this
+    name, so folders named before the dataset was part of it are read as before.)"""
     model = config.get("model") or {}
     objective = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     args = model.get("init_args") or {}
@@ -183,4 +198,4 @@ def run_name(config: Any) -> str:
         else "NTXent"
     )
     seed = config.get("seed_everything")
-    return f"{objective}-{short}-{loss_name}-seed{seed}"
+    return f"{objective}-{short}-{loss_name}-{dataset_label(config)}-seed{seed}"

@@ -89,6 +89,21 @@ def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:
                 state.pop(key, None)
 
 
+def save_loss_setting(module: L.LightningModule, loss: Any) -> None:
+    """Keep the loss among the saved settings, as LightningCLI keeps its ``class_path`` dict.
+
+    From Python the loss is a module, which ``save_hyperparameters`` warns about ("already
+    saved during checkpointing": its weights are; WHICH loss, with its settings, is not, and a
+    checkpoint rebuilds the model from it through the allow-list). So the settings are saved
+    without it and it is added after that check; under LightningCLI they are saved whole.
+    """
+    if "_instantiator" in module.hparams:  # LightningCLI gave its config: the loss is a dict
+        module.save_hyperparameters()  # the given config again, this time with its loss
+        return
+    module.hparams["loss"] = loss
+    module._hparams_initial["loss"] = copy.deepcopy(loss)  # what the loggers record
+
+
 def constant_lr(step: int) -> float:
     """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
     return 1.0
@@ -130,7 +145,8 @@ class SSLMethod(L.LightningModule):
             type(self), group, encoder, pairs, image_size
         )  # fail before building anything
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["loss"])
+        save_loss_setting(self, loss)
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
