@@ -1,7 +1,7 @@
 """The configs that ship inside the package, found by name from any directory.
 
-Why: after ``pip install structured-ssl`` there is no checkout and no ``configs/`` folder, yet
-``structured-ssl fit --config paper/mnist/rotation`` or ``--config default`` should work as
+Why: after ``pip install`` of the package (a wheel) there is no checkout and no ``configs/``
+folder, yet ``structured-ssl fit --config paper/mnist/rotation`` or ``--config default`` should work as
 it does from the repository root. A ``--config`` value that names an existing file is used as
 it is; otherwise it is looked up among the shipped configs (``.yaml`` may be left out).
 The repository's top-level ``configs/`` IS the shipped folder (``structured_ssl/configs`` links
