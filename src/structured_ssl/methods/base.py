@@ -101,7 +101,7 @@ def save_loss_setting(module: L.LightningModule, loss: Any) -> None:
         module.save_hyperparameters()  # the given config again, this time with its loss
         return
     module.hparams["loss"] = loss
-    module._hparams_initial["loss"] = copy.deepcopy(loss)  # what the loggers record
+    vars(module)["_hparams_initial"]["loss"] = copy.deepcopy(loss)  # what the loggers record
 
 
 def constant_lr(step: int) -> float:
