@@ -162,24 +162,53 @@ def continuation_indent(line: str) -> str:
     return indent
 
 
+def joins(line: str, indent: str) -> bool:
+    """Whether ``line`` goes on the paragraph above it (so a broken line's tail may move into
+    it): not blank, as indented, and no list item, section title, entry, fence or quotes."""
+    body = line.strip()
+    return (
+        bool(body)
+        and line[: len(line) - len(line.lstrip())] == indent
+        and not re.match(r"([*-] |```|>>>|\w[\w ]*:$|[\w, *]+( \([^)]*\))?: )", body)
+        and not body.startswith(('"""', "'''"))
+    )
+
+
 def wrap(new: str, old: str, column: int, comment: bool) -> str:
     """Break each line of ``new`` that the rewrite changed and made longer than WIDTH (the
-    string starts at ``column`` of its file); lines it did not change are kept as they are."""
+    string starts at ``column`` of its file), moving the tail into the paragraph's next line
+    when there is one (so a paragraph grows by a line at most); unchanged lines stay as they
+    are."""
+    lines = new.split("\n")
+    dirty = [a != b for a, b in zip(lines, old.split("\n"), strict=True)]
+    starts = [column] + [0] * (len(lines) - 1)
     out: list[str] = []
-    for number, (line, before) in enumerate(zip(new.split("\n"), old.split("\n"), strict=True)):
-        start = column if number == 0 else 0
+    i = 0
+    while i < len(lines):
+        line, start = lines[i], starts[i]
+        if not dirty[i] or start + len(line) <= WIDTH:
+            out.append(line)
+            i += 1
+            continue
         if comment:
             prefix = " " * column + ("#: " if line.startswith("#:") else "# ")
         else:
-            prefix = " " * column if number == 0 else continuation_indent(line)
-        while line != before and start + len(line) > WIDTH:
-            points = [p for p in split_points(line) if p > len(prefix)]
-            fits = [p for p in points if start + p <= WIDTH] or points[:1]  # or after a long link
-            if not fits:
-                break
-            out.append(line[: fits[-1]])
-            line, start = prefix + line[fits[-1] + 1 :].lstrip(), 0
-        out.append(line)
+            prefix = " " * column if i == 0 and start else continuation_indent(line)
+        lead = len(line) - len(line.lstrip())
+        points = [p for p in split_points(line) if p > (lead if start else max(lead, len(prefix)))]
+        fits = [p for p in points if start + p <= WIDTH] or points[:1]  # or after a long link
+        if not fits:
+            out.append(line)
+            i += 1
+            continue
+        out.append(line[: fits[-1]])
+        tail = line[fits[-1] + 1 :].lstrip()
+        following = lines[i + 1] if i + 1 < len(lines) else None
+        if not comment and following is not None and joins(following, prefix):
+            lines[i + 1], dirty[i + 1] = f"{prefix}{tail} {following.lstrip()}", True
+            i += 1
+        else:
+            lines[i], starts[i] = prefix + tail, 0  # the tail is a line of its own
     return "\n".join(out)
 
 

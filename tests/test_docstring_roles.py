@@ -102,3 +102,21 @@ def test_check_lists_the_roles_left_and_fails(roles, tmp_path: Path, capsys) -> 
     (tmp_path / "m.py").write_text('"""Uses :class:`Group`."""\n')
     assert roles.main(["--check", str(tmp_path / "m.py")]) == 1
     assert "m.py: 1 role(s), e.g. :class:`Group`" in capsys.readouterr().out
+
+
+def test_a_lengthened_line_moves_its_tail_into_the_paragraph_not_onto_a_new_line(roles) -> None:
+    old = (
+        '"""Summary.\n\n'
+        "    A paragraph naming X, whose first line is long enough to overflow once X is a link to\n"
+        "    its page, and a second line.\n\n"
+        "    Args:\n"
+        "        x: kept.\n"
+        '    """'
+    )
+    new = old.replace("naming X", "naming [`X`][structured_ssl.somewhere.deep.X]")
+    wrapped = roles.wrap(new, old, 4, comment=False)
+    first, *rest = wrapped.splitlines()  # the first line starts at column 4, the rest hold it
+    assert len(first) + 4 <= roles.WIDTH and max(len(line) for line in rest) <= roles.WIDTH
+    assert len(wrapped.splitlines()) == len(old.splitlines()), wrapped
+    assert wrapped.split() == new.split(), "the same words in the same order"
+    assert wrapped.endswith('    Args:\n        x: kept.\n    """'), "the next section stays"

@@ -15,8 +15,7 @@ from structured_ssl.callbacks.online_eval import _due, _lifted_encoder, _tensorb
 class FiberSimilarityFigure(L.Callback):
     """A heat map of the centred
     [`fiber_similarity`][structured_ssl.callbacks.fiber_figure.fiber_similarity] on the first
-    validation batch, and
-    its mean against topographic distance (``add_figure``; see
+    validation batch, and its mean against topographic distance (``add_figure``; see
     [`structured_ssl.callbacks.fiber_figure`][structured_ssl.callbacks.fiber_figure]).
 
     The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but

@@ -4,8 +4,8 @@ An accuracy alone cannot be judged: on the embedded digits a logistic regression
 pixels already scores about 0.96, a random network's features are not far behind, and the
 online probe (``val/probe_acc``) is still learning when a short run stops. So
 [`FitSummary`][structured_ssl.callbacks.fit_summary.FitSummary] computes three numbers in the same
-run, on the TEST split, each with the
-same linear evaluation (a logistic regression fitted to convergence on frozen train features,
+run, on the TEST split, each with the same linear evaluation (a logistic regression fitted to
+convergence on frozen train features,
 [`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier]):
 
 * this run's encoder;
@@ -19,12 +19,12 @@ after the training curves.
 
 With ``twin=True`` (the default run, ``configs/default.yaml``) and a run of structured SSL,
 it also trains the A-SSL twin that H-SSL replaces
-([`AugmentationSSL`][structured_ssl.methods.augmentation.AugmentationSSL], the same group,
-encoder, pair sampling, loss, head and optimiser, the same epochs and batches, from the same
-seed) and prints both methods' test accuracy and seconds spent in training steps: the
-library's claim (two fibers of ONE pass stand in for two augmented views, at about half the
-step cost) in the newcomer's first run. The timing is summed over training batches only
-(validation and the summary's own work excluded), so both rows measure the same thing.
+([`AugmentationSSL`][structured_ssl.methods.augmentation.AugmentationSSL], the same group, encoder,
+pair sampling, loss, head and optimiser, the same epochs and batches, from the same seed) and prints
+both methods' test accuracy and seconds spent in training steps: the library's claim (two fibers of
+ONE pass stand in for two augmented views, at about half the step cost) in the newcomer's first run.
+The timing is summed over training batches only (validation and the summary's own work excluded), so
+both rows measure the same thing.
 """
 
 from __future__ import annotations

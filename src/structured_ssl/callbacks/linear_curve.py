@@ -10,8 +10,7 @@ validation ends:
 * ``val/linear_curve_acc``: the frozen, eval-mode features of (a seeded subset of) the
   training set fit a logistic regression to convergence
   ([`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier], as
-  `TestLinearEval` does at
-  test), scored on the validation set;
+  `TestLinearEval` does at test), scored on the validation set;
 * ``time/train_seconds``: wall seconds spent in training epochs so far (from the first
   training batch's epoch start to each epoch end; validation and callbacks excluded).
 

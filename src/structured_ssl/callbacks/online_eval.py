@@ -19,10 +19,11 @@ TensorBoard's HParams tab (hyperparameters WITH the run's final metrics) is
 module.
 
 They read the model through the interface every objective shares: ``embed(x)`` (the
-invariant embedding) and ``encoder`` (a [`LiftedEncoder`][structured_ssl.encoders.base.LiftedEncoder]),
-and the data through ``datamodule.dataset(name)``. Features are always extracted in eval mode
-without gradients (batch-norm statistics must not drift, lightly#1840), and every module's mode
-is restored afterwards.
+invariant embedding) and ``encoder`` (a
+[`LiftedEncoder`][structured_ssl.encoders.base.LiftedEncoder]), and the data through
+``datamodule.dataset(name)``. Features are always extracted in eval mode without gradients
+(batch-norm statistics must not drift, lightly#1840), and every module's mode is restored
+afterwards.
 """
 
 from __future__ import annotations
@@ -291,11 +292,11 @@ class EquivarianceMonitor(L.Callback):
     Logs ``val/equivariance_error`` (lifted map), ``val/fiber_equivariance_error`` (the fiber
     map H-SSL pairs) and ``val/no_shift_fiber_error`` (the same with no action claimed), from
     [`structured_ssl.encoders.equivariance.measure`][structured_ssl.encoders.equivariance.measure]
-    on the first ``max_images`` images of the first
-    ``num_batches`` validation batches and ``num_elements`` of the checked elements (all when
-    None), drawn anew each epoch. A bound that holds at initialisation says little about the
-    encoder at epoch N, so when a structured encoder drifts past its own bound this warns once
-    per epoch with the numbers (``warn=False`` silences it).
+    on the first ``max_images`` images of the first ``num_batches`` validation batches and
+    ``num_elements`` of the checked elements (all when None), drawn anew each epoch. A bound that
+    holds at initialisation says little about the encoder at epoch N, so when a structured encoder
+    drifts past its own bound this warns once per epoch with the numbers (``warn=False`` silences
+    it).
     """
 
     def __init__(

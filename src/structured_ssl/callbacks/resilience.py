@@ -6,8 +6,8 @@ What Lightning already does, and is relied on here rather than rewritten:
 * ``--ckpt_path last`` restores weights (EMA target and online probe included: both are
   submodules), optimizer, LR schedulers, loop progress and, for train loaders that implement
   ``state_dict``/``load_state_dict``
-  ([`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]),
-  the position inside the epoch.
+  ([`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]), the position inside
+  the epoch.
 * On SIGTERM its signal handler only sets ``trainer.received_sigterm``; the training loop
   then raises ``SIGTERMException`` at the next batch boundary.
 * Under SLURM it picks ``SLURMEnvironment(auto_requeue=True, requeue_signal=SIGUSR1)`` by
@@ -20,22 +20,21 @@ What Lightning already does, and is relied on here rather than rewritten:
 What it does not do, and this module adds:
 
 * [`ExactResume`][structured_ssl.callbacks.resilience.ExactResume]: the global
-  torch/CUDA/numpy/python random states (augmentations and
-  fiber positions are drawn from them) are not in Lightning checkpoints; and the train loader's
-  saved position is silently dropped when ``configure_optimizers`` reads
-  ``trainer.estimated_stepping_batches`` (ours does, for the cosine schedule): Lightning#20550.
+  torch/CUDA/numpy/python random states (augmentations and fiber positions are drawn from them) are
+  not in Lightning checkpoints; and the train loader's saved position is silently dropped when
+  ``configure_optimizers`` reads ``trainer.estimated_stepping_batches`` (ours does, for the cosine
+  schedule): Lightning#20550.
 * [`PreemptionCheckpoint`][structured_ssl.callbacks.resilience.PreemptionCheckpoint]: nothing is
-  saved on SIGTERM, so the steps since the last
-  periodic checkpoint are lost. We save ``last.ckpt`` at the next step boundary, outside the
-  signal handler (saving inside a handler can hang: Lightning#21406).
+  saved on SIGTERM, so the steps since the last periodic checkpoint are lost. We save ``last.ckpt``
+  at the next step boundary, outside the signal handler (saving inside a handler can hang:
+  Lightning#21406).
 * [`AtomicCheckpointIO`][structured_ssl.callbacks.resilience.AtomicCheckpointIO]: Lightning writes
-  through an fsspec transaction whose temporary
-  file lives in the system temp dir; when that is another filesystem (node-local /tmp, shared
-  checkpoint dir) the final move is a copy, and a kill mid-copy leaves a truncated
-  ``last.ckpt``. We write beside the target, fsync, then ``os.replace``.
+  through an fsspec transaction whose temporary file lives in the system temp dir; when that is
+  another filesystem (node-local /tmp, shared checkpoint dir) the final move is a copy, and a kill
+  mid-copy leaves a truncated ``last.ckpt``. We write beside the target, fsync, then ``os.replace``.
 * [`FiniteLoss`][structured_ssl.callbacks.resilience.FiniteLoss]: a NaN loss otherwise trains on
-  silently (or is checkpointed). We stop
-  before the optimizer step, naming the step and the logged terms that are not finite.
+  silently (or is checkpointed). We stop before the optimizer step, naming the step and the logged
+  terms that are not finite.
 """
 
 from __future__ import annotations
@@ -102,12 +101,12 @@ class ExactResume(L.Callback):
       ``on_train_start``: after the sanity check and anything else that draws random numbers,
       right before the first resumed step, so the same augmentations and fiber positions follow.
     * The train loader's position (see
-      [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader])
-      is loaded there too. Lightning loads it itself only when the train loader is first set
-      up after the checkpoint is read; ``estimated_stepping_batches`` in ``configure_optimizers``
-      sets it up before, and the saved position is then never applied (Lightning#20550, fix
-      proposed in Lightning PR#21765, whose approach this follows: load the pending states, then
-      re-create the batch iterator so no sample was drawn with the stale position).
+      [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]) is loaded there
+      too. Lightning loads it itself only when the train loader is first set up after the checkpoint
+      is read; ``estimated_stepping_batches`` in ``configure_optimizers`` sets it up before, and the
+      saved position is then never applied (Lightning#20550, fix proposed in Lightning PR#21765,
+      whose approach this follows: load the pending states, then re-create the batch iterator so no
+          sample was drawn with the stale position).
 
     Data order itself does not depend on random state:
         [`EpochSampler`][structured_ssl.data.sampling.EpochSampler]
@@ -208,8 +207,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     Checkpoints are read (``--ckpt_path`` of fit, validate, test, predict) without running
     code, local or remote ([`load_checkpoint`][structured_ssl.methods.checkpoints.load_checkpoint]),
-    whatever
-    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes ``--weights_only=false``.
+    whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes
+    ``--weights_only=false``.
     """
 
     def load_checkpoint(

@@ -3,21 +3,18 @@
 A bad setting should cost seconds, not a queued cluster job that dies at step 1 with a shape
 error from inside escnn or a batch-norm assertion. Every check is a small function that raises
 [`ConfigError`][structured_ssl.config.field_checks.ConfigError] with the field's name (as the config
-spells it), the value given and what
-is allowed. They run at three points:
+spells it), the value given and what is allowed. They run at three points:
 
 * [`check_config`][structured_ssl.config.config_checks.check_config] on the parsed config, before
-  LightningCLI builds anything
-  (``StructuredSSLCLI.parse_arguments``): plain values only, nothing built yet; it starts with
+  LightningCLI builds anything (``StructuredSSLCLI.parse_arguments``): plain values only, nothing
+      built yet; it starts with
   the table of single-field rules in
   [`structured_ssl.config.field_checks`][structured_ssl.config.field_checks];
 * [`check_model_settings`][structured_ssl.config.config_checks.check_model_settings] at the top of
-  ``SSLMethod.__init__``: the same model checks
-  for models built from Python rather than the CLI;
+  ``SSLMethod.__init__``: the same model checks for models built from Python rather than the CLI;
 * [`check_fit`][structured_ssl.config.config_checks.check_fit] once model, data and trainer exist
-  (``StructuredSSLCLI.before_fit``):
-  what needs built objects (the encoder's real fiber grid, the resolved number of processes,
-  the data module's files).
+  (``StructuredSSLCLI.before_fit``): what needs built objects (the encoder's real fiber grid, the
+  resolved number of processes, the data module's files).
 
 Some checks live where their values are defined and are reused here rather than repeated:
 ``Group.__post_init__`` (group.kind, group.order, group.scales), ``PairSampling.__post_init__``
@@ -68,8 +65,8 @@ def encoder_output_size(spec: EncoderSpec, image_size: int) -> int | None:
     """Side of the encoder's last feature map, from the architecture's arithmetic (no build).
 
     None for architectures whose arithmetic is not known here;
-    [`check_fit`][structured_ssl.config.config_checks.check_fit] then checks
-    the built encoder's grid instead.
+    [`check_fit`][structured_ssl.config.config_checks.check_fit] then checks the built encoder's
+    grid instead.
     """
     if spec.architecture != "small":
         return None

@@ -5,9 +5,9 @@ accepts by type (``trainer.max_epochs=-5``, ``optimizer.lr=-0.1``), files that m
 (``ckpt_path``, ``data.data_dir``), an accelerator that must be present. Without them the same
 mistakes end in a Lightning or optimizer traceback after the model and data are built.
 A new rule is one more [`FieldRule`][structured_ssl.config.field_checks.FieldRule] row (or one more
-function in `CONTEXT_RULES`
-when it needs several values); [`check_fields`][structured_ssl.config.field_checks.check_fields]
-runs them all from ``check_config``.
+function in `CONTEXT_RULES` when it needs several values);
+[`check_fields`][structured_ssl.config.field_checks.check_fields] runs them all from
+``check_config``.
 """
 
 from __future__ import annotations

@@ -90,8 +90,8 @@ def cell_arguments(value: str) -> list[str] | None:
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
     """``argv`` with each ``--config NAME`` / ``--config=NAME`` made a path (see
-    [`resolve_config`][structured_ssl.config.shipped_configs.resolve_config]),
-    and a ``--config`` naming a grid cell expanded into that cell's configs and overrides."""
+    [`resolve_config`][structured_ssl.config.shipped_configs.resolve_config]), and a ``--config``
+    naming a grid cell expanded into that cell's configs and overrides."""
     out: list[str] = []
     flag: str | None = None
     for item in argv:
@@ -114,10 +114,9 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
 def read_config_files(argv: Sequence[str]) -> list[str]:
     """``argv`` (after
     [`resolve_config_args`][structured_ssl.config.shipped_configs.resolve_config_args]) with each
-    ``--config FILE`` read once first: a
-    YAML syntax error is refused as ``FILE:LINE:COL: problem`` (jsonargparse says only "while
-    parsing a flow mapping"), and an empty or comment-only file is accepted as empty (dropped:
-    an overlay that sets nothing changes nothing)."""
+    ``--config FILE`` read once first: a YAML syntax error is refused as ``FILE:LINE:COL: problem``
+    (jsonargparse says only "while parsing a flow mapping"), and an empty or comment-only file is
+    accepted as empty (dropped: an overlay that sets nothing changes nothing)."""
     import yaml
 
     from structured_ssl.config.field_checks import ConfigError

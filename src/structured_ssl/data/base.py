@@ -88,8 +88,8 @@ class ImageDataModule(L.LightningDataModule):
         train_subset: keep only this many training images (None = all), for quick studies.
         device_resident: hold the training split on the training device and cut batches there
             ([`DeviceBatches`][structured_ssl.data.device_loader.DeviceBatches]): no DataLoader
-            worker and
-            no host-to-device copy per step; the same batches in the same order, resumable.
+            worker and no host-to-device copy per step; the same batches in the same order,
+            resumable.
     """
 
     #: stage names of the extra evaluation sets, in dataloader order for ``test``.
@@ -221,8 +221,8 @@ class ImageDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> Any:
         """The shuffled training loader, resumable mid-epoch (see
-        [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]),
-        or with ``device_resident`` its device-side twin."""
+        [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]), or with
+        ``device_resident`` its device-side twin."""
         dataset = self.dataset("train")
         trainer = self.trainer
         replicas, rank = (

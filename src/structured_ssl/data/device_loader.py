@@ -5,8 +5,7 @@ augmentation already runs on the model's device (kornia), so a DataLoader only a
 host-side gather and a host-to-device copy per step, which leaves a small model's GPU idle.
 Here the whole split moves to the device once; each epoch's order comes from the same
 [`EpochSampler`][structured_ssl.data.sampling.EpochSampler] (seed, epoch, rank), moves over once,
-and each
-batch is one device-side gather. Same batches, same order, same resume position as
+and each batch is one device-side gather. Same batches, same order, same resume position as
 [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader].
 """
 

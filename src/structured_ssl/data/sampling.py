@@ -1,8 +1,7 @@
 """Epoch-wise sampling that resumes exactly: the seeded, per-rank shuffled order of one epoch
 ([`EpochSampler`][structured_ssl.data.sampling.EpochSampler]) and the position within it that a
-checkpoint records and a resumed
-run skips to ([`ResumablePosition`][structured_ssl.data.sampling.ResumablePosition]), used by the
-DataLoader path
+checkpoint records and a resumed run skips to
+([`ResumablePosition`][structured_ssl.data.sampling.ResumablePosition]), used by the DataLoader path
 ([`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]) and by the
 device-resident batches alike.
 """
@@ -43,9 +42,9 @@ class EpochSampler(DistributedSampler):
     It is a `DistributedSampler`, so Lightning keeps it under DDP
     instead of wrapping it (each rank draws its own shard of the same permutation) and calls
     `set_epoch` before every epoch.
-    [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader] sets `resume_at`
-    from a checkpoint; the skip applies only when the epoch being drawn is the epoch it was
-    recorded in, so a checkpoint taken at an epoch's end never skips into the next epoch.
+    [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader] sets `resume_at` from
+    a checkpoint; the skip applies only when the epoch being drawn is the epoch it was recorded in,
+    so a checkpoint taken at an epoch's end never skips into the next epoch.
     """
 
     def __init__(

@@ -132,8 +132,7 @@ def read_usable_checkpoint(path: str, model_config: Any) -> dict[str, Any]:
 def load_weights(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
     """The weights of a checkpoint
     [`read_usable_checkpoint`][structured_ssl.experiments.check.read_usable_checkpoint] read (with
-    the allow-list,
-    on the CPU, its ``state_dict`` present) into ``model``."""
+    the allow-list, on the CPU, its ``state_dict`` present) into ``model``."""
     from structured_ssl.methods.base import drop_escnn_caches
 
     state = checkpoint["state_dict"]

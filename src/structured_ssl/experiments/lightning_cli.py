@@ -2,13 +2,12 @@
 
 ``structured-ssl fit|validate|test|predict`` (`structured_ssl.cli.main`), the grid's run
 worker ([`structured_ssl.experiments.runs`][structured_ssl.experiments.runs]) and ``check`` (which
-builds models without
-training) all use [`StructuredSSLCLI`][structured_ssl.experiments.lightning_cli.StructuredSSLCLI]:
-data-derived sizes (channels, image size, classes)
-are linked into the model when the DataModule is instantiated, bad settings are one line (exit
-2), and the Trainer config is completed by
-[`structured_ssl.experiments.trainer_setup`][structured_ssl.experiments.trainer_setup].
-It lives in the experiments layer so that the runner needs nothing from the ``cli`` module.
+builds models without training) all use
+[`StructuredSSLCLI`][structured_ssl.experiments.lightning_cli.StructuredSSLCLI]: data-derived sizes
+(channels, image size, classes) are linked into the model when the DataModule is instantiated, bad
+settings are one line (exit 2), and the Trainer config is completed by
+[`structured_ssl.experiments.trainer_setup`][structured_ssl.experiments.trainer_setup]. It lives in
+the experiments layer so that the runner needs nothing from the ``cli`` module.
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ A method subclass says only where its positive pair comes from, in two small hoo
 * [`SSLMethod.make_views`][structured_ssl.methods.base.SSLMethod.make_views] draws what a step needs
   (augmented images, fiber positions);
 * [`SSLMethod.read_pairs`][structured_ssl.methods.base.SSLMethod.read_pairs] runs an encoder on
-  those views and returns the two bundle
-  batches plus the invariant embedding the probe reads.
+  those views and returns the two bundle batches plus the invariant embedding the probe reads.
 
 Keeping the draw separate from the read lets a momentum (BYOL-style) target network read the
 SAME pairs as the online network. Everything else (projection, loss, EMA target, probe,
@@ -31,6 +30,7 @@ from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.methods.heads import projection_head
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
+from structured_ssl.methods.saved_settings import save_settings
 from structured_ssl.ssl.draws import StepDraws, run_seed
 from structured_ssl.ssl.ema import ema_update_, momentum_at
 from structured_ssl.ssl.external_loss import as_pair_loss
@@ -89,21 +89,6 @@ def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:
                 state.pop(key, None)
 
 
-def save_loss_setting(module: L.LightningModule, loss: Any) -> None:
-    """Keep the loss among the saved settings, as LightningCLI keeps its ``class_path`` dict.
-
-    From Python the loss is a module, which ``save_hyperparameters`` warns about ("already
-    saved during checkpointing": its weights are; WHICH loss, with its settings, is not, and a
-    checkpoint rebuilds the model from it through the allow-list). So the settings are saved
-    without it and it is added after that check; under LightningCLI they are saved whole.
-    """
-    if "_instantiator" in module.hparams:  # LightningCLI gave its config: the loss is a dict
-        module.save_hyperparameters()  # the given config again, this time with its loss
-        return
-    module.hparams["loss"] = loss
-    vars(module)["_hparams_initial"]["loss"] = copy.deepcopy(loss)  # what the loggers record
-
-
 def constant_lr(step: int) -> float:
     """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
     return 1.0
@@ -145,8 +130,7 @@ class SSLMethod(L.LightningModule):
             type(self), group, encoder, pairs, image_size
         )  # fail before building anything
         super().__init__()
-        self.save_hyperparameters(ignore=["loss"])
-        save_loss_setting(self, loss)
+        save_settings(self, loss)  # save_hyperparameters, the loss module kept (see there)
         self.group = group
         self.encoder_spec = encoder
         self.pair_sampling = pairs
@@ -239,8 +223,8 @@ class SSLMethod(L.LightningModule):
     def step_draws(self, batch_idx: int) -> StepDraws:
         """This rank's draws for the current training micro-batch: seeded from (run seed,
         step), split by global example index (see
-        [`structured_ssl.ssl.draws`][structured_ssl.ssl.draws]). Outside a
-        Trainer (a benchmark calling ``training_step`` by hand) the global RNG draws."""
+        [`structured_ssl.ssl.draws`][structured_ssl.ssl.draws]). Outside a Trainer (a benchmark
+        calling ``training_step`` by hand) the global RNG draws."""
         try:
             trainer = self.trainer
         except RuntimeError:  # not attached to a Trainer

@@ -5,12 +5,11 @@ checkpoint downloaded from a stranger and read with ``torch.load(path, weights_o
 runs the stranger's code. Every checkpoint this library reads (offline linear evaluation,
 ``--ckpt_path`` for resume and test) is therefore read by
 [`load_checkpoint`][structured_ssl.methods.checkpoints.load_checkpoint], with torch's
-``weights_only`` unpickler: it builds tensors, plain containers and values, and, from the
-allow-list [`project_types`][structured_ssl.methods.checkpoints.project_types], only the settings
-dataclasses and pair losses that
-``save_hyperparameters`` stores when a model is built in Python (CLI-written checkpoints hold
-plain dicts). A checkpoint that needs any other type is refused with one line naming the file
-and the type; reading it anyway is an explicit choice of a user who trusts the file.
+``weights_only`` unpickler: it builds tensors, plain containers and values, and, from the allow-list
+[`project_types`][structured_ssl.methods.checkpoints.project_types], only the settings dataclasses
+and pair losses that ``save_hyperparameters`` stores when a model is built in Python (CLI-written
+checkpoints hold plain dicts). A checkpoint that needs any other type is refused with one line
+naming the file and the type; reading it anyway is an explicit choice of a user who trusts the file.
 """
 
 from __future__ import annotations
@@ -211,8 +210,7 @@ def _model_arg(stage: Any, name: str) -> Any:
 
 def checkpoint_error_in(error: BaseException) -> CheckpointError | None:
     """The [`CheckpointError`][structured_ssl.config.field_checks.CheckpointError] that caused
-    ``error`` (jsonargparse wraps what a model's
-    ``__init__`` raises), or None."""
+    ``error`` (jsonargparse wraps what a model's ``__init__`` raises), or None."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

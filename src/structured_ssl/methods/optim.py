@@ -1,17 +1,15 @@
 """Optimizers and learning-rate schedules for SSL pre-training.
 
 * [`LARS`][structured_ssl.methods.optim.LARS]: layer-wise adaptive rate scaling (You, Gitman,
-  Ginsburg 2017), the optimizer
-  SimCLR and BYOL train with at large batch sizes.
+  Ginsburg 2017), the optimizer SimCLR and BYOL train with at large batch sizes.
 * [`build_optimizer`][structured_ssl.methods.optim.build_optimizer]: one switch between SGD, AdamW
   and LARS for the CLI.
 * [`scaled_lr`][structured_ssl.methods.optim.scaled_lr]: the learning rate scaled with the GLOBAL
-  batch size (all processes and
-  accumulated batches), as SimCLR/BYOL prescribe.
+  batch size (all processes and accumulated batches), as SimCLR/BYOL prescribe.
 * [`warmup_cosine_lambda`][structured_ssl.methods.optim.warmup_cosine_lambda]: linear warm-up then
-  cosine decay, a factor for
-  ``torch.optim.lr_scheduler.LambdaLR`` stepped once per OPTIMIZER step (Lightning:
-  ``"interval": "step"``); stepping it per epoch is a bug others shipped (solo-learn#264).
+  cosine decay, a factor for ``torch.optim.lr_scheduler.LambdaLR`` stepped once per OPTIMIZER step
+  (Lightning: ``"interval": "step"``); stepping it per epoch is a bug others shipped
+  (solo-learn#264).
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ come from the runs' TensorBoard scalars (read by
 
 * accuracy: the first tag a run logged of `ACCURACY_TAGS` (``val/linear_curve_acc``
   from [`LinearCurve`][structured_ssl.callbacks.linear_curve.LinearCurve]: a converged linear probe
-  per
-  validation epoch; else the kNN or online-probe accuracy);
+  per validation epoch; else the kNN or online-probe accuracy);
 * seconds: ``time/train_seconds`` logged at the same step (training time only), else the
   event's wall time since the run's first event or scalar (includes validation).
 

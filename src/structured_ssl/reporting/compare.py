@@ -12,10 +12,9 @@ Outputs: the Markdown table on stdout, and in ``--out`` (default ``LOGDIR/compar
 accuracy per epoch, one line per run), and, when some run logged accuracy against training
 seconds, ``accuracy_time.png`` and ``accuracy_time.md``
 ([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]). In the printed
-and Markdown tables a missing
-metric is ``-``. Runs are read by
-[`structured_ssl.reporting.run_reading`][structured_ssl.reporting.run_reading].
-Nothing here imports torch or escnn, so comparing is quick.
+and Markdown tables a missing metric is ``-``. Runs are read by
+[`structured_ssl.reporting.run_reading`][structured_ssl.reporting.run_reading]. Nothing here imports
+torch or escnn, so comparing is quick.
 """
 
 from __future__ import annotations

@@ -5,10 +5,9 @@ read with TensorBoard's own reader (``EventAccumulator``), its identity (objecti
 loss, seed) from the ``config.yaml`` LightningCLI saved next to the events (or, failing that,
 ``hparams.yaml``). A ``<version>-test`` directory (the grid's test stage) is merged into its
 ``<version>`` run. Shared by the comparison table
-([`structured_ssl.reporting.compare`][structured_ssl.reporting.compare])
-and the accuracy-time figure
-([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]), so neither
-imports the other's reader. Nothing here imports torch.
+([`structured_ssl.reporting.compare`][structured_ssl.reporting.compare]) and the accuracy-time
+figure ([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]), so
+neither imports the other's reader. Nothing here imports torch.
 """
 
 from __future__ import annotations

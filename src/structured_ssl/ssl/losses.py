@@ -4,14 +4,12 @@ Every loss takes two batches of embeddings whose rows ``i`` form a positive pair
 functions ([`nt_xent`][structured_ssl.ssl.losses.nt_xent],
 [`vicreg`][structured_ssl.ssl.losses.vicreg],
 [`barlow_twins`][structured_ssl.ssl.losses.barlow_twins], [`byol`][structured_ssl.ssl.losses.byol])
-know nothing
-about processes. The modules ([`NTXent`][structured_ssl.ssl.losses.NTXent],
+know nothing about processes. The modules ([`NTXent`][structured_ssl.ssl.losses.NTXent],
 [`VICReg`][structured_ssl.ssl.losses.VICReg],
-[`BarlowTwins`][structured_ssl.ssl.losses.BarlowTwins],
-[`BYOL`][structured_ssl.ssl.losses.BYOL]) add the ONE distribution wrapper, `PairLoss.forward`:
-validate, gather
-both views from every process with [`gather_with_grad`][structured_ssl.ssl.gather.gather_with_grad],
-compute in float32 with autocast off, then call the pure function.
+[`BarlowTwins`][structured_ssl.ssl.losses.BarlowTwins], [`BYOL`][structured_ssl.ssl.losses.BYOL])
+add the ONE distribution wrapper, `PairLoss.forward`: validate, gather both views from every process
+with [`gather_with_grad`][structured_ssl.ssl.gather.gather_with_grad], compute in float32 with
+autocast off, then call the pure function.
 
 Global-batch semantics under DDP (N processes with B rows each): the loss DDP optimises (mean
 over processes) and the parameter gradients (after DDP's 1/N average) equal those of one
@@ -84,8 +82,8 @@ def nt_xent(
     Args:
         anchors: rows of ``z1``/``z2`` that act as anchors (both views of each row); default all.
             Under DDP, [`NTXent`][structured_ssl.ssl.losses.NTXent] passes this process's rows of
-            the gathered batch, so each
-            process scores ``2B`` anchors against the global ``2M - 1`` candidates.
+            the gathered batch, so each process scores ``2B`` anchors against the global ``2M - 1``
+            candidates.
     """
     _check_pair(z1, z2, "nt_xent")
     _check_batch("nt_xent", z1.shape[0], 2, "each anchor needs at least one negative")

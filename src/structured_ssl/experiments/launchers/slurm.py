@@ -1,8 +1,8 @@
 """The SLURM launcher: one job array per sweep, submitted and resumed through submitit.
 
 Each array task runs one spec's ``fit`` then ``test``
-([`structured_ssl.experiments.runs.run_worker`][structured_ssl.experiments.runs.run_worker])
-under ``srun`` with ``tasks_per_node`` processes per node, so a multi-GPU run is DDP inside its
+([`structured_ssl.experiments.runs.run_worker`][structured_ssl.experiments.runs.run_worker]) under
+``srun`` with ``tasks_per_node`` processes per node, so a multi-GPU run is DDP inside its
 task: Lightning's `SLURMEnvironment` reads the ranks from SLURM.
 
 Preemption and time limits. ONE owner of the requeue signal: submitit. Its sbatch script asks
@@ -19,8 +19,7 @@ uninterrupted.
 The submitter may die: the next invocation of the same command attaches to the runs still
 queued
 ([`structured_ssl.experiments.launchers.slurm_queue`][structured_ssl.experiments.launchers.slurm_queue]),
-resubmits only those with neither a
-result nor a queued task, and waits for all of them.
+resubmits only those with neither a result nor a queued task, and waits for all of them.
 """
 
 from __future__ import annotations
