@@ -93,12 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     (REPO / "runs").mkdir(exist_ok=True)  # git-ignored; the logs are removed afterwards
     with tempfile.TemporaryDirectory(prefix="notebook-", dir=REPO / "runs") as logdir:
         execute(notebook, SETTINGS, Path(logdir))
-    paths = sorted({m.group(0) for m in MACHINE_PATH.finditer(nbformat.writes(notebook))})
-    if paths:
-        print(
-            f"{args.notebook}: not written, its outputs name machine paths: {paths}",
-            file=sys.stderr,
-        )
+    lines = [line for line in nbformat.writes(notebook).splitlines() if MACHINE_PATH.search(line)]
+    if lines:
+        print(f"{args.notebook}: not written, its outputs name machine paths:", file=sys.stderr)
+        print("\n".join(lines[:20]), file=sys.stderr)
         return 1
     warnings = warning_lines(notebook)
     if warnings:
