@@ -85,6 +85,27 @@ def execute(notebook: Any, settings: Mapping[str, str], logdir: Path, timeout: i
         os.environ.update(saved)
 
 
+def relative_outputs(notebook: Any, folder: Path = NOTEBOOK.parent) -> None:
+    """Write the paths below the repository in the outputs relative to ``folder`` (the kernel's
+    folder): Lightning's checkpoint callback resolves its folder to an absolute path, which
+    the runs print ("checkpoint: ...", "Restoring states from ...")."""
+    prefixes = {str(REPO.resolve()) + os.sep, str(REPO) + os.sep}
+    relative = os.path.relpath(REPO, folder) + os.sep  # "../" from notebooks/
+
+    def fix(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, relative)
+        return text
+
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = fix(output["text"])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    output["data"][mime] = fix(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK)
@@ -93,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     (REPO / "runs").mkdir(exist_ok=True)  # git-ignored; the logs are removed afterwards
     with tempfile.TemporaryDirectory(prefix="notebook-", dir=REPO / "runs") as logdir:
         execute(notebook, SETTINGS, Path(logdir))
+    relative_outputs(notebook)
     lines = [line for line in nbformat.writes(notebook).splitlines() if MACHINE_PATH.search(line)]
     if lines:
         print(f"{args.notebook}: not written, its outputs name machine paths:", file=sys.stderr)
