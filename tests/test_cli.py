@@ -113,8 +113,8 @@ def test_one_real_epoch_writes_checkpoint_events_config_and_probe_accuracy(tmp_p
     run_dirs = [p.parent for p in tmp_path.rglob("events.out.tfevents.*")]
     assert run_dirs, "no TensorBoard event file was written"
     run = run_dirs[0]
-    assert run.parent.name == "StructuredSSL-C8-NTXent-seed0", (
-        "run name encodes objective, group, loss, seed"
+    assert run.parent.name == "StructuredSSL-C8-NTXent-digits-seed0", (
+        "run name encodes objective, group, loss, dataset, seed"
     )
     assert (run / "config.yaml").exists(), "the resolved config is saved next to the logs"
     assert list((run / "checkpoints").glob("*.ckpt")), "a checkpoint is written"

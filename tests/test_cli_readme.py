@@ -95,6 +95,41 @@ def test_site_builds_strict_without_broken_links(tmp_path: Path) -> None:
         tmp_path / "site" / "reference" / "structured_ssl" / "groups" / "base" / "index.html"
     ).is_file()
     assert (tmp_path / "site" / "reports" / "paper-grid" / "index.html").is_file()
+    check_api_reference(tmp_path / "site" / "reference")
+
+
+RAW_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|attr|mod|data|obj|exc):(?:`|<code>)")
+
+
+def check_api_reference(reference: Path) -> None:
+    """No Sphinx role printed raw (scripts/docstring_roles.py rewrites them), the package page
+    links every public name, and the methods' pages describe their parameters (inherited ones
+    too: scripts/griffe_inherited_params.py)."""
+    raw = {
+        page.relative_to(reference).parent.as_posix(): RAW_ROLE.findall(page.read_text())
+        for page in reference.rglob("*.html")
+    }
+    raw = {page: roles for page, roles in raw.items() if roles}
+    assert not raw, f"{len(raw)} pages print Sphinx roles (run scripts/docstring_roles.py): {raw}"
+    import structured_ssl
+
+    package_page = (reference / "structured_ssl" / "index.html").read_text()
+    for name in structured_ssl.__all__[1:]:
+        link = rf'<a [^>]*href="[^"]*#structured_ssl\.[\w.]+"[^>]*><code>{name}</code></a>'
+        assert re.search(link, package_page), f"the package page does not link {name}"
+    for module, name in [("base", "SSLMethod"), ("structured", "StructuredSSL"),
+                         ("augmentation", "AugmentationSSL")]:  # fmt: skip
+        page = (reference / "structured_ssl" / "methods" / module / "index.html").read_text()
+        section = page.split(f'id="structured_ssl.methods.{module}.{name}"', 1)[1]
+        section = re.split(r'<div class="doc doc-object doc-(?:class|function)">', section)[0]
+        tables = [part.split("</table>")[0] for part in section.split("Parameters:")[1:]]
+        rows = re.findall(  # its own parameters and those it passes on (scripts/griffe_...)
+            r"<td>\s*<code>(\w+)</code>.*?doc-md-description\">\s*<p>(.*?)</p>",
+            "".join(tables),
+            flags=re.S,
+        )
+        described = {parameter for parameter, text in rows if len(text.split()) >= 3}
+        assert {"group", "encoder", "pairs", "loss", "optimizer"} <= described, (name, rows)
 
 
 def test_record_copies_a_grid_and_write_puts_it_in_the_readme(tmp_path: Path) -> None:

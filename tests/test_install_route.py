@@ -1,13 +1,13 @@
 """The documented install route for a machine without a Fortran compiler, run as written.
 
-``docs/guides/install.md`` gives ONE line for users who bring their own torch. This test reads
-that line from the page and runs it with ``bash`` in a fresh virtual environment (with its own
-pip) whose only preinstalled packages are a "user's own" torch and torch's dependencies (linked
-from this interpreter, so torch is not downloaded). The wheel built from this checkout is
-offered through ``PIP_FIND_LINKS`` (structured-ssl is not on an index yet); everything else
-comes from the package index, so the test needs it and skips with the reason when it is
-unreachable. Afterwards: the user's torch is kept, escnn is installed, py3nj is not, and
-``structured-ssl fit --config default`` trains from another directory.
+``docs/guides/install.md`` gives ONE line for users who bring their own torch, run in a clone
+(structured-ssl is not on an index). This test reads that line from the page and runs it with
+``bash`` in a copy of the repository's files (``git ls-files``: what a clone of this checkout
+holds) with a fresh virtual environment (with its own pip) whose only preinstalled packages are
+a "user's own" torch and torch's dependencies (linked from this interpreter, so torch is not
+downloaded). Everything else comes from the package index, so the test needs it and skips with
+the reason when it is unreachable. Afterwards: the user's torch is kept, escnn is installed,
+py3nj is not, and ``structured-ssl fit --config default`` trains from another directory.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import urllib.request
 import venv
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-from test_wheel_install import build_wheel, fit_from_another_folder, site_packages
+from test_wheel_install import fit_from_another_folder, site_packages
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALL_PAGE = REPO / "docs/guides/install.md"
@@ -61,6 +62,20 @@ def link_user_torch(dest: Path) -> str:
     return importlib.metadata.version("torch")
 
 
+def copy_tracked_files(dest: Path) -> None:
+    """The checkout's tracked files as they are now (links kept), as a clone would hold them."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True)
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source, target = REPO / name, dest / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree, not yet committed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+
+
 def index_reachable() -> bool:
     try:
         urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=15)
@@ -73,7 +88,7 @@ def test_the_install_page_gives_one_line_of_pip_calls() -> None:
     command = documented_command()
     calls = [call.strip() for call in command.split("&&")]
     assert all(call.startswith("pip install ") for call in calls), calls
-    assert calls[0] == "pip install structured-ssl"
+    assert calls[0] == "pip install .", "from the clone's folder: the package is not on PyPI"
     assert calls[1:] == ["pip install --no-deps escnn==1.0.11"], (
         "pip cannot leave out a declared dependency (py3nj) in one call: install.md says why"
     )
@@ -82,8 +97,8 @@ def test_the_install_page_gives_one_line_of_pip_calls() -> None:
 def test_documented_route_keeps_the_users_torch_and_installs_no_py3nj(tmp_path: Path) -> None:
     if not index_reachable():
         pytest.skip("the package index (pypi.org) is unreachable: the documented route needs it")
-    wheelhouse = tmp_path / "wheelhouse"
-    build_wheel(wheelhouse)
+    clone = tmp_path / "clone"
+    copy_tracked_files(clone)
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -92,14 +107,13 @@ def test_documented_route_keeps_the_users_torch_and_installs_no_py3nj(tmp_path: 
     Path(own_site, "user_torch.pth").write_text(f"{tmp_path / 'user-torch'}\n")
     env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}"
-    env["PIP_FIND_LINKS"] = " ".join(filter(None, [str(wheelhouse), env.get("PIP_FIND_LINKS")]))
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     work = tmp_path / "elsewhere"
     work.mkdir()
 
     install = subprocess.run(
         ["bash", "-c", documented_command()],
-        cwd=work,
+        cwd=clone,
         env=env,
         capture_output=True,
         text=True,

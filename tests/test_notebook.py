@@ -93,6 +93,16 @@ def test_committed_outputs_show_the_converged_accuracies_without_warnings(
     assert "val/linear_curve_acc" in tables
 
 
+def test_committed_notebook_names_no_path_of_the_machine_that_ran_it() -> None:
+    """Its outputs name runs relative to the notebook (scripts/run_notebook.py runs it so)."""
+    text = NOTEBOOK.read_text()
+    found = sorted({match.group(0) for match in run_notebook.MACHINE_PATH.finditer(text)})
+    assert found == [], f"{NOTEBOOK.name} names machine paths {found}: {REGENERATE}"
+    assert run_notebook.MACHINE_PATH.search('"logs: /tmp/structured-ssl-notebook-x/run"')
+    assert run_notebook.MACHINE_PATH.search("TensorBoard: /work/main/.venv/bin/tensorboard")
+    assert not run_notebook.MACHINE_PATH.search("logs: ../runs/notebook-x/20261204/run")
+
+
 def test_code_hash_changes_with_a_code_cell_or_the_settings(
     committed: nbformat.NotebookNode,
 ) -> None:
@@ -150,9 +160,9 @@ def test_notebook_trains_three_runs_and_shows_the_comparison(tmp_path: Path) -> 
     assert len(rows) == 3
     table = tables[-1]
     for expected in (
-        "StructuredSSL-C8-NTXent-seed0",
-        "AugmentationSSL-C8-NTXent-seed0",
-        "StructuredSSL-C8-unstructured-NTXent-seed0",
+        "StructuredSSL-C8-NTXent-digits-seed0",
+        "AugmentationSSL-C8-NTXent-digits-seed0",
+        "StructuredSSL-C8-unstructured-NTXent-digits-seed0",
     ):
         assert expected in table
     for (

@@ -1,10 +1,11 @@
 """`structured-ssl`: the LightningCLI entry point, plus a few project subcommands.
 
 Lightning's own subcommands (fit, validate, test, predict) choose model and data by
-``class_path`` in YAML and run through :func:`~structured_ssl.experiments.lightning_cli.run_lightning_cli`
-(the LightningCLI subclass lives in the experiments layer, so the run worker and ``check`` use
-it without importing this module). Project subcommands (check, compare, grid, report, study,
-configs, reproduce) are dispatched before LightningCLI sees the arguments.
+``class_path`` in YAML and run through
+[`run_lightning_cli`][structured_ssl.experiments.lightning_cli.run_lightning_cli] (the LightningCLI
+subclass lives in the experiments layer, so the run worker and ``check`` use it without importing
+this module). Project subcommands (check, compare, grid, report, study, configs, reproduce) are
+dispatched before LightningCLI sees the arguments.
 """
 
 from __future__ import annotations

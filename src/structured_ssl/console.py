@@ -1,7 +1,7 @@
 """The ``structured-ssl`` console script: answers ``--help``/``--version``/typos without
 importing torch or Lightning (fast), says how to install escnn if it is missing, then runs
-:func:`structured_ssl.cli.main`. Its own module so that :mod:`structured_ssl.cli` and
-:mod:`structured_ssl.cli_help` import each other in one direction only."""
+`structured_ssl.cli.main`. Its own module so that [`structured_ssl.cli`][structured_ssl.cli] and
+[`structured_ssl.cli_help`][structured_ssl.cli_help] import each other in one direction only."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ grid?". Raw cosines cannot answer it: the fibers of a ReLU network share a large
 component, so every pair scores 0.98-1.00 and the heat map is one flat square. These
 functions centre each image's fibers first, scale colours to the off-diagonal values, and
 report the mean similarity per distance. Drawn by
-:class:`~structured_ssl.callbacks.fiber_monitor.FiberSimilarityFigure`.
+[`FiberSimilarityFigure`][structured_ssl.callbacks.fiber_monitor.FiberSimilarityFigure].
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def fiber_similarity(
 
 def grid_distances(shape: tuple[int, ...], cyclic: bool) -> torch.Tensor:
     """Topographic distance between every two fibers, ``(F, F)``: the fiber sampler's own
-    definition (:meth:`FiberGrid.distances` with single-fiber bundles)."""
+    definition ([`FiberGrid.distances`][structured_ssl.ssl.pairs.FiberGrid.distances] with
+    single-fiber bundles)."""
     return FiberGrid(tuple(shape), cyclic, (1,) * len(shape)).distances()
 
 
@@ -84,7 +85,7 @@ def similarity_figure(
     matrix: torch.Tensor, encoder: EquivariantEncoder, example: torch.Tensor | None = None
 ) -> Any:
     """The matplotlib figure: heat map (adaptive symmetric scale) and similarity vs distance,
-    with type large enough to read in TensorBoard's image card (:data:`FIGURE_STYLE`)."""
+    with type large enough to read in TensorBoard's image card (`FIGURE_STYLE`)."""
     from matplotlib import rc_context
 
     with rc_context(FIGURE_STYLE):

@@ -1,5 +1,6 @@
 """The fiber-similarity heat map as a Lightning callback: drawn on the first validation batch
-every few epochs into TensorBoard's Images tab (the figure itself: :mod:`fiber_figure`)."""
+every few epochs into TensorBoard's Images tab (the figure itself:
+[`fiber_figure`][structured_ssl.callbacks.fiber_figure])."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from structured_ssl.callbacks.online_eval import _due, _lifted_encoder, _tensorb
 
 
 class FiberSimilarityFigure(L.Callback):
-    """A heat map of the centred :func:`fiber_similarity` on the first validation batch, and
-    its mean against topographic distance (``add_figure``; see :mod:`structured_ssl.callbacks.fiber_figure`).
+    """A heat map of the centred
+    [`fiber_similarity`][structured_ssl.callbacks.fiber_figure.fiber_similarity] on the first
+    validation batch, and its mean against topographic distance (``add_figure``; see
+    [`structured_ssl.callbacks.fiber_figure`][structured_ssl.callbacks.fiber_figure]).
 
     The colour scale adapts to the off-diagonal values (symmetric around 0), so a small but
     real structure is visible. Measured on the default C8 digits run (docs/guides/evaluation.md): training makes

@@ -3,35 +3,37 @@
 An accuracy alone cannot be judged: on the embedded digits a logistic regression on the raw
 pixels already scores about 0.96, a random network's features are not far behind, and the
 online probe (``val/probe_acc``) is still learning when a short run stops. So
-:class:`FitSummary` computes three numbers in the same run, on the TEST split, each with the
-same linear evaluation (a logistic regression fitted to convergence on frozen train features,
-:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`):
+[`FitSummary`][structured_ssl.callbacks.fit_summary.FitSummary] computes three numbers in the same
+run, on the TEST split, each with the same linear evaluation (a logistic regression fitted to
+convergence on frozen train features,
+[`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier]):
 
 * this run's encoder;
 * the same encoder at random initialisation (the paper's "Frozen" column);
 * the raw pixels (no encoder at all).
 
 It prints them as a short table with the TensorBoard command, and logs them as
-``z_summary/<name>_test_linear_acc`` (:data:`SUMMARY_GROUP`): one point each, in a tag group
+``z_summary/<name>_test_linear_acc`` (`SUMMARY_GROUP`): one point each, in a tag group
 that TensorBoard's Time Series, which sorts groups by name and expands the first two, files
 after the training curves.
 
 With ``twin=True`` (the default run, ``configs/default.yaml``) and a run of structured SSL,
-it also trains the A-SSL twin that H-SSL replaces (:class:`AugmentationSSL`, the same group,
-encoder, pair sampling, loss, head and optimiser, the same epochs and batches, from the same
-seed) and prints both methods' test accuracy and seconds spent in training steps: the
-library's claim (two fibers of ONE pass stand in for two augmented views, at about half the
-step cost) in the newcomer's first run. The timing is summed over training batches only
-(validation and the summary's own work excluded), so both rows measure the same thing.
+it also trains the A-SSL twin that H-SSL replaces
+([`AugmentationSSL`][structured_ssl.methods.augmentation.AugmentationSSL], the same group, encoder,
+pair sampling, loss, head and optimiser, the same epochs and batches, from the same seed) and prints
+both methods' test accuracy and seconds spent in training steps: the library's claim (two fibers of
+ONE pass stand in for two augmented views, at about half the step cost) in the newcomer's first run.
+The timing is summed over training batches only (validation and the summary's own work excluded), so
+both rows measure the same thing.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -145,12 +147,7 @@ def augmentation_twin(
         loss=copy.deepcopy(module.loss_fn),
     )
     settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
-    # Lightning warns that a module given to __init__ (the loss copy) would be pickled into
-    # the hyperparameters of a checkpoint; the twin is trained for the table only and never
-    # checkpointed, so that advice does not apply to it (and a user cannot act on it)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Attribute 'loss' is an instance of `nn.Module`")
-        return AugmentationSSL(**settings)
+    return AugmentationSSL(**settings)
 
 
 def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
@@ -172,7 +169,9 @@ def train_twin(trainer: L.Trainer, twin: L.LightningModule, seed: int) -> float:
 def tensorboard_command(trainer: L.Trainer) -> str:
     """The command that opens this run's logs, with the TensorBoard of this environment."""
     executable = Path(sys.executable).parent / "tensorboard"
-    if executable.is_relative_to(Path.cwd()):
+    if shutil.which("tensorboard") == str(executable):
+        executable = Path("tensorboard")  # the one PATH finds: no path to print
+    elif executable.is_relative_to(Path.cwd()):
         executable = executable.relative_to(Path.cwd())  # e.g. .venv/bin/tensorboard
     log_dir = getattr(trainer.logger, "save_dir", None) or trainer.default_root_dir
     return f"{executable} --logdir {log_dir}"

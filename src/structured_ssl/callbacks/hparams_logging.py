@@ -88,7 +88,7 @@ def final_metrics(metrics: Mapping[str, Any], prefix: str = HPARAMS_PREFIX) -> d
 
 
 def metric_columns(logged: list[str], expected: list[str]) -> list[str]:
-    """The HParams table's metric columns: :data:`KEY_METRICS`, then ``expected``, then the
+    """The HParams table's metric columns: `KEY_METRICS`, then ``expected``, then the
     other logged metrics, each once."""
     return list(dict.fromkeys([*KEY_METRICS, *expected, *sorted(logged)]))
 
@@ -121,7 +121,7 @@ class HParamsWithMetrics(L.Callback):
     """At the end of fit and of test, log the run's hyperparameters for TensorBoard's HParams tab.
 
     Parameters: the model's ``hparams`` (plus ``objective``, the model class) and the data
-    module's (under ``data``). Metric columns: :data:`KEY_METRICS` (final linear accuracy first),
+    module's (under ``data``). Metric columns: `KEY_METRICS` (final linear accuracy first),
     ``expected``, then every finite scalar in ``trainer.callback_metrics``; their values are the
     runs' own scalars (a later ``test`` of the fit's checkpoint logs into the same run and fills
     the test columns). Nothing is logged as a scalar here. Requires the logger's

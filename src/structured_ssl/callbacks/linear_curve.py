@@ -4,16 +4,18 @@ Why: H-SSL's headline benefit is accuracy per second (one forward instead of two
 it needs, at several points of ONE run, (a) a feature-quality number that does not lag like
 the online SGD probe, and (b) the seconds spent training so far, without the evaluation
 time itself (which is the same for both objectives on the same encoder and would blur the
-comparison). :class:`LinearCurve` logs both at validation ends:
+comparison). [`LinearCurve`][structured_ssl.callbacks.linear_curve.LinearCurve] logs both at
+validation ends:
 
 * ``val/linear_curve_acc``: the frozen, eval-mode features of (a seeded subset of) the
   training set fit a logistic regression to convergence
-  (:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`, as :class:`TestLinearEval` does at
-  test), scored on the validation set;
+  ([`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier], as
+  `TestLinearEval` does at test), scored on the validation set;
 * ``time/train_seconds``: wall seconds spent in training epochs so far (from the first
   training batch's epoch start to each epoch end; validation and callbacks excluded).
 
-``structured-ssl compare`` draws one against the other (:mod:`structured_ssl.reporting.accuracy_time`).
+``structured-ssl compare`` draws one against the other
+([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]).
 """
 
 from __future__ import annotations

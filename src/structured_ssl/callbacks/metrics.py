@@ -1,11 +1,12 @@
 """Evaluation metrics that need no training: weighted kNN accuracy and the equivariance error.
 
-* :class:`WeightedKNN` is the label-free check of an embedding used by InstDisc and
-  solo-learn: each test embedding votes with its k most cosine-similar training embeddings,
-  weighted by ``exp(similarity / T)``. Unlike a linear probe it has nothing to train, so it
-  measures the embedding itself, not how well an optimiser did.
-* :func:`equivariance_error` measures ``||f(T_g x) - Γ_g f(x)|| / ||Γ_g f(x)||`` with the
-  group actions every encoder declares (:class:`~structured_ssl.lifted.contract.EquivariantEncoder`). It is
+* [`WeightedKNN`][structured_ssl.callbacks.metrics.WeightedKNN] is the label-free check of an
+  embedding used by InstDisc and solo-learn: each test embedding votes with its k most
+  cosine-similar training embeddings, weighted by ``exp(similarity / T)``. Unlike a linear probe it
+  has nothing to train, so it measures the embedding itself, not how well an optimiser did.
+* [`equivariance_error`][structured_ssl.callbacks.metrics.equivariance_error] measures ``||f(T_g x)
+  - Γ_g f(x)|| / ||Γ_g f(x)||`` with the group actions every encoder declares
+    ([`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]). It is
   ~0 for an escnn encoder on exact elements and clearly positive for the unstructured twin,
   which is what makes structured SSL's positive pairs meaningful (or not).
 """
@@ -31,9 +32,10 @@ class WeightedKNN(Metric):
     """Weighted k-nearest-neighbour accuracy on L2-normalised embeddings (cosine similarity).
 
     The memory bank (training embeddings and labels) is passed in, once or per epoch with
-    :meth:`set_memory_bank`; ``update(features, labels)`` classifies a batch of test embeddings
-    and ``compute()`` returns the accuracy. Prediction: the class with the largest sum of
-    ``exp(cos / temperature)`` over the ``k`` nearest bank entries (Wu et al. 2018, InstDisc).
+    [`set_memory_bank`][structured_ssl.callbacks.metrics.WeightedKNN.set_memory_bank];
+    ``update(features, labels)`` classifies a batch of test embeddings and ``compute()`` returns the
+    accuracy. Prediction: the class with the largest sum of ``exp(cos / temperature)`` over the
+    ``k`` nearest bank entries (Wu et al. 2018, InstDisc).
 
     Args:
         train_features: ``(N, D)`` bank embeddings (normalised here).
@@ -132,8 +134,10 @@ def equivariance_error(
 ) -> torch.Tensor:
     """Mean relative error ``||f(T_g x) - Γ_g f(x)|| / ||Γ_g f(x)||`` on the LIFTED map.
 
-    A thin reading of :func:`structured_ssl.encoders.equivariance.measure` (the one implementation the
-    check command, tests and online monitor share), averaged over images and elements.
+    A thin reading of
+    [`structured_ssl.encoders.equivariance.measure`][structured_ssl.encoders.equivariance.measure]
+    (the one implementation the check command, tests and online monitor share), averaged over images
+    and elements.
 
     Args:
         encoder: the encoder (its ``transform_input``/``transform_output`` define T_g and Γ_g).

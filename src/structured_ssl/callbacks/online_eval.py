@@ -2,21 +2,25 @@
 
 Each callback has one job and costs little per epoch on the embedded digits:
 
-* :class:`OnlineKNN` logs ``val/knn_acc`` (weighted kNN, see :mod:`structured_ssl.callbacks.metrics`);
-* :class:`TestLinearEval` logs ``test/linear_acc`` and ``test_rotated/linear_acc``: a linear
-  classifier fitted to convergence on frozen train features when ``test`` runs;
-* :class:`EquivarianceMonitor` logs ``val/equivariance_error`` of the encoder;
-* :class:`EmbeddingProjector` writes val embeddings, labels and thumbnails to TensorBoard's
-  Projector;
-* :class:`FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
+* [`OnlineKNN`][structured_ssl.callbacks.online_eval.OnlineKNN] logs ``val/knn_acc`` (weighted kNN,
+  see [`structured_ssl.callbacks.metrics`][structured_ssl.callbacks.metrics]);
+* [`TestLinearEval`][structured_ssl.callbacks.online_eval.TestLinearEval] logs ``test/linear_acc``
+  and ``test_rotated/linear_acc``: a linear classifier fitted to convergence on frozen train
+  features when ``test`` runs;
+* [`EquivarianceMonitor`][structured_ssl.callbacks.online_eval.EquivarianceMonitor] logs
+  ``val/equivariance_error`` of the encoder;
+* [`EmbeddingProjector`][structured_ssl.callbacks.online_eval.EmbeddingProjector] writes val
+  embeddings, labels and thumbnails to TensorBoard's Projector;
+* `FiberSimilarityFigure` logs the centred fiber-to-fiber cosine similarity matrix
   and its mean against topographic distance: what structured SSL pulls together.
 
 TensorBoard's HParams tab (hyperparameters WITH the run's final metrics) is
-:class:`~structured_ssl.callbacks.hparams_logging.HParamsWithMetrics`, in its own module.
+[`HParamsWithMetrics`][structured_ssl.callbacks.hparams_logging.HParamsWithMetrics], in its own
+module.
 
 They read the model through the interface every objective shares: ``embed(x)`` (the
 invariant embedding) and ``encoder`` (read through the encoder contract,
-:class:`~structured_ssl.lifted.contract.EquivariantEncoder`), and the data through
+[`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]), and the data through
 ``datamodule.dataset(name)``. Features are always extracted in eval mode without gradients
 (batch-norm statistics must not drift, lightly#1840), and every module's mode is restored
 afterwards.
@@ -205,7 +209,7 @@ class TestLinearEval(L.Callback):
       features' mean and std, L2 ``l2`` on the weights, fitted full-batch by L-BFGS (strong
       Wolfe line search) on the model's device; it stops when the largest gradient entry is
       below 1e-7, the loss changes by less than 1e-9, or after ``max_iter`` iterations
-      (:func:`~structured_ssl.callbacks.metrics.fit_linear_classifier`);
+      ([`fit_linear_classifier`][structured_ssl.callbacks.metrics.fit_linear_classifier]);
     * scoring: each test set the data module names (``test``, ``test_rotated``) is classified
       whole; no test feature or label reaches the fit (``fitted`` keeps the classifier).
 
@@ -222,49 +226,58 @@ class TestLinearEval(L.Callback):
         max_iter: int = 200,
         batch_size: int = 2048,
     ) -> None:
-        self.max_train, self.l2, self.seed, self.max_iter, self.batch_size = (
-            max_train,
-            l2,
-            seed,
-            max_iter,
-            batch_size,
-        )
+        self.max_train, self.l2, self.seed = max_train, l2, seed
+        self.max_iter, self.batch_size = max_iter, batch_size
         self.fitted: torch.nn.Module | None = None
 
-    def evaluate(
-        self, module: L.LightningModule, train: Dataset, tests: dict[str, Dataset]
-    ) -> dict[str, torch.Tensor]:
-        """Fit on ``train`` only, then score each of ``tests``: ``{name: accuracy}``."""
+    def fit(self, module: L.LightningModule, train: Dataset) -> None:
+        """Fit the classifier on ``train``'s features only (kept in ``fitted``)."""
         with torch.inference_mode(False):
             indices = _subset_indices(dataset_size(train), self.max_train, self.seed)
             x, y, _ = extract_embeddings(module, train, indices, self.batch_size, keep_images=False)
             self.fitted = fit_linear_classifier(
                 x, y, _num_classes(module, y), l2=self.l2, max_iter=self.max_iter
             )
-            accuracies = {}
-            for name, dataset in tests.items():
-                tx, ty, _ = extract_embeddings(
-                    module,
-                    dataset,
-                    torch.arange(dataset_size(dataset)),
-                    self.batch_size,
-                    keep_images=False,
-                )
-                with torch.no_grad():
-                    accuracies[name] = (self.fitted(tx).argmax(1) == ty).float().mean()
-        return accuracies
 
-    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        train = _dataset(trainer, "train")
-        names = getattr(getattr(trainer, "datamodule", None), "test_sets", ("test",))
-        if train is None:
+    def score(self, module: L.LightningModule, dataset: Dataset) -> torch.Tensor:
+        """The fitted classifier's accuracy on the whole of ``dataset``."""
+        assert self.fitted is not None, "fit() first"
+        with torch.inference_mode(False):
+            everything = torch.arange(dataset_size(dataset))
+            tx, ty, _ = extract_embeddings(module, dataset, everything, self.batch_size, False)
+            with torch.no_grad():
+                return (self.fitted(tx).argmax(1) == ty).float().mean()
+
+    def evaluate(
+        self, module: L.LightningModule, train: Dataset, tests: dict[str, Dataset]
+    ) -> dict[str, torch.Tensor]:
+        """Fit on ``train`` only, then score each of ``tests``: ``{name: accuracy}``."""
+        self.fit(module, train)
+        return {name: self.score(module, dataset) for name, dataset in tests.items()}
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.fitted = None  # fitted again on this test's encoder, at the first set's end
+        if _dataset(trainer, "train") is None:
             rank_zero_warn("TestLinearEval: the data module has no dataset('train'); skipping")
+
+    def on_test_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int, dataloader_idx: int = 0,
+    ) -> None:  # fmt: skip
+        """Score a test set at its loader's last batch, so that Lightning's table shows its
+        accuracy under that loader only (a value logged at the epoch's end is printed under
+        every loader: ``test/linear_acc`` appeared twice)."""
+        if batch_idx + 1 != trainer.num_test_batches[dataloader_idx]:
             return
-        tests = {
-            name: dataset for name in names if (dataset := _dataset(trainer, name)) is not None
-        }
-        for name, accuracy in self.evaluate(pl_module, train, tests).items():
-            pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True)
+        names = getattr(getattr(trainer, "datamodule", None), "test_sets", ("test",))
+        train, test = _dataset(trainer, "train"), _dataset(trainer, names[dataloader_idx])
+        if train is None or test is None:
+            return
+        if self.fitted is None:
+            self.fit(pl_module, train)
+        accuracy = self.score(pl_module, test)
+        name = names[dataloader_idx]
+        pl_module.log(f"{name}/linear_acc", accuracy, sync_dist=True, add_dataloader_idx=False)
 
 
 def _num_classes(module: L.LightningModule, labels: torch.Tensor) -> int:
@@ -278,11 +291,12 @@ class EquivarianceMonitor(L.Callback):
 
     Logs ``val/equivariance_error`` (lifted map), ``val/fiber_equivariance_error`` (the fiber
     map H-SSL pairs) and ``val/no_shift_fiber_error`` (the same with no action claimed), from
-    :func:`structured_ssl.encoders.equivariance.measure` on the first ``max_images`` images of the first
-    ``num_batches`` validation batches and ``num_elements`` of the checked elements (all when
-    None), drawn anew each epoch. A bound that holds at initialisation says little about the
-    encoder at epoch N, so when a structured encoder drifts past its own bound this warns once
-    per epoch with the numbers (``warn=False`` silences it).
+    [`structured_ssl.encoders.equivariance.measure`][structured_ssl.encoders.equivariance.measure]
+    on the first ``max_images`` images of the first ``num_batches`` validation batches and
+    ``num_elements`` of the checked elements (all when None), drawn anew each epoch. A bound that
+    holds at initialisation says little about the encoder at epoch N, so when a structured encoder
+    drifts past its own bound this warns once per epoch with the numbers (``warn=False`` silences
+    it).
     """
 
     def __init__(

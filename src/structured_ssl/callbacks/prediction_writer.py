@@ -1,7 +1,7 @@
 """``structured-ssl predict`` writes the encoder's embeddings to disk, one file per rank.
 
 Why: ``predict`` computed the invariant embeddings of the test split and threw them away. A
-Lightning :class:`~lightning.pytorch.callbacks.BasePredictionWriter` keeps them, per rank (each
+Lightning `BasePredictionWriter` keeps them, per rank (each
 rank sees its own shard under DDP), with the labels and the dataset indices so the shards can be
 put back in order. Format (docs/guides/predict.md): ``<output_dir>/embeddings-rank<R>.pt``, a
 ``torch.save`` dict ``{"embeddings": float32 (N, D), "labels": int64 (N,), "indices": int64 (N,)}``.
@@ -67,7 +67,9 @@ class EmbeddingWriter(BasePredictionWriter):
 
 
 def add_prediction_writer(config: Any) -> None:
-    """``predict`` gets an :class:`EmbeddingWriter` unless the trainer config lists a writer."""
+    """``predict`` gets an
+    [`EmbeddingWriter`][structured_ssl.callbacks.prediction_writer.EmbeddingWriter] unless the
+    trainer config lists a writer."""
     callbacks = config.trainer.get("callbacks") or []
     callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
     if any("Writer" in str(c.get("class_path", c) if hasattr(c, "get") else c) for c in callbacks):

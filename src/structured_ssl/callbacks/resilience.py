@@ -5,8 +5,9 @@ What Lightning already does, and is relied on here rather than rewritten:
 
 * ``--ckpt_path last`` restores weights (EMA target and online probe included: both are
   submodules), optimizer, LR schedulers, loop progress and, for train loaders that implement
-  ``state_dict``/``load_state_dict`` (:class:`~structured_ssl.data.sampling.ResumableDataLoader`),
-  the position inside the epoch.
+  ``state_dict``/``load_state_dict``
+  ([`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]), the position inside
+  the epoch.
 * On SIGTERM its signal handler only sets ``trainer.received_sigterm``; the training loop
   then raises ``SIGTERMException`` at the next batch boundary.
 * Under SLURM it picks ``SLURMEnvironment(auto_requeue=True, requeue_signal=SIGUSR1)`` by
@@ -18,19 +19,22 @@ What Lightning already does, and is relied on here rather than rewritten:
 
 What it does not do, and this module adds:
 
-* :class:`ExactResume`: the global torch/CUDA/numpy/python random states (augmentations and
-  fiber positions are drawn from them) are not in Lightning checkpoints; and the train loader's
-  saved position is silently dropped when ``configure_optimizers`` reads
-  ``trainer.estimated_stepping_batches`` (ours does, for the cosine schedule): Lightning#20550.
-* :class:`PreemptionCheckpoint`: nothing is saved on SIGTERM, so the steps since the last
-  periodic checkpoint are lost. We save ``last.ckpt`` at the next step boundary, outside the
-  signal handler (saving inside a handler can hang: Lightning#21406).
-* :class:`AtomicCheckpointIO`: Lightning writes through an fsspec transaction whose temporary
-  file lives in the system temp dir; when that is another filesystem (node-local /tmp, shared
-  checkpoint dir) the final move is a copy, and a kill mid-copy leaves a truncated
-  ``last.ckpt``. We write beside the target, fsync, then ``os.replace``.
-* :class:`FiniteLoss`: a NaN loss otherwise trains on silently (or is checkpointed). We stop
-  before the optimizer step, naming the step and the logged terms that are not finite.
+* [`ExactResume`][structured_ssl.callbacks.resilience.ExactResume]: the global
+  torch/CUDA/numpy/python random states (augmentations and fiber positions are drawn from them) are
+  not in Lightning checkpoints; and the train loader's saved position is silently dropped when
+  ``configure_optimizers`` reads ``trainer.estimated_stepping_batches`` (ours does, for the cosine
+  schedule): Lightning#20550.
+* [`PreemptionCheckpoint`][structured_ssl.callbacks.resilience.PreemptionCheckpoint]: nothing is
+  saved on SIGTERM, so the steps since the last periodic checkpoint are lost. We save ``last.ckpt``
+  at the next step boundary, outside the signal handler (saving inside a handler can hang:
+  Lightning#21406).
+* [`AtomicCheckpointIO`][structured_ssl.callbacks.resilience.AtomicCheckpointIO]: Lightning writes
+  through an fsspec transaction whose temporary file lives in the system temp dir; when that is
+  another filesystem (node-local /tmp, shared checkpoint dir) the final move is a copy, and a kill
+  mid-copy leaves a truncated ``last.ckpt``. We write beside the target, fsync, then ``os.replace``.
+* [`FiniteLoss`][structured_ssl.callbacks.resilience.FiniteLoss]: a NaN loss otherwise trains on
+  silently (or is checkpointed). We stop before the optimizer step, naming the step and the logged
+  terms that are not finite.
 """
 
 from __future__ import annotations
@@ -96,14 +100,16 @@ class ExactResume(L.Callback):
     * Every rank's global random states go into the checkpoint and are restored in
       ``on_train_start``: after the sanity check and anything else that draws random numbers,
       right before the first resumed step, so the same augmentations and fiber positions follow.
-    * The train loader's position (see :class:`~structured_ssl.data.sampling.ResumableDataLoader`)
-      is loaded there too. Lightning loads it itself only when the train loader is first set
-      up after the checkpoint is read; ``estimated_stepping_batches`` in ``configure_optimizers``
-      sets it up before, and the saved position is then never applied (Lightning#20550, fix
-      proposed in Lightning PR#21765, whose approach this follows: load the pending states, then
-      re-create the batch iterator so no sample was drawn with the stale position).
+    * The train loader's position (see
+      [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]) is loaded there
+      too. Lightning loads it itself only when the train loader is first set up after the checkpoint
+      is read; ``estimated_stepping_batches`` in ``configure_optimizers`` sets it up before, and the
+      saved position is then never applied (Lightning#20550, fix proposed in Lightning PR#21765,
+      whose approach this follows: load the pending states, then re-create the batch iterator so no
+          sample was drawn with the stale position).
 
-    Data order itself does not depend on random state: :class:`~structured_ssl.data.sampling.EpochSampler`
+    Data order itself does not depend on random state:
+        [`EpochSampler`][structured_ssl.data.sampling.EpochSampler]
     shuffles by (seed, epoch) only.
     """
 
@@ -200,8 +206,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     even when the process is killed mid-write. Remote (fsspec) paths use Lightning's writer.
 
     Checkpoints are read (``--ckpt_path`` of fit, validate, test, predict) without running
-    code, local or remote (:func:`~structured_ssl.methods.checkpoints.load_checkpoint`), whatever
-    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes ``--weights_only=false``.
+    code, local or remote ([`load_checkpoint`][structured_ssl.methods.checkpoints.load_checkpoint]),
+    whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` says, unless the user passes
+    ``--weights_only=false``.
     """
 
     def load_checkpoint(
@@ -284,7 +291,7 @@ def logged_step_terms(trainer: L.Trainer) -> dict[str, torch.Tensor]:
 
 
 class FiniteLoss(L.Callback):
-    """Stops training with :class:`FloatingPointError` when the loss is NaN or infinite.
+    """Stops training with `FloatingPointError` when the loss is NaN or infinite.
 
     Checked in ``on_before_backward``: before the gradients and the optimizer step, so the
     weights stay those of the last good step, and before ``on_train_batch_end``, so no

@@ -2,13 +2,15 @@
 
 Two decisions live here, both about where and under which tag a value lands:
 
-* :class:`RunTensorBoardLogger` logs Lightning's ``epoch`` counter as ``train/epoch``. Lightning
-  adds ``epoch`` to every metrics dict it logs; as a top-level tag it formed its own group,
-  which TensorBoard sorts first, so the scalar page opened on an epoch staircase (a single
-  point in a ``test`` run) instead of the training curves.
-* :func:`checkpoint_run` finds the run a checkpoint was saved in (``<save_dir>/<name>/
-  version_<n>/checkpoints/x.ckpt``), so ``test``, ``validate`` and ``predict`` of a fit's
-  checkpoint add their values to that fit's run instead of opening a new ``version_<n>``.
+* [`RunTensorBoardLogger`][structured_ssl.callbacks.tb_logging.RunTensorBoardLogger] logs
+  Lightning's ``epoch`` counter as ``train/epoch``. Lightning adds ``epoch`` to every metrics dict
+  it logs; as a top-level tag it formed its own group, which TensorBoard sorts first, so the scalar
+  page opened on an epoch staircase (a single point in a ``test`` run) instead of the training
+  curves.
+* [`checkpoint_run`][structured_ssl.callbacks.tb_logging.checkpoint_run] finds the run a checkpoint
+  was saved in (``<save_dir>/<name>/ version_<n>/checkpoints/x.ckpt``), so ``test``, ``validate``
+  and ``predict`` of a fit's checkpoint add their values to that fit's run instead of opening a new
+  ``version_<n>``.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 jsonargparse reports a bad value inside a ``class_path`` block as a nested dump of every
 Union alternative it tried ("Expected a <class 'NoneType'>", "Given value: NestedArg(...)"),
-which hides the one fact a user needs. :func:`one_line` walks that dump: the ``Parser key``
-lines and ``class_path`` problems give the full dotted field (``model.init_args.group.kind``),
-the innermost error gives the value and what was expected. Hints are added only where they
-follow from the error itself (a close spelling, the classes that exist for that base class).
+which hides the one fact a user needs. [`one_line`][structured_ssl.config.cli_errors.one_line] walks
+that dump: the ``Parser key`` lines and ``class_path`` problems give the full dotted field
+(``model.init_args.group.kind``), the innermost error gives the value and what was expected. Hints
+are added only where they follow from the error itself (a close spelling, the classes that exist for
+that base class).
 """
 
 from __future__ import annotations

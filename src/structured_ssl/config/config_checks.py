@@ -2,17 +2,19 @@
 
 A bad setting should cost seconds, not a queued cluster job that dies at step 1 with a shape
 error from inside escnn or a batch-norm assertion. Every check is a small function that raises
-:class:`ConfigError` with the field's name (as the config spells it), the value given and what
-is allowed. They run at three points:
+[`ConfigError`][structured_ssl.config.field_checks.ConfigError] with the field's name (as the config
+spells it), the value given and what is allowed. They run at three points:
 
-* :func:`check_config` on the parsed config, before LightningCLI builds anything
-  (``StructuredSSLCLI.parse_arguments``): plain values only, nothing built yet; it starts with
-  the table of single-field rules in :mod:`structured_ssl.config.field_checks`;
-* :func:`check_model_settings` at the top of ``SSLMethod.__init__``: the same model checks
-  for models built from Python rather than the CLI;
-* :func:`check_fit` once model, data and trainer exist (``StructuredSSLCLI.before_fit``):
-  what needs built objects (the encoder's real fiber grid, the resolved number of processes,
-  the data module's files).
+* [`check_config`][structured_ssl.config.config_checks.check_config] on the parsed config, before
+  LightningCLI builds anything (``StructuredSSLCLI.parse_arguments``): plain values only, nothing
+      built yet; it starts with
+  the table of single-field rules in
+  [`structured_ssl.config.field_checks`][structured_ssl.config.field_checks];
+* [`check_model_settings`][structured_ssl.config.config_checks.check_model_settings] at the top of
+  ``SSLMethod.__init__``: the same model checks for models built from Python rather than the CLI;
+* [`check_fit`][structured_ssl.config.config_checks.check_fit] once model, data and trainer exist
+  (``StructuredSSLCLI.before_fit``): what needs built objects (the encoder's real fiber grid, the
+  resolved number of processes, the data module's files).
 
 Some checks live where their values are defined and are reused here rather than repeated:
 ``Group.__post_init__`` (group.kind, group.order, group.scales), ``PairSampling.__post_init__``
@@ -63,8 +65,9 @@ def check_group_axis(method: type, group: Group | None) -> None:
 def encoder_output_size(spec: EncoderSpec, image_size: int) -> int | None:
     """Side of the encoder's last feature map, from the architecture's arithmetic (no build).
 
-    None for architectures whose arithmetic is not known here; :func:`check_fit` then checks
-    the built encoder's grid instead.
+    None for architectures whose arithmetic is not known here;
+    [`check_fit`][structured_ssl.config.config_checks.check_fit] then checks the built encoder's
+    grid instead.
     """
     if spec.architecture != "small":
         return None
@@ -197,7 +200,7 @@ def check_batch_size(
     """Per process: batch norms (projector, probe) need 2 rows. Globally: what the loss needs.
 
     ``processes`` is None when the device count is not known yet (``devices: auto``); the
-    global check then waits for :func:`check_fit`.
+    global check then waits for [`check_fit`][structured_ssl.config.config_checks.check_fit].
     """
     if batch_size < 2:
         raise ConfigError(
@@ -331,7 +334,8 @@ def check_model_config(config: Any, fit: bool = True) -> None:
 
 def _data_image_size(data: Any) -> int | None:
     """The image side the data module will serve: its init argument, or that argument's default
-    (None when the class takes no such argument; :func:`check_fit` then checks the built model)."""
+    (None when the class takes no such argument;
+    [`check_fit`][structured_ssl.config.config_checks.check_fit] then checks the built model)."""
     value = _get(_get(data, "init_args"), "image_size")
     if value is not None:
         return int(value)

@@ -4,8 +4,10 @@ These are the checks that need one value and nothing built: ranges of numbers th
 accepts by type (``trainer.max_epochs=-5``, ``optimizer.lr=-0.1``), files that must exist
 (``ckpt_path``, ``data.data_dir``), an accelerator that must be present. Without them the same
 mistakes end in a Lightning or optimizer traceback after the model and data are built.
-A new rule is one more :class:`FieldRule` row (or one more function in :data:`CONTEXT_RULES`
-when it needs several values); :func:`check_fields` runs them all from ``check_config``.
+A new rule is one more [`FieldRule`][structured_ssl.config.field_checks.FieldRule] row (or one more
+function in `CONTEXT_RULES` when it needs several values);
+[`check_fields`][structured_ssl.config.field_checks.check_fields] runs them all from
+``check_config``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ class CheckpointError(ValueError):
     """A checkpoint that is refused (it needs types outside the allow-list) or unreadable.
 
     Defined here, with the other kinds of bad input, so that the config layer can recognise it
-    (:func:`~structured_ssl.config.cli_errors.input_error_in`) without importing the methods."""
+    ([`input_error_in`][structured_ssl.config.cli_errors.input_error_in]) without importing the
+    methods."""
 
 
 def import_class(class_path: str) -> Any:

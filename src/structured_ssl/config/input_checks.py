@@ -3,15 +3,16 @@
 Without these checks the same mistakes surfaced after the model was built, as tracebacks:
 an empty ``data_dir`` with ``download: false`` (55 lines from ``setup``), a truncated IDX file,
 a ``default_root_dir`` that cannot be written (OSError from the logger). Each check here
-raises :class:`~structured_ssl.config.field_checks.ConfigError` with the field, its value and what is
-expected; ``check_config`` runs them last, on the parsed config.
+raises [`ConfigError`][structured_ssl.config.field_checks.ConfigError] with the field, its value and
+what is expected; ``check_config`` runs them last, on the parsed config.
 
-* :func:`check_output_folders`: ``trainer.default_root_dir``, the logger's ``save_dir`` and
+* `check_output_folders`: ``trainer.default_root_dir``, the logger's ``save_dir`` and
   checkpoint ``dirpath`` must be folders (or creatable below one) that can be written; the
   probe writes one temporary file and removes it, so a bad run leaves nothing behind.
-* :func:`check_dataset_files`: a file-based dataset with ``download`` off must have its files,
-  each in its format as far as the header and length state it (the data module's own
-  ``check_files``: IDX headers and sizes, CIFAR batches, Tiny ImageNet's class list).
+* [`check_dataset_files`][structured_ssl.config.input_checks.check_dataset_files]: a file-based
+  dataset with ``download`` off must have its files, each in its format as far as the header and
+  length state it (the data module's own ``check_files``: IDX headers and sizes, CIFAR batches, Tiny
+  ImageNet's class list).
 """
 
 from __future__ import annotations

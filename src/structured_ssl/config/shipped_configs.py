@@ -1,7 +1,7 @@
 """The configs that ship inside the package, found by name from any directory.
 
-Why: after ``pip install structured-ssl`` there is no checkout and no ``configs/`` folder, yet
-``structured-ssl fit --config paper/mnist/rotation`` or ``--config default`` should work as
+Why: after ``pip install`` of the package (a wheel) there is no checkout and no ``configs/``
+folder, yet ``structured-ssl fit --config paper/mnist/rotation`` or ``--config default`` should work as
 it does from the repository root. A ``--config`` value that names an existing file is used as
 it is; otherwise it is looked up among the shipped configs (``.yaml`` may be left out).
 The repository's top-level ``configs/`` IS the shipped folder (``structured_ssl/configs`` links
@@ -89,8 +89,9 @@ def cell_arguments(value: str) -> list[str] | None:
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
-    """``argv`` with each ``--config NAME`` / ``--config=NAME`` made a path (see :func:`resolve_config`),
-    and a ``--config`` naming a grid cell expanded into that cell's configs and overrides."""
+    """``argv`` with each ``--config NAME`` / ``--config=NAME`` made a path (see
+    [`resolve_config`][structured_ssl.config.shipped_configs.resolve_config]), and a ``--config``
+    naming a grid cell expanded into that cell's configs and overrides."""
     out: list[str] = []
     flag: str | None = None
     for item in argv:
@@ -111,10 +112,11 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
 
 
 def read_config_files(argv: Sequence[str]) -> list[str]:
-    """``argv`` (after :func:`resolve_config_args`) with each ``--config FILE`` read once first: a
-    YAML syntax error is refused as ``FILE:LINE:COL: problem`` (jsonargparse says only "while
-    parsing a flow mapping"), and an empty or comment-only file is accepted as empty (dropped:
-    an overlay that sets nothing changes nothing)."""
+    """``argv`` (after
+    [`resolve_config_args`][structured_ssl.config.shipped_configs.resolve_config_args]) with each
+    ``--config FILE`` read once first: a YAML syntax error is refused as ``FILE:LINE:COL: problem``
+    (jsonargparse says only "while parsing a flow mapping"), and an empty or comment-only file is
+    accepted as empty (dropped: an overlay that sets nothing changes nothing)."""
     import yaml
 
     from structured_ssl.config.field_checks import ConfigError

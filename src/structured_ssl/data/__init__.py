@@ -2,8 +2,8 @@
 (channels, image size, classes) the CLI links into the model. Owns the datasets (digits,
 MNIST and rotated MNIST, CIFAR-10, Tiny ImageNet, image folders, any ``Dataset``), their
 checked downloads and the device-resident loader. Augmentation is not here (it belongs to
-A-SSL, :mod:`structured_ssl.ssl.augmentation`). Imports nothing else of the package, so the
-layers above (ssl, config, methods...) may all use it.
+A-SSL, [`structured_ssl.ssl.augmentation`][structured_ssl.ssl.augmentation]). Imports nothing else
+of the package, so the layers above (ssl, config, methods...) may all use it.
 """
 
 from structured_ssl.data.any_dataset import DatasetDataModule

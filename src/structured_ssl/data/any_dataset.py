@@ -1,18 +1,19 @@
 """A researcher's own data: any map-style torch ``Dataset`` behind the shipped interface.
 
-The shipped data modules load whole splits as tensors (:meth:`ImageDataModule.load_arrays`).
-A researcher's dataset may not fit in memory and may yield PIL images, arrays or tensors of
-any size, so :class:`DatasetDataModule` keeps it lazy: each item is converted on access to the
-shared format (float32 ``(C, H, W)`` in [0, 1], resized and zero-padded to ``image_size``;
-int64 label, or :data:`UNLABELLED`). Everything else is the base class's: the seeded
-``EpochSampler`` (per-rank draws under DDP, exact mid-epoch resume), the loaders, the
-``dataset(name)`` the evaluation callbacks read, and batched augmentation on the model's
-device (objectives augment batches; data modules never do).
+The shipped data modules load whole splits as tensors
+([`ImageDataModule.load_arrays`][structured_ssl.data.base.ImageDataModule.load_arrays]). A
+researcher's dataset may not fit in memory and may yield PIL images, arrays or tensors of any size,
+so [`DatasetDataModule`][structured_ssl.data.any_dataset.DatasetDataModule] keeps it lazy: each item
+is converted on access to the shared format (float32 ``(C, H, W)`` in [0, 1], resized and
+zero-padded to ``image_size``; int64 label, or `UNLABELLED`). Everything else is the base class's:
+the seeded ``EpochSampler`` (per-rank draws under DDP, exact mid-epoch resume), the loaders, the
+``dataset(name)`` the evaluation callbacks read, and batched augmentation on the model's device
+(objectives augment batches; data modules never do).
 
 Without labels (items that are images only, or a flat image folder) the module serves
 pretraining only: no validation split, ``predict`` embeds the training images, and
-:func:`refuse_evaluation_without_labels` answers a ``validate``/``test`` or an evaluation
-callback with one line.
+[`refuse_evaluation_without_labels`][structured_ssl.data.any_dataset.refuse_evaluation_without_labels]
+answers a ``validate``/``test`` or an evaluation callback with one line.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class DatasetDataModule(ImageDataModule):
         num_classes: None: ``train.targets`` if present, else read from every train label once.
         test_fraction: share of ``train`` held out for testing when ``test`` is None.
         **kwargs: batch_size, val_fraction, seed, num_workers, rotated_test_max_angle,
-            train_subset: see :class:`ImageDataModule`.
+            train_subset: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     needs_files = False

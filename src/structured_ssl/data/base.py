@@ -5,7 +5,7 @@ shape ``(B, C, H, W)``, int64 labels. Augmentation never happens here; augmentat
 objectives augment on the model's device (kornia), so one DataModule serves A-SSL, S-SSL,
 Frozen, Supervised and linear evaluation alike, and the loader stays cheap.
 
-A subclass implements only :meth:`load_arrays`, returning whole splits as tensors. This base
+A subclass implements only `load_arrays`, returning whole splits as tensors. This base
 class owns the seeded train/val split, the seeded rotated test set, normalisation statistics
 and the loaders, so every dataset behaves the same way.
 """
@@ -87,13 +87,15 @@ class ImageDataModule(L.LightningDataModule):
             uniformly in [-max, max] degrees, for robustness evaluation.
         train_subset: keep only this many training images (None = all), for quick studies.
         device_resident: hold the training split on the training device and cut batches there
-            (:class:`~structured_ssl.data.device_loader.DeviceBatches`): no DataLoader worker and
-            no host-to-device copy per step; the same batches in the same order, resumable.
+            ([`DeviceBatches`][structured_ssl.data.device_loader.DeviceBatches]): no DataLoader
+            worker and no host-to-device copy per step; the same batches in the same order,
+            resumable.
     """
 
     #: stage names of the extra evaluation sets, in dataloader order for ``test``.
     test_sets: tuple[str, ...] = ("test", "test_rotated")
-    #: whether :meth:`load_arrays` reads files under ``data_dir`` (embedded datasets: False),
+    #: whether [`load_arrays`][structured_ssl.data.base.ImageDataModule.load_arrays] reads files
+    #: under ``data_dir`` (embedded datasets: False),
     #: so the CLI can name a missing ``data.data_dir`` before anything starts.
     needs_files: ClassVar[bool] = True
 
@@ -127,7 +129,8 @@ class ImageDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- to implement
     def load_arrays(self) -> Splits:
-        """Return the dataset's splits as tensors (see :class:`Splits`)."""
+        """Return the dataset's splits as tensors (see
+        [`Splits`][structured_ssl.data.base.Splits])."""
         raise NotImplementedError
 
     @property
@@ -217,8 +220,9 @@ class ImageDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> Any:
-        """The shuffled training loader, resumable mid-epoch (see :class:`ResumableDataLoader`),
-        or with ``device_resident`` its device-side twin."""
+        """The shuffled training loader, resumable mid-epoch (see
+        [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]), or with
+        ``device_resident`` its device-side twin."""
         dataset = self.dataset("train")
         trainer = self.trainer
         replicas, rank = (

@@ -167,7 +167,7 @@ class CIFAR10DataModule(ImageDataModule):
         image_size: side after zero padding (>= 32); rotation encoders with stride-2
             layers are exactly equivariant only at sizes 1 + a multiple of their total stride
             (33 here), which the config checks enforce.
-        **kwargs: see :class:`ImageDataModule`.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     def __init__(

@@ -4,9 +4,9 @@ Why: the in-memory datasets (digits, MNIST, CIFAR-10) fit on a GPU many times ov
 augmentation already runs on the model's device (kornia), so a DataLoader only adds a
 host-side gather and a host-to-device copy per step, which leaves a small model's GPU idle.
 Here the whole split moves to the device once; each epoch's order comes from the same
-:class:`~structured_ssl.data.sampling.EpochSampler` (seed, epoch, rank), moves over once, and each
-batch is one device-side gather. Same batches, same order, same resume position as
-:class:`~structured_ssl.data.sampling.ResumableDataLoader`.
+[`EpochSampler`][structured_ssl.data.sampling.EpochSampler] (seed, epoch, rank), moves over once,
+and each batch is one device-side gather. Same batches, same order, same resume position as
+[`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader].
 """
 
 from __future__ import annotations

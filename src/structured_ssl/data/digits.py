@@ -21,7 +21,7 @@ class DigitsDataModule(ImageDataModule):
         image_size: side of the padded image.
         digit_size: side the 8x8 digit is resized to (bilinear) before padding.
         test_fraction: share of the 1,797 images held out for testing.
-        **kwargs: see :class:`ImageDataModule`.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     needs_files = False  # embedded in scikit-learn: data_dir is never read

@@ -47,7 +47,8 @@ def md5sum(path: Path) -> str:
 
 
 def check_md5(path: Path, md5: str) -> None:
-    """Raise :class:`DatasetFormatError` when ``path``'s md5 is not ``md5``."""
+    """Raise [`DatasetFormatError`][structured_ssl.data.download.DatasetFormatError] when ``path``'s
+    md5 is not ``md5``."""
     actual = md5sum(path)
     if actual != md5.lower():
         raise DatasetFormatError(
@@ -133,7 +134,8 @@ def fetch_file(
         url: where it comes from.
         md5: expected hex md5, or None to skip checking. A fresh download is always checked.
         download: whether fetching is allowed; if not, a missing file raises
-            :class:`DatasetNotFoundError` naming the path, the URL and the fix.
+            [`DatasetNotFoundError`][structured_ssl.data.download.DatasetNotFoundError] naming the
+            path, the URL and the fix.
         verify_existing: also check the md5 of a file that is already there. Off by default:
             the format parsers catch corruption without re-hashing large files at every load.
 

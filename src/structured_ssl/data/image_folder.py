@@ -10,7 +10,7 @@ Layouts, decided by what ``data_dir`` holds:
   evaluation; ``validate``/``test`` are refused in one line).
 
 Everything else (lazy loading, resizing, splits, sampler, resume, evaluation) is
-:class:`~structured_ssl.data.any_dataset.DatasetDataModule`'s.
+[`DatasetDataModule`][structured_ssl.data.any_dataset.DatasetDataModule]'s.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def image_files(directory: Path) -> list[Path]:
 
 class FolderImages(Dataset):
     """``(PIL image, label)`` for every image under ``root``: one class per subfolder, or
-    :data:`UNLABELLED` images directly in ``root`` when it has no subfolders with images."""
+    `UNLABELLED` images directly in ``root`` when it has no subfolders with images."""
 
     def __init__(self, root: str | Path, classes: list[str] | None = None) -> None:
         self.root = Path(root)
@@ -74,9 +74,10 @@ class ImageFolderDataModule(DatasetDataModule):
 
     Args:
         data_dir: the folder (see the module docstring for the layouts).
-        image_size, resize_to, channels, test_fraction: see :class:`DatasetDataModule`.
+        image_size, resize_to, channels, test_fraction: see
+            [`DatasetDataModule`][structured_ssl.data.any_dataset.DatasetDataModule].
         **kwargs: batch_size, val_fraction, seed, num_workers, rotated_test_max_angle,
-            train_subset: see :class:`~structured_ssl.data.base.ImageDataModule`.
+            train_subset: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     needs_files = True  # the CLI names a missing data_dir before anything is built

@@ -226,7 +226,7 @@ class MNISTDataModule(ImageDataModule):
     Args:
         image_size: side of the padded image (>= 28).
         download: fetch missing files from the official mirror into ``data_dir/MNIST/raw``.
-        **kwargs: see :class:`ImageDataModule`.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     def __init__(
@@ -302,7 +302,7 @@ class RotatedMNISTDataModule(MNISTDataModule):
 
     Args:
         source: ``"seeded"`` or ``"official"``.
-        **kwargs: see :class:`MNISTDataModule`.
+        **kwargs: see [`MNISTDataModule`][structured_ssl.data.mnist.MNISTDataModule].
     """
 
     SOURCES = ("seeded", "official")

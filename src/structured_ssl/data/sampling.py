@@ -1,7 +1,9 @@
 """Epoch-wise sampling that resumes exactly: the seeded, per-rank shuffled order of one epoch
-(:class:`EpochSampler`) and the position within it that a checkpoint records and a resumed
-run skips to (:class:`ResumablePosition`), used by the DataLoader path
-(:class:`ResumableDataLoader`) and by the device-resident batches alike.
+([`EpochSampler`][structured_ssl.data.sampling.EpochSampler]) and the position within it that a
+checkpoint records and a resumed run skips to
+([`ResumablePosition`][structured_ssl.data.sampling.ResumablePosition]), used by the DataLoader path
+([`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]) and by the
+device-resident batches alike.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ class EpochSampler(DistributedSampler):
     """A shuffling sampler whose order depends only on (seed, epoch, rank), never on global RNG,
     and which can start part-way through an epoch.
 
-    It is a :class:`~torch.utils.data.DistributedSampler`, so Lightning keeps it under DDP
+    It is a `DistributedSampler`, so Lightning keeps it under DDP
     instead of wrapping it (each rank draws its own shard of the same permutation) and calls
-    :meth:`set_epoch` before every epoch. :class:`ResumableDataLoader` sets :attr:`resume_at`
-    from a checkpoint; the skip applies only when the epoch being drawn is the epoch it was
-    recorded in, so a checkpoint taken at an epoch's end never skips into the next epoch.
+    `set_epoch` before every epoch.
+    [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader] sets `resume_at` from
+    a checkpoint; the skip applies only when the epoch being drawn is the epoch it was recorded in,
+    so a checkpoint taken at an epoch's end never skips into the next epoch.
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class EpochSampler(DistributedSampler):
 
 
 class ResumablePosition:
-    """The saved position of a training loader over an :class:`EpochSampler` (see
-    :class:`ResumableDataLoader`); a mixin, so the device-resident loader saves it the same way.
+    """The saved position of a training loader over an
+    [`EpochSampler`][structured_ssl.data.sampling.EpochSampler] (see
+    [`ResumableDataLoader`][structured_ssl.data.sampling.ResumableDataLoader]); a mixin, so the
+    device-resident loader saves it the same way.
 
     Needs ``sampler``, ``batch_size``, ``epoch_batches``, ``batches_done`` and ``__len__``.
     """

@@ -167,7 +167,7 @@ class TinyImageNetDataModule(ImageDataModule):
         image_size: side after zero padding (>= 64); rotation encoders with stride-2
             layers are exactly equivariant only at sizes 1 + a multiple of their total stride
             (65 here), which the config checks enforce.
-        **kwargs: see :class:`ImageDataModule`.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     def __init__(

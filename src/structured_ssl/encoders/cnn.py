@@ -1,14 +1,14 @@
 """The structure-free twins: plain networks with a FAKE group axis or fake spatial fibers.
 
-* :class:`UnstructuredCNN` has the depth of the structured ``small`` encoder but splits its
-  output channels into |G| fake fibers ``(B, C, |G|, H', W')``: the ablation where nothing
-  moves the group axis.
-* :class:`UnstructuredMLP` flattens the image, so even its "spatial" fibers are fake (the
-  paper's Table 2 translation twin).
+* [`UnstructuredCNN`][structured_ssl.encoders.cnn.UnstructuredCNN] has the depth of the structured
+  ``small`` encoder but splits its output channels into |G| fake fibers ``(B, C, |G|, H', W')``: the
+  ablation where nothing moves the group axis.
+* [`UnstructuredMLP`][structured_ssl.encoders.cnn.UnstructuredMLP] flattens the image, so even its
+  "spatial" fibers are fake (the paper's Table 2 translation twin).
 
 A twin is handed the action of the encoder it stands in for (``action``, the declared member
-of :class:`~structured_ssl.lifted.base.LiftedEncoder`) and claims it (``structured = False``),
-so that the equivariance check can show the claim is false.
+of [`LiftedEncoder`][structured_ssl.lifted.base.LiftedEncoder]) and claims it (``structured =
+False``), so that the equivariance check can show the claim is false.
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ class UnstructuredCNN(LiftedEncoder):
 
 
 def mlp_cell_pixels(image_size: int, grid: int) -> int:
-    """Pixels per fake cell of an :class:`UnstructuredMLP` (what its claimed shift moves by)."""
+    """Pixels per fake cell of an [`UnstructuredMLP`][structured_ssl.encoders.cnn.UnstructuredMLP]
+    (what its claimed shift moves by)."""
     return max(1, image_size // grid)
 
 
 class UnstructuredMLP(LiftedEncoder):
     """An MLP whose output is reshaped into a fake spatial grid of fibers ``(B, C, 1, h, w)``;
-    it claims ``action``, a shift by whole cells of :func:`mlp_cell_pixels` pixels."""
+    it claims ``action``, a shift by whole cells of
+    [`mlp_cell_pixels`][structured_ssl.encoders.cnn.mlp_cell_pixels] pixels."""
 
     structured = False
 

@@ -1,7 +1,8 @@
 """Measure ``f(T_g x) = Γ_g f(x)`` where H-SSL reads it, against the encoder's stated bound.
 
-One function, :func:`measure`, serves the ``check`` command, the tests and the online
-monitor. Per group element it reports three relative errors, each averaged over images:
+One function, [`measure`][structured_ssl.encoders.equivariance.measure], serves the ``check``
+command, the tests and the online monitor. Per group element it reports three relative errors, each
+averaged over images:
 
 * ``lifted``: on the whole lifted map ``(B, C, G, H, W)`` (what escnn's own check compares);
 * ``fiber``: on the fiber map the pair sampler reads (space-pooled for group axes, spatial

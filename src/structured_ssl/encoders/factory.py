@@ -1,4 +1,5 @@
-"""Build an encoder from plain settings: the group plus an :class:`EncoderSpec`.
+"""Build an encoder from plain settings: the group plus an
+[`EncoderSpec`][structured_ssl.encoders.factory.EncoderSpec].
 
 Plain settings (not escnn objects) are what the CLI parses and what checkpoints store, so a
 model can be rebuilt anywhere (escnn modules do not pickle).

@@ -4,7 +4,7 @@ Every convolutional trunk (a torchvision-style ResNet without its pooling head, 
 encoder, ...) commutes with shifts by multiples of its total stride, up to what happens at
 the border. This adapter removes the border: it switches every padded convolution of the
 trunk to circular padding and wraps every padded pooling in a circular pad, and zero-pads
-the image to a multiple of the total stride (as :class:`~structured_ssl.encoders.cnn.TranslationCNN`
+the image to a multiple of the total stride (as `TranslationCNN`
 does). Then a cyclic shift of the canvas by ``stride`` pixels moves the last map by exactly
 one cell, whatever the weights: the translation group's bound holds, and the H-SSL pairs are
 the cells of one forward pass.

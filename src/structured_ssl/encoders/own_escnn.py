@@ -28,7 +28,8 @@ from structured_ssl.groups import Group
 
 
 def group_of_gspace(gspace: Any) -> Group:
-    """The library's :class:`Group` for an escnn 2D gspace (C_N or D_N acting on the plane)."""
+    """The library's [`Group`][structured_ssl.groups.spec.Group] for an escnn 2D gspace (C_N or D_N
+    acting on the plane)."""
     fiber = gspace.fibergroup
     if isinstance(fiber, escnn_groups.CyclicGroup):
         return Group(kind="rotation", order=int(fiber.order()))

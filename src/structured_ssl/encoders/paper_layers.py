@@ -1,7 +1,8 @@
 """Layers of the paper backbones, on the lifted layout ``(B, C, G, H, W)`` for every group.
 
-One :class:`LiftedConv` for every group, its convolution made by the group's layer kit
-(``LayerKit.conv``, ``groups/kit.py``; rotation: SESN filter copies or escnn's group conv;
+One [`LiftedConv`][structured_ssl.encoders.paper_layers.LiftedConv] for every group, its convolution
+made by the group's layer kit (``LayerKit.conv``, ``groups/kit.py``; rotation: SESN filter copies or
+escnn's group conv;
 scale: SESN convs; translation: plain convs), batch norm shared over the group axis (what
 escnn's InnerBatchNorm computes) and pointwise ReLU, so one residual block serves all groups.
 
@@ -9,7 +10,8 @@ Exact sizes for rotations: a stride-2 layer with padding ``k // 2`` samples ever
 pixel starting at the border. Rotating by 90 degrees maps that sampling grid onto itself only
 when the input side is odd (the centre is then a sample). A backbone with ``s`` stride-2
 layers therefore needs an odd side at each of them, i.e. ``side = 1 (mod 2^s)``
-(:func:`exact_rotation_size`); the last stride-2 layer's output may be any size.
+([`exact_rotation_size`][structured_ssl.encoders.paper_layers.exact_rotation_size]); the last
+stride-2 layer's output may be any size.
 """
 
 from __future__ import annotations

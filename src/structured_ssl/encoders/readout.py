@@ -4,11 +4,13 @@ The SSL losses read fibers of the lifted map; the paper classifies a different, 
 vector, built per backbone (PAPER.md, "Architectures"):
 
 * ``paper_mnist``: "one more conv (kernel 7, effective size 3, stride 2, no padding) gives
-  128 dims" -- :class:`ConvReadout`;
+  128 dims" -- [`ConvReadout`][structured_ssl.encoders.readout.ConvReadout];
 * ``paper_cifar`` / ``paper_tiny``: "max-pool over the group axis, BN, ReLU, spatial average
-  pool, BN -> 512 dims" -- :class:`BatchNormReadout`;
+  pool, BN -> 512 dims" -- [`BatchNormReadout`][structured_ssl.encoders.readout.BatchNormReadout];
 * the library's own read-out before this module, max over the group axis then mean over
-  space, kept as ``readout: pool`` (:func:`structured_ssl.lifted.base.pool_invariant`, no parameters).
+  space, kept as ``readout: pool``
+  ([`structured_ssl.lifted.base.pool_invariant`][structured_ssl.lifted.base.pool_invariant], no
+  parameters).
 
 Where the paper's text is ambiguous (the appendix could not be retrieved here; PAPER.md is
 the source), the choices made are:

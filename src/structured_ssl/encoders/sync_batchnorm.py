@@ -7,9 +7,10 @@ And torch's SyncBatchNorm refuses CPU modules under DDP ("SyncBatchNorm layers o
 GPU modules"), so gloo runs could not test it. This plugin swaps only the batch-norm leaves
 in place: torch ``BatchNorm{1,2,3}d`` anywhere, including the ``BatchNorm3d`` inside escnn's
 ``InnerBatchNorm``; with NCCL they become torch's SyncBatchNorm, with any other backend a
-small :class:`GlobalBatchNorm` that all-reduces the batch moments (with gradients). escnn norms that
-are not torch batch norms (IIDBatchNorm, NormBatchNorm, GNormBatchNorm) would silently stay
-per-process, so they are refused with a clear error.
+small [`GlobalBatchNorm`][structured_ssl.encoders.sync_batchnorm.GlobalBatchNorm] that all-reduces
+the batch moments (with gradients). escnn norms that are not torch batch norms (IIDBatchNorm,
+NormBatchNorm, GNormBatchNorm) would silently stay per-process, so they are refused with a clear
+error.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@
     structured-ssl check --cells configs --objectives structured --markdown docs/results/equivariance.md
 
 ``--cells ROOT`` checks every cell ``ROOT/cells.yaml`` offers (composed as the grid composes
-them, :mod:`structured_ssl.config.cells`), optionally only some objectives / datasets.
+them, [`structured_ssl.config.cells`][structured_ssl.config.cells]), optionally only some objectives
+/ datasets.
 
 It builds the config's model exactly as ``fit`` would (same parser, same checks, the data
 module's image size), optionally loads a checkpoint's weights (``weights_only``), and prints
@@ -129,8 +130,9 @@ def read_usable_checkpoint(path: str, model_config: Any) -> dict[str, Any]:
 
 
 def load_weights(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
-    """The weights of a checkpoint :func:`read_usable_checkpoint` read (with the allow-list,
-    on the CPU, its ``state_dict`` present) into ``model``."""
+    """The weights of a checkpoint
+    [`read_usable_checkpoint`][structured_ssl.experiments.check.read_usable_checkpoint] read (with
+    the allow-list, on the CPU, its ``state_dict`` present) into ``model``."""
     from structured_ssl.methods.base import drop_escnn_caches
 
     state = checkpoint["state_dict"]
@@ -151,7 +153,8 @@ def check_config(
     overrides: Sequence[str] = (),
     name: str | None = None,
 ) -> CheckResult:
-    """Build, (load), measure: one :class:`CheckResult` (``name``: default the config files)."""
+    """Build, (load), measure: one [`CheckResult`][structured_ssl.experiments.check.CheckResult]
+    (``name``: default the config files)."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="structured-ssl-check-") as empty:

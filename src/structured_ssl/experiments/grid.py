@@ -1,12 +1,13 @@
 """``structured-ssl grid``: the paper's experiment grid, one isolated run per cell and seed.
 
-A cell is composed from config axes (:mod:`structured_ssl.config.cells`): the objective, dataset and
-group files that ``<configs>/cells.yaml`` names for it, merged in order; adding a group or a
-dataset is one file plus its line in ``cells.yaml``.
+A cell is composed from config axes ([`structured_ssl.config.cells`][structured_ssl.config.cells]):
+the objective, dataset and group files that ``<configs>/cells.yaml`` names for it, merged in order;
+adding a group or a dataset is one file plus its line in ``cells.yaml``.
 For each cell and seed it runs ``fit`` then ``test`` in a fresh process
-(:mod:`structured_ssl.experiments.runs`), keeps one result JSON per run (a rerun skips finished runs, so
-an interrupted grid resumes), and writes the table in the paper's shape: rows are
-objectives, columns dataset x group, cells mean ± std over seeds of the chosen metric.
+([`structured_ssl.experiments.runs`][structured_ssl.experiments.runs]), keeps one result JSON per
+run (a rerun skips finished runs, so an interrupted grid resumes), and writes the table in the
+paper's shape: rows are objectives, columns dataset x group, cells mean ± std over seeds of the
+chosen metric.
 
     structured-ssl grid --dataset digits --objectives structured augmentation \\
         --groups rotation translation scale --seeds 0 1 2 --epochs 30 --out results/grid-digits
@@ -101,7 +102,8 @@ def run_all(
     """Run every spec whose result does not exist yet; return results by key (None = failed).
 
     ``launcher`` decides where the runs execute (default: local processes, ``jobs`` at once,
-    each its own interpreter; see :mod:`structured_ssl.experiments.launchers`).
+    each its own interpreter; see
+    [`structured_ssl.experiments.launchers`][structured_ssl.experiments.launchers]).
     """
     from structured_ssl.experiments.launchers.local import LocalLauncher
 

@@ -1,11 +1,13 @@
 """The LightningCLI subclass every run goes through, and the function that runs it.
 
-``structured-ssl fit|validate|test|predict`` (:func:`structured_ssl.cli.main`), the grid's run
-worker (:mod:`structured_ssl.experiments.runs`) and ``check`` (which builds models without
-training) all use :class:`StructuredSSLCLI`: data-derived sizes (channels, image size, classes)
-are linked into the model when the DataModule is instantiated, bad settings are one line (exit
-2), and the Trainer config is completed by :mod:`structured_ssl.experiments.trainer_setup`.
-It lives in the experiments layer so that the runner needs nothing from the ``cli`` module.
+``structured-ssl fit|validate|test|predict`` (`structured_ssl.cli.main`), the grid's run
+worker ([`structured_ssl.experiments.runs`][structured_ssl.experiments.runs]) and ``check`` (which
+builds models without training) all use
+[`StructuredSSLCLI`][structured_ssl.experiments.lightning_cli.StructuredSSLCLI]: data-derived sizes
+(channels, image size, classes) are linked into the model when the DataModule is instantiated, bad
+settings are one line (exit 2), and the Trainer config is completed by
+[`structured_ssl.experiments.trainer_setup`][structured_ssl.experiments.trainer_setup]. It lives in
+the experiments layer so that the runner needs nothing from the ``cli`` module.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ class StructuredSSLCLI(LightningCLI):
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
 
         Runs before the seed is set and before anything is built, so the error line is the
-        only thing printed (see :mod:`structured_ssl.config.cli_errors` and :func:`check_config`).
+        only thing printed (see
+        [`structured_ssl.config.cli_errors`][structured_ssl.config.cli_errors] and
+        [`check_config`][structured_ssl.config.config_checks.check_config]).
         """
         action = getattr(parser, "_subcommands_action", None)
         parsers = [parser, *(action._name_parser_map.values() if action is not None else [])]
@@ -92,7 +96,8 @@ class StructuredSSLCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely,
-        and only after checking they change no model setting (:mod:`structured_ssl.experiments.resume_checks`)."""
+        and only after checking they change no model setting
+        ([`structured_ssl.experiments.resume_checks`][structured_ssl.experiments.resume_checks])."""
         merge = super()._parse_ckpt_path
         guard_resume(self, lambda: merge_ckpt_hparams_safely(self, merge))
 
@@ -170,7 +175,8 @@ class _DropLitLoggerTip(logging.Filter):
 
 def silence_known_noise() -> None:
     """Messages a user cannot act on: the litlogger tip, Lightning 2.6's own use of a pytree
-    API that torch >= 2.10 deprecates (Lightning's code, not ours), and Lightning's "srun is
+    API that torch >= 2.10 deprecates (Lightning's code, not ours; silenced on import too,
+    structured_ssl/__init__.py, for the Python route), and Lightning's "srun is
     available but not used" hint, printed on every local run of a machine with SLURM
     installed (a login node, CI): cluster runs go through ``grid --launcher slurm``, which
     starts each task under srun itself (docs/guides/cluster.md, "Running on a cluster")."""
@@ -187,7 +193,7 @@ def silence_known_noise() -> None:
 def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
     """Run a Lightning subcommand (``fit``, ``validate``, ``test``, ``predict``) on ``argv``.
 
-    ``argv`` has its ``--config NAME`` already resolved (:func:`resolve_config_args`);
+    ``argv`` has its ``--config NAME`` already resolved (`resolve_config_args`);
     ``from_command_line``: LightningCLI reads ``sys.argv`` itself (no ``args=`` warning)."""
     silence_known_noise()
     own_argv = sys.argv

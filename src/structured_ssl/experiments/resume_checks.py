@@ -8,14 +8,16 @@ class, group, encoder, loss, pair sampling, heads, optimizer...) is refused in o
 names each field with both values and says the two ways on:
 
 * resume as saved: ``fit --ckpt_path FILE`` without ``--config`` composes the run's own
-  ``config.yaml`` (saved beside ``checkpoints/``), see :func:`with_saved_config`;
+  ``config.yaml`` (saved beside ``checkpoints/``), see
+  [`with_saved_config`][structured_ssl.experiments.resume_checks.with_saved_config];
 * start a new run from the weights: ``fit --config ... --init_from FILE`` loads the weights
   into the model the config builds, with a fresh optimizer, schedule and step count
-  (:func:`start_from_weights`).
+  ([`start_from_weights`][structured_ssl.experiments.resume_checks.start_from_weights]).
 
-Only the fields in :data:`MAY_CHANGE_ON_RESUME` may differ. ``--ckpt_path last`` (a file
+Only the fields in `MAY_CHANGE_ON_RESUME` may differ. ``--ckpt_path last`` (a file
 found only when training starts) gets the same comparison when Lightning reads the file
-(:func:`guard_late_checkpoint`). docs/guides/resume.md documents all of this.
+([`guard_late_checkpoint`][structured_ssl.experiments.resume_checks.guard_late_checkpoint]).
+docs/guides/resume.md documents all of this.
 """
 
 from __future__ import annotations

@@ -4,14 +4,14 @@ The grid and the parameter studies both launch many runs. Each run gets a fresh 
 (``python -m structured_ssl.experiments.runs SPEC.json``) so that nothing leaks from one run to the next:
 global seeds, escnn's caches, CUDA state, a crashed run's half-built trainer. Inside that
 process the worker runs the LightningCLI
-(:func:`~structured_ssl.experiments.lightning_cli.run_lightning_cli`) twice (fit, then test on the final
-checkpoint) so the interpreter start-up is paid once per run, not twice.
+([`run_lightning_cli`][structured_ssl.experiments.lightning_cli.run_lightning_cli]) twice (fit, then
+test on the final checkpoint) so the interpreter start-up is paid once per run, not twice.
 
-Metrics are taken from the trainer itself by :class:`MetricsRecorder`, a callback appended to
-the config's callbacks from the command line, rather than re-read from TensorBoard files: the
-values are exactly what Lightning logged, and no logger is required. The worker then writes
-one result JSON per run (atomically), which is what makes the grid resumable: a run whose
-JSON exists is finished.
+Metrics are taken from the trainer itself by
+[`MetricsRecorder`][structured_ssl.experiments.runs.MetricsRecorder], a callback appended to the
+config's callbacks from the command line, rather than re-read from TensorBoard files: the values are
+exactly what Lightning logged, and no logger is required. The worker then writes one result JSON per
+run (atomically), which is what makes the grid resumable: a run whose JSON exists is finished.
 """
 
 from __future__ import annotations
@@ -318,8 +318,9 @@ def run_worker(
     """Fit then test in THIS process; return (and, on rank zero, write) the result.
 
     Under DDP every rank runs this function; the final checkpoint's path is fixed in
-    advance (:class:`RunPaths`), so every rank tests the same file without waiting for rank
-    zero's metrics. ``ckpt="best"`` reads the path rank zero recorded: single process only.
+    advance ([`RunPaths`][structured_ssl.experiments.runs.RunPaths]), so every rank tests the same
+    file without waiting for rank zero's metrics. ``ckpt="best"`` reads the path rank zero recorded:
+    single process only.
 
     ``resume`` (a requeued cluster task): fit continues from the run's ``last.ckpt``
     (``--ckpt_path last``; nothing there: from scratch), and a fit that already finished

@@ -2,10 +2,10 @@
 
 The paper's Figure 2 varies two things H-SSL exposes: the base-space size |g0| and the
 maximum topographic distance between the two fibers. The same ``pairs.max_distance`` bounds
-A-SSL's group draws (:mod:`structured_ssl.methods.augmentation`), so one sweep compares
-"feature-space augmentation strength" with input augmentation strength on the same axis; for
-the scale group it is the range of downscale factors (A-SSL's crop scale). The group order N
-(number of fibers on a rotation axis) and the number of scales are sweepable too.
+A-SSL's group draws ([`structured_ssl.methods.augmentation`][structured_ssl.methods.augmentation]),
+so one sweep compares "feature-space augmentation strength" with input augmentation strength on the
+same axis; for the scale group it is the range of downscale factors (A-SSL's crop scale). The group
+order N (number of fibers on a rotation axis) and the number of scales are sweepable too.
 
 Every value x objective x seed is one isolated run (as in the grid); the study writes
 ``study.csv`` (one row per run), ``summary.csv`` (mean ± std per value and objective) and

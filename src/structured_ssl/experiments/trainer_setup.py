@@ -1,6 +1,8 @@
 """How every run's Trainer config is completed before anything is built.
 
-The LightningCLI subclass (:mod:`structured_ssl.experiments.lightning_cli`) calls these on the
+The LightningCLI subclass
+([`structured_ssl.experiments.lightning_cli`][structured_ssl.experiments.lightning_cli]) calls these
+on the
 parsed config: TensorBoard run names, logs under ``--trainer.default_root_dir``, the run
 directory reused on ``--ckpt_path last``, evaluation logged into the checkpoint's run, the
 escnn-aware SyncBatchNorm, atomic checkpoint writes and the resilience callbacks every fit gets.
@@ -90,7 +92,8 @@ def add_resilience_callbacks(config: Any) -> None:
 
 def use_atomic_checkpoint_io(config: Any) -> None:
     """Checkpoints are written beside their target and renamed into place (see
-    :class:`~structured_ssl.callbacks.resilience.AtomicCheckpointIO`), unless a CheckpointIO is configured."""
+    [`AtomicCheckpointIO`][structured_ssl.callbacks.resilience.AtomicCheckpointIO]), unless a
+    CheckpointIO is configured."""
     strategy = str(config.trainer.get("strategy", "auto")).lower()
     if any(name in strategy for name in ("fsdp", "deepspeed", "xla")):
         return  # these write their own (sharded) checkpoints
@@ -163,8 +166,23 @@ def name_tensorboard_run(config: Any) -> None:
     init_args["name"] = run_name(config)
 
 
+def dataset_label(config: Any) -> str:
+    """``digits``, ``mnist``, ``cifar10``...; an image folder adds its folder's name."""
+    data = config.get("data") or {}
+    if not hasattr(data, "get"):
+        return "data"
+    name = str(data.get("class_path") or "data").rsplit(".", 1)[-1].removesuffix("DataModule")
+    label = name.lower() or "data"
+    folder = (data.get("init_args") or {}).get("data_dir") if label == "imagefolder" else None
+    if folder:
+        label += "-" + re.sub(r"[^\w.-]+", "_", Path(str(folder)).resolve().name)
+    return label
+
+
 def run_name(config: Any) -> str:
-    """e.g. ``StructuredSSL-C8-NTXent-seed0``."""
+    """e.g. ``StructuredSSL-C8-NTXent-digits-seed0``: runs on two datasets never share a folder.
+    (Runs are found by their event files and told apart by their saved config, never by this
+    name, so folders named before the dataset was part of it are read as before.)"""
     model = config.get("model") or {}
     objective = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     args = model.get("init_args") or {}
@@ -180,4 +198,4 @@ def run_name(config: Any) -> str:
         else "NTXent"
     )
     seed = config.get("seed_everything")
-    return f"{objective}-{short}-{loss_name}-seed{seed}"
+    return f"{objective}-{short}-{loss_name}-{dataset_label(config)}-seed{seed}"

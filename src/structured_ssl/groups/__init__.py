@@ -1,12 +1,14 @@
-"""Groups as plug-ins: :class:`Group` (the config's description) and one package per group.
+"""Groups as plug-ins: [`Group`][structured_ssl.groups.spec.Group] (the config's description) and
+one package per group.
 
 ``structured_ssl.groups.base`` states the contract every group fulfils and ``kit`` the layer
 kit a group hands to the architectures; ``rotation``, ``dihedral``, ``translation``,
 ``scale``, ``roto_translation`` and ``so2`` are the built-in groups, each a package holding its
 plug-in and its layers. Every other module or package here is imported too, so a new group is
 one new module or package (docs/guides/adding-a-group.md). The groups build on
-:mod:`structured_ssl.lifted` only; the architectures (:mod:`structured_ssl.encoders`) sit
-above and receive a group's layer kit (docs/guides/layers-and-group-contract.md).
+[`structured_ssl.lifted`][structured_ssl.lifted] only; the architectures
+([`structured_ssl.encoders`][structured_ssl.encoders]) sit above and receive a group's layer kit
+(docs/guides/layers-and-group-contract.md).
 """
 
 from __future__ import annotations

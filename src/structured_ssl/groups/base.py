@@ -1,53 +1,54 @@
 """The contract of a group plug-in: everything group-specific, in one class per group.
 
 The idea of the library is that ONE group description drives the encoder, the augmentation
-and the fiber sampler. The description a config holds is :class:`~structured_ssl.groups.Group`
+and the fiber sampler. The description a config holds is [`Group`][structured_ssl.groups.spec.Group]
 (plain settings: ``kind``, ``order``, ``scales``, ...); its ``kind`` names a subclass of
-:class:`GroupPlugin` registered here, and every caller (encoder factory, paper layers,
-augmentation, pair sampler, config checks, equivariance check, grid, study, report) asks that
-plug-in instead of switching on the kind. Adding a group is one new module in this package
-(it is imported, and so registered, by ``structured_ssl.groups``) plus one config file.
+[`GroupPlugin`][structured_ssl.groups.base.GroupPlugin] registered here, and every caller (encoder
+factory, paper layers, augmentation, pair sampler, config checks, equivariance check, grid, study,
+report) asks that plug-in instead of switching on the kind. Adding a group is one new module in this
+package (it is imported, and so registered, by ``structured_ssl.groups``) plus one config file.
 
 What a plug-in states (the contract; the defaults below hold for a finite group acting on a
 group axis of the lifted map and may be kept):
 
-* its **index grid**: :attr:`size` (|G| on the lifted group axis; 1 when the fibers are
-  spatial cells), :attr:`has_group_axis`, :attr:`grid_cyclic` (whether moving wraps),
-  :meth:`fiber_grid_shape` (the grid the fiber sampler reads) and :meth:`bundle_shape`
+* its **index grid**: `size` (|G| on the lifted group axis; 1 when the fibers are
+  spatial cells), `has_group_axis`, `grid_cyclic` (whether moving wraps),
+  `fiber_grid_shape` (the grid the fiber sampler reads) and `bundle_shape`
   (a bundle of ``g0_size`` on it);
-* its **exact elements** (:meth:`exact_input_elements`, index tuples whose input transform is
+* its **exact elements** (`exact_input_elements`, index tuples whose input transform is
   exact on a square pixel grid) and the subset an equivariance bound is stated for
-  (:meth:`checked_elements`);
-* its **input transform** T_g and **action** Γ_g on the lifted map (:meth:`action`: a
-  :class:`~structured_ssl.lifted.contract.GroupAction`; an exact index permutation or escnn's
-  action), and how a group-axis fiber map is read off the lifted map (:meth:`fiber_map`);
-* its **layers** (:meth:`layer_kit`): a :class:`~structured_ssl.groups.kit.LayerKit` the
+  (`checked_elements`);
+* its **input transform** T_g and **action** Γ_g on the lifted map (`action`: a
+  [`GroupAction`][structured_ssl.lifted.contract.GroupAction]; an exact index permutation or escnn's
+  action), and how a group-axis fiber map is read off the lifted map (`fiber_map`);
+* its **layers** (`layer_kit`): a [`LayerKit`][structured_ssl.groups.kit.LayerKit] the
   group-agnostic architectures of ``structured_ssl.encoders`` build from (the ``small``
-  encoder, :meth:`build_small` and :attr:`small_widths`; the paper backbones' convolutions,
-  :meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`; the action a twin claims,
-  :meth:`action`), made of the layers in the group's own package ``groups/<kind>/``;
-* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
+  encoder, `build_small` and `small_widths`; the paper backbones' convolutions,
+  `paper_conv`, `paper_conv_forward`, `paper_lift`; the action a twin claims,
+  `action`), made of the layers in the group's own package ``groups/<kind>/``;
+* its **equivariance bound** (`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
-  (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
-* its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
-  summaries) and :meth:`distance_meaning` (what a topographic distance means for the views);
-* its **kind of fiber position** (:attr:`fiber_positions`): ``"grid"`` (index-grid cells,
+  (`augmentation_grid`) and one batched affine warp per view (`view_affine`);
+* its **names**: `short_name` (run names: C8, D4, T, S6), `describe` (one line in
+  summaries) and `distance_meaning` (what a topographic distance means for the views);
+* its **kind of fiber position** (`fiber_positions`): ``"grid"`` (index-grid cells,
   gathered) or ``"angle"`` (radians, read by a Fourier series: SO(2)); the methods look their
   pair reader up by it, so a continuous group needs no branch in any method;
-* its **escnn view** where it has one (:meth:`gspace`, :meth:`escnn_element`) and whether the
-  paper's SESN filter copies build it (:attr:`rot90_copies`);
-* its **check probes** (:meth:`probe_images`, :meth:`probe_only_elements`): the content and
-  the extra elements the ``check`` command states the bound on.
+* its **escnn view** where it has one (`gspace`, `escnn_element`) and whether the
+  paper's SESN filter copies build it (`rot90_copies`);
+* its **check probes** ([`probe_images`][structured_ssl.lifted.probes.probe_images],
+  `probe_only_elements`): the content and the extra elements the ``check`` command states the bound
+  on.
 
 Every hook a caller uses is declared here with a default; callers never probe a plug-in
 with ``getattr``. A new discrete group whose layers exist (an escnn gspace, or index
-permutations) is one module overriding :attr:`size`, :meth:`exact_input_elements`,
-:meth:`action`, :meth:`build_small`, :meth:`view_affine` and :attr:`short_name`, plus one
+permutations) is one module overriding `size`, `exact_input_elements`,
+`action`, `build_small`, `view_affine` and `short_name`, plus one
 config file (``tests/flip_group.py`` is such a group, registered by its test only).
 
 The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
-``encoders/paper.py`` build them for every group from :attr:`size` and :attr:`has_group_axis`,
-claiming :meth:`action`.
+``encoders/paper.py`` build them for every group from `size` and `has_group_axis`,
+claiming `action`.
 
 A group is one package ``groups/<kind>/``: this plug-in and its layers. Layers below the
 groups (``structured_ssl.lifted``) are imported at module level; nothing here imports the
@@ -74,17 +75,18 @@ if TYPE_CHECKING:
     from structured_ssl.lifted.base import LiftedEncoder
     from structured_ssl.lifted.contract import GroupAction
 
-#: kind -> plug-in class, filled by :meth:`GroupPlugin.__init_subclass__`.
+#: kind -> plug-in class, filled by `GroupPlugin.__init_subclass__`.
 GROUP_TYPES: dict[str, type[GroupPlugin]] = {}
 
 
 class GroupPlugin:
     """One group: index grid, elements, T_g / Γ_g, layers, bound, names, A-SSL views.
 
-    Subclasses set :attr:`kind` (the config's ``group.kind``; setting it registers the class)
-    and, if the group reads settings beyond ``order`` / ``scales``, :attr:`OPTIONS` (name ->
+    Subclasses set `kind` (the config's ``group.kind``; setting it registers the class)
+    and, if the group reads settings beyond ``order`` / ``scales``, `OPTIONS` (name ->
     default, given in the config as ``group.options``). One instance is made per
-    :class:`Group` value (``group.plugin``); it is cheap and holds no tensors.
+    [`Group`][structured_ssl.groups.spec.Group] value (``group.plugin``); it is cheap and holds no
+    tensors.
     """
 
     kind: ClassVar[str] = ""
@@ -177,8 +179,10 @@ class GroupPlugin:
         return probe_images(channels, size, count, seed)
 
     def probe_only_elements(self) -> list[Element]:
-        """Elements the ``check`` command measures beyond :meth:`checked_elements` (on
-        :meth:`probe_images` only; the online monitor never sees them). Default: none."""
+        """Elements the ``check`` command measures beyond
+        [`checked_elements`][structured_ssl.groups.base.GroupPlugin.checked_elements] (on
+        [`probe_images`][structured_ssl.groups.base.GroupPlugin.probe_images] only; the online
+        monitor never sees them). Default: none."""
         return []
 
     # ----------------------------------------------------------------- fiber positions
@@ -198,7 +202,8 @@ class GroupPlugin:
         )
 
     def escnn_element(self, gspace: Any, g: Element) -> Any:
-        """Our index tuple -> the escnn group element of :meth:`gspace`."""
+        """Our index tuple -> the escnn group element of
+        [`gspace`][structured_ssl.groups.base.GroupPlugin.gspace]."""
         raise ValueError(f"group.kind={self.kind!r} has no escnn gspace")
 
     # ----------------------------------------------------------------- layers
@@ -260,7 +265,8 @@ class GroupPlugin:
     def paper_conv_forward(
         self, options: LayerOptions, conv: nn.Module, x: torch.Tensor, lifting: bool
     ) -> torch.Tensor:
-        """Apply :meth:`paper_conv`'s module to the lifted layout (default: it takes it as is)."""
+        """Apply [`paper_conv`][structured_ssl.groups.base.GroupPlugin.paper_conv]'s module to the
+        lifted layout (default: it takes it as is)."""
         return conv(x)
 
     def paper_lift(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -279,7 +285,9 @@ class GroupPlugin:
         return (self.size,), self.grid_cyclic
 
     def augmentation_distance(self, max_distance: float, pixels_per_cell: int) -> float:
-        """A fiber-grid distance as a distance on :meth:`augmentation_grid` (default: the same)."""
+        """A fiber-grid distance as a distance on
+        [`augmentation_grid`][structured_ssl.groups.base.GroupPlugin.augmentation_grid] (default:
+        the same)."""
         return max_distance
 
     def view_affine(
@@ -293,7 +301,8 @@ class GroupPlugin:
         shift: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-example (angle deg, scale, flip, shift (x, y) px) of T_g for ``elements`` ``(B, ndim)``
-        on :meth:`augmentation_grid`; the identity tensors come in and are changed as needed."""
+        on [`augmentation_grid`][structured_ssl.groups.base.GroupPlugin.augmentation_grid]; the
+        identity tensors come in and are changed as needed."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- names

@@ -1,12 +1,12 @@
 """The layer kit: the layers a group hands to the group-agnostic architectures.
 
 The architectures in ``structured_ssl.encoders`` (the ``small`` encoder, the paper backbones,
-the read-outs, the twins) are written once for every group. They receive a :class:`LayerKit`
-built once by the group (``Group.layer_kit``), as timm's blocks receive ``norm_layer`` and
-``act_layer``: its members make the group's layers, and the architecture never calls back
-into the group's plug-in. A plug-in builds its kit from its own layers
+the read-outs, the twins) are written once for every group. They receive a
+[`LayerKit`][structured_ssl.groups.kit.LayerKit] built once by the group (``Group.layer_kit``), as
+timm's blocks receive ``norm_layer`` and ``act_layer``: its members make the group's layers, and the
+architecture never calls back into the group's plug-in. A plug-in builds its kit from its own layers
 (``groups/<kind>/``), with the encoder settings that choose among them
-(:class:`LayerOptions`) bound in.
+([`LayerOptions`][structured_ssl.groups.kit.LayerOptions]) bound in.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class LayerKit:
     Args:
         small_widths: the ``small`` encoder's default widths for this group.
         small: the structured ``small`` encoder.
-        conv: the paper backbones' group convolution (a module; :attr:`conv_forward` applies it
+        conv: the paper backbones' group convolution (a module; `conv_forward` applies it
             to the lifted layout ``(B, C, G, H, W)``, or to images when lifting).
         conv_forward: ``(conv, x, lifting) -> lifted map``.
         lift: ``(backbone, images) -> lifted map``: the whole paper backbone on images (scale

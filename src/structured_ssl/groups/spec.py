@@ -1,9 +1,10 @@
 """The group description a config holds: plain settings, one value read by every user.
 
-The same :class:`Group` value tells the encoder factory which equivariant layers to build,
-the augmentation builder which input transforms make A-SSL's views, and the fiber sampler
-which fibers may pair. Its ``kind`` picks the plug-in (:mod:`structured_ssl.groups.base`)
-that knows what the settings mean; :attr:`Group.plugin` is that plug-in.
+The same [`Group`][structured_ssl.groups.spec.Group] value tells the encoder factory which
+equivariant layers to build, the augmentation builder which input transforms make A-SSL's views, and
+the fiber sampler which fibers may pair. Its ``kind`` picks the plug-in
+([`structured_ssl.groups.base`][structured_ssl.groups.base]) that knows what the settings mean;
+[`Group.plugin`][structured_ssl.groups.spec.Group.plugin] is that plug-in.
 
 Group elements are integer index tuples on the group's *index grid* (the paper's
 "topographic" layout): ``(k,)`` for C_N rotations (angle 360 k / N), ``(f, k)`` for D_N

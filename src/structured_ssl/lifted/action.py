@@ -1,9 +1,10 @@
 """The defaults every group action shares: a group axis whose fibers are space-pooled.
 
-A group's action (``groups/<kind>/``) subclasses :class:`LiftedAction` and states T_g and
-Γ_g; it overrides :meth:`~LiftedAction.fiber_map` and :meth:`~LiftedAction.comparable` only
-where its fibers are read differently (translation: the spatial cells; scale: area-weighted
-means on a non-cyclic axis).
+A group's action (``groups/<kind>/``) subclasses
+[`LiftedAction`][structured_ssl.lifted.action.LiftedAction] and states T_g and Γ_g; it overrides
+[`fiber_map`][structured_ssl.lifted.action.LiftedAction.fiber_map] and `comparable` only where its
+fibers are read differently (translation: the spatial cells; scale: area-weighted means on a
+non-cyclic axis).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from structured_ssl.lifted.contract import Element, FiberTriple
 
 class LiftedAction:
     """T_g / Γ_g (abstract here), the comparable part (all of it) and the fiber map (space
-    averaged away): :class:`~structured_ssl.lifted.contract.GroupAction` with defaults."""
+    averaged away): [`GroupAction`][structured_ssl.lifted.contract.GroupAction] with defaults."""
 
     def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
         raise NotImplementedError

@@ -1,9 +1,10 @@
 """The base of every shipped encoder: a lifted feature map with an explicit group axis.
 
 Layout, everywhere in this project: ``(batch, channels, group, height, width)``
-(``lifted/contract.py`` states what each axis is per group). A :class:`LiftedEncoder` carries
-its group action as one declared member, :attr:`LiftedEncoder.action`: T_g on inputs, Γ_g on
-lifted maps, the comparable part and the fiber map. A structure-free twin carries the action
+(``lifted/contract.py`` states what each axis is per group). A
+[`LiftedEncoder`][structured_ssl.lifted.base.LiftedEncoder] carries its group action as one declared
+member, [`LiftedEncoder.action`][structured_ssl.lifted.base.LiftedEncoder.action]: T_g on inputs,
+Γ_g on lifted maps, the comparable part and the fiber map. A structure-free twin carries the action
 of the encoder it stands in for (``structured = False``): it claims it, and the equivariance
 check shows the claim is false. Tests and the online monitor read these members, so an
 encoder checks itself the way escnn's modules do.
@@ -46,7 +47,8 @@ def check_layer_lengths(
 
 def pool_invariant(z: torch.Tensor) -> torch.Tensor:
     """``(B, C)``: max over the group axis, then mean over space (the ``pool`` read-out; the
-    paper's read-outs with parameters live in :mod:`structured_ssl.encoders.readout`)."""
+    paper's read-outs with parameters live in
+    [`structured_ssl.encoders.readout`][structured_ssl.encoders.readout])."""
     return z.amax(dim=2).mean(dim=(-2, -1))
 
 
@@ -100,7 +102,7 @@ class LiftedEncoder(nn.Module):
     Subclasses set ``out_channels`` (C per fiber), ``group``, ``action`` (the group action
     they have, or as a twin claim) and ``structured`` (False for the fake-fiber twins), and
     implement ``lift``. Every member of the encoder contract
-    (:class:`~structured_ssl.lifted.contract.EquivariantEncoder`) is defined here.
+    ([`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]) is defined here.
     """
 
     group: Group
@@ -111,7 +113,8 @@ class LiftedEncoder(nn.Module):
     def action(self) -> GroupAction:
         """T_g / Γ_g / comparable part / fiber map: the encoder's own, or (twin) the one it
         claims. A subclass that sets none and states ``transform_input`` / ``transform_output``
-        itself gets :class:`OwnTransforms` (the group's fiber map, its own transforms)."""
+        itself gets [`OwnTransforms`][structured_ssl.lifted.base.OwnTransforms] (the group's fiber
+        map, its own transforms)."""
         own = self.__dict__.get("_action")  # set through the setter below
         return own if own is not None else OwnTransforms(self)
 
@@ -137,7 +140,8 @@ class LiftedEncoder(nn.Module):
 
     @property
     def invariant_dim(self) -> int:
-        """Width D of :meth:`invariant` (the probe's input)."""
+        """Width D of [`invariant`][structured_ssl.lifted.base.LiftedEncoder.invariant] (the probe's
+        input)."""
         readout = self._modules.get("readout")
         if readout is None:
             return self.out_channels

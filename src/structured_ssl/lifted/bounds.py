@@ -1,9 +1,10 @@
 """How equivariant an encoder promises to be: the bound is part of the encoder's contract.
 
-escnn modules carry ``check_equivariance``; ours carry an :class:`EquivarianceBound` that the
-``check`` command, the tests and the online monitor all read, so the promise is stated once.
-Errors are relative, ``‖f(T_g x) − Γ_g f(x)‖ / ‖Γ_g f(x)‖``, measured on the FIBER map that
-the pair sampler reads (space-pooled for group axes, spatial cells for translation).
+escnn modules carry ``check_equivariance``; ours carry an
+[`EquivarianceBound`][structured_ssl.lifted.bounds.EquivarianceBound] that the ``check`` command,
+the tests and the online monitor all read, so the promise is stated once. Errors are relative,
+``‖f(T_g x) − Γ_g f(x)‖ / ‖Γ_g f(x)‖``, measured on the FIBER map that the pair sampler reads
+(space-pooled for group axes, spatial cells for translation).
 
 Kept free of imports from the rest of the package so every encoder module can use it.
 """

@@ -5,18 +5,21 @@ callbacks, the ``check`` command and the online equivariance monitor read an enc
 through the members below; nothing probes an encoder or an action with ``getattr`` /
 ``hasattr`` (``tests/test_encoder_contract.py`` greps ``src`` for it). Every shipped encoder
 (``structured_ssl.lifted.base.LiftedEncoder`` and its subclasses) satisfies
-:class:`EquivariantEncoder`; a researcher's own module satisfies it by having these members,
-and :func:`check_encoder` says in one line which one is missing or wrong, before training.
+[`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]; a researcher's own module
+satisfies it by having these members, and
+[`check_encoder`][structured_ssl.lifted.contract.check_encoder] says in one line which one is
+missing or wrong, before training.
 
 **The lifted layout.** ``encoder(x)`` maps images ``(B, C_in, H, W)`` to a lifted map
-``(B, C, G, H', W')``: ``C`` = :attr:`~EquivariantEncoder.out_channels` channels per fiber,
+``(B, C, G, H', W')``: ``C`` = `out_channels` channels per fiber,
 ``G`` = ``group.size`` entries on the group axis (|G| for C_N / D_N / scales, 1 for
 translation, whose fibers are the spatial cells, ``2L + 1`` Fourier coefficients for SO(2),
 N orientations for roto-translation), and the last feature map's ``H' x W'`` cells.
 
-**Members of an encoder** (:class:`EquivariantEncoder`):
+**Members of an encoder**
+([`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]):
 
-* ``group`` -- the :class:`~structured_ssl.groups.Group` it is built for (the same value the
+* ``group`` -- the [`Group`][structured_ssl.groups.spec.Group] it is built for (the same value the
   augmentation and the pair sampler read); it must equal the model's ``group``.
 * ``out_channels`` -- C, the channels of one fiber (``int >= 1``).
 * ``structured`` -- True when the encoder IS equivariant under its action; False for the
@@ -40,16 +43,16 @@ N orientations for roto-translation), and the last feature map's ``H' x W'`` cel
 * ``measured_fibers(z, moved, moved_part, expected_part, g)`` -- the (moved, expected,
   unmoved) fiber maps the equivariance check compares (``encoders/equivariance.py``).
 * ``equivariance_bound()`` -- the fiber-map error the encoder promises on the checked
-  elements (:class:`~structured_ssl.lifted.bounds.EquivarianceBound`), None for a twin.
+  elements ([`EquivarianceBound`][structured_ssl.lifted.bounds.EquivarianceBound]), None for a twin.
 
 An encoder whose fibers sit at angles (``group.plugin.fiber_positions == "angle"``, SO(2))
-also has ``max_frequency`` (:class:`AngleEncoder`): its band limit L, which the angle pair
-reader evaluates the Fourier series with.
+also has ``max_frequency`` ([`AngleEncoder`][structured_ssl.lifted.contract.AngleEncoder]): its band
+limit L, which the angle pair reader evaluates the Fourier series with.
 
-**Members of an action** (:class:`GroupAction`): a structured encoder's T_g / Γ_g, and the
-action a structure-free twin claims (``LiftedEncoder.action``): ``transform_input``,
-``transform_output``, ``comparable``, ``fiber_map`` and ``measured_fibers`` with the meanings
-above.
+**Members of an action** ([`GroupAction`][structured_ssl.lifted.contract.GroupAction]): a structured
+encoder's T_g / Γ_g, and the action a structure-free twin claims (``LiftedEncoder.action``):
+``transform_input``, ``transform_output``, ``comparable``, ``fiber_map`` and ``measured_fibers``
+with the meanings above.
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ class AngleEncoder(EquivariantEncoder, Protocol):
     max_frequency: int
 
 
-#: the members :func:`check_encoder` requires, in the order it names a missing one.
+#: the members [`check_encoder`][structured_ssl.lifted.contract.check_encoder] requires, in the
+#: order it names a missing one.
 ATTRIBUTES: tuple[str, ...] = (
     "group",
     "out_channels",
@@ -161,7 +165,9 @@ METHODS: tuple[str, ...] = (
 
 
 class EncoderContractError(ValueError):
-    """A module that does not satisfy :class:`EquivariantEncoder` (one line naming the member)."""
+    """A module that does not satisfy
+    [`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder] (one line naming the
+    member)."""
 
 
 _MISSING = object()
@@ -184,7 +190,8 @@ def check_encoder(
     in_channels: int | None = None,
     image_size: int | None = None,
 ) -> None:
-    """Raise :class:`EncoderContractError` (one line) unless ``module`` satisfies the contract.
+    """Raise [`EncoderContractError`][structured_ssl.lifted.contract.EncoderContractError] (one
+    line) unless ``module`` satisfies the contract.
 
     With ``group`` the encoder's group must equal it; with ``in_channels`` and ``image_size``
     one zero image goes through it (eval mode, no gradients) and the lifted layout, the fiber

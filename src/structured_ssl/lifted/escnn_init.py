@@ -7,9 +7,10 @@ variance of a coefficient depends only on its block (the pair of input / output
 representation types) and on how many input fields of each type there are, so the same
 numbers can be computed from each block's few dozen basis attributes and tiled.
 
-:func:`he_init_std` returns exactly the tensor escnn's ``_generalized_he_init_variances``
-returns (a test compares them); :func:`r2conv` builds an ``R2Conv`` with
-``initialize=False`` and then draws its weights from that distribution.
+[`he_init_std`][structured_ssl.lifted.escnn_init.he_init_std] returns exactly the tensor escnn's
+``_generalized_he_init_variances`` returns (a test compares them);
+[`r2conv`][structured_ssl.lifted.escnn_init.r2conv] builds an ``R2Conv`` with ``initialize=False``
+and then draws its weights from that distribution.
 """
 
 from __future__ import annotations

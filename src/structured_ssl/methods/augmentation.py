@@ -29,7 +29,8 @@ from structured_ssl.ssl.draws import StepDraws
 
 
 class AugmentationSSL(SSLMethod):
-    """A-SSL: two augmented views through the encoder (see :class:`SSLMethod`).
+    """A-SSL: two augmented views through the encoder (see
+    [`SSLMethod`][structured_ssl.methods.base.SSLMethod]).
 
     Args:
         readout: "fiber" reads both views at the same random g0 (the paper's A-SSL);
@@ -39,7 +40,7 @@ class AugmentationSSL(SSLMethod):
             ``pairs.max_distance`` (in feature cells) limits how far apart the two views are.
         extra_augmentations: kornia augmentations for what the group does not cover
             (crop, noise, elastic, blur, color), applied independently to each view.
-        **kwargs: see :class:`SSLMethod`.
+        **kwargs: see [`SSLMethod`][structured_ssl.methods.base.SSLMethod].
     """
 
     def __init__(

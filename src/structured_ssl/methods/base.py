@@ -2,9 +2,10 @@
 
 A method subclass says only where its positive pair comes from, in two small hooks:
 
-* :meth:`SSLMethod.make_views` draws what a step needs (augmented images, fiber positions);
-* :meth:`SSLMethod.read_pairs` runs an encoder on those views and returns the two bundle
-  batches plus the invariant embedding the probe reads.
+* [`SSLMethod.make_views`][structured_ssl.methods.base.SSLMethod.make_views] draws what a step needs
+  (augmented images, fiber positions);
+* [`SSLMethod.read_pairs`][structured_ssl.methods.base.SSLMethod.read_pairs] runs an encoder on
+  those views and returns the two bundle batches plus the invariant embedding the probe reads.
 
 Keeping the draw separate from the read lets a momentum (BYOL-style) target network read the
 SAME pairs as the online network. Everything else (projection, loss, EMA target, probe,
@@ -30,6 +31,7 @@ from structured_ssl.lifted.contract import EquivariantEncoder, check_encoder
 from structured_ssl.lifted.pair_batch import PairBatch
 from structured_ssl.methods.heads import projection_head
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
+from structured_ssl.methods.saved_settings import save_settings
 from structured_ssl.ssl.draws import StepDraws, run_seed
 from structured_ssl.ssl.ema import ema_update_, momentum_at
 from structured_ssl.ssl.external_loss import as_pair_loss
@@ -116,8 +118,7 @@ class SSLMethod(L.LightningModule):
         spec = None if own is not None else encoder or EncoderSpec()
         check_model_settings(type(self), group, spec, pairs, image_size)  # before any build
         super().__init__()
-        # a module is not a setting: Lightning would pickle it into every checkpoint
-        self.save_hyperparameters(ignore=["encoder"] if own is not None else None)
+        save_settings(self, loss, own_encoder=own is not None)  # the loss kept, no own module
         self.group = group
         self.encoder_spec = spec
         self.pair_sampling = pairs
@@ -180,7 +181,8 @@ class SSLMethod(L.LightningModule):
     # ----------------------------------------------------------------- what a method says
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
         """Draw what one step needs from the un-augmented batch ``x``, every random choice
-        from ``draws`` (None: :meth:`StepDraws.from_global_rng`)."""
+        from ``draws`` (None:
+        [`StepDraws.from_global_rng`][structured_ssl.ssl.draws.StepDraws.from_global_rng])."""
         raise NotImplementedError
 
     def read_pairs(self, views: Any, encoder: nn.Module) -> PairBatch:
@@ -211,8 +213,9 @@ class SSLMethod(L.LightningModule):
 
     def step_draws(self, batch_idx: int) -> StepDraws:
         """This rank's draws for the current training micro-batch: seeded from (run seed,
-        step), split by global example index (see :mod:`structured_ssl.ssl.draws`). Outside a
-        Trainer (a benchmark calling ``training_step`` by hand) the global RNG draws."""
+        step), split by global example index (see
+        [`structured_ssl.ssl.draws`][structured_ssl.ssl.draws]). Outside a Trainer (a benchmark
+        calling ``training_step`` by hand) the global RNG draws."""
         try:
             trainer = self.trainer
         except RuntimeError:  # not attached to a Trainer

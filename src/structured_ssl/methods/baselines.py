@@ -1,8 +1,10 @@
 """The paper's two reference columns, on the same encoders and the same probe.
 
-* :class:`Frozen`: a random, untrained backbone; only the linear probe learns. It tells
-  whether self-supervision beat a random network (on MNIST rotation it did not, in the paper).
-* :class:`Supervised`: backbone and linear layer trained end to end with the labels.
+* [`Frozen`][structured_ssl.methods.baselines.Frozen]: a random, untrained backbone; only the linear
+  probe learns. It tells whether self-supervision beat a random network (on MNIST rotation it did
+  not, in the paper).
+* [`Supervised`][structured_ssl.methods.baselines.Supervised]: backbone and linear layer trained end
+  to end with the labels.
 """
 
 from __future__ import annotations

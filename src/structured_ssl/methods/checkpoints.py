@@ -3,12 +3,13 @@
 A ``.ckpt`` file is a pickle, and unpickling can call any function its author chose: a
 checkpoint downloaded from a stranger and read with ``torch.load(path, weights_only=False)``
 runs the stranger's code. Every checkpoint this library reads (offline linear evaluation,
-``--ckpt_path`` for resume and test) is therefore read by :func:`load_checkpoint`, with torch's
-``weights_only`` unpickler: it builds tensors, plain containers and values, and, from the
-allow-list :func:`project_types`, only the settings dataclasses and pair losses that
-``save_hyperparameters`` stores when a model is built in Python (CLI-written checkpoints hold
-plain dicts). A checkpoint that needs any other type is refused with one line naming the file
-and the type; reading it anyway is an explicit choice of a user who trusts the file.
+``--ckpt_path`` for resume and test) is therefore read by
+[`load_checkpoint`][structured_ssl.methods.checkpoints.load_checkpoint], with torch's
+``weights_only`` unpickler: it builds tensors, plain containers and values, and, from the allow-list
+[`project_types`][structured_ssl.methods.checkpoints.project_types], only the settings dataclasses
+and pair losses that ``save_hyperparameters`` stores when a model is built in Python (CLI-written
+checkpoints hold plain dicts). A checkpoint that needs any other type is refused with one line
+naming the file and the type; reading it anyway is an explicit choice of a user who trusts the file.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def old_class_paths() -> list[tuple[type, str]]:
 @contextlib.contextmanager
 def allowed_project_types() -> Iterator[None]:
     """``torch.load(..., weights_only=True)`` inside this context also accepts
-    :func:`project_types`, e.g. around ``SomeMethod.load_from_checkpoint(path)``."""
+    [`project_types`][structured_ssl.methods.checkpoints.project_types], e.g. around
+    ``SomeMethod.load_from_checkpoint(path)``."""
     with torch.serialization.safe_globals([*project_types(), *old_class_paths()]):
         yield
 
@@ -86,7 +88,7 @@ def load_checkpoint(
         path: a local checkpoint file.
         trust: read with the full unpickler (``weights_only=False``): ONLY for files you trust.
         trust_hint: how the caller's user sets ``trust`` (put into the refusal message).
-        map_location: as for :func:`torch.load`.
+        map_location: as for `torch.load`.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -161,7 +163,8 @@ CKPT_PATH_TRUST_HINT = "pass --weights_only=false (Trainer.fit(..., weights_only
 
 def merge_ckpt_hparams_safely(cli: Any, merge: Callable[[], None]) -> None:
     """Run LightningCLI's ``_parse_ckpt_path`` (``merge``) with the allow-list, turning its
-    refusal into one :class:`CheckpointError` line, and keep the command line's trust flags.
+    refusal into one [`CheckpointError`][structured_ssl.config.field_checks.CheckpointError] line,
+    and keep the command line's trust flags.
 
     With ``--weights_only=false`` a checkpoint that needs more than the allow-list is still
     resumed (Lightning then reads it fully); only its hyperparameters are not merged, so the
@@ -206,8 +209,8 @@ def _model_arg(stage: Any, name: str) -> Any:
 
 
 def checkpoint_error_in(error: BaseException) -> CheckpointError | None:
-    """The :class:`CheckpointError` that caused ``error`` (jsonargparse wraps what a model's
-    ``__init__`` raises), or None."""
+    """The [`CheckpointError`][structured_ssl.config.field_checks.CheckpointError] that caused
+    ``error`` (jsonargparse wraps what a model's ``__init__`` raises), or None."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

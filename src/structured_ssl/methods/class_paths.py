@@ -6,10 +6,10 @@ of its loss). LightningCLI and the offline evaluation turn such a string into a 
 could name any importable module and have it run. So every class path that comes from a FILE
 (not from the user's own config or command line) must be one of:
 
-* the library's objectives (every :class:`~structured_ssl.methods.base.SSLMethod` defined in
+* the library's objectives (every [`SSLMethod`][structured_ssl.methods.base.SSLMethod] defined in
   ``structured_ssl.methods``) and pair losses (``structured_ssl.ssl.losses``), under the dotted
   path they are defined at or the package path that exports them;
-* a class the user lists in the environment variable :data:`ALLOW_ENV` (comma-separated
+* a class the user lists in the environment variable `ALLOW_ENV` (comma-separated
   full class paths; a path ending in ``.*`` allows a whole module), for their own subclasses.
 
 The check reads only the library's modules, never the named one.
@@ -60,7 +60,7 @@ def library_classes() -> frozenset[str]:
 
 
 def user_allowed() -> list[str]:
-    """The class paths (or ``module.*`` patterns) the user allows in :data:`ALLOW_ENV`."""
+    """The class paths (or ``module.*`` patterns) the user allows in `ALLOW_ENV`."""
     return [p.strip() for p in os.environ.get(ALLOW_ENV, "").split(",") if p.strip()]
 
 

@@ -47,8 +47,8 @@ class HybridSSL(SSLMethod):
         extra_augmentations: kornia augmentations outside the group, by name.
         augmentation_weight: weight w of the A-SSL loss mixed in (0 = pure hybrid).
         max_shift_fraction: translation only, the A-SSL views' largest shift (see
-            :class:`~structured_ssl.methods.AugmentationSSL`).
-        **kwargs: see :class:`SSLMethod`.
+            [`AugmentationSSL`][structured_ssl.methods.augmentation.AugmentationSSL]).
+        **kwargs: see [`SSLMethod`][structured_ssl.methods.base.SSLMethod].
     """
 
     reads_fiber_pairs = True

@@ -1,17 +1,19 @@
 """Offline linear evaluation: a frozen pretrained encoder and a linear classifier on top.
 
 The paper's protocol reads a pretrained encoder's features with a linear classifier trained
-on labels; the online probe of :class:`~structured_ssl.methods.base.SSLMethod` estimates the
+on labels; the online probe of [`SSLMethod`][structured_ssl.methods.base.SSLMethod] estimates the
 same while pretraining, and this module measures it after the fact, from a checkpoint:
 
     structured-ssl fit  --config configs/eval/linear.yaml --model.init_args.checkpoint PRETRAINED.ckpt
     structured-ssl test --config configs/eval/linear.yaml --model.init_args.checkpoint PRETRAINED.ckpt --ckpt_path last
 
-:class:`LinearEval` is the :class:`~structured_ssl.methods.baselines.Frozen` baseline with
-pretrained weights: it is an :class:`SSLMethod` (so the CLI, its data links and its config
-checks take it like any objective), whose encoder is rebuilt from the checkpoint's plain
-settings (group, encoder spec, input size) and loaded with the checkpoint's weights, whatever
-prefix wraps them (``model.``, ``module.``, ``_orig_mod.``; solo-learn#123, lightly#1475). The
+[`LinearEval`][structured_ssl.methods.linear_eval.LinearEval] is the
+[`Frozen`][structured_ssl.methods.baselines.Frozen] baseline with
+pretrained weights: it is an [`SSLMethod`][structured_ssl.methods.base.SSLMethod] (so the CLI, its
+data links and its config checks take it like any objective), whose encoder is rebuilt from the
+checkpoint's plain settings (group, encoder spec, input size) and loaded with the checkpoint's
+weights, whatever prefix wraps them (``model.``, ``module.``, ``_orig_mod.``; solo-learn#123,
+lightly#1475). The
 encoder stays frozen: no gradient, eval mode always (batch-norm statistics never move), not
 in the optimizer; only the probe (BatchNorm without affine + Linear) trains.
 """
@@ -58,8 +60,9 @@ TRUST_CHECKPOINT_HINT = (
 
 def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     """The checkpoint dictionary (on the CPU), read without running code: tensors, plain
-    values and the project's settings only (:func:`~structured_ssl.methods.checkpoints.load_checkpoint`),
-    unless ``trust`` is set."""
+    values and the project's settings only
+    ([`load_checkpoint`][structured_ssl.methods.checkpoints.load_checkpoint]), unless ``trust`` is
+    set."""
     path = Path(path)
     if str(path) in ("", "???"):
         raise ValueError(

@@ -1,13 +1,15 @@
 """Optimizers and learning-rate schedules for SSL pre-training.
 
-* :class:`LARS`: layer-wise adaptive rate scaling (You, Gitman, Ginsburg 2017), the optimizer
-  SimCLR and BYOL train with at large batch sizes.
-* :func:`build_optimizer`: one switch between SGD, AdamW and LARS for the CLI.
-* :func:`scaled_lr`: the learning rate scaled with the GLOBAL batch size (all processes and
-  accumulated batches), as SimCLR/BYOL prescribe.
-* :func:`warmup_cosine_lambda`: linear warm-up then cosine decay, a factor for
-  ``torch.optim.lr_scheduler.LambdaLR`` stepped once per OPTIMIZER step (Lightning:
-  ``"interval": "step"``); stepping it per epoch is a bug others shipped (solo-learn#264).
+* [`LARS`][structured_ssl.methods.optim.LARS]: layer-wise adaptive rate scaling (You, Gitman,
+  Ginsburg 2017), the optimizer SimCLR and BYOL train with at large batch sizes.
+* [`build_optimizer`][structured_ssl.methods.optim.build_optimizer]: one switch between SGD, AdamW
+  and LARS for the CLI.
+* [`scaled_lr`][structured_ssl.methods.optim.scaled_lr]: the learning rate scaled with the GLOBAL
+  batch size (all processes and accumulated batches), as SimCLR/BYOL prescribe.
+* [`warmup_cosine_lambda`][structured_ssl.methods.optim.warmup_cosine_lambda]: linear warm-up then
+  cosine decay, a factor for ``torch.optim.lr_scheduler.LambdaLR`` stepped once per OPTIMIZER step
+  (Lightning: ``"interval": "step"``); stepping it per epoch is a bug others shipped
+  (solo-learn#264).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class LARS(Optimizer):
     def _update_foreach(
         self, params: list[torch.Tensor], group: dict[str, Any], adapt: bool, weight_decay: float
     ) -> None:
-        """:meth:`_update` for many tensors at once: the same arithmetic, a few kernels per step
+        """`_update` for many tensors at once: the same arithmetic, a few kernels per step
         instead of a few per tensor, and no host synchronisation (the trust ratios stay on the device)."""
         if not params:
             return
@@ -212,7 +214,7 @@ def build_optimizer(
     trust ratio for that group under LARS; dropped for SGD/AdamW). ``momentum`` is ignored by
     AdamW (default betas); ``eta`` and ``exclude_1d`` only concern LARS. SGD and AdamW apply
     weight decay to every parameter of a group; only LARS skips 1-D parameters.
-    ``implementation`` (see :data:`IMPLEMENTATIONS`) changes how fast a step runs, not what it
+    ``implementation`` (see `IMPLEMENTATIONS`) changes how fast a step runs, not what it
     computes; "fused" is for SGD and AdamW (LARS has no fused kernel: use "foreach").
     """
     key = str(name).lower()
@@ -286,7 +288,8 @@ def scaled_lr(
 
 @dataclass(frozen=True)
 class WarmupCosine:
-    """The factor of :func:`warmup_cosine_lambda`; a class, not a closure, so it pickles.
+    """The factor of [`warmup_cosine_lambda`][structured_ssl.methods.optim.warmup_cosine_lambda]; a
+    class, not a closure, so it pickles.
 
     ``LambdaLR.state_dict`` saves callable objects' attributes, so a resumed run restores the
     same schedule; the step itself is the scheduler's ``last_epoch``.

@@ -2,14 +2,15 @@
 
 Both objectives draw two positions per example and read a fiber bundle at each; only the
 *kind* of position depends on the group, and the plug-in declares it
-(:attr:`~structured_ssl.groups.GroupPlugin.fiber_positions`): ``"grid"`` for the discrete
-groups (cells of the index grid, read by gathering, :class:`GridPositions`, here) and
-``"angle"`` for SO(2) (radians on the circle, read by the Fourier series,
-``groups/so2/positions.py``). :func:`positions_for` looks the reader up by that name.
+(`fiber_positions`): ``"grid"`` for the discrete
+groups (cells of the index grid, read by gathering,
+[`GridPositions`][structured_ssl.methods.positions.GridPositions], here) and ``"angle"`` for SO(2)
+(radians on the circle, read by the Fourier series, ``groups/so2/positions.py``).
+[`positions_for`][structured_ssl.methods.positions.positions_for] looks the reader up by that name.
 
-A reader reads a method through :class:`PairView`, a typed view of exactly what it needs
-(the encoder contract, the fiber grid, the pair sampling, A-SSL's augmentations), never
-the method itself.
+A reader reads a method through [`PairView`][structured_ssl.methods.positions.PairView], a typed
+view of exactly what it needs (the encoder contract, the fiber grid, the pair sampling, A-SSL's
+augmentations), never the method itself.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ augmentation SSL would read at ``g0`` of ``f(T_g1 x)``: the pair costs one un-au
 forward pass instead of two augmented ones. Positions are drawn independently per example
 and per branch (within the maximum topographic distance), as in the paper; what a position
 is (a grid cell, an angle) is the group's (``methods/positions.py``), and the reader sees the
-method only through :class:`~structured_ssl.methods.positions.PairView`.
+method only through [`PairView`][structured_ssl.methods.positions.PairView].
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from structured_ssl.ssl.draws import StepDraws
 
 
 class StructuredSSL(SSLMethod):
-    """S-SSL / H-SSL: fibers of one lifted map as positive pairs (see :class:`SSLMethod`)."""
+    """S-SSL / H-SSL: fibers of one lifted map as positive pairs (see
+    [`SSLMethod`][structured_ssl.methods.base.SSLMethod])."""
 
     reads_fiber_pairs = True
 

@@ -1,11 +1,12 @@
 """Accuracy against training seconds, one panel per group, one line per objective and seed.
 
 Why: H-SSL's benefit is accuracy per second, which a final-accuracy table hides. The points
-come from the runs' TensorBoard scalars (read by :mod:`structured_ssl.reporting.run_reading`):
+come from the runs' TensorBoard scalars (read by
+[`structured_ssl.reporting.run_reading`][structured_ssl.reporting.run_reading]):
 
-* accuracy: the first tag a run logged of :data:`ACCURACY_TAGS` (``val/linear_curve_acc``
-  from :class:`~structured_ssl.callbacks.linear_curve.LinearCurve`: a converged linear probe per
-  validation epoch; else the kNN or online-probe accuracy);
+* accuracy: the first tag a run logged of `ACCURACY_TAGS` (``val/linear_curve_acc``
+  from [`LinearCurve`][structured_ssl.callbacks.linear_curve.LinearCurve]: a converged linear probe
+  per validation epoch; else the kNN or online-probe accuracy);
 * seconds: ``time/train_seconds`` logged at the same step (training time only), else the
   event's wall time since the run's first event or scalar (includes validation).
 

@@ -4,16 +4,17 @@ A run is a directory holding event files (``<save_dir>/<name>/<version>``). Its 
 read with TensorBoard's own reader (``EventAccumulator``), its identity (objective, group,
 loss, seed) from the ``config.yaml`` LightningCLI saved next to the events (or, failing that,
 ``hparams.yaml``). A ``<version>-test`` directory (the grid's test stage) is merged into its
-``<version>`` run, and a :class:`~structured_ssl.methods.linear_eval.LinearEval` run takes its
+``<version>`` run, and a [`LinearEval`][structured_ssl.methods.linear_eval.LinearEval] run takes its
 identity from the pretraining run its checkpoint belongs to.
 
 Outputs: the Markdown table on stdout, and in ``--out`` (default ``LOGDIR/compare``):
 ``table.md``, ``table.csv`` (unrounded, missing values empty) and ``curves.png`` (validation
 accuracy per epoch, one line per run), and, when some run logged accuracy against training
 seconds, ``accuracy_time.png`` and ``accuracy_time.md``
-(:mod:`structured_ssl.reporting.accuracy_time`). In the printed and Markdown tables a missing
-metric is ``-``. Runs are read by :mod:`structured_ssl.reporting.run_reading`.
-Nothing here imports torch or escnn, so comparing is quick.
+([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]). In the printed
+and Markdown tables a missing metric is ``-``. Runs are read by
+[`structured_ssl.reporting.run_reading`][structured_ssl.reporting.run_reading]. Nothing here imports
+torch or escnn, so comparing is quick.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ A run is a directory holding event files (``<save_dir>/<name>/<version>``). Its 
 read with TensorBoard's own reader (``EventAccumulator``), its identity (objective, group,
 loss, seed) from the ``config.yaml`` LightningCLI saved next to the events (or, failing that,
 ``hparams.yaml``). A ``<version>-test`` directory (the grid's test stage) is merged into its
-``<version>`` run. Shared by the comparison table (:mod:`structured_ssl.reporting.compare`)
-and the accuracy-time figure (:mod:`structured_ssl.reporting.accuracy_time`), so neither
-imports the other's reader. Nothing here imports torch.
+``<version>`` run. Shared by the comparison table
+([`structured_ssl.reporting.compare`][structured_ssl.reporting.compare]) and the accuracy-time
+figure ([`structured_ssl.reporting.accuracy_time`][structured_ssl.reporting.accuracy_time]), so
+neither imports the other's reader. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def group_label(group: Any, encoder: Any) -> str:
 
 
 class RunIdentity(TypedDict):
-    """What :func:`identity` reads of a run (``"-"`` where unknown)."""
+    """What [`identity`][structured_ssl.reporting.run_reading.identity] reads of a run (``"-"``
+    where unknown)."""
 
     objective: str
     group: str

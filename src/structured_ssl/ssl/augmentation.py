@@ -83,7 +83,7 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
 class GroupAugmentation(nn.Module):
     """T_g for per-example group elements of ``group``, as one batched affine warp.
 
-    Elements are integer positions on :attr:`element_grid`, drawn by the pair sampler:
+    Elements are integer positions on `element_grid`, drawn by the pair sampler:
 
     * rotation ``(k,)``, dihedral ``(f, k)``, scale ``(s,)``: the group's own index grid (the
       same grid the fibers live on, so A-SSL's views and H-SSL's fibers see the same elements);
@@ -130,7 +130,7 @@ class GroupAugmentation(nn.Module):
     def forward(
         self, x: torch.Tensor, elements: torch.Tensor, jitter: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``elements``: ``(B, ndim)`` positions on :attr:`element_grid`. ``jitter``: ``(B,)`` in
+        """``elements``: ``(B, ndim)`` positions on `element_grid`. ``jitter``: ``(B,)`` in
         [0, 1), the continuous part of a rotation when ``group.continuous_augmentation``."""
         batch = x.shape[0]
         device = x.device

@@ -14,8 +14,9 @@ Hence:
 
 The draws are a few index tensors per step, so drawing the global batch on every rank costs
 nothing. Kornia's extra augmentations draw from the global RNG inside their modules; they run
-under :meth:`StepDraws.local_rng`, the global RNG forked and seeded from (run seed, step, rank):
-reproducible and different per rank, but not split by example.
+under [`StepDraws.local_rng`][structured_ssl.ssl.draws.StepDraws.local_rng], the global RNG forked
+and seeded from (run seed, step, rank): reproducible and different per rank, but not split by
+example.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Any loss with the ``(z0, z1) -> scalar`` signature as a pair loss (lightly's, your own).
 
-Why: the methods took only the library's own :class:`~structured_ssl.ssl.losses.PairLoss`
+Why: the methods took only the library's own [`PairLoss`][structured_ssl.ssl.losses.PairLoss]
 plug-ins. In a config, name the loss inside this wrapper::
 
     loss:

@@ -3,7 +3,7 @@
 Contrastive and batch-statistics losses must see the GLOBAL batch, so each process gathers
 every process's embeddings. ``torch.distributed.all_gather`` has no autograd, and
 ``torch.distributed.nn.functional.all_gather`` backpropagates with ``reduce_scatter``, which
-the gloo (CPU) backend does not implement. :class:`_GatherWithGrad` does the gather in its
+the gloo (CPU) backend does not implement. `_GatherWithGrad` does the gather in its
 forward and, in its backward, SUMS the incoming gradients over processes (one ``all_reduce``)
 before keeping this process's slice.
 

@@ -1,11 +1,15 @@
 """Pair losses for self-supervised learning, as pure functions and as YAML-selectable modules.
 
 Every loss takes two batches of embeddings whose rows ``i`` form a positive pair. The pure
-functions (:func:`nt_xent`, :func:`vicreg`, :func:`barlow_twins`, :func:`byol`) know nothing
-about processes. The modules (:class:`NTXent`, :class:`VICReg`, :class:`BarlowTwins`,
-:class:`BYOL`) add the ONE distribution wrapper, :meth:`PairLoss.forward`: validate, gather
-both views from every process with :func:`~structured_ssl.ssl.gather.gather_with_grad`,
-compute in float32 with autocast off, then call the pure function.
+functions ([`nt_xent`][structured_ssl.ssl.losses.nt_xent],
+[`vicreg`][structured_ssl.ssl.losses.vicreg],
+[`barlow_twins`][structured_ssl.ssl.losses.barlow_twins], [`byol`][structured_ssl.ssl.losses.byol])
+know nothing about processes. The modules ([`NTXent`][structured_ssl.ssl.losses.NTXent],
+[`VICReg`][structured_ssl.ssl.losses.VICReg],
+[`BarlowTwins`][structured_ssl.ssl.losses.BarlowTwins], [`BYOL`][structured_ssl.ssl.losses.BYOL])
+add the ONE distribution wrapper, `PairLoss.forward`: validate, gather both views from every process
+with [`gather_with_grad`][structured_ssl.ssl.gather.gather_with_grad], compute in float32 with
+autocast off, then call the pure function.
 
 Global-batch semantics under DDP (N processes with B rows each): the loss DDP optimises (mean
 over processes) and the parameter gradients (after DDP's 1/N average) equal those of one
@@ -21,8 +25,8 @@ process with batch N*B:
 * BYOL's loss is a mean of per-row terms, so the local mean already has the right gradient
   after DDP's average; it needs no communication.
 
-The EMA helpers of BYOL's target network (:func:`momentum_at`, :func:`ema_update_`) live in
-:mod:`structured_ssl.ssl.ema`; import them from there.
+The EMA helpers of BYOL's target network (`momentum_at`, `ema_update_`) live in
+[`structured_ssl.ssl.ema`][structured_ssl.ssl.ema]; import them from there.
 """
 
 from __future__ import annotations
@@ -77,8 +81,9 @@ def nt_xent(
 
     Args:
         anchors: rows of ``z1``/``z2`` that act as anchors (both views of each row); default all.
-            Under DDP, :class:`NTXent` passes this process's rows of the gathered batch, so each
-            process scores ``2B`` anchors against the global ``2M - 1`` candidates.
+            Under DDP, [`NTXent`][structured_ssl.ssl.losses.NTXent] passes this process's rows of
+            the gathered batch, so each process scores ``2B`` anchors against the global ``2M - 1``
+            candidates.
     """
     _check_pair(z1, z2, "nt_xent")
     _check_batch("nt_xent", z1.shape[0], 2, "each anchor needs at least one negative")
@@ -138,7 +143,8 @@ def vicreg(
     covariance: float = 1.0,
     eps: float = 1e-4,
 ) -> Tensor:
-    """VICReg's total loss (Bardes et al. 2022): the weighted sum of :func:`vicreg_terms`.
+    """VICReg's total loss (Bardes et al. 2022): the weighted sum of
+    [`vicreg_terms`][structured_ssl.ssl.losses.vicreg_terms].
 
     Shapes: ``z1, z2: (N, D)``; returns a scalar. Default weights lambda=25, mu=25, nu=1.
     """
@@ -223,10 +229,10 @@ class PairLoss(nn.Module):
 
     ``forward(z1, z2)`` takes this process's ``(B, D)`` views and returns a dict with
     ``"loss"`` (the scalar to backpropagate) plus detached terms for logging. Subclasses
-    implement :meth:`terms` on the gathered global batch.
+    implement [`terms`][structured_ssl.ssl.losses.PairLoss.terms] on the gathered global batch.
 
     ``needs_target``: True when the method must supply predictor outputs and EMA-target
-    outputs instead (only :class:`BYOL`).
+    outputs instead (only [`BYOL`][structured_ssl.ssl.losses.BYOL]).
     """
 
     needs_target: ClassVar[bool] = False
@@ -258,7 +264,8 @@ class PairLoss(nn.Module):
 
 
 class NTXent(PairLoss):
-    """SimCLR's NT-Xent (:func:`nt_xent`) with negatives from every process.
+    """SimCLR's NT-Xent ([`nt_xent`][structured_ssl.ssl.losses.nt_xent]) with negatives from every
+    process.
 
     This process's pairs are the anchors (positive index offset by rank); the returned
     ``"loss"`` is their mean, and the mean over processes is the global-batch loss.
@@ -283,7 +290,8 @@ class NTXent(PairLoss):
 
 
 class VICReg(PairLoss):
-    """VICReg (:func:`vicreg`) on the global batch; logs the three unweighted terms."""
+    """VICReg ([`vicreg`][structured_ssl.ssl.losses.vicreg]) on the global batch; logs the three
+    unweighted terms."""
 
     min_batch_reason = "the variance and covariance terms are unbiased batch statistics"
 
@@ -325,7 +333,8 @@ class VICReg(PairLoss):
 
 
 class BarlowTwins(PairLoss):
-    """Barlow Twins (:func:`barlow_twins`) on the global batch (standardised over all processes)."""
+    """Barlow Twins ([`barlow_twins`][structured_ssl.ssl.losses.barlow_twins]) on the global batch
+    (standardised over all processes)."""
 
     min_batch_reason = "embeddings are standardised over the batch"
 
@@ -345,7 +354,8 @@ class BarlowTwins(PairLoss):
 
 
 class BYOL(PairLoss):
-    """BYOL's loss (:func:`byol`); the method supplies predictor AND EMA-target outputs.
+    """BYOL's loss ([`byol`][structured_ssl.ssl.losses.byol]); the method supplies predictor AND
+    EMA-target outputs.
 
     ``forward(p1, p2, t1, t2)``: ``p_k = predictor(projector(online(view k)))`` and
     ``t_k = target_projector(target(view k))``, all ``(B, D)``; the targets are detached here.

@@ -1,9 +1,9 @@
 """Where a sweep's runs execute: here, as local processes (``local``, the default), or on a
 SLURM cluster as one job array per sweep, submitted through submitit (``slurm``).
 
-The grid and the studies build their runs (:class:`~structured_ssl.experiments.runs.RunSpec`), skip the
-finished ones, and hand the rest to a launcher; whichever launcher ran them, each run writes
-the same result JSON, so tables and reports do not know the difference.
+The grid and the studies build their runs ([`RunSpec`][structured_ssl.experiments.runs.RunSpec]),
+skip the finished ones, and hand the rest to a launcher; whichever launcher ran them, each run
+writes the same result JSON, so tables and reports do not know the difference.
 """
 
 from structured_ssl.experiments.launchers.base import (

@@ -1,5 +1,6 @@
 """The default launcher: every run is a fresh local interpreter, ``jobs`` of them at once, placed
-on the GPUs this machine shows (see :mod:`structured_ssl.experiments.launchers.gpus`)."""
+on the GPUs this machine shows (see
+[`structured_ssl.experiments.launchers.gpus`][structured_ssl.experiments.launchers.gpus])."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from structured_ssl.experiments.runs import RunPaths, RunSpec, execute
 
 
 class LocalLauncher:
-    """Runs specs as subprocesses (:func:`structured_ssl.experiments.runs.execute`) from a thread pool.
+    """Runs specs as subprocesses
+    ([`structured_ssl.experiments.runs.execute`][structured_ssl.experiments.runs.execute]) from a
+    thread pool.
 
     Without GPUs, ``jobs`` runs at once and each run's CPU threads are capped so the runs share
     the cores. With ``gpus`` (ids), ``len(gpus) x runs_per_gpu`` runs at once, each started with

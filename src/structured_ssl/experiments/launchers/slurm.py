@@ -1,21 +1,25 @@
 """The SLURM launcher: one job array per sweep, submitted and resumed through submitit.
 
-Each array task runs one spec's ``fit`` then ``test`` (:func:`structured_ssl.experiments.runs.run_worker`)
-under ``srun`` with ``tasks_per_node`` processes per node, so a multi-GPU run is DDP inside its
-task: Lightning's :class:`SLURMEnvironment` reads the ranks from SLURM.
+Each array task runs one spec's ``fit`` then ``test``
+([`structured_ssl.experiments.runs.run_worker`][structured_ssl.experiments.runs.run_worker]) under
+``srun`` with ``tasks_per_node`` processes per node, so a multi-GPU run is DDP inside its
+task: Lightning's `SLURMEnvironment` reads the ranks from SLURM.
 
 Preemption and time limits. ONE owner of the requeue signal: submitit. Its sbatch script asks
 for ``--signal=USR2@signal_delay_s``; on USR2 submitit requeues the task (a time-limit requeue
 counts against ``max_requeues``, a preemption does not). Lightning's own SLURM auto-requeue
 (USR1) is switched off (``SLURMEnvironment(auto_requeue=False)``), so the two never both
 requeue. A requeued task, or one killed by ``scontrol requeue`` or preemption (SIGTERM: the
-:class:`~structured_ssl.callbacks.resilience.PreemptionCheckpoint` saves ``last.ckpt`` at the next step),
+[`PreemptionCheckpoint`][structured_ssl.callbacks.resilience.PreemptionCheckpoint] saves
+``last.ckpt`` at the next step),
 reruns the same task: ``fit --ckpt_path last`` in the SAME run directory, which
-:class:`~structured_ssl.callbacks.resilience.ExactResume` makes continue exactly as if uninterrupted.
+[`ExactResume`][structured_ssl.callbacks.resilience.ExactResume] makes continue exactly as if
+uninterrupted.
 
 The submitter may die: the next invocation of the same command attaches to the runs still
-queued (:mod:`structured_ssl.experiments.launchers.slurm_queue`), resubmits only those with neither a
-result nor a queued task, and waits for all of them.
+queued
+([`structured_ssl.experiments.launchers.slurm_queue`][structured_ssl.experiments.launchers.slurm_queue]),
+resubmits only those with neither a result nor a queued task, and waits for all of them.
 """
 
 from __future__ import annotations

@@ -102,7 +102,9 @@ def flag(name: str) -> str:
 
 
 def add_slurm_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--slurm-<field>`` flag per :class:`SlurmOptions` field, plus ``--launcher-config``."""
+    """One ``--slurm-<field>`` flag per
+    [`SlurmOptions`][structured_ssl.experiments.launchers.slurm_options.SlurmOptions] field, plus
+    ``--launcher-config``."""
     group = parser.add_argument_group("SLURM launcher (--launcher slurm)")
     group.add_argument(
         "--launcher-config",

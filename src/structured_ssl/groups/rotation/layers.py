@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:
-    """The escnn gspace of the group (its plug-in's :meth:`~structured_ssl.groups.GroupPlugin.gspace`;
-    groups without one reject it in one line)."""
+    """The escnn gspace of the group (its plug-in's
+    [`gspace`][structured_ssl.groups.base.GroupPlugin.gspace]; groups without one reject it in one
+    line)."""
     return group.plugin.gspace()
 
 
@@ -63,7 +64,8 @@ def escnn_group_conv(
 
 
 def escnn_conv_forward(conv: nn.Module, x: torch.Tensor, lifting: bool, size: int) -> torch.Tensor:
-    """:func:`escnn_group_conv`'s module on the lifted layout (images when ``lifting``)."""
+    """[`escnn_group_conv`][structured_ssl.groups.rotation.layers.escnn_group_conv]'s module on the
+    lifted layout (images when ``lifting``)."""
     if not isinstance(conv, enn.R2Conv):
         raise TypeError(f"rotation_conv='escnn' expects an escnn R2Conv, got {type(conv)}")
     flat = x if lifting else x.flatten(1, 2)

@@ -5,7 +5,8 @@ Exact input elements are the multiples of 90 degrees, which permute pixels. The 
 ``layers.py``; the paper's filter copies, ``rot90_conv.py``) are imported when first built,
 so that reading a group's settings does not import escnn. A-SSL rotates
 each view by its k (plus a uniform jitter within one step when ``continuous_augmentation``).
-:class:`RotationFamily` is shared with the dihedral group, which adds a flip axis.
+[`RotationFamily`][structured_ssl.groups.rotation.plugin.RotationFamily] is shared with the dihedral
+group, which adds a flip axis.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ provided the strided layers see odd sizes (``encoders/paper_layers.exact_rotatio
 Equivariance, with ``psi_g = T_g psi`` (T the image action escnn uses):
 lifting ``f_g(x) = psi_g * x`` gives ``f_g(T_h x) = T_h f_{h^-1 g}(x)``, and the group conv
 ``out_g = psi_g * in_g`` keeps that form, which is exactly Γ_h of escnn's regular
-representation. So :class:`~structured_ssl.groups.rotation.layers.RegularFieldAction` is the action
-of these layers too, and the group elements are ordered as escnn orders its regular
+representation. So [`RegularFieldAction`][structured_ssl.groups.rotation.layers.RegularFieldAction]
+is the action of these layers too, and the group elements are ordered as escnn orders its regular
 representation: which rot90/flip realises each element is read off escnn once (no guessing
 of conventions).
 

@@ -8,8 +8,9 @@ twin, so both are judged by one rule.
   and zooms its map out by a. On a geometric grid ``s' = s + j`` for every s. On the paper's
   uneven scales (1, 1.25, 1.33, 1.5, 1.66, 1.75) ``a * scales[s]`` lands on the grid only for
   some s (always s = 0, which is what makes fiber ``j`` of f(x) the fiber 0 of f(T_j x)):
-  Γ_j is defined there and nowhere else, and :meth:`ScaleAction.comparable` keeps exactly
-  those scales. ``uniform_shift=True`` is the old claim (shift every scale by j), kept to
+  Γ_j is defined there and nowhere else, and
+  [`ScaleAction.comparable`][structured_ssl.groups.scale.action.ScaleAction.comparable] keeps
+  exactly those scales. ``uniform_shift=True`` is the old claim (shift every scale by j), kept to
   measure what the uneven grid costs.
 * Pooled fibers: a zoom-out by a divides the space-sum of a map by a^2 (the area), so the
   fiber at scale s is the mean over space times ``(scales[0] / scales[s])^2``: the mean over
@@ -18,7 +19,8 @@ twin, so both are judged by one rule.
   by it). This needs features that vanish on empty canvas. Batch norm gives empty canvas a
   response (its shift after training, the batch mean in training mode), and a zoom-out grows
   the empty part: with batch norm moved at random the `small` fiber error read 0.55-0.75. So
-  the scale encoders return ``f(x) - f(0)`` (:func:`without_background`; f(0) is the same
+  the scale encoders return ``f(x) - f(0)``
+  ([`without_background`][structured_ssl.groups.scale.action.without_background]; f(0) is the same
   network on an empty image in the same batch, so border effects cancel too): 0.13-0.15
   (``benchmarks/scale_design_sweep.py``).
 * ``maps_zoom=False``: the action of an encoder lifted by zooming its INPUT
@@ -121,7 +123,7 @@ class ScaleAction(LiftedAction):
         return z.mean(dim=(-2, -1)) * (scales[0] / scales) ** 2
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        """What H-SSL reads: :meth:`pool`."""
+        """What H-SSL reads: [`pool`][structured_ssl.groups.scale.action.ScaleAction.pool]."""
         return self.pool(z)
 
     def measured_fibers(

@@ -10,7 +10,7 @@ For a scale encoder f, an element g = (j,) and images x (content away from the b
   action, not the lack of any, explains the change.
 
 Relative errors are per image, averaged over the batch (as ``metrics.equivariance_error``).
-Bounds (issue 13): fiber error <= :data:`FIBER_BOUND` and <= :data:`NO_SHIFT_FRACTION` of
+Bounds (issue 13): fiber error <= `FIBER_BOUND` and <= `NO_SHIFT_FRACTION` of
 the no-shift error, for one and two scale steps.
 """
 
@@ -38,7 +38,8 @@ class ScaleErrors:
 
     @property
     def ratio(self) -> float:
-        """fiber / no-shift: below :data:`NO_SHIFT_FRACTION` when the claimed action explains the change."""
+        """fiber / no-shift: below `NO_SHIFT_FRACTION` when the claimed action explains the
+        change."""
         return self.fiber / max(self.no_shift, 1e-12)
 
     def within_bounds(

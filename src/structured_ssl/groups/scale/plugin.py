@@ -73,7 +73,8 @@ class Scale(GroupPlugin):
 
     # ----------------------------------------------------------------- layers
     def layer_kit(self, options: LayerOptions) -> LayerKit:
-        """The kit of :meth:`GroupPlugin.layer_kit`, with the action the twins claim following
+        """The kit of [`GroupPlugin.layer_kit`][structured_ssl.groups.base.GroupPlugin.layer_kit],
+        with the action the twins claim following
         the lifting: an input-lifted encoder's maps do not zoom (``ScaleAction.maps_zoom``)."""
         kit = super().layer_kit(options)
         maps_zoom = options.scale_lifting != "input"

@@ -112,7 +112,8 @@ def rotate_images(x: torch.Tensor, angle: torch.Tensor | float) -> torch.Tensor:
 class SO2Action(LiftedAction):
     """T_φ rotates images by any angle φ (radians; quarter turns exact), Γ_φ applies ρ(φ) to each
     field's Fourier coefficients and rotates the spatial map like the input; the fiber map is
-    the space-pooled coefficients ``(B, C, 2L+1)`` (read at an angle by :func:`fibers_at`)."""
+    the space-pooled coefficients ``(B, C, 2L+1)`` (read at an angle by
+    [`fibers_at`][structured_ssl.groups.so2.layers.fibers_at])."""
 
     def __init__(self, out_channels: int, max_frequency: int) -> None:
         self.out_channels, self.max_frequency = out_channels, max_frequency

@@ -1,10 +1,11 @@
 """Where SO(2)'s positive pairs come from: continuous angles, the circle as the index grid.
 
-The counterpart of :mod:`structured_ssl.ssl.pairs` for a continuous group: a position is an angle
-in radians, the topographic distance is the arc length ``|θ1 - θ2|`` taken the short way round
-(at most π), and a bundle (the base space g0) is ``g0_size`` angles ``θ + j δ`` (δ the bundle
-spacing) that move together. The same :class:`~structured_ssl.ssl.pairs.PairSampling` settings
-apply, with ``max_distance`` in radians.
+The counterpart of [`structured_ssl.ssl.pairs`][structured_ssl.ssl.pairs] for a continuous group: a
+position is an angle in radians, the topographic distance is the arc length ``|θ1 - θ2|`` taken the
+short way round (at most π), and a bundle (the base space g0) is ``g0_size`` angles ``θ + j δ`` (δ
+the bundle spacing) that move together. The same
+[`PairSampling`][structured_ssl.ssl.pairs.PairSampling] settings apply, with ``max_distance`` in
+radians.
 
 * H-SSL draws θ1 uniform on the circle and θ2 uniform among the angles within
   ``max_distance`` of it (independent and uniform when there is no limit), per example and

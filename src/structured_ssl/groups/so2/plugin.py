@@ -35,17 +35,18 @@ ARBITRARY_ANGLES: tuple[float, ...] = (0.3, 1.0, 2.5)
 
 
 def _angle_element(angle: float) -> Element:
-    """SO(2)'s element ``(angle,)`` in radians. The shared :data:`Element` alias is the discrete
+    """SO(2)'s element ``(angle,)`` in radians. The shared `Element` alias is the discrete
     groups' index tuple; SO(2)'s encoder and bound read the one entry as a float angle."""
     return cast(Element, (angle,))
 
 
 @dataclass(frozen=True)
 class AngleBound(EquivarianceBound):
-    """Two promises in one: quarter turns are pixel permutations (:data:`EXACT`); other angles
-    err by the input's bilinear interpolation (``max_error``), stated on :meth:`SO2.probe_images`
-    (smooth content: rotating it and back loses 2-3.5%; the fiber errors measured at init are
-    1.3-2.5% at 29 px and 2-5% at 21 px, about that interpolation loss)."""
+    """Two promises in one: quarter turns are pixel permutations (`EXACT`); other angles
+    err by the input's bilinear interpolation (``max_error``), stated on
+    [`SO2.probe_images`][structured_ssl.groups.so2.plugin.SO2.probe_images] (smooth content:
+    rotating it and back loses 2-3.5%; the fiber errors measured at init are 1.3-2.5% at 29 px and
+    2-5% at 21 px, about that interpolation loss)."""
 
     def for_element(self, element: tuple[float, ...]) -> EquivarianceBound:
         turns = float(element[0]) / (math.pi / 2)
@@ -108,8 +109,9 @@ class SO2(GroupPlugin):
         return [_angle_element(q * math.pi / 2) for q in range(4)]
 
     def probe_only_elements(self) -> list[Element]:
-        """Angles the ``check`` command adds on :meth:`probe_images` (smooth content): their bound
-        is an interpolation bound, which sharp training images (what the online monitor sees)
+        """Angles the ``check`` command adds on
+        [`probe_images`][structured_ssl.groups.so2.plugin.SO2.probe_images] (smooth content): their
+        bound is an interpolation bound, which sharp training images (what the online monitor sees)
         do not meet; the monitor checks the exact quarter turns."""
         return [_angle_element(a) for a in ARBITRARY_ANGLES]
 

@@ -1,19 +1,20 @@
 """H-SSL and A-SSL on SO(2): pairs at angles, read by each field's Fourier series.
 
 The discrete groups read fibers by gathering cells of an index grid
-(``methods/positions.py``, :class:`~structured_ssl.methods.positions.GridPositions`); on SO(2)
-a fiber position is an angle and reading it evaluates each field's Fourier series
+(``methods/positions.py``, [`GridPositions`][structured_ssl.methods.positions.GridPositions]); on
+SO(2) a fiber position is an angle and reading it evaluates each field's Fourier series
 (``layers.bundles_at``). The plug-in declares ``fiber_positions = "angle"`` and the methods
-look :class:`AnglePositions` up by that name; everything else (projector, loss, probe, the
-draws' seeding) is shared.
+look [`AnglePositions`][structured_ssl.groups.so2.positions.AnglePositions] up by that name;
+everything else (projector, loss, probe, the draws' seeding) is shared.
 
 * H-SSL: angles θ1, θ2 drawn per example and per branch (``pairs.py``: uniform, θ2 within
   ``pairs.max_distance`` radians of θ1), two bundles of ONE un-augmented lifted map.
 * A-SSL: each view rotated by its own continuous angle (φ1, φ2 drawn by the same rule), both
   read at the same θ0: H-SSL's pair at (θ0 - φ1, θ0 - φ2).
 
-A reader receives the method's typed view (:class:`AngleView`: the method's
-``positions.PairView`` has these members) and the step's draws (:class:`Draws`).
+A reader receives the method's typed view
+([`AngleView`][structured_ssl.groups.so2.positions.AngleView]: the method's ``positions.PairView``
+has these members) and the step's draws ([`Draws`][structured_ssl.groups.so2.positions.Draws]).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Translations' layers: the plain CNN whose fibers are the spatial cells of its last map, and
 the shift action (T_g rolls the image by whole cells, Γ_g rolls the map by cells).
 
-* :class:`TranslationCNN` is an ordinary CNN: equivariant to shifts by multiples of its
-  total stride (exactly so with circular padding), with the spatial cells of its last map
-  as fibers. Lifted layout ``(B, C, 1, H', W')``.
-* :class:`ShiftAction` is its action, and that of every encoder whose fibers are spatial
-  cells (the paper backbones' translation form, the MLP twin, which claims it).
+* [`TranslationCNN`][structured_ssl.groups.translation.layers.TranslationCNN] is an ordinary CNN:
+  equivariant to shifts by multiples of its total stride (exactly so with circular padding), with
+  the spatial cells of its last map as fibers. Lifted layout ``(B, C, 1, H', W')``.
+* [`ShiftAction`][structured_ssl.groups.translation.layers.ShiftAction] is its action, and that of
+  every encoder whose fibers are spatial cells (the paper backbones' translation form, the MLP twin,
+  which claims it).
 """
 
 from __future__ import annotations

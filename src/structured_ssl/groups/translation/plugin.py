@@ -2,7 +2,7 @@
 
 There is no group axis (|G| = 1 on it); the index grid is the last map's ``(H', W')`` and does
 not wrap. T_g rolls the image by ``g x total stride`` pixels and Γ_g rolls the map by ``g``
-cells (:class:`~structured_ssl.groups.translation.layers.ShiftAction`, the action of
+cells ([`ShiftAction`][structured_ssl.groups.translation.layers.ShiftAction], the action of
 ``TranslationCNN`` and of the paper backbones' translation form).
 A-SSL shifts each view by whole pixels, up to ``max_shift_fraction`` of the image.
 """
