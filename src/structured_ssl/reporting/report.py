@@ -310,6 +310,21 @@ CSV_HEADER = [
 
 
 # ----------------------------------------------------------------------------- Figure 2
+def study_rows_problem(rows: Sequence[dict[str, str]]) -> str | None:
+    """What makes a study's ``summary.csv`` unreadable (a missing column, a mean or std that is
+    no number), or None: the report lists such a study as skipped instead of a traceback."""
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        for column in ("parameter", "value", "objective", "mean", "std"):
+            if row.get(column) is None:
+                return f"line {i} has no {column!r} column"
+        for column in ("mean", "std"):
+            try:
+                float(row[column])
+            except ValueError:
+                return f"line {i}: {column}={row[column]!r} is not a number"
+    return None
+
+
 def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
     """One PNG per study folder: Figure 2's |g0| and max-distance panels, others by name."""
     from structured_ssl.experiments.study import plot_summary
@@ -322,6 +337,10 @@ def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
             continue
         rows = read_csv(summary)
         if not rows:
+            continue
+        unreadable = study_rows_problem(rows)
+        if unreadable:
+            print(f"  {summary}: {unreadable}: study skipped")
             continue
         parameter = rows[0]["parameter"]
         name = FIGURE2.get(parameter, f"study_{parameter}.png")
@@ -360,19 +379,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{', '.join(absent)}: not a folder (give the OUT of `structured-ssl grid` / `study`)"
         )
     out: Path = args.out or (args.grids[0] if args.grids else args.studies[0])
-    out.mkdir(parents=True, exist_ok=True)
     paper = paper_results()
+    try:  # every result read (and its types checked) before anything is written
+        results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
+    except ResultFileError as error:
+        refuse(str(error))
+    if args.grids and not results:
+        raise SystemExit(
+            f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     if args.grids:
-        try:
-            results = [
-                r for folder in args.grids for r in load_results(folder) if "parameter" not in r
-            ]
-        except ResultFileError as error:
-            raise SystemExit(f"error: {error}") from None
-        if not results:
-            raise SystemExit(
-                f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"
-            )
         rows = build_rows(results, args.metric, paper)
         text, csv_rows = render(rows, results, args.metric, paper)
         (out / "report.md").write_text(text + "\n")
