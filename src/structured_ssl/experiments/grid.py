@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.cells import MANIFEST, Cell, CellError, unknown_axis_names
-from structured_ssl.config.field_checks import MAX_SEED
+from structured_ssl.config.field_checks import MAX_SEED, ConfigError
 from structured_ssl.config.shipped_configs import resolve_config_root
+from structured_ssl.config.yaml_reading import read_yaml_config
 from structured_ssl.experiments.launchers import (
     Launcher,
     add_launcher_arguments,
@@ -291,6 +292,13 @@ def check_run_arguments(args: argparse.Namespace) -> None:
         refuse(f"--seeds {bad[0]}: expected integers from 0 to {MAX_SEED}")
     if args.epochs is not None and args.epochs < 1:
         refuse(f"--epochs {args.epochs}: expected an integer >= 1 (trainer.max_epochs of each run)")
+    for overlay in args.overlay:  # read once here, not failing in every run
+        if not Path(overlay).is_file():
+            refuse(f"--overlay {overlay}: not a file; expected a YAML config")
+        try:
+            read_yaml_config(overlay)
+        except ConfigError as error:
+            refuse(str(error))
 
 
 def dry_run(specs: Sequence[RunSpec], out: Path, launcher: Launcher | None = None) -> None:
