@@ -61,8 +61,9 @@ def _open(path: Path) -> Any:
             f"{path}: cannot be read (permission denied); expected a file this user may read "
             "(chmod a+r), or remove it from the folder"
         ) from None
-    except OSError as error:
-        raise _refused(path, f"cannot be read ({error.strerror or error})") from None
+    except OSError as error:  # a system error (errno) or Pillow's own, e.g. a cut header
+        problem = f"cannot be read ({error.strerror})" if error.errno else f"damaged or cut short ({error})"
+        raise _refused(path, problem) from None
     if image.mode not in ACCEPTED_MODES:
         image.close()
         raise _refused(path, f"mode {image.mode!r} (its value range is not stated) is not read")
