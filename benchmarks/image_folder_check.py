@@ -23,8 +23,19 @@ from PIL import Image
 
 from structured_ssl.data.image_files import check_image, open_image
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "results" / "benchmarks" / "image_folder_check.md"
-FORMATS = {"PNG 64x64 RGB": (".png", 64), "JPEG 64x64 RGB": (".jpg", 64), "PNG 512x512 RGB": (".png", 512), "JPEG 512x512 RGB": (".jpg", 512)}  # fmt: skip
+OUT = (
+    Path(__file__).resolve().parents[1]
+    / "docs"
+    / "results"
+    / "benchmarks"
+    / "image_folder_check.md"
+)
+FORMATS = {
+    "PNG 64x64 RGB": (".png", 64),
+    "JPEG 64x64 RGB": (".jpg", 64),
+    "PNG 512x512 RGB": (".png", 512),
+    "JPEG 512x512 RGB": (".jpg", 512),
+}
 
 
 def write_images(folder: Path, suffix: str, side: int, count: int) -> list[Path]:

@@ -77,6 +77,7 @@ def wait(pid: int, timeout: float) -> int:
 
 def serve() -> None:
     import lightning.pytorch  # noqa: F401 - the imports every command pays, paid once here
+
     import structured_ssl.cli  # noqa: F401
 
     print("ready", flush=True)

@@ -34,9 +34,17 @@ from structured_ssl.experiments.results import ResultFileError, read_result
 # --------------------------------------------------------------------------- decoding
 def served(folder: Path, **kwargs) -> torch.Tensor:
     """Every training image the module serves, stacked, at the file's own size (no resize)."""
-    data = ImageFolderDataModule(data_dir=str(folder), image_size=8, resize_to=8, batch_size=2, **kwargs)
+    data = ImageFolderDataModule(
+        data_dir=str(folder), image_size=8, resize_to=8, batch_size=2, **kwargs
+    )
     data.setup()
-    return torch.stack([data.dataset(name)[i][0] for name in ("train", "val", "test") for i in range(len(data.dataset(name)))])
+    return torch.stack(
+        [
+            data.dataset(name)[i][0]
+            for name in ("train", "val", "test")
+            for i in range(len(data.dataset(name)))
+        ]
+    )
 
 
 def test_16_bit_grey_is_scaled_by_its_bit_depth_not_clipped_to_white(tmp_path: Path) -> None:
@@ -121,7 +129,9 @@ def test_the_folder_check_runs_over_every_split_and_names_the_file(tmp_path: Pat
     with pytest.raises(DatasetFormatError, match=r"data.data_dir=.*dog/huge.png: 15000 x 15000"):
         data.check_files()
     (tmp_path / "images" / "dog" / "huge.png").unlink()
-    ImageFolderDataModule(data_dir=str(tmp_path / "images"), image_size=13, resize_to=12).check_files()
+    ImageFolderDataModule(
+        data_dir=str(tmp_path / "images"), image_size=13, resize_to=12
+    ).check_files()
 
 
 def test_a_file_that_breaks_after_the_check_is_named_when_read(tmp_path: Path) -> None:
@@ -137,7 +147,9 @@ def test_a_file_that_breaks_after_the_check_is_named_when_read(tmp_path: Path) -
 
 
 # --------------------------------------------------------------------------- configs
-def test_the_alias_bomb_is_refused_in_a_short_line_within_a_small_memory_budget(tmp_path: Path) -> None:
+def test_the_alias_bomb_is_refused_in_a_short_line_within_a_small_memory_budget(
+    tmp_path: Path,
+) -> None:
     alias_bomb(tmp_path)
     assert (tmp_path / "bomb.yaml").stat().st_size < 400
     tracemalloc.start()
@@ -151,7 +163,9 @@ def test_the_alias_bomb_is_refused_in_a_short_line_within_a_small_memory_budget(
     assert len(str(refused.value)) < 300
 
 
-def test_duplicate_keys_anywhere_are_named_and_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+def test_duplicate_keys_anywhere_are_named_and_merge_keys_are_not_duplicates(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("trainer:\n  callbacks:\n    - class_path: A\n      init_args: {k: 1, k: 2}\n")
     with pytest.raises(ConfigError, match=r"c.yaml:4: key 'k' appears twice"):
@@ -187,18 +201,27 @@ def test_every_shipped_config_reads_strictly() -> None:
         ({"dataset": 3}, "dataset=3 is not allowed: expected a string"),
     ],
 )
-def test_a_result_field_of_the_wrong_type_is_named(tmp_path: Path, content: dict, words: str) -> None:
+def test_a_result_field_of_the_wrong_type_is_named(
+    tmp_path: Path, content: dict, words: str
+) -> None:
     path = tmp_path / "r.json"
     path.write_text(json.dumps(content))
-    with pytest.raises(ResultFileError, match=words.replace("[", "\\[").replace("]", "\\]")) as refused:
+    with pytest.raises(
+        ResultFileError, match=words.replace("[", "\\[").replace("]", "\\]")
+    ) as refused:
         read_result(path)
     assert str(refused.value).startswith(str(path))
 
 
 def test_a_checkpoint_of_the_same_shape_passes_and_another_names_both() -> None:
     served_shape = ("ImageFolderDataModule", {"in_channels": 3, "image_size": 33})
-    assert shape_mismatch("ckpt_path", "c.ckpt", {"in_channels": 3, "image_size": 33}, served_shape) is None
+    assert (
+        shape_mismatch("ckpt_path", "c.ckpt", {"in_channels": 3, "image_size": 33}, served_shape)
+        is None
+    )
     assert shape_mismatch("ckpt_path", "c.ckpt", {}, served_shape) is None
-    refused = shape_mismatch("ckpt_path", "c.ckpt", {"in_channels": 1, "image_size": 21}, served_shape)
+    refused = shape_mismatch(
+        "ckpt_path", "c.ckpt", {"in_channels": 1, "image_size": 21}, served_shape
+    )
     assert refused is not None
     assert "1-channel 21 x 21" in str(refused) and "3-channel 33 x 33" in str(refused)

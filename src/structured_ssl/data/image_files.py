@@ -27,7 +27,9 @@ ACCEPTED_MODES = (
     "CMYK", "YCbCr", "I;16", "I;16B", "I;16L", "I;16N",
 )  # fmt: skip
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-ALLOWED = "an 8-bit grey, RGB, palette or CMYK image, or 16-bit grey (PNG, JPEG, BMP, GIF, TIFF, WebP)"
+ALLOWED = (
+    "an 8-bit grey, RGB, palette or CMYK image, or 16-bit grey (PNG, JPEG, BMP, GIF, TIFF, WebP)"
+)
 
 
 def _max_pixels() -> int:
@@ -62,7 +64,11 @@ def _open(path: Path) -> Any:
             "(chmod a+r), or remove it from the folder"
         ) from None
     except OSError as error:  # a system error (errno) or Pillow's own, e.g. a cut header
-        problem = f"cannot be read ({error.strerror})" if error.errno else f"damaged or cut short ({error})"
+        problem = (
+            f"cannot be read ({error.strerror})"
+            if error.errno
+            else f"damaged or cut short ({error})"
+        )
         raise _refused(path, problem) from None
     if image.mode not in ACCEPTED_MODES:
         image.close()

@@ -68,7 +68,9 @@ def check_input_shape(field: str, path: str, hparams: Mapping[str, Any], stage: 
         raise refused
 
 
-def check_model_shape(path: str, model_hparams: Mapping[str, Any], saved: Mapping[str, Any]) -> None:
+def check_model_shape(
+    path: str, model_hparams: Mapping[str, Any], saved: Mapping[str, Any]
+) -> None:
     """``--ckpt_path last``: the built model's shape (linked from the data) against the file's."""
     mine = {k: model_hparams.get(k) for k, _, _ in SHAPE_FIELDS}
     if any(v is None for v in mine.values()):

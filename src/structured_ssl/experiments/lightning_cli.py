@@ -231,10 +231,8 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
     except FloatingPointError as error:
-        if not str(error).startswith("Training stopped"):
-            raise
-        # FiniteLoss's own message already says where, what, and which checkpoint is intact;
-        # Lightning's 99-line traceback around it only hid it (a run failure: exit status 1)
+        # FiniteLoss's (and the linear evaluation's) own message says where, what, and which
+        # checkpoint is intact; Lightning's 99-line traceback only hid it (a run failure: exit 1)
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     except Exception as error:

@@ -78,7 +78,9 @@ def check_result_types(path: Path, data: dict[str, Any]) -> None:
     for field in TEXT_FIELDS:
         if field in data and not isinstance(data[field], str):
             raise wrong(field, data[field], "a string")
-    if "seed" in data and not (isinstance(data["seed"], int) and not isinstance(data["seed"], bool)):
+    if "seed" in data and not (
+        isinstance(data["seed"], int) and not isinstance(data["seed"], bool)
+    ):
         raise wrong("seed", data["seed"], "an integer")
     for section in NUMBER_SECTIONS:
         metrics = data.get(section)

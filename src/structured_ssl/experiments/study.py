@@ -59,7 +59,8 @@ class Parameter:
         try:
             number = float(value) if self.kind.startswith("number") else int(value)
         except ValueError:
-            return f"--values {value}: not allowed for {name}: expected {'an ' + self.kind if self.kind == 'integer' else 'a ' + self.kind}"
+            article = "an" if self.kind == "integer" else "a"
+            return f"--values {value}: not allowed for {name}: expected {article} {self.kind}"
         if number != number or number in (float("inf"), float("-inf")):
             return f"--values {value}: not allowed for {name}: expected a finite number"
         return None
@@ -199,6 +200,22 @@ def summary_rows(
             ]
         )
     return sorted(out, key=lambda r: (r[2], order_key(r[1])))
+
+
+def study_rows_problem(rows: Sequence[dict[str, str]]) -> str | None:
+    """What makes a study's ``summary.csv`` unreadable (a missing column, a mean or std that is
+    no number), or None: the report lists such a study as skipped instead of a traceback."""
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        missing = [
+            c for c in ("parameter", "value", "objective", "mean", "std") if row.get(c) is None
+        ]
+        if missing:
+            return f"line {i} has no {missing[0]!r} column"
+        try:
+            float(row["mean"]), float(row["std"])
+        except ValueError:
+            return f"line {i}: mean={row['mean']!r}, std={row['std']!r}: expected numbers"
+    return None
 
 
 def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") -> Path:

@@ -310,24 +310,9 @@ CSV_HEADER = [
 
 
 # ----------------------------------------------------------------------------- Figure 2
-def study_rows_problem(rows: Sequence[dict[str, str]]) -> str | None:
-    """What makes a study's ``summary.csv`` unreadable (a missing column, a mean or std that is
-    no number), or None: the report lists such a study as skipped instead of a traceback."""
-    for i, row in enumerate(rows, start=2):  # line 1 is the header
-        for column in ("parameter", "value", "objective", "mean", "std"):
-            if row.get(column) is None:
-                return f"line {i} has no {column!r} column"
-        for column in ("mean", "std"):
-            try:
-                float(row[column])
-            except ValueError:
-                return f"line {i}: {column}={row[column]!r} is not a number"
-    return None
-
-
 def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
     """One PNG per study folder: Figure 2's |g0| and max-distance panels, others by name."""
-    from structured_ssl.experiments.study import plot_summary
+    from structured_ssl.experiments.study import plot_summary, study_rows_problem
 
     drawn = []
     for folder in studies:

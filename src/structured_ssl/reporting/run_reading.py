@@ -12,11 +12,9 @@ imports the other's reader. Nothing here imports torch.
 from __future__ import annotations
 
 import sys
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
-
 
 from structured_ssl.groups import short_name_of
 
