@@ -205,6 +205,7 @@ CASES: list[dict] = [
     _row("config-not-utf8", ["fit", *DEFAULT, "--config", "{tmp}/latin1.yaml"], ["latin1.yaml:1", "not UTF-8 text (byte 0xe9)"], "latin1_yaml"),
     _row("config-duplicate-key", ["validate", *DEFAULT, "--config", "{tmp}/dup.yaml"], ["dup.yaml:3", "'max_epochs' appears twice", "first at line 2"], "duplicate_key"),
     _row("config-environment-variable", ["fit", *DEFAULT, "--config", "{tmp}/env.yaml"], ["env.yaml:2", "trainer.default_root_dir", "${TMPDIR}/runs", "environment-variable syntax"], "env_var_yaml", absent=("runs", "${TMPDIR}")),
+    _row("argument-environment-variable", ["fit", "--config", "default", "--trainer.default_root_dir={tmp}/${TMPDIR}/runs"], ["--trainer.default_root_dir=", "${TMPDIR}/runs", "the shell did not expand"], absent=("${TMPDIR}",)),
     _row("config-alias-bomb", ["test", *DEFAULT, "--config", "{tmp}/bomb.yaml"], ["bomb.yaml", "expand to more than 100000 values"], "alias_bomb"),
     _row("config-syntax-error", ["fit", *DEFAULT, "--config", "{tmp}/bad.yaml"], ["bad.yaml:3:10", "expected ',' or '}'", "while parsing a flow mapping"], "syntax_error"),
     _row("grid-overlay-duplicate-key", ["grid", "--out", "{tmp}/g", *GRID, "--overlay", "{tmp}/dup.yaml"], ["dup.yaml:3", "appears twice"], "duplicate_key", absent=("g",)),

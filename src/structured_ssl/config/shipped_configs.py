@@ -116,8 +116,9 @@ def read_config_files(argv: Sequence[str]) -> list[str]:
     files, syntax errors as ``FILE:LINE:COL``, duplicate keys, environment-variable syntax and
     alias bombs are one line), and an empty or comment-only file accepted as empty (dropped:
     an overlay that sets nothing changes nothing)."""
-    from structured_ssl.config.yaml_reading import read_yaml_config
+    from structured_ssl.config.yaml_reading import check_arguments, read_yaml_config
 
+    check_arguments(list(argv))
     out: list[str] = []
     for flag, item in zip([None, *argv], argv, strict=False):
         if flag in CONFIG_FLAGS and Path(item).is_file():

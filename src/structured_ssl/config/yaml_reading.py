@@ -140,3 +140,15 @@ def read_yaml_config(path: str | Path) -> Any:
         raise ConfigError(f"{where}: {error.problem}{context}") from None
     finally:
         loader.dispose()
+
+
+def check_arguments(argv: list[str]) -> None:
+    """A command-line value in ``$NAME`` syntax reached us unexpanded (quoted in the shell, or
+    from a script): refused, as in a config, instead of making a folder of that literal name."""
+    for item in argv:
+        value = item.split("=", 1)[1] if item.startswith("--") and "=" in item else item
+        if ENV_SYNTAX.search(value):
+            raise ConfigError(
+                f"{item!r} uses environment-variable syntax that the shell did not expand (was "
+                "it quoted?); write the value out, or leave it unquoted"
+            )
