@@ -42,11 +42,11 @@ def _output_folders(config: Any) -> Iterator[tuple[str, Any]]:
         callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
     ):
         if hasattr(callback, "get"):
-            yield f"trainer.callbacks[{i}].init_args.dirpath", lookup(callback, "init_args.dirpath")
-            yield (
-                f"trainer.callbacks[{i}].init_args.output_dir",
-                lookup(callback, "init_args.output_dir"),
-            )
+            for name in ("dirpath", "output_dir"):  # ModelCheckpoint's, a prediction writer's
+                yield (
+                    f"trainer.callbacks[{i}].init_args.{name}",
+                    lookup(callback, f"init_args.{name}"),
+                )
 
 
 def check_writable_folder(field: str, value: Any) -> None:
