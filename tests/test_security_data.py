@@ -166,15 +166,20 @@ def test_a_decoded_cache_holding_pickled_objects_is_not_unpickled(unchanged: San
 @pytest.mark.parametrize(
     "content", [b'{"key": "digits/x/seed0", "test": {', b"\xff\xfe not text", b"[1, 2]"]
 )
-def test_report_names_a_corrupt_result_json(unchanged: Sandbox, content: bytes) -> None:
+def test_report_names_a_corrupt_result_json(
+    unchanged: Sandbox, content: bytes, capsys: pytest.CaptureFixture
+) -> None:
     result = unchanged.root / "grid" / "results" / "digits" / "x" / "seed0.json"
     result.parent.mkdir(parents=True)
     result.write_bytes(content)
     unchanged.seal()
     with pytest.raises(SystemExit) as exit_:
         report.main([str(unchanged.root / "grid"), "--out", str(unchanged.run / "report")])
-    assert str(exit_.value.code).startswith("error: ")
-    one_line_naming(str(exit_.value.code), result)
+    assert exit_.value.code == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("error: ")
+    one_line_naming(line, result)
+    assert not (unchanged.run / "report").exists(), "refused before anything is written"
 
 
 def write_events(directory: Path) -> Path:

@@ -181,6 +181,14 @@ def fit_linear_classifier(
         x = features.detach().float().clone()
         y = labels.detach().long().clone()
         mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
+        if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+            # a diverged encoder (lr=1e10): L-BFGS would end in an overflow traceback
+            raise FloatingPointError(
+                "Training stopped at the linear evaluation: the encoder's features are not finite "
+                f"or too large to standardise (largest |value| {float(x.abs().nan_to_num(float('inf')).max()):g}): "
+                "its weights diverged in training; usual causes: a learning rate too high for the "
+                "batch size; evaluate an earlier checkpoint, or rerun with a smaller learning rate"
+            )
         x = (x - mean) / std
         linear = nn.Linear(x.shape[1], num_classes).to(x.device)
         (

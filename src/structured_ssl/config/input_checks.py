@@ -43,7 +43,11 @@ def _output_folders(config: Any) -> Iterator[tuple[str, Any]]:
         callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
     ):
         if hasattr(callback, "get"):
-            yield f"trainer.callbacks[{i}].init_args.dirpath", lookup(callback, "init_args.dirpath")
+            for name in ("dirpath", "output_dir"):  # ModelCheckpoint's, a prediction writer's
+                yield (
+                    f"trainer.callbacks[{i}].init_args.{name}",
+                    lookup(callback, f"init_args.{name}"),
+                )
 
 
 def check_writable_folder(field: str, value: Any) -> None:
@@ -71,6 +75,23 @@ def check_writable_folder(field: str, value: Any) -> None:
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def check_prediction_folders(trainer: Any) -> None:
+    """``predict``: every prediction writer's folder can be written, checked BEFORE inference
+    (a read-only folder, or a file where the folder goes, once failed after all the work).
+    The folder is the writer's ``output_dir``, else ``<log_dir>/predictions`` (the run's)."""
+    for i, callback in enumerate(getattr(trainer, "callbacks", []) or []):
+        if not hasattr(callback, "write_on_batch_end"):
+            continue
+        given = getattr(callback, "output_dir", None)
+        folder = given or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
+        field = (
+            f"trainer.callbacks[{i}].init_args.output_dir"
+            if given
+            else f"{type(callback).__name__} output folder (the run's predictions/)"
+        )
+        check_writable_folder(field, folder)
 
 
 def check_output_folders(config: Any) -> None:

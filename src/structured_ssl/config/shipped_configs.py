@@ -114,25 +114,18 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
 def read_config_files(argv: Sequence[str]) -> list[str]:
     """``argv`` (after
     [`resolve_config_args`][structured_ssl.config.shipped_configs.resolve_config_args]) with each
-    ``--config FILE`` read once first: a YAML syntax error is refused as ``FILE:LINE:COL: problem``
-    (jsonargparse says only "while parsing a flow mapping"), and an empty or comment-only file is
-    accepted as empty (dropped: an overlay that sets nothing changes nothing)."""
-    import yaml
+    ``--config FILE`` read once first, strictly
+    ([`read_yaml_config`][structured_ssl.config.yaml_reading.read_yaml_config]: binary or non-UTF-8
+    files, syntax errors as ``FILE:LINE:COL``, duplicate keys, environment-variable syntax and alias
+    bombs are one line), and an empty or comment-only file accepted as empty (dropped: an overlay
+    that sets nothing changes nothing)."""
+    from structured_ssl.config.yaml_reading import check_arguments, read_yaml_config
 
-    from structured_ssl.config.field_checks import ConfigError
-
+    check_arguments(list(argv))
     out: list[str] = []
     for flag, item in zip([None, *argv], argv, strict=False):
         if flag in CONFIG_FLAGS and Path(item).is_file():
-            try:
-                loaded = yaml.safe_load(Path(item).read_text())
-            except (yaml.scanner.ScannerError, yaml.parser.ParserError) as error:
-                mark = error.problem_mark
-                where = f"{item}:{mark.line + 1}:{mark.column + 1}" if mark else item
-                raise ConfigError(f"{where}: {error.problem} ({error.context})") from None
-            except (yaml.YAMLError, UnicodeDecodeError, OSError):
-                loaded = True  # jsonargparse's own loader decides (tags, encodings)
-            if loaded is None:
+            if read_yaml_config(item) is None:
                 out.pop()  # the flag before it
                 continue
         out.append(item)

@@ -38,12 +38,7 @@ def to_image(item: Any, channels: int | None = None) -> torch.Tensor:
     """One image as float32 ``(C, H, W)`` in [0, 1]: a PIL image, an ``(H, W[, C])`` array
     (uint8 is scaled by 1/255) or a ``(C, H, W)`` tensor; ``channels`` 1 or 3 converts."""
     if hasattr(item, "convert") and hasattr(item, "size"):  # a PIL image
-        item = item.convert(
-            {1: "L", 3: "RGB"}.get(
-                channels or 0, "RGB" if item.mode not in ("L", "1", "I", "F") else "L"
-            )
-        )
-        item = np.asarray(item)
+        item = pil_array(item, channels)
     if isinstance(item, np.ndarray):
         array = item[..., None] if item.ndim == 2 else item
         tensor = torch.from_numpy(np.array(array)).permute(
@@ -65,6 +60,30 @@ def to_image(item: Any, channels: int | None = None) -> torch.Tensor:
                 f"data.channels={channels}, but an image has {tensor.shape[0]} channels"
             )
     return tensor
+
+
+#: PIL modes served as one channel (with ``channels`` null)
+GREY_MODES = ("1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def pil_array(image: Any, channels: int | None = None) -> np.ndarray:
+    """A PIL image as an ``(H, W, C)`` array: uint8, or float32 in [0, 1] for 16-bit grey
+    (scaled by its bit depth: Pillow's own conversion to 8 bits clips every value above 255 to
+    white) and for images with transparency (composited onto black, the padding's colour)."""
+    grey = image.mode in GREY_MODES
+    mode = {1: "L", 3: "RGB"}.get(channels or 0, "L" if grey else "RGB")
+    if image.mode.startswith("I;16"):
+        array = np.asarray(image, dtype=np.float32) / 65535.0
+        return array[..., None] if mode == "L" else np.repeat(array[..., None], 3, axis=-1)
+    transparent = image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if not transparent:
+        return np.asarray(image.convert(mode))
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+    rgb = rgba[..., :3] * rgba[..., 3:]
+    luma = np.asarray([0.299, 0.587, 0.114], np.float32)  # Pillow's own RGB -> L weights
+    return (rgb @ luma)[..., None] if mode == "L" else rgb
 
 
 def fit_square(image: torch.Tensor, resize_to: int, image_size: int) -> torch.Tensor:

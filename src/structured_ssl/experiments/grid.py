@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.cells import MANIFEST, Cell, CellError, unknown_axis_names
+from structured_ssl.config.field_checks import MAX_SEED, ConfigError
 from structured_ssl.config.shipped_configs import resolve_config_root
+from structured_ssl.config.yaml_reading import read_yaml_config
 from structured_ssl.experiments.launchers import (
     Launcher,
     add_launcher_arguments,
     launcher_from_args,
 )
 from structured_ssl.experiments.results import (
+    ResultFileError,
     as_percent,
     load_results,
     metric_value,
@@ -70,6 +73,10 @@ def split_finished(
     A finished run asked for with other configs or overrides than now is refused: its result
     would silently stand for settings it was not run with.
     """
+    try:
+        load_results(out)  # every result there, once: a bad one is refused before anything runs
+    except ResultFileError as error:
+        refuse(str(error))
     results: dict[str, dict[str, Any]] = {}
     todo, changed = [], []
     for spec in specs:
@@ -271,6 +278,32 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_launcher_arguments(parser)
 
 
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """The options [`add_run_arguments`][structured_ssl.experiments.grid.add_run_arguments] adds,
+    checked before anything runs (one line each): ``--jobs 0`` once started nothing forever,
+        ``--seeds 0 0`` ran the same run twice."""
+    if args.jobs < 1:
+        refuse(f"--jobs {args.jobs}: expected an integer >= 1 (runs at once)")
+    repeated = sorted({s for s in args.seeds if args.seeds.count(s) > 1})
+    if repeated:
+        refuse(
+            f"--seeds {' '.join(map(str, args.seeds))}: seed(s) {', '.join(map(str, repeated))} "
+            "given twice; expected distinct seeds (each is one run per cell)"
+        )
+    bad = [s for s in args.seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        refuse(f"--seeds {bad[0]}: expected integers from 0 to {MAX_SEED}")
+    if args.epochs is not None and args.epochs < 1:
+        refuse(f"--epochs {args.epochs}: expected an integer >= 1 (trainer.max_epochs of each run)")
+    for overlay in args.overlay:  # read once here, not failing in every run
+        if not Path(overlay).is_file():
+            refuse(f"--overlay {overlay}: not a file; expected a YAML config")
+        try:
+            read_yaml_config(overlay)
+        except ConfigError as error:
+            refuse(str(error))
+
+
 def dry_run(specs: Sequence[RunSpec], out: Path, launcher: Launcher | None = None) -> None:
     """Print what would run (finished runs are skipped, as a real run would)."""
     from structured_ssl.experiments.launchers.local import LocalLauncher
@@ -291,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     add_run_arguments(parser)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    check_run_arguments(args)
     try:
         unknown = unknown_axis_names(args.configs, args.datasets, args.objectives, args.groups)
     except CellError as error:

@@ -146,7 +146,14 @@ class StructuredSSLCLI(LightningCLI):
     def before_validate(self) -> None:
         follow_checkpoint_dirpath(self.trainer, self.config[self.subcommand].get("ckpt_path"))
 
-    before_test = before_predict = before_validate
+    before_test = before_validate
+
+    def before_predict(self) -> None:
+        """As ``before_validate``; then the writers' folders are checked before inference."""
+        self.before_validate()
+        from structured_ssl.config.input_checks import check_prediction_folders
+
+        self._checked(check_prediction_folders, self.trainer)
 
     def before_fit(self) -> None:
         """Checks that need the built model, data and trainer; no step has run yet."""
@@ -229,6 +236,11 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
         # Lightning stops a SIGTERM'd run with exit status 0, which a scheduler reads as "finished"
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
+    except FloatingPointError as error:
+        # FiniteLoss's (and the linear evaluation's) own message says where, what, and which
+        # checkpoint is intact; Lightning's 99-line traceback only hid it (a run failure: exit 1)
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     except Exception as error:
         refused = input_error_in(
             error

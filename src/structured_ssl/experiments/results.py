@@ -50,7 +50,50 @@ def read_result(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise ResultFileError(f"{path}: a result JSON holds an object, got {type(data).__name__}")
+    check_result_types(path, data)
     return data
+
+
+#: the fields the grid, the studies and the report read, and the JSON type each must have
+TEXT_FIELDS = ("dataset", "objective", "group", "parameter")
+NUMBER_SECTIONS = ("test", "fit")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_result_types(path: Path, data: dict[str, Any]) -> None:
+    """The fields that tables are built from have the types they are read as (a string where
+    a number belongs once ended the report in a traceback): one line naming file and field."""
+
+    def wrong(field: str, value: Any, expected: str) -> ResultFileError:
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return ResultFileError(
+            f"{path}: {field}={shown} is not allowed: expected {expected}; fix or delete the "
+            "file (a deleted result is rerun)"
+        )
+
+    for field in TEXT_FIELDS:
+        if field in data and not isinstance(data[field], str):
+            raise wrong(field, data[field], "a string")
+    if "seed" in data and not (
+        isinstance(data["seed"], int) and not isinstance(data["seed"], bool)
+    ):
+        raise wrong("seed", data["seed"], "an integer")
+    for section in NUMBER_SECTIONS:
+        metrics = data.get(section)
+        if metrics is None:
+            continue
+        if not isinstance(metrics, dict):
+            raise wrong(section, metrics, "an object of metric names to numbers")
+        for name, value in metrics.items():
+            if value is not None and not _is_number(value):
+                raise wrong(f"{section}.{name}", value, "a number or null")
+    for section in ("model", "data"):
+        if data.get(section) is not None and not isinstance(data[section], dict):
+            raise wrong(section, data[section], "an object")
 
 
 def load_results(out: Path) -> list[dict[str, Any]]:

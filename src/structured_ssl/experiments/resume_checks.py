@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.experiments.checkpoint_shape import check_input_shape, check_model_shape
 from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
 from structured_ssl.methods.class_paths import check_class_paths
 
@@ -189,12 +190,14 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
             "resumes a run (weights, optimizer, step), init_from starts a new one from weights; give one"
         )
     if path and Path(str(path)).is_file():
-        check_against_config(
+        saved = check_against_config(
             str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False
         )
+        check_input_shape("ckpt_path", str(path), saved.get("hyper_parameters") or {}, stage)
     init_from = stage.get("init_from")
     if init_from:
-        check_init_from(str(init_from), stage.get("model"))
+        hparams = check_init_from(str(init_from), stage.get("model"))
+        check_input_shape("init_from", str(init_from), hparams, stage)
     merge()
 
 
@@ -202,7 +205,7 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
 ENCODER_DEFINING = ("model.init_args.group.", "model.init_args.encoder.")
 
 
-def check_init_from(path: str, model: Any) -> None:
+def check_init_from(path: str, model: Any) -> dict[str, Any]:
     """``--init_from FILE`` before the build: a complete, allow-listed checkpoint whose encoder
     was built from the same group and encoder settings (objective, loss, pairs may differ)."""
     if not Path(path).is_file():
@@ -225,6 +228,7 @@ def check_init_from(path: str, model: Any) -> None:
             f"init_from={path!r} holds an encoder built with other settings ({listed}): its weights cannot "
             "fit the encoder this config builds; use a checkpoint of the same group and encoder"
         )
+    return dict(saved)
 
 
 def with_saved_config(argv: list[str]) -> list[str]:
@@ -267,9 +271,10 @@ def guard_late_checkpoint(model: Any, subcommand: str) -> None:
         hparams = checkpoint.get("hyper_parameters") or {}
         mine = model_settings_of_hparams(getattr(model, "hparams", {}) or {})
         diffs = differences(mine, model_settings_of_hparams(hparams))
+        path = str(getattr(getattr(model, "trainer", None), "ckpt_path", None) or "last")
         if diffs:
-            path = str(getattr(getattr(model, "trainer", None), "ckpt_path", None) or "last")
             raise refusal(path, diffs, subcommand)
+        check_model_shape(path, getattr(model, "hparams", {}) or {}, hparams)
         original(checkpoint)
 
     model.on_load_checkpoint = on_load_checkpoint

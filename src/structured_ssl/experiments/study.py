@@ -29,6 +29,7 @@ from structured_ssl.config.cells import CellError, unknown_axis_names
 from structured_ssl.experiments.grid import (
     Cell,
     add_run_arguments,
+    check_run_arguments,
     dry_run,
     run_all,
     seed_overrides,
@@ -47,6 +48,22 @@ class Parameter:
     key: str
     label: str
     groups: tuple[str, ...] = ()  # groups it applies to; () = all
+    #: what a value must be: "integer", "number", "number or null"; "" (a --key): not checked
+    #: here, the runs' own config checks decide
+    kind: str = "integer"
+
+    def check(self, name: str, value: str) -> str | None:
+        """What is wrong with ``value`` for this setting, or None."""
+        if not self.kind or (value == "null" and "null" in self.kind):
+            return None
+        try:
+            number = float(value) if self.kind.startswith("number") else int(value)
+        except ValueError:
+            article = "an" if self.kind == "integer" else "a"
+            return f"--values {value}: not allowed for {name}: expected {article} {self.kind}"
+        if number != number or number in (float("inf"), float("-inf")):
+            return f"--values {value}: not allowed for {name}: expected a finite number"
+        return None
 
     def override(self, value: str) -> str:
         return f"--{self.key}={value}"
@@ -63,6 +80,7 @@ PARAMETERS: dict[str, Parameter] = {
     "max_distance": Parameter(
         "model.init_args.pairs.max_distance",
         "max topographic distance g1-g2 (grid units)",
+        kind="number or null",
     ),
     "g0_size": Parameter("model.init_args.pairs.g0_size", "|g0| (fibers per bundle, per axis)"),
     "order": Parameter(
@@ -184,6 +202,22 @@ def summary_rows(
     return sorted(out, key=lambda r: (r[2], order_key(r[1])))
 
 
+def study_rows_problem(rows: Sequence[dict[str, str]]) -> str | None:
+    """What makes a study's ``summary.csv`` unreadable (a missing column, a mean or std that is
+    no number), or None: the report lists such a study as skipped instead of a traceback."""
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        missing = [
+            c for c in ("parameter", "value", "objective", "mean", "std") if row.get(c) is None
+        ]
+        if missing:
+            return f"line {i} has no {missing[0]!r} column"
+        try:
+            float(row["mean"]), float(row["std"])
+        except ValueError:
+            return f"line {i}: mean={row['mean']!r}, std={row['std']!r}: expected numbers"
+    return None
+
+
 def plot_summary(rows: Sequence[dict[str, str]], path: Path, title: str = "") -> Path:
     """Metric against the parameter, one line per objective on the SAME axes (error bars: std)."""
     import matplotlib
@@ -281,14 +315,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown:
         refuse(unknown.replace("--groups", "--group"))
     launcher = launcher_from_args(args)
+    check_run_arguments(args)
     if args.key:
-        parameter = Parameter(args.key, args.parameter)
+        parameter = Parameter(args.key, args.parameter, kind="")
     elif args.parameter in PARAMETERS:
         parameter = PARAMETERS[args.parameter]
     else:
         refuse(
             f"parameter={args.parameter!r}: not a study parameter; allowed: "
             f"{', '.join(sorted(PARAMETERS))} (or any config key with --key)"
+        )
+    for value in args.values:
+        problem = parameter.check(args.parameter, value)
+        if problem:
+            refuse(problem)
+    names = [value_name(v) for v in args.values]
+    if len(set(names)) < len(names):
+        refuse(
+            f"--values {' '.join(args.values)}: a value is given twice (or two name the same "
+            "run folder); expected distinct values"
         )
     if parameter.groups and args.group not in parameter.groups:
         parser.error(

@@ -312,7 +312,7 @@ CSV_HEADER = [
 # ----------------------------------------------------------------------------- Figure 2
 def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
     """One PNG per study folder: Figure 2's |g0| and max-distance panels, others by name."""
-    from structured_ssl.experiments.study import plot_summary
+    from structured_ssl.experiments.study import plot_summary, study_rows_problem
 
     drawn = []
     for folder in studies:
@@ -322,6 +322,10 @@ def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
             continue
         rows = read_csv(summary)
         if not rows:
+            continue
+        unreadable = study_rows_problem(rows)
+        if unreadable:
+            print(f"  {summary}: {unreadable}: study skipped")
             continue
         parameter = rows[0]["parameter"]
         name = FIGURE2.get(parameter, f"study_{parameter}.png")
@@ -360,19 +364,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{', '.join(absent)}: not a folder (give the OUT of `structured-ssl grid` / `study`)"
         )
     out: Path = args.out or (args.grids[0] if args.grids else args.studies[0])
-    out.mkdir(parents=True, exist_ok=True)
     paper = paper_results()
+    try:  # every result read (and its types checked) before anything is written
+        results = [r for folder in args.grids for r in load_results(folder) if "parameter" not in r]
+    except ResultFileError as error:
+        refuse(str(error))
+    if args.grids and not results:
+        raise SystemExit(
+            f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     if args.grids:
-        try:
-            results = [
-                r for folder in args.grids for r in load_results(folder) if "parameter" not in r
-            ]
-        except ResultFileError as error:
-            raise SystemExit(f"error: {error}") from None
-        if not results:
-            raise SystemExit(
-                f"no finished runs under {[str(g) for g in args.grids]} (results/**/*.json)"
-            )
         rows = build_rows(results, args.metric, paper)
         text, csv_rows = render(rows, results, args.metric, paper)
         (out / "report.md").write_text(text + "\n")

@@ -12,11 +12,10 @@ neither imports the other's reader. Nothing here imports torch.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
-
-import yaml
 
 from structured_ssl.groups import short_name_of
 
@@ -117,11 +116,18 @@ def read_scalars(directory: Path) -> tuple[dict[str, list[Point]], float | None]
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """A run's saved YAML, read strictly (`read_yaml_config`); an unreadable one (binary,
+    another encoding, an alias bomb) is named on stderr and read as empty: the run is still
+    listed, with what its other files say."""
+    from structured_ssl.config.field_checks import ConfigError
+    from structured_ssl.config.yaml_reading import read_yaml_config
+
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
+        data = read_yaml_config(path)
+    except ConfigError as error:
+        print(f"note: {' '.join(str(error).split())}: not used", file=sys.stderr)
         return {}
     return data if isinstance(data, dict) else {}
 
