@@ -39,6 +39,7 @@ from structured_ssl.experiments.trainer_setup import (
     log_into_checkpoint_run,
     name_tensorboard_run,
     new_log_dir,
+    parse_counts_as_written,
     remove_if_unused,
     reuse_run_directory_on_resume,
     use_atomic_checkpoint_io,
@@ -65,6 +66,7 @@ class StructuredSSLCLI(LightningCLI):
                 f"data.{source}", f"model.init_args.{target}", apply_on="instantiate"
             )
         add_init_from_argument(parser)
+        parse_counts_as_written(parser)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.

@@ -181,3 +181,38 @@ def run_name(config: Any) -> str:
     )
     seed = config.get("seed_everything")
     return f"{objective}-{short}-{loss_name}-seed{seed}"
+
+
+#: Trainer settings whose meaning flips with the type: an int counts batches, a float is a
+#: fraction (``limit_train_batches=1`` is one batch, ``1.0`` all of them)
+COUNT_OR_FRACTION = (
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+    "val_check_interval",
+)
+
+
+def parse_counts_as_written(parser: Any) -> None:
+    """``--trainer.limit_train_batches=1`` reaches the Trainer as the int 1 (one batch), 1.0 as
+    the float (all), on the command line and in YAML.
+
+    Why: jsonargparse tries a union's types in order and turns an int into a float when float
+    comes first. Lightning writes ``Optional[Union[int, float]]``, but ``typing`` caches unions
+    regardless of order, and a ``Union[float, int]`` built earlier by an import (lightning's own)
+    is the one the Trainer's signature holds: 1 became 1.0, every batch. The argument's type is
+    rebuilt here as an (uncached) ``int | float | ...`` with ``int`` first; the allowed types
+    are unchanged.
+    """
+    import functools
+    import operator
+
+    for key in COUNT_OR_FRACTION:
+        action = parser._option_string_actions.get(f"--trainer.{key}")
+        subtypes = tuple(getattr(getattr(action, "_typehint", None), "__args__", ()))
+        if int not in subtypes or float not in subtypes:
+            continue
+        ordered = (int, *(t for t in subtypes if t is not int))
+        action._typehint = functools.reduce(operator.or_, ordered)
