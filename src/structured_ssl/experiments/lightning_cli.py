@@ -21,7 +21,8 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.callbacks.prediction_writer import add_prediction_writer
+from structured_ssl.callbacks.prediction_writer import add_prediction_writer, check_predict
+from structured_ssl.callbacks.write_faults import fault_in
 from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
@@ -32,9 +33,11 @@ from structured_ssl.experiments.resume_checks import (
     start_from_weights,
     with_saved_config,
 )
+from structured_ssl.experiments.run_config import RunConfigSaver
 from structured_ssl.experiments.trainer_setup import (
     DEFAULT_LOG_DIR,
     add_resilience_callbacks,
+    claim_versions,
     follow_default_root_dir,
     log_into_checkpoint_run,
     name_tensorboard_run,
@@ -91,6 +94,8 @@ class StructuredSSLCLI(LightningCLI):
         self._checked(
             check_config, config, fit=subcommand in (None, "fit"), data_files=self.reads_data_files
         )
+        if subcommand == "predict":
+            self._checked(check_predict, config)
 
     def _parse_ckpt_path(self) -> None:
         """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely,
@@ -100,6 +105,7 @@ class StructuredSSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        claim_versions(config)
         name_tensorboard_run(config)
         follow_default_root_dir(config)
         reuse_run_directory_on_resume(config)
@@ -211,7 +217,7 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
             ImageDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            save_config_kwargs={"overwrite": True},
+            save_config_callback=RunConfigSaver,  # each command its own config file, never over another's
             trainer_defaults={
                 "logger": {
                     "class_path": "structured_ssl.callbacks.tb_logging.RunTensorBoardLogger",
@@ -226,6 +232,10 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
         # and does not restart; exit as a process killed by SIGTERM does (the checkpoint is saved).
         raise SystemExit(128 + signal.SIGTERM) from None
     except Exception as error:
+        fault = fault_in(error)  # a file the run writes was refused by the file system
+        if fault is not None:
+            print(f"error: {' '.join(str(fault).split())}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         refused = input_error_in(
             error
         )  # jsonargparse and Lightning wrap errors of __init__ and hooks

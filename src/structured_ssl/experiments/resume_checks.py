@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.experiments.run_config import saved_fit_config
 from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
 from structured_ssl.methods.class_paths import check_class_paths
 
@@ -227,7 +228,8 @@ def check_init_from(path: str, model: Any) -> None:
 
 def with_saved_config(argv: list[str]) -> list[str]:
     """``fit --ckpt_path FILE`` with no ``--config``: resume as saved, composing the run's
-    ``config.yaml`` (``<version>/config.yaml`` beside ``<version>/checkpoints/FILE``)."""
+    ``config.yaml`` (``<version>/config.yaml`` beside ``<version>/checkpoints/FILE``), or the
+    newest ``config-resume[-N].yaml`` its resumes saved (:func:`saved_fit_config`)."""
     if (
         not argv
         or argv[0] not in CKPT_SUBCOMMANDS
@@ -237,7 +239,7 @@ def with_saved_config(argv: list[str]) -> list[str]:
     path = _option(argv, "--ckpt_path")
     if path is None or not Path(path).is_file():
         return argv
-    saved = Path(path).resolve().parent.parent / "config.yaml"
+    saved = saved_fit_config(Path(path).resolve().parent.parent)
     if not saved.is_file():
         raise CheckpointError(
             f"ckpt_path={path!r} given without --config, and no config.yaml was saved beside it ({saved}): "

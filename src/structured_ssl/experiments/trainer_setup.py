@@ -33,12 +33,15 @@ def follow_default_root_dir(config: Any) -> None:
 
 
 def new_log_dir(trainer: Any) -> Path | None:
-    """The run's version directory if this run is about to create it (None if it exists)."""
+    """The run's version directory if this run created it or is about to (None if it existed)."""
     logger = getattr(trainer, "logger", None)
     log_dir = getattr(logger, "log_dir", None) if logger is not None else None
-    if log_dir is None or Path(log_dir).exists():
+    if log_dir is None:
         return None
-    return Path(log_dir)
+    claimed = getattr(logger, "claimed_log_dir", None)  # created by this run's logger: new
+    if claimed is not None and Path(claimed) == Path(log_dir):
+        return Path(log_dir)
+    return None if Path(log_dir).exists() else Path(log_dir)
 
 
 def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
@@ -54,6 +57,23 @@ def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
     shutil.rmtree(log_dir, ignore_errors=True)
     if log_dir.parent.is_dir() and not any(log_dir.parent.iterdir()):
         log_dir.parent.rmdir()  # the run-name directory, if this run was its only version
+
+
+#: Lightning's TensorBoard logger, as a config names it
+PLAIN_TENSORBOARD = (
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
+)
+
+
+def claim_versions(config: Any) -> None:
+    """A config that names Lightning's TensorBoardLogger gets its subclass
+    :class:`~structured_ssl.callbacks.tb_logging.RunTensorBoardLogger` (same arguments), whose
+    version folder is claimed atomically: two runs started at once never share one."""
+    loggers = config.trainer.get("logger")
+    for logger in loggers if isinstance(loggers, (list, tuple)) else [loggers]:
+        if hasattr(logger, "get") and str(logger.get("class_path")) in PLAIN_TENSORBOARD:
+            logger["class_path"] = "structured_ssl.callbacks.tb_logging.RunTensorBoardLogger"
 
 
 def use_escnn_aware_sync_batchnorm(config: Any) -> None:
