@@ -121,7 +121,9 @@ def check_predict(config: Any) -> None:
             "or --model=structured_ssl.methods.Frozen for an untrained baseline on purpose"
         )
     callbacks = config.trainer.get("callbacks") or []
-    for i, callback in enumerate(callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]):
+    for i, callback in enumerate(
+        callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+    ):
         if not hasattr(callback, "get") or "Writer" not in str(callback.get("class_path", "")):
             continue
         args = callback.get("init_args") or {}

@@ -245,7 +245,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             with atomic_write(target) as f:
                 writer = _RecordingWriter(f)
-                torch.save(checkpoint, writer)
+                self.write(checkpoint, writer)
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as error:  # a full disk, a quota, a name too long: one line, what is kept
@@ -255,6 +255,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 raise
             raise write_fault(target, writer.error, "checkpoint") from error
         _fsync_directory(target.parent)
+
+    def write(self, checkpoint: dict[str, Any], file: Any) -> None:
+        """The bytes of one checkpoint into an open file (a seam for fault-injection tests)."""
+        torch.save(checkpoint, file)
 
 
 class _RecordingWriter:

@@ -44,7 +44,10 @@ def _output_folders(config: Any) -> Iterator[tuple[str, Any]]:
     ):
         if hasattr(callback, "get"):
             for name in ("dirpath", "output_dir"):  # ModelCheckpoint's, a prediction writer's
-                yield f"trainer.callbacks[{i}].init_args.{name}", lookup(callback, f"init_args.{name}")
+                yield (
+                    f"trainer.callbacks[{i}].init_args.{name}",
+                    lookup(callback, f"init_args.{name}"),
+                )
 
 
 def check_writable_folder(field: str, value: Any) -> None:

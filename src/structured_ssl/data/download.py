@@ -69,7 +69,9 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphaned_parts(path.parent)
     fd, tmp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}.", suffix=".part"
+        dir=path.parent,
+        prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}.",
+        suffix=".part",
     )
     tmp = Path(tmp_name)
     try:

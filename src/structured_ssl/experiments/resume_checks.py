@@ -188,9 +188,11 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
             "resumes a run (weights, optimizer, step), init_from starts a new one from weights; give one"
         )
     if path and Path(str(path)).is_file():
-        check_against_config(
+        saved = check_against_config(
             str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False
         )
+        if subcommand == "fit":
+            refuse_nothing_to_train(str(path), saved, stage.get("trainer"))
     init_from = stage.get("init_from")
     if init_from:
         check_init_from(str(init_from), stage.get("model"))
@@ -257,6 +259,30 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def refuse_nothing_to_train(path: str, checkpoint: Mapping[str, Any], trainer: Any) -> None:
+    """A resume whose ``max_epochs`` / ``max_steps`` the checkpoint has already reached would
+    train nothing and exit 0 (Lightning says only "max_epochs reached"): refuse it, saying how far
+    the checkpoint got and what to pass instead."""
+    if not checkpoint or not hasattr(trainer, "get"):
+        return
+    progress = (checkpoint.get("loops") or {}).get("fit_loop", {}).get("epoch_progress", {})
+    epochs = (progress.get("current") or {}).get("processed")  # an epoch-end save counts its epoch
+    step = checkpoint.get("global_step")
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    done = f"{epochs} epoch(s), global step {step}"
+    if isinstance(epochs, int) and isinstance(max_epochs, int) and 0 <= max_epochs <= epochs:
+        raise CheckpointError(
+            f"trainer.max_epochs={max_epochs} is not above the {epochs} epoch(s) ckpt_path={path!r} has already "
+            f"trained ({done}): resuming would train nothing; expected --trainer.max_epochs above {epochs} "
+            f"(e.g. {epochs + 1}) to continue it"
+        )
+    if isinstance(step, int) and isinstance(max_steps, int) and 0 <= max_steps <= step:
+        raise CheckpointError(
+            f"trainer.max_steps={max_steps} is not above the global step {step} ckpt_path={path!r} has already "
+            f"reached ({done}): resuming would train nothing; expected --trainer.max_steps above {step}, or -1"
+        )
+
+
 # --------------------------------------------------------------------------- after the build
 def guard_late_checkpoint(model: Any, subcommand: str) -> None:
     """``--ckpt_path last`` (or best/hpc) names a file only when the trainer looks: compare it
@@ -267,9 +293,13 @@ def guard_late_checkpoint(model: Any, subcommand: str) -> None:
         hparams = checkpoint.get("hyper_parameters") or {}
         mine = model_settings_of_hparams(getattr(model, "hparams", {}) or {})
         diffs = differences(mine, model_settings_of_hparams(hparams))
+        trainer = getattr(model, "trainer", None)
+        path = str(getattr(trainer, "ckpt_path", None) or "last")
         if diffs:
-            path = str(getattr(getattr(model, "trainer", None), "ckpt_path", None) or "last")
             raise refusal(path, diffs, subcommand)
+        if subcommand == "fit" and trainer is not None:
+            limits = {"max_epochs": trainer.max_epochs, "max_steps": trainer.max_steps}
+            refuse_nothing_to_train(path, checkpoint, limits)
         original(checkpoint)
 
     model.on_load_checkpoint = on_load_checkpoint
