@@ -47,7 +47,11 @@ def test_every_flipping_setting_is_covered() -> None:
 def test_a_count_or_fraction_reaches_the_trainer_as_written(
     key: str, written: str, expected: float, where: str, tmp_path: Path
 ) -> None:
-    args = ["--config", str(REPO / "configs/default.yaml"), f"--trainer.default_root_dir={tmp_path}"]
+    args = [
+        "--config",
+        str(REPO / "configs/default.yaml"),
+        f"--trainer.default_root_dir={tmp_path}",
+    ]
     if where == "yaml":
         overlay = tmp_path / "overlay.yaml"
         overlay.write_text(f"trainer:\n  {key}: {written}\n")

@@ -210,6 +210,7 @@ def test_a_failed_checkpoint_write_names_the_file_and_keeps_the_old_one(tmp_path
 
     io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
     io.save_checkpoint({"step": torch.tensor(1)}, path)
+
     def full_disk(checkpoint: dict, file: object) -> None:
         file.file = fault_injection._FullAfter(file.file, 100)  # type: ignore[attr-defined]
         torch.save(checkpoint, file)

@@ -30,6 +30,7 @@ from structured_ssl.experiments.resume_checks import (
     add_init_from_argument,
     guard_late_checkpoint,
     guard_resume,
+    refuse_finished_last,
     start_from_weights,
     with_saved_config,
 )
@@ -109,6 +110,8 @@ class StructuredSSLCLI(LightningCLI):
         name_tensorboard_run(config)
         follow_default_root_dir(config)
         reuse_run_directory_on_resume(config)
+        if self.subcommand in (None, "fit"):
+            refuse_finished_last(config)
         if self.subcommand in ("validate", "test", "predict"):
             log_into_checkpoint_run(config)
         use_escnn_aware_sync_batchnorm(config)
@@ -133,8 +136,8 @@ class StructuredSSLCLI(LightningCLI):
             fail(refused)
 
     def _run_subcommand(self, subcommand: str) -> None:
-        """Run it; a fit that fails before its first step leaves no empty version directory."""
-        log_dir = new_log_dir(self.trainer) if subcommand == "fit" else None
+        """Run it; a command that fails before its first step leaves no empty version directory."""
+        log_dir = new_log_dir(self.trainer)  # a version folder this command claimed
         stage = self.config[subcommand]
         try:
             if stage.get("ckpt_path") and not Path(str(stage.get("ckpt_path"))).is_file():

@@ -283,6 +283,28 @@ def refuse_nothing_to_train(path: str, checkpoint: Mapping[str, Any], trainer: A
         )
 
 
+def refuse_finished_last(config: Any) -> None:
+    """``fit --ckpt_path last`` into a run that has already trained its epochs: refused before the
+    build, reading the ``last*.ckpt`` Lightning would pick (the newest in the run's version
+    folder, chosen by :func:`~structured_ssl.experiments.trainer_setup.reuse_run_directory_on_resume`),
+    so that not even the resume's config is written. Other layouts are checked when Lightning
+    reads the file (:func:`guard_late_checkpoint`)."""
+    logger = config.trainer.get("logger")
+    init_args = logger.get("init_args") if hasattr(logger, "get") else None
+    if config.get("ckpt_path") != "last" or not hasattr(init_args, "get"):
+        return
+    if init_args.get("version") is None or init_args.get("save_dir") is None:
+        return
+    version = init_args["version"]
+    folder = Path(str(init_args["save_dir"])) / str(init_args.get("name") or "lightning_logs")
+    folder = (
+        folder / (version if isinstance(version, str) else f"version_{version}") / "checkpoints"
+    )
+    found = sorted(folder.glob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if found:
+        refuse_nothing_to_train(str(found[-1]), read_checkpoint(str(found[-1])), config.trainer)
+
+
 # --------------------------------------------------------------------------- after the build
 def guard_late_checkpoint(model: Any, subcommand: str) -> None:
     """``--ckpt_path last`` (or best/hpc) names a file only when the trainer looks: compare it
