@@ -290,8 +290,8 @@ def refuse_finished_last(config: Any) -> None:
     so that not even the resume's config is written. Other layouts are checked when Lightning
     reads the file (:func:`guard_late_checkpoint`)."""
     logger = config.trainer.get("logger")
-    init_args = logger.get("init_args") if hasattr(logger, "get") else None
-    if config.get("ckpt_path") != "last" or not hasattr(init_args, "get"):
+    init_args: Any = logger.get("init_args") if hasattr(logger, "get") else None
+    if config.get("ckpt_path") != "last" or init_args is None or not hasattr(init_args, "get"):
         return
     if init_args.get("version") is None or init_args.get("save_dir") is None:
         return
