@@ -49,7 +49,7 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
-from structured_ssl.callbacks.write_faults import write_fault
+from structured_ssl.callbacks.write_faults import RecordingWriter, write_fault
 from structured_ssl.data.download import atomic_write
 from structured_ssl.methods.checkpoints import (
     CKPT_PATH_TRUST_HINT,
@@ -244,7 +244,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         writer = None
         try:
             with atomic_write(target) as f:
-                writer = _RecordingWriter(f)
+                writer = RecordingWriter(f)
                 self.write(checkpoint, writer)
                 f.flush()
                 os.fsync(f.fileno())
@@ -259,25 +259,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def write(self, checkpoint: dict[str, Any], file: Any) -> None:
         """The bytes of one checkpoint into an open file (a seam for fault-injection tests)."""
         torch.save(checkpoint, file)
-
-
-class _RecordingWriter:
-    """The file torch.save writes to, keeping the OSError of a failed write: torch's zip writer
-    reports it only as ``RuntimeError: [enforce fail ...] unexpected pos`` (a full disk)."""
-
-    def __init__(self, file: Any) -> None:
-        self.file = file
-        self.error: OSError | None = None
-
-    def write(self, data: Any) -> int:
-        try:
-            return self.file.write(data)
-        except OSError as error:
-            self.error = error
-            raise
-
-    def flush(self) -> None:
-        self.file.flush()
 
 
 def _fsync_directory(directory: Path) -> None:

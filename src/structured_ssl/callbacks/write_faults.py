@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 #: what to do, by cause
 ADVICE = {
@@ -27,6 +28,25 @@ ADVICE = {
 
 class WriteFault(OSError):
     """A file the run writes could not be written; the message is the one line to print."""
+
+
+class RecordingWriter:
+    """The file torch.save writes to, keeping the OSError of a failed write: torch's zip writer
+    reports it only as ``RuntimeError: [enforce fail ...] unexpected pos`` (a full disk)."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def kept_files(folder: Path, limit: int = 6) -> str:
