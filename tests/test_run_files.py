@@ -118,6 +118,11 @@ def test_predict_refusals_and_the_explicit_ways_on(
     line = refused(case["argv"], tmp_path, capsys)
     assert all(w in line for w in case["words"]), line
     assert snapshot(tmp_path / "emb") == before
+    a_file = row("predict-output-dir-is-a-file")
+    cases.a_file(tmp_path)
+    line = refused(a_file["argv"], tmp_path, capsys)
+    assert all(w in line for w in a_file["words"]), line
+    assert (tmp_path / "afile").read_text() == "not a folder\n"
     # asked for explicitly: a Frozen model needs no checkpoint, overwrite replaces the file
     main(fmt([*case["argv"], "--trainer.callbacks.overwrite=true"], tmp_path))
     replaced = torch.load(tmp_path / "emb" / "embeddings-rank0.pt")
