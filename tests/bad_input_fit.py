@@ -1,6 +1,6 @@
 """One tiny finished fit for the bad-input probe's rows, made once per process and copied.
 
-Layout (what rows name): ``tmp/runs/StructuredSSL-C8-NTXent-seed0/version_0/`` with
+Layout (what rows name): ``tmp/runs/StructuredSSL-C8-NTXent-digits-seed0/version_0/`` with
 ``checkpoints/last.ckpt``, ``config.yaml`` and ``hparams.yaml``: a 1-epoch fit of the shipped
 default config (structured SSL, C8, the embedded 8x8 digits: 1 channel, 21 x 21) limited to
 two training batches. The saved configs' paths are rewritten to point at ``tmp``.
@@ -17,7 +17,7 @@ SHORT = [
     "--trainer.limit_test_batches=1", "--trainer.limit_predict_batches=1", "--trainer.num_sanity_val_steps=0",
     "--data.init_args.train_subset=64", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
 ]  # fmt: skip
-RUN = "runs/StructuredSSL-C8-NTXent-seed0/version_0"
+RUN = "runs/StructuredSSL-C8-NTXent-digits-seed0/version_0"
 LAST = f"{{tmp}}/{RUN}/checkpoints/last.ckpt"
 _made: dict[str, Path] = {}
 

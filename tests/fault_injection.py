@@ -6,6 +6,7 @@ Loaded by ``structured-ssl fit`` subprocesses in tests/test_resilience.py throug
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -101,3 +102,64 @@ class PauseAtStep(L.Callback):
         deadline = time.monotonic() + self.timeout_s
         while not trainer.received_sigterm and time.monotonic() < deadline:
             time.sleep(0.05)
+
+
+class _FullAfter:
+    """A file that takes ``budget`` bytes, then fails as a full disk does (ENOSPC)."""
+
+    def __init__(self, file: Any, budget: int) -> None:
+        self.file, self.budget = file, budget
+
+    def write(self, data: Any) -> int:
+        if len(data) > self.budget:
+            self.file.write(bytes(data[: self.budget]))
+            self.budget = 0
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.budget -= len(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+class FullDiskFrom(L.Callback):
+    """From the ``save``-th checkpoint write of this run on (0 = the first), the disk is full:
+    torch.save gets 4096 bytes through, then ENOSPC (as a real full disk reports it, inside
+    torch's zip writer). Acts on the run's AtomicCheckpointIO write seam."""
+
+    def __init__(self, save: int = 0) -> None:
+        self.save = save
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        io = trainer.strategy.checkpoint_io
+        count = [0]
+
+        def write(checkpoint: dict, file: Any) -> None:
+            count[0] += 1
+            if count[0] > self.save:
+                file.file = _FullAfter(file.file, 4096)  # below the recording writer
+            torch.save(checkpoint, file)
+
+        io.write = write
+
+
+class KillDuringSave(L.Callback):
+    """SIGKILL this process in the middle of its ``save``-th checkpoint write (0 = the first),
+    after 4096 bytes of the temporary file are written: a job killed mid-save."""
+
+    def __init__(self, save: int = 0) -> None:
+        self.save = save
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        io = trainer.strategy.checkpoint_io
+        count = [0]
+
+        def write(checkpoint: dict, file: Any) -> None:
+            count[0] += 1
+            if count[0] > self.save:
+                file.write(b"\0" * 4096)
+                file.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            torch.save(checkpoint, file)
+
+        io.write = write

@@ -174,7 +174,7 @@ def test_matching_config_and_trainer_limits_may_change(tmp_path, no_model_build)
                 "fit",
                 "--config",
                 DEFAULT,
-                "--trainer.max_steps=3",
+                "--trainer.max_steps=30",  # above the checkpoint's global step 5: a resume that trains
                 f"--ckpt_path={ckpt}",
                 f"--trainer.default_root_dir={tmp_path}",
                 f"--trainer.logger.init_args.save_dir={tmp_path}",

@@ -53,6 +53,7 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
+from structured_ssl.callbacks.write_faults import RecordingWriter, write_fault
 from structured_ssl.data.download import atomic_write
 from structured_ssl.methods.checkpoints import (
     CKPT_PATH_TRUST_HINT,
@@ -247,11 +248,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"{type(self).__name__} takes no storage_options, got {storage_options!r}"
             )
         target = Path(os.fspath(path))
-        with atomic_write(target) as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
+        writer = None
+        try:
+            with atomic_write(target) as f:
+                writer = RecordingWriter(f)
+                self.write(checkpoint, writer)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as error:  # a full disk, a quota, a name too long: one line, what is kept
+            raise write_fault(target, error, "checkpoint") from error
+        except RuntimeError as error:  # torch's zip writer hides the OSError of a failed write
+            if writer is None or writer.error is None:
+                raise
+            raise write_fault(target, writer.error, "checkpoint") from error
         _fsync_directory(target.parent)
+
+    def write(self, checkpoint: dict[str, Any], file: Any) -> None:
+        """The bytes of one checkpoint into an open file (a seam for fault-injection tests)."""
+        torch.save(checkpoint, file)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -7,6 +7,10 @@ Two decisions live here, both about where and under which tag a value lands:
   it logs; as a top-level tag it formed its own group, which TensorBoard sorts first, so the scalar
   page opened on an epoch staircase (a single point in a ``test`` run) instead of the training
   curves.
+* [`RunTensorBoardLogger`][structured_ssl.callbacks.tb_logging.RunTensorBoardLogger] claims its
+  ``version_<n>`` folder by creating it
+  ([`structured_ssl.callbacks.claims`][structured_ssl.callbacks.claims]): two runs started at once
+  into one run folder get two versions, never one shared folder.
 * [`checkpoint_run`][structured_ssl.callbacks.tb_logging.checkpoint_run] finds the run a checkpoint
   was saved in (``<save_dir>/<name>/ version_<n>/checkpoints/x.ckpt``), so ``test``, ``validate``
   and ``predict`` of a fit's checkpoint add their values to that fit's run instead of opening a new
@@ -15,12 +19,16 @@ Two decisions live here, both about where and under which tag a value lands:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.loggers import TensorBoardLogger
+
+from structured_ssl.callbacks.claims import claim_version
 
 #: where Lightning's epoch counter is logged (readers also accept the old top-level ``epoch``)
 EPOCH_TAG = "train/epoch"
@@ -32,7 +40,21 @@ def epoch_points(scalars: Mapping[str, Any]) -> Any:
 
 
 class RunTensorBoardLogger(TensorBoardLogger):
-    """Lightning's TensorBoardLogger with the epoch counter filed under ``train/``."""
+    """Lightning's TensorBoardLogger with the epoch counter filed under ``train/`` and its
+    version folder claimed atomically (``claimed_log_dir``: the folder this logger created)."""
+
+    claimed_log_dir: Path | None = None
+
+    def _get_next_version(self) -> int:
+        """Lightning's next free number, then the first ``version_<n>`` from it that this
+        process creates itself (rank zero only: other ranks never write the run's folder)."""
+        start = super()._get_next_version()
+        root = Path(os.path.expanduser(os.path.expandvars(self.root_dir)))
+        if getattr(rank_zero_only, "rank", 0) != 0 or "://" in str(self.root_dir):
+            return start
+        version = claim_version(root, start)
+        self.claimed_log_dir = root / f"version_{version}"
+        return version
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         metrics = dict(metrics)

@@ -17,6 +17,7 @@ what is expected; ``check_config`` runs them last, on the parsed config.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import tempfile
@@ -55,6 +56,38 @@ def check_writable_folder(field: str, value: Any) -> None:
     if value is None or "://" in str(value):
         return  # unset, or a remote filesystem (fsspec) this machine cannot probe
     path = Path(os.fspath(value)).expanduser()
+    try:
+        _check_writable(field, value, path)
+    except OSError as error:  # the file system refuses the path itself (ENAMETOOLONG, ELOOP, ...)
+        raise ConfigError(
+            f"{field}={_abridged(value)} cannot be used ({error.strerror or error}): expected a folder path "
+            f"the file system accepts{_name_limit(path)}"
+        ) from None
+
+
+def _abridged(value: Any, keep: int = 80) -> str:
+    text = repr(str(value))
+    if len(text) <= 2 * keep:
+        return text
+    return f"{text[:keep]}...{text[-keep:]} ({len(str(value))} characters)"
+
+
+def _name_limit(path: Path) -> str:
+    """`` (at most N bytes per folder name here; 'abc...' has M)`` for the longest name in ``path``."""
+    longest = max(path.parts, key=lambda part: len(os.fsencode(part)), default="")
+    try:
+        limit = os.pathconf(path.anchor or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    size = len(os.fsencode(longest))
+    if size <= limit:
+        return ""
+    return f" (at most {limit} bytes per folder name here; {longest[:20]!r}... has {size})"
+
+
+def _check_writable(field: str, value: Any, path: Path) -> None:
+    if _name_limit(path):  # refused only when the folder is created, after the build: say it now
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
     if path.exists() and not path.is_dir():
         raise ConfigError(
             f"{field}={str(value)!r} is a file, expected a folder (where the run writes its logs and checkpoints)"

@@ -13,6 +13,8 @@ import hashlib
 import http.client
 import logging
 import os
+import re
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -61,10 +63,18 @@ def check_md5(path: Path, md5: str) -> None:
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
-    On any error or interruption the temporary file is removed and ``path`` is untouched.
+    On any error or interruption the temporary file is removed and ``path`` is untouched. A
+    process killed mid-write (SIGKILL) cannot remove it: its name records the process id and
+    host, and the next write into the folder removes it
+    ([`remove_orphaned_parts`][structured_ssl.data.download.remove_orphaned_parts]).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    remove_orphaned_parts(path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent,
+        prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}.",
+        suffix=".part",
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -73,6 +83,37 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+#: ``.<name>.<pid>@<host>.<random>.part``: a temporary file of
+#: [`atomic_write`][structured_ssl.data.download.atomic_write]
+_PART = re.compile(r"\..+\.(?P<pid>\d+)@(?P<host>[^/]+)\.[^.]+\.part")
+
+
+def remove_orphaned_parts(folder: Path) -> list[Path]:
+    """Remove the temporary files in ``folder`` left by processes of this host that no longer
+    run (killed mid-write); a live writer's file, or another host's, is left alone."""
+    removed = []
+    host = socket.gethostname()
+    for part in folder.glob(".*.part"):
+        match = _PART.fullmatch(part.name)
+        if match is None or match["host"] != host or _running(int(match["pid"])):
+            continue
+        part.unlink(missing_ok=True)
+        removed.append(part)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user
+    return True
 
 
 def not_found_message(

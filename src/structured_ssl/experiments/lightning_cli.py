@@ -23,7 +23,8 @@ from typing import Any
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from structured_ssl.callbacks.prediction_writer import add_prediction_writer
+from structured_ssl.callbacks.prediction_writer import add_prediction_writer, check_predict
+from structured_ssl.callbacks.write_faults import fault_in
 from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
 from structured_ssl.data.base import ImageDataModule
@@ -31,16 +32,20 @@ from structured_ssl.experiments.resume_checks import (
     add_init_from_argument,
     guard_late_checkpoint,
     guard_resume,
+    refuse_finished_last,
     start_from_weights,
     with_saved_config,
 )
+from structured_ssl.experiments.run_config import RunConfigSaver
 from structured_ssl.experiments.trainer_setup import (
     DEFAULT_LOG_DIR,
     add_resilience_callbacks,
+    claim_versions,
     follow_default_root_dir,
     log_into_checkpoint_run,
     name_tensorboard_run,
     new_log_dir,
+    parse_counts_as_written,
     remove_if_unused,
     reuse_run_directory_on_resume,
     use_atomic_checkpoint_io,
@@ -67,6 +72,7 @@ class StructuredSSLCLI(LightningCLI):
                 f"data.{source}", f"model.init_args.{target}", apply_on="instantiate"
             )
         add_init_from_argument(parser)
+        parse_counts_as_written(parser)
 
     def parse_arguments(self, parser: Any, args: Any) -> None:
         """Parse as LightningCLI does, then check the settings; a bad one is ONE line, exit 2.
@@ -93,6 +99,8 @@ class StructuredSSLCLI(LightningCLI):
         self._checked(
             check_config, config, fit=subcommand in (None, "fit"), data_files=self.reads_data_files
         )
+        if subcommand == "predict":
+            self._checked(check_predict, config)
 
     def _parse_ckpt_path(self) -> None:
         """Lightning copies ``--ckpt_path``'s hyperparameters into the config: read them safely,
@@ -103,9 +111,12 @@ class StructuredSSLCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        claim_versions(config)
         name_tensorboard_run(config)
         follow_default_root_dir(config)
         reuse_run_directory_on_resume(config)
+        if self.subcommand in (None, "fit"):
+            refuse_finished_last(config)
         if self.subcommand in ("validate", "test", "predict"):
             log_into_checkpoint_run(config)
         use_escnn_aware_sync_batchnorm(config)
@@ -130,8 +141,8 @@ class StructuredSSLCLI(LightningCLI):
             fail(refused)
 
     def _run_subcommand(self, subcommand: str) -> None:
-        """Run it; a fit that fails before its first step leaves no empty version directory."""
-        log_dir = new_log_dir(self.trainer) if subcommand == "fit" else None
+        """Run it; a command that fails before its first step leaves no empty version directory."""
+        log_dir = new_log_dir(self.trainer)  # a version folder this command claimed
         stage = self.config[subcommand]
         try:
             if stage.get("ckpt_path") and not Path(str(stage.get("ckpt_path"))).is_file():
@@ -222,7 +233,7 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
             ImageDataModule,
             subclass_mode_model=True,
             subclass_mode_data=True,
-            save_config_kwargs={"overwrite": True},
+            save_config_callback=RunConfigSaver,  # each command its own config file, never over another's
             trainer_defaults={
                 "logger": {
                     "class_path": "structured_ssl.callbacks.tb_logging.RunTensorBoardLogger",
@@ -242,6 +253,10 @@ def run_lightning_cli(argv: list[str], from_command_line: bool = False) -> None:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
     except Exception as error:
+        fault = fault_in(error)  # a file the run writes was refused by the file system
+        if fault is not None:
+            print(f"error: {' '.join(str(fault).split())}", file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
         refused = input_error_in(
             error
         )  # jsonargparse and Lightning wrap errors of __init__ and hooks

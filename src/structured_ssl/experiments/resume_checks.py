@@ -30,6 +30,7 @@ from typing import Any
 
 from structured_ssl.config.field_checks import CheckpointError
 from structured_ssl.experiments.checkpoint_shape import check_input_shape, check_model_shape
+from structured_ssl.experiments.run_config import saved_fit_config
 from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
 from structured_ssl.methods.class_paths import check_class_paths
 
@@ -194,6 +195,8 @@ def guard_resume(cli: Any, merge: Callable[[], None]) -> None:
             str(path), stage.get("model"), subcommand, trusted=stage.get("weights_only") is False
         )
         check_input_shape("ckpt_path", str(path), saved.get("hyper_parameters") or {}, stage)
+        if subcommand == "fit":
+            refuse_nothing_to_train(str(path), saved, stage.get("trainer"))
     init_from = stage.get("init_from")
     if init_from:
         hparams = check_init_from(str(init_from), stage.get("model"))
@@ -233,7 +236,9 @@ def check_init_from(path: str, model: Any) -> dict[str, Any]:
 
 def with_saved_config(argv: list[str]) -> list[str]:
     """``fit --ckpt_path FILE`` with no ``--config``: resume as saved, composing the run's
-    ``config.yaml`` (``<version>/config.yaml`` beside ``<version>/checkpoints/FILE``)."""
+    ``config.yaml`` (``<version>/config.yaml`` beside ``<version>/checkpoints/FILE``), or the
+    newest ``config-resume[-N].yaml`` its resumes saved
+    ([`saved_fit_config`][structured_ssl.experiments.run_config.saved_fit_config])."""
     if (
         not argv
         or argv[0] not in CKPT_SUBCOMMANDS
@@ -243,7 +248,7 @@ def with_saved_config(argv: list[str]) -> list[str]:
     path = _option(argv, "--ckpt_path")
     if path is None or not Path(path).is_file():
         return argv
-    saved = Path(path).resolve().parent.parent / "config.yaml"
+    saved = saved_fit_config(Path(path).resolve().parent.parent)
     if not saved.is_file():
         raise CheckpointError(
             f"ckpt_path={path!r} given without --config, and no config.yaml was saved beside it ({saved}): "
@@ -261,6 +266,54 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
+def refuse_nothing_to_train(path: str, checkpoint: Mapping[str, Any], trainer: Any) -> None:
+    """A resume whose ``max_epochs`` / ``max_steps`` the checkpoint has already reached would
+    train nothing and exit 0 (Lightning says only "max_epochs reached"): refuse it, saying how far
+    the checkpoint got and what to pass instead."""
+    if not checkpoint or not hasattr(trainer, "get"):
+        return
+    progress = (checkpoint.get("loops") or {}).get("fit_loop", {}).get("epoch_progress", {})
+    epochs = (progress.get("current") or {}).get("processed")  # an epoch-end save counts its epoch
+    step = checkpoint.get("global_step")
+    max_epochs, max_steps = trainer.get("max_epochs"), trainer.get("max_steps")
+    done = f"{epochs} epoch(s), global step {step}"
+    if isinstance(epochs, int) and isinstance(max_epochs, int) and 0 <= max_epochs <= epochs:
+        raise CheckpointError(
+            f"trainer.max_epochs={max_epochs} is not above the {epochs} epoch(s) ckpt_path={path!r} has already "
+            f"trained ({done}): resuming would train nothing; expected --trainer.max_epochs above {epochs} "
+            f"(e.g. {epochs + 1}) to continue it"
+        )
+    if isinstance(step, int) and isinstance(max_steps, int) and 0 <= max_steps <= step:
+        raise CheckpointError(
+            f"trainer.max_steps={max_steps} is not above the global step {step} ckpt_path={path!r} has already "
+            f"reached ({done}): resuming would train nothing; expected --trainer.max_steps above {step}, or -1"
+        )
+
+
+def refuse_finished_last(config: Any) -> None:
+    """``fit --ckpt_path last`` into a run that has already trained its epochs: refused before the
+    build, reading the ``last*.ckpt`` Lightning would pick (the newest in the run's version
+    folder, chosen by
+    [`reuse_run_directory_on_resume`][structured_ssl.experiments.trainer_setup.reuse_run_directory_on_resume]),
+    so that not even the resume's config is written. Other layouts are checked when Lightning reads
+    the file
+    ([`guard_late_checkpoint`][structured_ssl.experiments.resume_checks.guard_late_checkpoint])."""
+    logger = config.trainer.get("logger")
+    init_args: Any = logger.get("init_args") if hasattr(logger, "get") else None
+    if config.get("ckpt_path") != "last" or init_args is None or not hasattr(init_args, "get"):
+        return
+    if init_args.get("version") is None or init_args.get("save_dir") is None:
+        return
+    version = init_args["version"]
+    folder = Path(str(init_args["save_dir"])) / str(init_args.get("name") or "lightning_logs")
+    folder = (
+        folder / (version if isinstance(version, str) else f"version_{version}") / "checkpoints"
+    )
+    found = sorted(folder.glob("last*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if found:
+        refuse_nothing_to_train(str(found[-1]), read_checkpoint(str(found[-1])), config.trainer)
+
+
 # --------------------------------------------------------------------------- after the build
 def guard_late_checkpoint(model: Any, subcommand: str) -> None:
     """``--ckpt_path last`` (or best/hpc) names a file only when the trainer looks: compare it
@@ -271,10 +324,14 @@ def guard_late_checkpoint(model: Any, subcommand: str) -> None:
         hparams = checkpoint.get("hyper_parameters") or {}
         mine = model_settings_of_hparams(getattr(model, "hparams", {}) or {})
         diffs = differences(mine, model_settings_of_hparams(hparams))
-        path = str(getattr(getattr(model, "trainer", None), "ckpt_path", None) or "last")
+        trainer = getattr(model, "trainer", None)
+        path = str(getattr(trainer, "ckpt_path", None) or "last")
         if diffs:
             raise refusal(path, diffs, subcommand)
         check_model_shape(path, getattr(model, "hparams", {}) or {}, hparams)
+        if subcommand == "fit" and trainer is not None:
+            limits = {"max_epochs": trainer.max_epochs, "max_steps": trainer.max_steps}
+            refuse_nothing_to_train(path, checkpoint, limits)
         original(checkpoint)
 
     model.on_load_checkpoint = on_load_checkpoint

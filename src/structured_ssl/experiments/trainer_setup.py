@@ -35,12 +35,15 @@ def follow_default_root_dir(config: Any) -> None:
 
 
 def new_log_dir(trainer: Any) -> Path | None:
-    """The run's version directory if this run is about to create it (None if it exists)."""
+    """The run's version directory if this run created it or is about to (None if it existed)."""
     logger = getattr(trainer, "logger", None)
     log_dir = getattr(logger, "log_dir", None) if logger is not None else None
-    if log_dir is None or Path(log_dir).exists():
+    if log_dir is None:
         return None
-    return Path(log_dir)
+    claimed = getattr(logger, "claimed_log_dir", None)  # created by this run's logger: new
+    if claimed is not None and Path(claimed) == Path(log_dir):
+        return Path(log_dir)
+    return None if Path(log_dir).exists() else Path(log_dir)
 
 
 def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
@@ -56,6 +59,24 @@ def remove_if_unused(log_dir: Path | None, trainer: Any) -> None:
     shutil.rmtree(log_dir, ignore_errors=True)
     if log_dir.parent.is_dir() and not any(log_dir.parent.iterdir()):
         log_dir.parent.rmdir()  # the run-name directory, if this run was its only version
+
+
+#: Lightning's TensorBoard logger, as a config names it
+PLAIN_TENSORBOARD = (
+    "lightning.pytorch.loggers.TensorBoardLogger",
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger",
+)
+
+
+def claim_versions(config: Any) -> None:
+    """A config that names Lightning's TensorBoardLogger gets its subclass
+    [`RunTensorBoardLogger`][structured_ssl.callbacks.tb_logging.RunTensorBoardLogger] (same
+    arguments), whose
+    version folder is claimed atomically: two runs started at once never share one."""
+    loggers = config.trainer.get("logger")
+    for logger in loggers if isinstance(loggers, (list, tuple)) else [loggers]:
+        if hasattr(logger, "get") and str(logger.get("class_path")) in PLAIN_TENSORBOARD:
+            logger["class_path"] = "structured_ssl.callbacks.tb_logging.RunTensorBoardLogger"
 
 
 def use_escnn_aware_sync_batchnorm(config: Any) -> None:
@@ -199,3 +220,38 @@ def run_name(config: Any) -> str:
     )
     seed = config.get("seed_everything")
     return f"{objective}-{short}-{loss_name}-{dataset_label(config)}-seed{seed}"
+
+
+#: Trainer settings whose meaning flips with the type: an int counts batches, a float is a
+#: fraction (``limit_train_batches=1`` is one batch, ``1.0`` all of them)
+COUNT_OR_FRACTION = (
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+    "val_check_interval",
+)
+
+
+def parse_counts_as_written(parser: Any) -> None:
+    """``--trainer.limit_train_batches=1`` reaches the Trainer as the int 1 (one batch), 1.0 as
+    the float (all), on the command line and in YAML.
+
+    Why: jsonargparse tries a union's types in order and turns an int into a float when float
+    comes first. Lightning writes ``Optional[Union[int, float]]``, but ``typing`` caches unions
+    regardless of order, and a ``Union[float, int]`` built earlier by an import (lightning's own)
+    is the one the Trainer's signature holds: 1 became 1.0, every batch. The argument's type is
+    rebuilt here as an (uncached) ``int | float | ...`` with ``int`` first; the allowed types
+    are unchanged.
+    """
+    import functools
+    import operator
+
+    for key in COUNT_OR_FRACTION:
+        action = parser._option_string_actions.get(f"--trainer.{key}")
+        subtypes = tuple(getattr(getattr(action, "_typehint", None), "__args__", ()))
+        if int not in subtypes or float not in subtypes:
+            continue
+        ordered = (int, *(t for t in subtypes if t is not int))
+        action._typehint = functools.reduce(operator.or_, ordered)

@@ -159,6 +159,8 @@ class RunIdentity(TypedDict):
 def identity(directory: Path) -> RunIdentity:
     """Objective, group, loss and seed from the run's saved config (or hparams.yaml)."""
     config = read_yaml(directory / "config.yaml")
+    for other in sorted(directory.glob("config-*.yaml")):  # a test-only run: config-test.yaml
+        config = config or read_yaml(other)
     model = config.get("model") or {}
     args = (model.get("init_args") or {}) if isinstance(model, dict) else {}
     hparams = read_yaml(directory / "hparams.yaml")
