@@ -141,7 +141,10 @@ def test_callers_use_only_hooks_the_contract_declares() -> None:
         text = path.read_text()
         probe = re.search(r"\b(getattr|hasattr)\([^,()]*plugin\b", text)
         assert probe is None, f"{path.relative_to(src)} probes a plug-in: {probe.group(0)}"
-        used.update({name: path.name for name in re.findall(r"\bplugin\.(\w+)", text)})
+        # a module path such as ``structured_ssl.groups.so2.plugin.SO2`` (a docs cross-reference)
+        # reads no hook: dotted package paths are dropped before the scan
+        code = re.sub(r"\bstructured_ssl(\.\w+)+", "", text)
+        used.update({name: path.name for name in re.findall(r"\bplugin\.(\w+)", code)})
     assert len(used) >= 20, "the scan finds the callers"
     undeclared = {name: where for name, where in used.items() if name not in declared}
     assert not undeclared, f"hooks used but not declared on GroupPlugin: {undeclared}"
