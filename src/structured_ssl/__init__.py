@@ -32,10 +32,10 @@ if TYPE_CHECKING:  # the same names as _PUBLIC (tests/test_public_api.py holds t
     from structured_ssl.encoders.equivariance import measure as measure_equivariance
     from structured_ssl.encoders.own_cnn import PlainCNNEncoder
     from structured_ssl.encoders.own_escnn import EscnnEncoder
+    from structured_ssl.groups import Group
     from structured_ssl.lifted.base import LiftedEncoder
     from structured_ssl.lifted.contract import EquivariantEncoder, check_encoder
     from structured_ssl.lifted.probes import probe_images
-    from structured_ssl.groups import Group
     from structured_ssl.methods import (
         AugmentationSSL,
         Frozen,

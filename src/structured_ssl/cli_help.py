@@ -12,6 +12,8 @@ import difflib
 import sys
 from collections.abc import Sequence
 
+from structured_ssl import __version__
+
 LIGHTNING_COMMANDS = {
     "fit": "train a model: self-supervised pretraining with an online linear probe",
     "validate": "evaluate a checkpoint on the validation split",
@@ -38,8 +40,6 @@ def version() -> str:
     try:
         return dist_version("structured-ssl")
     except PackageNotFoundError:
-        from structured_ssl import __version__
-
         return __version__
 
 

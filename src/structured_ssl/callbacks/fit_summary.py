@@ -210,7 +210,11 @@ class FitSummary(L.Callback):
         frozen = random_backbone(module, self.seed, self.initial)
         # the twin is trained in this process by a Trainer of its own: one process only (under
         # DDP the other ranks have left the fit, and a second process group would wait on them)
-        twin = augmentation_twin(module, self.initial) if self.twin and trainer.world_size == 1 else None
+        twin = (
+            augmentation_twin(module, self.initial)
+            if self.twin and trainer.world_size == 1
+            else None
+        )
         twin_seconds = (
             train_twin(trainer, twin.to(module.device), self.seed) if twin is not None else None
         )

@@ -61,6 +61,7 @@ from structured_ssl.methods.checkpoints import (
     load_checkpoint,
     refusal,
 )
+from structured_ssl.ssl.losses import nonfinite_terms
 
 
 # --------------------------------------------------------------------------- RNG state
@@ -380,7 +381,6 @@ class FiniteLoss(L.Callback):
             )
 
     def describe(self, trainer: L.Trainer, loss: torch.Tensor, local_bad: bool) -> str:
-        from structured_ssl.ssl.losses import nonfinite_terms
 
         terms = logged_step_terms(trainer)
         bad = nonfinite_terms(terms) if terms else []

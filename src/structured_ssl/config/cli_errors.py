@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from structured_ssl.config.field_checks import SETTING_MESSAGE as _OWN_MESSAGE
+from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 from structured_ssl.lifted.contract import EncoderContractError
 
 _KEY = re.compile(r'Parser key "([^"]+)":\s*(.*)')
@@ -229,7 +230,6 @@ def input_error_in(error: BaseException) -> BaseException | None:
     that changed after the checks before the build). jsonargparse and Lightning wrap errors of
     ``__init__`` and hooks; the cause chain still holds ours."""
     from structured_ssl.config.field_checks import CheckpointError, ConfigError
-    from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 
     kinds = (
         CheckpointError,

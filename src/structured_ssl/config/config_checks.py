@@ -37,7 +37,10 @@ from structured_ssl.config.field_checks import ConfigError, check_data_arguments
 from structured_ssl.config.field_checks import import_class as _import
 from structured_ssl.config.input_checks import check_inputs
 from structured_ssl.config.own_encoder_checks import check_own_encoder
+from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES, EncoderSpec
 from structured_ssl.groups import GROUP_KINDS, Group, plugin_class
+from structured_ssl.ssl.augmentation import check_max_shift_fraction
+from structured_ssl.ssl.losses import NTXent
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling, allowed_pairs
 
 if TYPE_CHECKING:
@@ -71,7 +74,6 @@ def encoder_output_size(spec: EncoderSpec, image_size: int) -> int | None:
     """
     if spec.architecture != "small":
         return None
-    from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
 
     size = image_size
     for k, s in zip(SMALL_KERNELS, SMALL_STRIDES, strict=True):
@@ -84,7 +86,6 @@ def minimum_image_size(spec: EncoderSpec) -> int | None:
     cell of the last map still stands for real pixels rather than padding."""
     if spec.architecture != "small":
         return None
-    from structured_ssl.encoders.factory import SMALL_STRIDES
 
     return math.prod(SMALL_STRIDES)
 
@@ -259,7 +260,6 @@ def configured_processes(trainer: Any) -> int | None:
 
 def _model_kwargs(model: Any, init: Any) -> dict[str, Any]:
     """The settings a model class would get, as objects (their own checks run on construction)."""
-    from structured_ssl.encoders.factory import EncoderSpec
 
     def build(cls: type, key: str) -> Any:
         value = _get(init, key)
@@ -305,8 +305,6 @@ def check_model_config(config: Any, fit: bool = True) -> None:
     image_size = _data_image_size(data)
     shift = _get(init, "max_shift_fraction")
     if shift is not None:
-        from structured_ssl.ssl.augmentation import check_max_shift_fraction
-
         try:
             check_max_shift_fraction(float(shift))
         except ValueError as error:
@@ -353,8 +351,6 @@ def _data_image_size(data: Any) -> int | None:
 def _loss_class(loss: Any) -> Any:
     """The loss's class (its ClassVars say what batch it needs), from a config node or object."""
     if loss is None:
-        from structured_ssl.ssl.losses import NTXent
-
         return NTXent
     class_path = _get(loss, "class_path")
     if class_path is None:
@@ -395,4 +391,3 @@ def check_fit(model: L.LightningModule, datamodule: Any, trainer: L.Trainer) -> 
             type(model),
             getattr(model, "image_size", None),
         )
-

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.field_checks import ConfigError, import_class, lookup
+from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 
 
 # --------------------------------------------------------------------------- output folders
@@ -135,7 +136,6 @@ def check_output_folders(config: Any) -> None:
 # --------------------------------------------------------------------------- dataset files
 def check_dataset_files(config: Any) -> None:
     """The dataset's files, by the data module's own ``check_files``, when it may not download."""
-    from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 
     cls = import_class(str(lookup(config, "data.class_path") or ""))
     if (

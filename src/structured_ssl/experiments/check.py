@@ -26,13 +26,17 @@ from typing import Any
 
 import torch
 
+from structured_ssl.config.cells import CellError, offered_cells
+from structured_ssl.config.field_checks import CheckpointError
 from structured_ssl.config.shipped_configs import resolve_config, resolve_config_root
+from structured_ssl.data.base import ImageDataModule
 from structured_ssl.encoders.equivariance import (
     ElementError,
     checked_elements,
     measure,
     worst,
 )
+from structured_ssl.methods.base import SSLMethod, drop_escnn_caches
 
 
 @dataclass
@@ -72,9 +76,7 @@ def build_model(
     truncated file or a checkpoint of another group is one line, not a state_dict traceback."""
     import warnings
 
-    from structured_ssl.data.base import ImageDataModule
     from structured_ssl.experiments.lightning_cli import StructuredSSLCLI, silence_known_noise
-    from structured_ssl.methods.base import SSLMethod
 
     silence_known_noise()
     warnings.filterwarnings(
@@ -116,7 +118,6 @@ def build_model(
 def read_usable_checkpoint(path: str, model_config: Any) -> dict[str, Any]:
     """The whole checkpoint at ``path``; exit 2 with one line unless it is complete,
     allow-listed and its model settings are the config's (the check ``fit --ckpt_path`` runs)."""
-    from structured_ssl.config.field_checks import CheckpointError
     from structured_ssl.experiments.resume_checks import check_against_config
 
     if not Path(path).is_file():
@@ -133,7 +134,6 @@ def load_weights(model: torch.nn.Module, checkpoint: dict[str, Any]) -> None:
     """The weights of a checkpoint
     [`read_usable_checkpoint`][structured_ssl.experiments.check.read_usable_checkpoint] read (with
     the allow-list, on the CPU, its ``state_dict`` present) into ``model``."""
-    from structured_ssl.methods.base import drop_escnn_caches
 
     state = checkpoint["state_dict"]
     drop_escnn_caches(model, state)
@@ -217,7 +217,6 @@ def markdown(results: Sequence[CheckResult]) -> str:
 
 def cell_jobs(args: argparse.Namespace) -> list[tuple[list[str], list[str], str]]:
     """(configs, overrides, name) of every cell ``--cells`` selects, composed as the grid does."""
-    from structured_ssl.config.cells import CellError, offered_cells
 
     jobs = []
     for root in args.cells:

@@ -27,6 +27,8 @@ from structured_ssl.callbacks.prediction_writer import add_prediction_writer, ch
 from structured_ssl.callbacks.write_faults import fault_in
 from structured_ssl.config.cli_errors import input_error_in, is_setting_error, one_line
 from structured_ssl.config.config_checks import ConfigError, check_config, check_fit
+from structured_ssl.config.input_checks import check_prediction_folders
+from structured_ssl.data.any_dataset import refuse_evaluation_without_labels
 from structured_ssl.data.base import ImageDataModule
 from structured_ssl.experiments.resume_checks import (
     add_init_from_argument,
@@ -134,7 +136,6 @@ class StructuredSSLCLI(LightningCLI):
             if not is_setting_error(str(error)):
                 raise
             fail(one_line(str(error)))
-        from structured_ssl.data.any_dataset import refuse_evaluation_without_labels
 
         refused = refuse_evaluation_without_labels(self.subcommand, self.datamodule, self.trainer)
         if refused is not None:
@@ -162,7 +163,6 @@ class StructuredSSLCLI(LightningCLI):
     def before_predict(self) -> None:
         """As ``before_validate``; then the writers' folders are checked before inference."""
         self.before_validate()
-        from structured_ssl.config.input_checks import check_prediction_folders
 
         self._checked(check_prediction_folders, self.trainer)
 

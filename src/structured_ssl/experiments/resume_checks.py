@@ -31,6 +31,7 @@ from typing import Any
 from structured_ssl.config.field_checks import CheckpointError
 from structured_ssl.experiments.checkpoint_shape import check_input_shape, check_model_shape
 from structured_ssl.experiments.run_config import saved_fit_config
+from structured_ssl.methods.base import drop_escnn_caches
 from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
 from structured_ssl.methods.class_paths import check_class_paths
 
@@ -343,7 +344,6 @@ def start_from_weights(model: Any, path: str | None) -> None:
     names and shapes match; a momentum target starts as a copy of the loaded online network."""
     if not path:
         return
-    from structured_ssl.methods.base import drop_escnn_caches
 
     saved = read_checkpoint(str(path), "init_from")
     check_class_paths(saved.get("hyper_parameters") or {}, str(path))

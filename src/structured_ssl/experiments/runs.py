@@ -31,7 +31,9 @@ from typing import Any
 import lightning as L
 
 from structured_ssl.callbacks.hparams_logging import scalar_metrics
+from structured_ssl.config.shipped_configs import resolve_config_args
 from structured_ssl.experiments.results import read_result, result_path, write_json_atomic
+from structured_ssl.groups import max_topographic_distance
 from structured_ssl.lifted.contract import EquivariantEncoder
 
 LOGS_DIR = "logs"
@@ -185,8 +187,6 @@ def model_facts(module: L.LightningModule) -> dict[str, Any]:
             facts[name] = dataclasses.asdict(value)
     grid = getattr(module, "grid", None)
     if grid is not None:
-        from structured_ssl.groups import max_topographic_distance
-
         facts["fiber_grid"] = list(grid.shape)
         facts["fiber_grid_cyclic"] = bool(grid.cyclic)
         facts["max_topographic_distance"] = max_topographic_distance(
@@ -328,7 +328,6 @@ def run_worker(
     """
     from lightning.fabric.utilities.rank_zero import rank_zero_only
 
-    from structured_ssl.config.shipped_configs import resolve_config_args
     from structured_ssl.experiments.lightning_cli import run_lightning_cli
 
     paths = RunPaths(Path(out), spec.key)

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.callbacks.tb_logging import checkpoint_run
 from structured_ssl.groups import short_name_of
 
 DEFAULT_LOG_DIR = "runs"
@@ -157,7 +158,6 @@ def reuse_run_directory_on_resume(config: Any) -> None:
 def log_into_checkpoint_run(config: Any) -> None:
     """``validate``/``test``/``predict`` of a fit's checkpoint log into THAT fit's run directory
     (one model, one TensorBoard run), unless the logger's ``version`` is set explicitly."""
-    from structured_ssl.callbacks.tb_logging import checkpoint_run
 
     logger = config.trainer.get("logger")
     ckpt_path = config.get("ckpt_path")

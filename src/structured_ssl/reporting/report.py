@@ -28,6 +28,7 @@ from structured_ssl.experiments.results import (
     metric_value,
     refuse,
 )
+from structured_ssl.experiments.study import plot_summary, study_rows_problem
 from structured_ssl.experiments.tables import (
     Summary,
     markdown_table,
@@ -312,7 +313,6 @@ CSV_HEADER = [
 # ----------------------------------------------------------------------------- Figure 2
 def draw_studies(studies: Sequence[Path], out: Path) -> list[Path]:
     """One PNG per study folder: Figure 2's |g0| and max-distance panels, others by name."""
-    from structured_ssl.experiments.study import plot_summary, study_rows_problem
 
     drawn = []
     for folder in studies:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from structured_ssl.config.field_checks import ConfigError
+from structured_ssl.config.yaml_reading import read_yaml_config
 from structured_ssl.groups import short_name_of
 
 EVENT_GLOB = "events.out.tfevents.*"
@@ -119,8 +121,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """A run's saved YAML, read strictly (`read_yaml_config`); an unreadable one (binary,
     another encoding, an alias bomb) is named on stderr and read as empty: the run is still
     listed, with what its other files say."""
-    from structured_ssl.config.field_checks import ConfigError
-    from structured_ssl.config.yaml_reading import read_yaml_config
 
     if not path.is_file():
         return {}
