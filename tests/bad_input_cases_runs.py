@@ -16,12 +16,9 @@ same cases, with more checks than one line, are in tests/test_run_files.py.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
-
 from bad_input_fit import LAST, RUN, SHORT, finished_fit  # one shared fit for every row
 
 __all__ = ["LAST", "RUN", "SHORT", "finished_fit"]  # setup functions are looked up by name

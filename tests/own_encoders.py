@@ -15,7 +15,9 @@ from structured_ssl.encoders.own_cnn import PlainCNNEncoder
 from structured_ssl.encoders.own_escnn import EscnnEncoder
 
 
-def r2conv_stack(order: int = 4, in_channels: int = 1, widths: tuple[int, ...] = (4, 8)) -> enn.SequentialModule:
+def r2conv_stack(
+    order: int = 4, in_channels: int = 1, widths: tuple[int, ...] = (4, 8)
+) -> enn.SequentialModule:
     """A user's steerable CNN on C_N: R2Conv -> InnerBatchNorm -> ReLU per layer."""
     gspace = gspaces.rot2dOnR2(N=order)
     current = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
@@ -23,7 +25,13 @@ def r2conv_stack(order: int = 4, in_channels: int = 1, widths: tuple[int, ...] =
     for i, width in enumerate(widths):
         out_type = enn.FieldType(gspace, [gspace.regular_repr] * width)
         layers += [
-            enn.R2Conv(current, out_type, 5 if i == 0 else 3, padding=2 if i == 0 else 1, stride=1 if i == 0 else 2),
+            enn.R2Conv(
+                current,
+                out_type,
+                5 if i == 0 else 3,
+                padding=2 if i == 0 else 1,
+                stride=1 if i == 0 else 2,
+            ),
             enn.InnerBatchNorm(out_type),
             enn.ReLU(out_type, inplace=True),
         ]
@@ -34,7 +42,9 @@ def r2conv_stack(order: int = 4, in_channels: int = 1, widths: tuple[int, ...] =
 class MyEscnnEncoder(EscnnEncoder):
     """What a user writes to name their escnn network in a config (``init_args``: its sizes)."""
 
-    def __init__(self, order: int = 4, in_channels: int = 1, widths: tuple[int, ...] = (4, 8)) -> None:
+    def __init__(
+        self, order: int = 4, in_channels: int = 1, widths: tuple[int, ...] = (4, 8)
+    ) -> None:
         super().__init__(r2conv_stack(order, in_channels, tuple(widths)))
 
 
