@@ -21,6 +21,7 @@ from structured_ssl.lifted.escnn_compat import enn, gspaces
 from structured_ssl.lifted.escnn_init import r2conv
 
 if TYPE_CHECKING:
+    from structured_ssl.groups.kit import ConvShape
     from structured_ssl.groups.spec import Group
 
 
@@ -46,21 +47,13 @@ def dihedral_gspace(order: int) -> gspaces.GSpace2D:
     return gspaces.flipRot2dOnR2(N=order)
 
 
-def escnn_group_conv(
-    gspace: gspaces.GSpace2D,
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int,
-    stride: int,
-    lifting: bool,
-) -> nn.Module:
+def escnn_group_conv(gspace: gspaces.GSpace2D, shape: ConvShape) -> nn.Module:
     """escnn's full regular-field convolution (``rotation_conv="escnn"``), padding ``k // 2``."""
-    in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
-    in_type = enn.FieldType(gspace, [in_repr] * in_channels)
-    out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-    return r2conv(
-        in_type, out_type, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
-    )
+    in_repr = gspace.trivial_repr if shape.lifting else gspace.regular_repr
+    in_type = enn.FieldType(gspace, [in_repr] * shape.in_channels)
+    out_type = enn.FieldType(gspace, [gspace.regular_repr] * shape.out_channels)
+    k = shape.kernel_size
+    return r2conv(in_type, out_type, k, stride=shape.stride, padding=k // 2, bias=False)
 
 
 def escnn_conv_forward(conv: nn.Module, x: torch.Tensor, lifting: bool, size: int) -> torch.Tensor:
