@@ -14,16 +14,16 @@ import pytest
 import torch
 from escnn import gspaces
 from escnn import nn as enn
-from own_encoders import MyEscnnEncoder, MyResNetEncoder, r2conv_stack, resnet_trunk
+from own_encoders import MyEscnnEncoder, MyResNetEncoder, resnet_trunk
 from torch import nn
 
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.encoders.equivariance import measure
-from structured_ssl.lifted.probes import probe_images
 from structured_ssl.encoders.own_cnn import PlainCNNEncoder
 from structured_ssl.encoders.own_escnn import EscnnEncoder
 from structured_ssl.groups import Group
 from structured_ssl.lifted.contract import EncoderContractError, check_encoder
+from structured_ssl.lifted.probes import probe_images
 from structured_ssl.methods import (
     AugmentationSSL,
     Frozen,
@@ -109,8 +109,8 @@ class NoGammaEncoder(nn.Module):
     def comparable(self, z: torch.Tensor, g: tuple[int, ...]) -> torch.Tensor:
         return z
 
-    def measured_fibers(self, z, moved, moved_part, expected_part, g):  # type: ignore[no-untyped-def]
-        return moved, expected_part, z
+    def measured_fibers(self, maps):  # type: ignore[no-untyped-def]
+        return maps.moved, maps.expected_part, maps.z
 
     def equivariance_bound(self) -> None:
         return None
@@ -119,7 +119,9 @@ class NoGammaEncoder(nn.Module):
 def test_a_module_that_breaks_the_contract_is_refused_before_anything_trains() -> None:
     with pytest.raises(EncoderContractError, match=r"NoGammaEncoder has no 'transform_output'"):
         StructuredSSL(group=C4, encoder=NoGammaEncoder(), in_channels=1, image_size=21)
-    with pytest.raises(EncoderContractError, match=r"group=.*translation.* differs from the model's group"):
+    with pytest.raises(
+        EncoderContractError, match=r"group=.*translation.* differs from the model's group"
+    ):
         StructuredSSL(group=C4, encoder=MyResNetEncoder(), in_channels=1, image_size=21)
 
 
