@@ -94,6 +94,38 @@ class RegularFieldAction(LiftedAction):
         return self.group.plugin.fiber_map(z)
 
 
+def regular_stack(
+    in_type: enn.FieldType,
+    widths: Sequence[int],
+    kernel_sizes: Sequence[int],
+    strides: Sequence[int],
+    padding_mode: str = "zeros",
+) -> enn.SequentialModule:
+    """Regular-field conv, batch norm, ReLU per layer, padding ``k // 2``: the layers of every
+    C_N / D_N steerable CNN here (on the plane: rotation, dihedral; on the torus with
+    ``padding_mode="circular"``: roto-translation)."""
+    gspace = in_type.gspace
+    layers: list[enn.EquivariantModule] = []
+    current = in_type
+    for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+        out_type = enn.FieldType(gspace, [gspace.regular_repr] * int(width))
+        layers += [
+            r2conv(
+                current,
+                out_type,
+                k,
+                stride=s,
+                padding=k // 2,
+                bias=False,
+                padding_mode=padding_mode,
+            ),
+            enn.InnerBatchNorm(out_type),
+            enn.ReLU(out_type, inplace=True),
+        ]
+        current = out_type
+    return enn.SequentialModule(*layers)
+
+
 class RotationEncoder(LiftedEncoder):
     """A small steerable CNN: a lifting conv then regular-to-regular convs, with batch norm.
 
@@ -119,17 +151,7 @@ class RotationEncoder(LiftedEncoder):
         self.out_channels = int(widths[-1])
         self.gspace = make_gspace(group)
         self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
-        layers: list[enn.EquivariantModule] = []
-        current = self.in_type
-        for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
-            out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
-            layers += [
-                r2conv(current, out_type, k, stride=s, padding=k // 2, bias=False),
-                enn.InnerBatchNorm(out_type),
-                enn.ReLU(out_type, inplace=True),
-            ]
-            current = out_type
-        self.net = enn.SequentialModule(*layers)
+        self.net = regular_stack(self.in_type, widths, kernel_sizes, strides)
         self.action = RegularFieldAction(group, in_channels, self.out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
