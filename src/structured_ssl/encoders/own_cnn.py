@@ -18,11 +18,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from structured_ssl.groups import Group
+from structured_ssl.groups.translation.layers import ShiftAction
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.plain import pad_to_multiple
-from structured_ssl.groups import Group
-from structured_ssl.groups.translation.layers import ShiftAction
 
 #: the side of the blank image the stride and width are measured on
 PROBE_SIDE = 64

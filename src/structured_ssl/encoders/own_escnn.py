@@ -12,8 +12,9 @@ reads the module's types:
   ``Group(kind="dihedral", order=N)``.
 
 T_g and Γ_g are escnn's own ``GeometricTensor.transform`` on these types (the group's
-regular-field action), so the check measures the user's network, not a re-statement of it. Anything else (irreducible output fields, another gspace)
-is refused in one line naming the member and what is allowed.
+regular-field action), so the check measures the user's network, not a re-statement of it.
+Anything else (irreducible output fields, another gspace) is refused in one line naming the
+member and what is allowed.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 
 import torch
 
+from structured_ssl.groups import Group
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.escnn_compat import enn, escnn_groups
-from structured_ssl.groups import Group
 
 
 def group_of_gspace(gspace: Any) -> Group:
