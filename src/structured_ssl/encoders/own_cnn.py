@@ -34,13 +34,19 @@ def circular_padding(trunk: nn.Module) -> nn.Module:
     """``trunk`` with circular padding in every padded conv and pooling layer (in place)."""
     for parent in list(trunk.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Conv2d) and any(p > 0 for p in child._reversed_padding_repeated_twice):
+            if isinstance(child, nn.Conv2d) and any(
+                p > 0 for p in child._reversed_padding_repeated_twice
+            ):
                 child.padding_mode = "circular"
             elif isinstance(child, _POOLS) and child.padding not in (0, (0, 0)):
                 padding = child.padding
                 pad = (padding, padding) if isinstance(padding, int) else tuple(padding)
                 child.padding = 0
-                setattr(parent, name, nn.Sequential(nn.CircularPad2d((pad[1], pad[1], pad[0], pad[0])), child))
+                setattr(
+                    parent,
+                    name,
+                    nn.Sequential(nn.CircularPad2d((pad[1], pad[1], pad[0], pad[0])), child),
+                )
     return trunk
 
 
@@ -48,7 +54,9 @@ def first_conv_channels(trunk: nn.Module) -> int:
     for module in trunk.modules():
         if isinstance(module, nn.Conv2d):
             return int(module.in_channels)
-    raise ValueError("encoder.trunk has no nn.Conv2d: a translation encoder needs a convolutional trunk")
+    raise ValueError(
+        "encoder.trunk has no nn.Conv2d: a translation encoder needs a convolutional trunk"
+    )
 
 
 class CanvasShiftAction(ShiftAction):
