@@ -126,7 +126,28 @@ def regular_stack(
     return enn.SequentialModule(*layers)
 
 
-class RotationEncoder(LiftedEncoder):
+class SteerableEncoder(LiftedEncoder):
+    """An escnn CNN on images: trivial input fields on ``gspace``, ``out_channels`` fields
+    out; the subclass builds ``net`` and the action (rotation, roto-translation, SO(2))."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        gspace: gspaces.GSpace2D,
+        widths: Sequence[int],
+        kernel_sizes: Sequence[int],
+        strides: Sequence[int],
+    ) -> None:
+        super().__init__()
+        check_layer_lengths(widths, kernel_sizes, strides)
+        self.group = group
+        self.out_channels = int(widths[-1])
+        self.gspace = gspace
+        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
+
+
+class RotationEncoder(SteerableEncoder):
     """A small steerable CNN: a lifting conv then regular-to-regular convs, with batch norm.
 
     Args:
@@ -145,12 +166,7 @@ class RotationEncoder(LiftedEncoder):
         kernel_sizes: Sequence[int] = (5, 3, 3),
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
-        super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
-        self.group = group
-        self.out_channels = int(widths[-1])
-        self.gspace = make_gspace(group)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
+        super().__init__(in_channels, group, make_gspace(group), widths, kernel_sizes, strides)
         self.net = regular_stack(self.in_type, widths, kernel_sizes, strides)
         self.action = RegularFieldAction(group, in_channels, self.out_channels)
 

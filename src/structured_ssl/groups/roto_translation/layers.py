@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.groups.rotation.layers import regular_stack
+from structured_ssl.groups.rotation.layers import SteerableEncoder, regular_stack
 from structured_ssl.lifted.action import LiftedAction
-from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.escnn_compat import enn, gspaces
 from structured_ssl.lifted.plain import total_stride
@@ -117,7 +116,7 @@ class RotoTranslationAction(LiftedAction):
         return z
 
 
-class RotoTranslationEncoder(LiftedEncoder):
+class RotoTranslationEncoder(SteerableEncoder):
     """C_N steerable CNN with circular padding; fibers on (orientation, row, column).
 
     Args:
@@ -135,14 +134,10 @@ class RotoTranslationEncoder(LiftedEncoder):
         kernel_sizes: Sequence[int] = (5, 3, 3),
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
-        super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
-        self.group = group
+        gspace = gspaces.rot2dOnR2(N=int(group.order))
+        super().__init__(in_channels, group, gspace, widths, kernel_sizes, strides)
         self.order = int(group.order)
-        self.out_channels = int(widths[-1])
         self.stride = total_stride(strides)
-        self.gspace = gspaces.rot2dOnR2(N=self.order)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
         self.net = regular_stack(self.in_type, widths, kernel_sizes, strides, "circular")
         self.out_type = self.net.out_type
         self.action = RotoTranslationAction(
