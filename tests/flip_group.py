@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from structured_ssl.groups import Element, GroupPlugin
+from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.base import LiftedEncoder
 
@@ -88,8 +89,10 @@ class Flip(GroupPlugin):
     def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> MirrorAction:
         return MirrorAction()
 
-    def build_small(self, in_channels, widths, kernel_sizes, strides, padding_mode="circular"):
-        return FlipEncoder(in_channels, self.spec, widths, kernel_sizes, strides)
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
+        return FlipEncoder(
+            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
+        )
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         return angle, scale, elements[:, -1].float(), shift  # A-SSL: mirror the view when f = 1

@@ -82,8 +82,8 @@ class ShiftEncoder(nn.Module):
     def comparable(self, z, g):
         return z
 
-    def measured_fibers(self, z, moved, moved_part, expected_part, g):
-        return self.fiber_map(moved_part), self.fiber_map(expected_part), self.fiber_map(z)
+    def measured_fibers(self, maps):
+        return maps.pooled(self.fiber_map, self.comparable)
 
     def equivariance_bound(self):
         return EXACT

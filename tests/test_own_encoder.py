@@ -109,8 +109,8 @@ class NoGammaEncoder(nn.Module):
     def comparable(self, z: torch.Tensor, g: tuple[int, ...]) -> torch.Tensor:
         return z
 
-    def measured_fibers(self, z, moved, moved_part, expected_part, g):  # type: ignore[no-untyped-def]
-        return moved, expected_part, z
+    def measured_fibers(self, maps):  # type: ignore[no-untyped-def]
+        return maps.moved, maps.expected_part, maps.z
 
     def equivariance_bound(self) -> None:
         return None

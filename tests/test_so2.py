@@ -96,10 +96,13 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
     an encoder whose claimed Γ_φ turns the other way misses it at the quarter turns."""
     from structured_ssl.encoders.equivariance import measure
     from structured_ssl.groups import Group
+    from structured_ssl.groups.kit import SmallLayout
 
     group = Group("so2")
     torch.manual_seed(0)
-    encoder = group.plugin.build_small(1, (8, 16, 32), (5, 3, 3), (1, 2, 2), "zeros").eval()
+    encoder = group.plugin.build_small(
+        SmallLayout(1, (8, 16, 32), (5, 3, 3), (1, 2, 2)), "zeros"
+    ).eval()
     x = group.plugin.probe_images(1, 21, 8, 0)
     bound = encoder.equivariance_bound()
     rows = measure(encoder, x, so2_plugin_elements(group))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from structured_ssl.lifted.bounds import EquivarianceBound
-from structured_ssl.lifted.contract import Element, EquivariantEncoder
+from structured_ssl.lifted.contract import Element, EquivariantEncoder, MovedMaps
 from structured_ssl.lifted.modes import eval_mode
 
 
@@ -74,7 +74,7 @@ def measure(
             # group axes and space pool the comparable parts; scale's action reads
             # area-normalised fibers and moves them directly (a zoom-out changes the area)
             fibers_moved, fibers_expected, fibers_unmoved = encoder.measured_fibers(
-                z, moved, moved_part, expected_part, g
+                MovedMaps(z, moved, moved_part, expected_part, g)
             )
             rows.append(
                 ElementError(

@@ -15,7 +15,7 @@ import torch
 from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP, mlp_cell_pixels
 from structured_ssl.encoders.paper import build_paper_encoder
 from structured_ssl.encoders.readout import READOUTS, Readout, build_readout
-from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.groups.kit import LayerKit, LayerOptions, SmallLayout
 from structured_ssl.groups.spec import Group
 from structured_ssl.groups.translation.layers import ShiftAction
 from structured_ssl.lifted.base import LiftedEncoder
@@ -157,7 +157,7 @@ def _build_backbone(
         net = conv_stack(in_channels, widths, kernels, SMALL_STRIDES)
         structured = kit.input_lift(net, widths[-1])
     else:
-        structured = kit.small(in_channels, widths, kernels, SMALL_STRIDES)
+        structured = kit.small(SmallLayout(in_channels, widths, kernels, SMALL_STRIDES))
     if spec.structured:
         return structured
     return build_unstructured_twin(structured, group, kit, in_channels, image_size)

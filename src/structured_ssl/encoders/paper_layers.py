@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from structured_ssl.groups.kit import LayerKit
+from structured_ssl.groups.kit import ConvShape, LayerKit
 
 RotationConv = Literal["sesn_copies", "escnn"]
 ROTATION_CONVS: tuple[str, ...] = ("sesn_copies", "escnn")
@@ -62,7 +62,7 @@ class LiftedConv(nn.Module):
         self.kit, self.lifting, self.out_channels = kit, lifting, out_channels
         # the group's own conv, stored as ``conv`` (the checkpoints' key)
         self.conv = kit.conv(
-            in_channels, out_channels, kernel_size, stride, lifting, effective_size
+            ConvShape(in_channels, out_channels, kernel_size, stride, lifting, effective_size)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,7 @@ import math
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.probes import probe_images
@@ -225,14 +225,7 @@ class GroupPlugin:
             check_paper=partial(self.check_paper_settings, options.rotation_conv),
         )
 
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         """The structured ``small`` encoder (a LiftedEncoder)."""
         raise NotImplementedError
 
@@ -249,16 +242,7 @@ class GroupPlugin:
     def check_paper_settings(self, rotation_conv: str) -> None:
         """Reject paper-backbone settings this group cannot build (before any layer is built)."""
 
-    def paper_conv(
-        self,
-        options: LayerOptions,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        lifting: bool,
-        effective_size: int,
-    ) -> nn.Module:
+    def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
         """The paper backbones' convolution (``lifting``: from images) for this group."""
         raise NotImplementedError
 

@@ -43,30 +43,29 @@ class LayerOptions:
     padding_mode: str = "circular"
 
 
-class SmallEncoder(Protocol):
-    """The group's structured ``small`` encoder: ``(in_channels, widths, kernels, strides)``."""
+@dataclass(frozen=True)
+class SmallLayout:
+    """The ``small`` encoder's layers, one entry per layer: what every group's
+    ``build_small`` reads (one object, so the plug-ins do not each restate the list)."""
 
-    def __call__(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-    ) -> LiftedEncoder: ...
+    in_channels: int
+    widths: tuple[int, ...]
+    kernel_sizes: tuple[int, ...]
+    strides: tuple[int, ...]
 
 
-class GroupConv(Protocol):
-    """The paper backbones' convolution (``lifting``: from images), padding ``k // 2``."""
+@dataclass(frozen=True)
+class ConvShape:
+    """One paper-backbone convolution (``lifting``: from images), padding ``k // 2``:
+    what every group's ``paper_conv`` reads. ``effective_size`` is the Hermite order of
+    groups whose filters are a basis expansion (scale), ignored by the others."""
 
-    def __call__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        lifting: bool,
-        effective_size: int,
-    ) -> nn.Module: ...
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int
+    lifting: bool
+    effective_size: int = 3
 
 
 class ActionFor(Protocol):
@@ -102,8 +101,8 @@ class LayerKit:
     """
 
     small_widths: tuple[int, ...]
-    small: SmallEncoder
-    conv: GroupConv
+    small: Callable[[SmallLayout], LiftedEncoder]
+    conv: Callable[[ConvShape], nn.Module]
     conv_forward: Callable[[nn.Module, torch.Tensor, bool], torch.Tensor]
     lift: Callable[[nn.Module, torch.Tensor], torch.Tensor]
     action: ActionFor

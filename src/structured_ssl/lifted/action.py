@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from structured_ssl.lifted.contract import Element, FiberTriple
+from structured_ssl.lifted.contract import Element, FiberTriple, MovedMaps
 
 
 class LiftedAction:
@@ -31,17 +31,6 @@ class LiftedAction:
         """``(B, C, G, H, W)`` -> ``(B, C, G)``: space averaged away."""
         return z.mean(dim=(-2, -1))
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple:
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple:
         """(moved, expected, unmoved) fiber maps of the comparable parts."""
-        return (
-            self.fiber_map(moved_part),
-            self.fiber_map(expected_part),
-            self.fiber_map(self.comparable(z, g)),
-        )
+        return maps.pooled(self.fiber_map, self.comparable)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from structured_ssl.lifted.bounds import EquivarianceBound
-from structured_ssl.lifted.contract import Element, FiberTriple, GroupAction
+from structured_ssl.lifted.contract import Element, FiberTriple, GroupAction, MovedMaps
 
 if TYPE_CHECKING:
     from structured_ssl.groups.spec import Group  # a type only: groups sit above this layer
@@ -80,20 +80,8 @@ class OwnTransforms:
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return self.encoder.group.plugin.fiber_map(z)
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple:
-        fibers = self.encoder.fiber_map
-        return (
-            fibers(moved_part),
-            fibers(expected_part),
-            fibers(self.encoder.comparable(z, g)),
-        )
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple:
+        return maps.pooled(self.encoder.fiber_map, self.encoder.comparable)
 
 
 class LiftedEncoder(nn.Module):
@@ -174,16 +162,9 @@ class LiftedEncoder(nn.Module):
         non-cyclic scale axis); equivariance checks compare only this part."""
         return self.action.comparable(z, g)
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple:
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple:
         """(moved, expected, unmoved) fiber maps the equivariance check compares."""
-        return self.action.measured_fibers(z, moved, moved_part, expected_part, g)
+        return self.action.measured_fibers(maps)
 
     def equivariance_bound(self) -> EquivarianceBound | None:
         """The fiber-map error this encoder promises on ``structured_ssl.encoders.equivariance``'s

@@ -40,8 +40,9 @@ N orientations for roto-translation), and the last feature map's ``H' x W'`` cel
   input moves by T_g.
 * ``comparable(z, g)`` -- the part of a lifted map on which Γ_g is defined (all of it except
   on the non-cyclic scale axis); equivariance checks compare only this part.
-* ``measured_fibers(z, moved, moved_part, expected_part, g)`` -- the (moved, expected,
-  unmoved) fiber maps the equivariance check compares (``encoders/equivariance.py``).
+* ``measured_fibers(maps)`` -- the (moved, expected, unmoved) fiber maps the equivariance
+  check compares (``encoders/equivariance.py``), from one
+  [`MovedMaps`][structured_ssl.lifted.contract.MovedMaps].
 * ``equivariance_bound()`` -- the fiber-map error the encoder promises on the checked
   elements ([`EquivarianceBound`][structured_ssl.lifted.bounds.EquivarianceBound]), None for a twin.
 
@@ -57,6 +58,8 @@ with the meanings above.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
@@ -73,6 +76,32 @@ Element = tuple[int, ...]
 FiberTriple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+@dataclass(frozen=True)
+class MovedMaps:
+    """What one equivariance check of element ``g`` computed, handed to ``measured_fibers`` as
+    one object: ``z = encoder(x)``, ``moved = encoder(T_g x)``, and the comparable parts of
+    ``moved`` and of ``Γ_g z`` (``moved_part``, ``expected_part``)."""
+
+    z: torch.Tensor
+    moved: torch.Tensor
+    moved_part: torch.Tensor
+    expected_part: torch.Tensor
+    g: Element
+
+    def pooled(
+        self,
+        fiber_map: Callable[[torch.Tensor], torch.Tensor],
+        comparable: Callable[[torch.Tensor, Element], torch.Tensor],
+    ) -> FiberTriple:
+        """(moved, expected, unmoved) fiber maps of the comparable parts: what every action
+        but scale's (which moves area-normalised fibers directly) compares."""
+        return (
+            fiber_map(self.moved_part),
+            fiber_map(self.expected_part),
+            fiber_map(comparable(self.z, self.g)),
+        )
+
+
 @runtime_checkable
 class GroupAction(Protocol):
     """T_g on images and Γ_g on lifted maps, and where the fibers are read (module docstring)."""
@@ -85,14 +114,7 @@ class GroupAction(Protocol):
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor: ...
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple: ...
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple: ...
 
 
 @runtime_checkable
@@ -123,14 +145,7 @@ class EquivariantEncoder(Protocol):
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor: ...
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple: ...
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple: ...
 
     def equivariance_bound(self) -> EquivarianceBound | None: ...
 

@@ -172,6 +172,8 @@ class SSLMethod(L.LightningModule):
         )
 
     uses_pairs: bool = True
+    #: the accuracy validation and test log (``val/probe_acc``; LinearEval: ``linear_acc``).
+    accuracy_name: str = "probe_acc"
     #: the objective pairs fibers of ONE lifted map (S-SSL, hybrid): it needs a group axis.
     reads_fiber_pairs: bool = False
     #: the config checks read this class' group / encoder / pairs settings (config_checks
@@ -313,10 +315,15 @@ class SSLMethod(L.LightningModule):
         """Invariant embedding ``(B, C)`` of un-augmented images (probes, kNN, evaluation)."""
         return self.encoder.invariant(self.encoder(x))
 
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores of un-augmented images, whose accuracy validation and test log as
+        ``<stage>/<accuracy_name>``: the online probe's here, the linear head's in LinearEval."""
+        return self.probe(self.embed(x))
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
-        self.val_acc.update(self.probe(self.embed(x)), y)
-        self.log("val/probe_acc", self.val_acc, prog_bar=True)
+        self.val_acc.update(self.class_scores(x), y)
+        self.log(f"val/{self.accuracy_name}", self.val_acc, prog_bar=True)
 
     def test_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
@@ -324,8 +331,8 @@ class SSLMethod(L.LightningModule):
         x, y = batch
         name = ("test", "test_rotated")[dataloader_idx]
         metric = cast(MulticlassAccuracy, self.test_accs[name])  # a ModuleDict of accuracies
-        metric.update(self.probe(self.embed(x)), y)
-        self.log(f"{name}/probe_acc", metric, add_dataloader_idx=False)
+        metric.update(self.class_scores(x), y)
+        self.log(f"{name}/{self.accuracy_name}", metric, add_dataloader_idx=False)
 
     def predict_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int

@@ -23,12 +23,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
@@ -181,6 +180,7 @@ class LinearEval(SSLMethod):
     """
 
     uses_pairs = False  # no projector, no pair loss
+    accuracy_name = "linear_acc"
 
     def __init__(
         self,
@@ -262,19 +262,8 @@ class LinearEval(SSLMethod):
         self.log("train/linear_loss", loss, prog_bar=True, sync_dist=True)
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        x, y = batch
-        self.val_acc.update(self(x), y)
-        self.log("val/linear_acc", self.val_acc, prog_bar=True)
-
-    def test_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
-    ) -> None:
-        x, y = batch
-        name = ("test", "test_rotated")[dataloader_idx]
-        metric = cast(MulticlassAccuracy, self.test_accs[name])  # a ModuleDict of accuracies
-        metric.update(self(x), y)
-        self.log(f"{name}/linear_acc", metric, add_dataloader_idx=False)
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)  # the linear head's scores: val/linear_acc, test/linear_acc
 
     def predict_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int

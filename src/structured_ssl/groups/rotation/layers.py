@@ -21,6 +21,7 @@ from structured_ssl.lifted.escnn_compat import enn, gspaces
 from structured_ssl.lifted.escnn_init import r2conv
 
 if TYPE_CHECKING:
+    from structured_ssl.groups.kit import ConvShape
     from structured_ssl.groups.spec import Group
 
 
@@ -46,21 +47,13 @@ def dihedral_gspace(order: int) -> gspaces.GSpace2D:
     return gspaces.flipRot2dOnR2(N=order)
 
 
-def escnn_group_conv(
-    gspace: gspaces.GSpace2D,
-    in_channels: int,
-    out_channels: int,
-    kernel_size: int,
-    stride: int,
-    lifting: bool,
-) -> nn.Module:
+def escnn_group_conv(gspace: gspaces.GSpace2D, shape: ConvShape) -> nn.Module:
     """escnn's full regular-field convolution (``rotation_conv="escnn"``), padding ``k // 2``."""
-    in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
-    in_type = enn.FieldType(gspace, [in_repr] * in_channels)
-    out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-    return r2conv(
-        in_type, out_type, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
-    )
+    in_repr = gspace.trivial_repr if shape.lifting else gspace.regular_repr
+    in_type = enn.FieldType(gspace, [in_repr] * shape.in_channels)
+    out_type = enn.FieldType(gspace, [gspace.regular_repr] * shape.out_channels)
+    k = shape.kernel_size
+    return r2conv(in_type, out_type, k, stride=shape.stride, padding=k // 2, bias=False)
 
 
 def escnn_conv_forward(conv: nn.Module, x: torch.Tensor, lifting: bool, size: int) -> torch.Tensor:
@@ -101,7 +94,60 @@ class RegularFieldAction(LiftedAction):
         return self.group.plugin.fiber_map(z)
 
 
-class RotationEncoder(LiftedEncoder):
+def regular_stack(
+    in_type: enn.FieldType,
+    widths: Sequence[int],
+    kernel_sizes: Sequence[int],
+    strides: Sequence[int],
+    padding_mode: str = "zeros",
+) -> enn.SequentialModule:
+    """Regular-field conv, batch norm, ReLU per layer, padding ``k // 2``: the layers of every
+    C_N / D_N steerable CNN here (on the plane: rotation, dihedral; on the torus with
+    ``padding_mode="circular"``: roto-translation)."""
+    gspace = in_type.gspace
+    layers: list[enn.EquivariantModule] = []
+    current = in_type
+    for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+        out_type = enn.FieldType(gspace, [gspace.regular_repr] * int(width))
+        layers += [
+            r2conv(
+                current,
+                out_type,
+                k,
+                stride=s,
+                padding=k // 2,
+                bias=False,
+                padding_mode=padding_mode,
+            ),
+            enn.InnerBatchNorm(out_type),
+            enn.ReLU(out_type, inplace=True),
+        ]
+        current = out_type
+    return enn.SequentialModule(*layers)
+
+
+class SteerableEncoder(LiftedEncoder):
+    """An escnn CNN on images: trivial input fields on ``gspace``, ``out_channels`` fields
+    out; the subclass builds ``net`` and the action (rotation, roto-translation, SO(2))."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        group: Group,
+        gspace: gspaces.GSpace2D,
+        widths: Sequence[int],
+        kernel_sizes: Sequence[int],
+        strides: Sequence[int],
+    ) -> None:
+        super().__init__()
+        check_layer_lengths(widths, kernel_sizes, strides)
+        self.group = group
+        self.out_channels = int(widths[-1])
+        self.gspace = gspace
+        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
+
+
+class RotationEncoder(SteerableEncoder):
     """A small steerable CNN: a lifting conv then regular-to-regular convs, with batch norm.
 
     Args:
@@ -120,23 +166,8 @@ class RotationEncoder(LiftedEncoder):
         kernel_sizes: Sequence[int] = (5, 3, 3),
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
-        super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
-        self.group = group
-        self.out_channels = int(widths[-1])
-        self.gspace = make_gspace(group)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
-        layers: list[enn.EquivariantModule] = []
-        current = self.in_type
-        for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
-            out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
-            layers += [
-                r2conv(current, out_type, k, stride=s, padding=k // 2, bias=False),
-                enn.InnerBatchNorm(out_type),
-                enn.ReLU(out_type, inplace=True),
-            ]
-            current = out_type
-        self.net = enn.SequentialModule(*layers)
+        super().__init__(in_channels, group, make_gspace(group), widths, kernel_sizes, strides)
+        self.net = regular_stack(self.in_type, widths, kernel_sizes, strides)
         self.action = RegularFieldAction(group, in_channels, self.out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:

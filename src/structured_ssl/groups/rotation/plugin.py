@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from structured_ssl.groups.base import GroupPlugin
-from structured_ssl.groups.kit import TOTAL_STRIDES, LayerOptions
+from structured_ssl.groups.kit import TOTAL_STRIDES, ConvShape, LayerOptions, SmallLayout
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
@@ -60,17 +60,12 @@ class RotationFamily(GroupPlugin):
         return RegularFieldAction(self.spec, in_channels, out_channels)
 
     # ----------------------------------------------------------------- layers
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.rotation.layers import RotationEncoder
 
-        return RotationEncoder(in_channels, self.spec, widths, kernel_sizes, strides)
+        return RotationEncoder(
+            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
+        )
 
     def filter_copies(self) -> Any:
         if not (self.rot90_copies and self.order == 4):
@@ -85,33 +80,22 @@ class RotationFamily(GroupPlugin):
 
             check_rot90_group(self.spec)
 
-    def paper_conv(
-        self,
-        options: LayerOptions,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        lifting: bool,
-        effective_size: int,
-    ) -> nn.Module:
+    def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
         if options.rotation_conv == "escnn":
             from structured_ssl.groups.rotation.layers import escnn_group_conv
 
-            return escnn_group_conv(
-                self.gspace(), in_channels, out_channels, kernel_size, stride, lifting
-            )
+            return escnn_group_conv(self.gspace(), shape)
         from structured_ssl.groups.rotation.rot90_conv import Rot90GroupConv, Rot90Lift
 
-        cls = Rot90Lift if lifting else Rot90GroupConv
+        cls = Rot90Lift if shape.lifting else Rot90GroupConv
         return cls(
             self.spec,
-            in_channels,
-            out_channels,
-            kernel_size,
-            effective_size,
-            stride,
-            kernel_size // 2,
+            shape.in_channels,
+            shape.out_channels,
+            shape.kernel_size,
+            shape.effective_size,
+            shape.stride,
+            shape.kernel_size // 2,
         )
 
     def paper_conv_forward(

@@ -27,11 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from structured_ssl.groups.rotation.layers import SteerableEncoder, regular_stack
 from structured_ssl.lifted.action import LiftedAction
-from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.escnn_compat import enn, gspaces
-from structured_ssl.lifted.escnn_init import r2conv
 from structured_ssl.lifted.plain import total_stride
 from structured_ssl.lifted.warp import warp_rotation
 
@@ -117,7 +116,7 @@ class RotoTranslationAction(LiftedAction):
         return z
 
 
-class RotoTranslationEncoder(LiftedEncoder):
+class RotoTranslationEncoder(SteerableEncoder):
     """C_N steerable CNN with circular padding; fibers on (orientation, row, column).
 
     Args:
@@ -135,34 +134,12 @@ class RotoTranslationEncoder(LiftedEncoder):
         kernel_sizes: Sequence[int] = (5, 3, 3),
         strides: Sequence[int] = (1, 2, 2),
     ) -> None:
-        super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
-        self.group = group
+        gspace = gspaces.rot2dOnR2(N=int(group.order))
+        super().__init__(in_channels, group, gspace, widths, kernel_sizes, strides)
         self.order = int(group.order)
-        self.out_channels = int(widths[-1])
         self.stride = total_stride(strides)
-        self.gspace = gspaces.rot2dOnR2(N=self.order)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
-        layers: list[enn.EquivariantModule] = []
-        current = self.in_type
-        for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
-            out_type = enn.FieldType(self.gspace, [self.gspace.regular_repr] * int(width))
-            layers += [
-                r2conv(
-                    current,
-                    out_type,
-                    k,
-                    stride=s,
-                    padding=k // 2,
-                    bias=False,
-                    padding_mode="circular",
-                ),
-                enn.InnerBatchNorm(out_type),
-                enn.ReLU(out_type, inplace=True),
-            ]
-            current = out_type
-        self.net = enn.SequentialModule(*layers)
-        self.out_type = current
+        self.net = regular_stack(self.in_type, widths, kernel_sizes, strides, "circular")
+        self.out_type = self.net.out_type
         self.action = RotoTranslationAction(
             self.out_type, self.order, self.stride, self.out_channels
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
@@ -54,14 +55,7 @@ class RotoTranslation(GroupPlugin):
             "group.kind='roto_translation' has no structure-free twin here (encoder.structured: false is not supported)"
         )
 
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         if padding_mode != "circular":
             raise ValueError(
                 f"encoder.padding_mode={padding_mode!r}: group.kind='roto_translation' needs 'circular' "
@@ -69,7 +63,9 @@ class RotoTranslation(GroupPlugin):
             )
         from structured_ssl.groups.roto_translation.layers import RotoTranslationEncoder  # escnn
 
-        return RotoTranslationEncoder(in_channels, self.spec, widths, kernel_sizes, strides)
+        return RotoTranslationEncoder(
+            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
+        )
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         raise ValueError(

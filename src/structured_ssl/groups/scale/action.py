@@ -39,7 +39,7 @@ from torch import nn
 
 from structured_ssl.groups.scale.conv import downscale, footprint_mask
 from structured_ssl.lifted.action import LiftedAction
-from structured_ssl.lifted.contract import Element, FiberTriple
+from structured_ssl.lifted.contract import Element, FiberTriple, MovedMaps
 
 if TYPE_CHECKING:
     from structured_ssl.groups.spec import Group
@@ -126,17 +126,11 @@ class ScaleAction(LiftedAction):
         """What H-SSL reads: [`pool`][structured_ssl.groups.scale.action.ScaleAction.pool]."""
         return self.pool(z)
 
-    def measured_fibers(
-        self,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> FiberTriple:
+    def measured_fibers(self, maps: MovedMaps) -> FiberTriple:
         """Fibers are area-normalised means over space and Γ_g acts on them directly: a zoom-out
         changes the area, so pooling a masked lifted map would not be what H-SSL reads."""
-        fibers, moved_fibers = self.pool(z), self.comparable_fibers(self.pool(moved), g)
+        g = maps.g
+        fibers, moved_fibers = self.pool(maps.z), self.comparable_fibers(self.pool(maps.moved), g)
         return moved_fibers, self.transform_fibers(fibers, g), self.comparable_fibers(fibers, g)
 
     def transform_fibers(self, fibers: torch.Tensor, g: Element) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from structured_ssl.groups.base import GroupPlugin
-from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.groups.scale.action import ScaleAction, without_background
 from structured_ssl.groups.scale.conv import ScaleConv, ScaleLift
 from structured_ssl.groups.scale.layers import ScaleEncoder
@@ -90,37 +90,20 @@ class Scale(GroupPlugin):
             return None
         return lambda net, out_channels: InputLiftedScaleEncoder(net, self.spec, out_channels)
 
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
-        return ScaleEncoder(
-            in_channels, self.spec, widths=widths
-        )  # kernels sized to its largest scale
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
+        # kernels sized to its largest scale
+        return ScaleEncoder(layout.in_channels, self.spec, widths=layout.widths)
 
-    def paper_conv(
-        self,
-        options: LayerOptions,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        lifting: bool,
-        effective_size: int,
-    ) -> nn.Module:
-        cls = ScaleLift if lifting else ScaleConv
+    def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
+        cls = ScaleLift if shape.lifting else ScaleConv
         return cls(
-            in_channels,
-            out_channels,
-            kernel_size,
-            min(effective_size, kernel_size),
+            shape.in_channels,
+            shape.out_channels,
+            shape.kernel_size,
+            min(shape.effective_size, shape.kernel_size),
             self.scales,
-            stride=stride,
-            padding=kernel_size // 2,
+            stride=shape.stride,
+            padding=shape.kernel_size // 2,
         )
 
     def paper_lift(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:

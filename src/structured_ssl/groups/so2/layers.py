@@ -28,8 +28,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from structured_ssl.groups.rotation.layers import SteerableEncoder
 from structured_ssl.lifted.action import LiftedAction
-from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.escnn_compat import enn, gspaces
 from structured_ssl.lifted.escnn_init import r2conv
@@ -133,7 +133,7 @@ class SO2Action(LiftedAction):
         return flat.unflatten(1, (self.out_channels, coefficient_count(self.max_frequency)))
 
 
-class SO2Encoder(LiftedEncoder):
+class SO2Encoder(SteerableEncoder):
     """A steerable CNN for SO(2) with band limit L: lifting conv then field-to-field convs.
 
     Args:
@@ -157,13 +157,9 @@ class SO2Encoder(LiftedEncoder):
         max_frequency: int = 3,
         grid_samples: int = 16,
     ) -> None:
-        super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
-        self.group = group
-        self.out_channels = int(widths[-1])
+        gspace = gspaces.rot2dOnR2(N=-1, maximum_frequency=int(max_frequency))
+        super().__init__(in_channels, group, gspace, widths, kernel_sizes, strides)
         self.max_frequency = int(max_frequency)
-        self.gspace = gspaces.rot2dOnR2(N=-1, maximum_frequency=self.max_frequency)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
         irreps = [(freq,) for freq in range(self.max_frequency + 1)]
         layers: list[enn.EquivariantModule] = []
         current = self.in_type

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.rotation.plugin import check_rotation_image_size
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
 from structured_ssl.lifted.contract import Element
@@ -136,22 +137,15 @@ class SO2(GroupPlugin):
 
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.so2.layers import SO2Encoder  # escnn, when built
 
         return SO2Encoder(
-            in_channels,
+            layout.in_channels,
             self.spec,
-            widths,
-            kernel_sizes,
-            strides,
+            layout.widths,
+            layout.kernel_sizes,
+            layout.strides,
             self.max_frequency,
             int(self.options["grid_samples"]),
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import nn
 
 from structured_ssl.groups.base import GroupPlugin
-from structured_ssl.groups.kit import LayerOptions
+from structured_ssl.groups.kit import ConvShape, LayerOptions, SmallLayout
 from structured_ssl.groups.translation.layers import ShiftAction, TranslationCNN
 from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.plain import padding_mode_of
@@ -49,32 +49,23 @@ class Translation(GroupPlugin):
     def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> ShiftAction:
         return ShiftAction(cell_pixels)
 
-    def build_small(
-        self,
-        in_channels: int,
-        widths: tuple[int, ...],
-        kernel_sizes: tuple[int, ...],
-        strides: tuple[int, ...],
-        padding_mode: str = "circular",
-    ) -> LiftedEncoder:
-        return TranslationCNN(in_channels, self.spec, widths, kernel_sizes, strides, padding_mode)
+    def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
+        return TranslationCNN(
+            layout.in_channels,
+            self.spec,
+            layout.widths,
+            layout.kernel_sizes,
+            layout.strides,
+            padding_mode,
+        )
 
-    def paper_conv(
-        self,
-        options: LayerOptions,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        stride: int,
-        lifting: bool,
-        effective_size: int,
-    ) -> nn.Module:
+    def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
         return nn.Conv2d(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride=stride,
-            padding=kernel_size // 2,
+            shape.in_channels,
+            shape.out_channels,
+            shape.kernel_size,
+            stride=shape.stride,
+            padding=shape.kernel_size // 2,
             bias=False,
             padding_mode=padding_mode_of(options.padding_mode),
         )
