@@ -193,7 +193,9 @@ class FitSummary(L.Callback):
         """A researcher's own encoder is rebuilt untrained from a copy taken now (a shipped one
         from its settings)."""
         own = isinstance(pl_module, SSLMethod) and pl_module.encoder_spec is None
-        self.initial = copy.deepcopy(pl_module.encoder) if own else None
+        self.initial = (
+            copy.deepcopy(pl_module.encoder) if isinstance(pl_module, SSLMethod) and own else None
+        )
 
     def on_train_batch_start(self, *args: Any) -> None:
         self.clock.on_train_batch_start(*args)

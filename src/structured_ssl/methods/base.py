@@ -27,7 +27,8 @@ from torchmetrics.classification import MulticlassAccuracy
 from structured_ssl.config.config_checks import check_model_settings
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
-from structured_ssl.lifted.contract import EquivariantEncoder, check_encoder
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.contract import check_encoder
 from structured_ssl.lifted.pair_batch import PairBatch
 from structured_ssl.methods.heads import projection_head
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
@@ -115,7 +116,7 @@ class SSLMethod(L.LightningModule):
         num_classes: int = 10,
     ) -> None:
         own = encoder if isinstance(encoder, nn.Module) else None  # a researcher's own module
-        spec = None if own is not None else encoder or EncoderSpec()
+        spec = encoder if isinstance(encoder, EncoderSpec) else None if own else EncoderSpec()
         check_model_settings(type(self), group, spec, pairs, image_size)  # before any build
         super().__init__()
         save_settings(self, loss, own_encoder=own is not None)  # the loss kept, no own module
@@ -134,11 +135,12 @@ class SSLMethod(L.LightningModule):
             raise ValueError(
                 f"num_classes={num_classes}: a classification probe needs at least 2 classes"
             )
-        if own is not None:
+        self.encoder: LiftedEncoder
+        if spec is None:
             check_encoder(own, group, in_channels, image_size)  # one line naming the member
-            self.encoder: EquivariantEncoder = own
+            # typed as the shipped base: an nn.Module with every member of the contract (checked)
+            self.encoder = cast(LiftedEncoder, own)
         else:
-            assert spec is not None  # not a module: settings (the default's when None)
             self.encoder = build_encoder(spec, self.group, in_channels, image_size)
         self.grid = self._fiber_grid(in_channels, image_size)
         self.projector: nn.Module | None = None
