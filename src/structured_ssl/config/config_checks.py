@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from structured_ssl.config.data_checks import (
+    data_channels,
     check_data_dir,
     check_data_matches_model,
     check_train_size,
@@ -163,12 +164,18 @@ def check_model_settings(
     encoder: EncoderSpec,
     pairs: PairSampling,
     image_size: int | None,
+    in_channels: int | None = None,
 ) -> None:
     """Everything about the model that plain settings decide (no encoder is built).
-    ``image_size`` None (not known yet) skips what depends on it."""
+    ``image_size`` / ``in_channels`` None (not known yet) skip what depends on them."""
     check_group_axis(method, group)
     if group is None:
         return
+    if in_channels is not None:
+        try:
+            group.plugin.check_channels(int(in_channels))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if image_size is not None:
         check_image_size(image_size, encoder)
         check_exact_rotation_size(group, encoder, image_size)
@@ -300,7 +307,12 @@ def check_model_config(config: Any, fit: bool = True) -> None:
         except ValueError as error:
             raise ConfigError(str(error)) from None
     check_model_settings(
-        method, settings["group"], settings["encoder"], settings["pairs"], image_size
+        method,
+        settings["group"],
+        settings["encoder"],
+        settings["pairs"],
+        image_size,
+        data_channels(data),
     )
     batch_size = _get(data_init, "batch_size")
     if batch_size is None or not fit:

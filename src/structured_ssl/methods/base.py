@@ -125,7 +125,7 @@ class SSLMethod(L.LightningModule):
         num_classes: int = 10,
     ) -> None:
         check_model_settings(
-            type(self), group, encoder, pairs, image_size
+            type(self), group, encoder, pairs, image_size, in_channels
         )  # fail before building anything
         super().__init__()
         self.save_hyperparameters()
