@@ -1,0 +1,161 @@
+"""Crop as structure: the product scale x translation on the scale encoder's lifted map.
+
+Index grid ``(s, row, col)``: the scale axis (not cyclic) x the spatial cells of the last map.
+T_g crops and resizes (``action.py``: zoom in by ``scales[j] / scales[0]`` about the centre
+shifted by whole cells); the encoder is the scale input lift with the cells kept
+(``encoder.py``). A-SSL's views are those crops, on the grid ``(s, i, j)`` with shifts of
+``i - M, j - M`` cells (M = max(1, max_shift // stride)), so both objectives see the same
+elements. Γ_g is defined on the matched scales, and interpolates at all but one of them, so
+the bound is measured, not exact (``CROP`` below, docs/concepts/colour-and-crop.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from structured_ssl.groups.base import Element, GroupPlugin
+
+if TYPE_CHECKING:
+    import torch
+
+    from structured_ssl.encoders.base import LiftedEncoder
+    from structured_ssl.encoders.bounds import EquivarianceBound
+
+#: the small network's total stride (1, 2, 2): one cell is this many input pixels.
+CELL_PIXELS = 4
+#: the probes' smoothness (px) and window (share of the image): see ``Crop.probe_images``.
+PROBE_SIGMA = 2.0
+PROBE_WINDOW = 0.12
+
+
+def crop_bound() -> EquivarianceBound:
+    from structured_ssl.encoders.bounds import EquivarianceBound
+
+    return EquivarianceBound(
+        0.2, 0.25, "a crop upsamples, then the lift zooms out: two resamplings against one"
+    )
+
+
+def crop_checked(scales: int) -> list[Element]:
+    """Zooms by 0, 1, 2 steps, each with no shift and shifts of one cell (content radius 0.15 x
+    the image stays inside every such window on the 21 px digits)."""
+    shifts = ((0, 0), (0, 1), (1, 0), (-1, -1))
+    return [(j, dy, dx) for j in range(min(3, scales)) for dy, dx in shifts if (j, dy, dx) != (0, 0, 0)]
+
+
+def small_crop_encoder(spec: Any, group: Any, in_channels: int, widths: tuple[int, ...]) -> LiftedEncoder:
+    """The crop encoder on the small plain network (paper backbones: not built for crops)."""
+    import dataclasses
+
+    from structured_ssl.encoders.cnn import TranslationCNN
+    from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
+    from structured_ssl.groups.crop.encoder import CropLiftedEncoder
+
+    plain = dataclasses.replace(group, kind="translation", options=None)
+    kernels = spec.kernel_sizes or SMALL_KERNELS  # circular padding on a whole-cell canvas:
+    net = TranslationCNN(in_channels, plain, widths, kernels, SMALL_STRIDES, "circular")
+    return CropLiftedEncoder(net, group, widths[-1], CELL_PIXELS)
+
+
+def check_small_only(kind: str, spec: Any) -> None:
+    if spec.architecture != "small":
+        raise ValueError(
+            f"encoder.architecture={spec.architecture!r}: group.kind={kind!r} is built for "
+            "architecture 'small' only"
+        )
+
+
+class Crop(GroupPlugin):
+    """Scale x translation on the input-lifted scale map (crop-and-resize views)."""
+
+    kind = "crop"
+    has_group_axis: ClassVar[bool] = False  # fibers keep space: the config checks size the grid
+    grid_cyclic: ClassVar[bool] = False
+    small_widths: ClassVar[tuple[int, ...]] = (16, 32, 32)
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.scales) < 2 or any(s <= 0 for s in self.scales) or list(self.scales) != sorted(self.scales):
+            raise ValueError(
+                f"group.scales={list(self.scales)} must list at least 2 positive, increasing scales "
+                "(the crop zooms scales[j] / scales[0])"
+            )
+
+    @property
+    def size(self) -> int:
+        return len(self.scales)
+
+    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
+        return None if spatial_side is None else (self.size, spatial_side, spatial_side)
+
+    def exact_input_elements(self) -> list[Element]:
+        return [(0, 0, 0), *crop_checked(self.size)]  # defined, within the measured bound
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def action(self, in_channels: int, out_channels: int) -> Any:
+        raise ValueError(
+            f"group.kind={self.kind!r} has no structure-free twin here (encoder.structured: false "
+            "is not supported: its fibers are (scale, cell) crops, which a twin cannot fake alike)"
+        )
+
+    def equivariance_bound(self) -> EquivarianceBound:
+        return crop_bound()
+
+    def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
+        """Smooth content (noise blurred at sigma 2 px) under a Gaussian window of sigma
+        0.12 x size: inside every checked crop window (a crop throws away what lies outside it)
+        and band-limited, because a crop UPsamples: bilinear zoom in then out costs 0.25 on the
+        default probes' clamped edges, 0.04 at this smoothness (docs/concepts/colour-and-crop.md)."""
+        import torch
+
+        from structured_ssl.encoders.scale_conv import gaussian_blur
+
+        noise = torch.rand(count, channels, size, size, generator=torch.Generator().manual_seed(seed))
+        smooth = gaussian_blur(noise, PROBE_SIGMA)
+        smooth = smooth - smooth.mean(dim=(-2, -1), keepdim=True)
+        centre = (size - 1) / 2
+        yy, xx = torch.meshgrid(torch.arange(size) - centre, torch.arange(size) - centre, indexing="ij")
+        window = torch.exp(-(yy**2 + xx**2) / (2 * (PROBE_WINDOW * size) ** 2))
+        return 4 * smooth * window  # zero background: nothing outside the window to lose
+
+    # ----------------------------------------------------------------- layers
+    def check_paper_settings(self, rotation_conv: str) -> None:
+        raise ValueError(f"group.kind={self.kind!r} is built for encoder.architecture='small' only")
+
+    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
+        check_small_only(self.kind, spec)
+        return small_crop_encoder(spec, self.spec, in_channels, tuple(spec.widths or self.small_widths))
+
+    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
+        raise ValueError("group.kind='crop' builds its whole encoder (the input lift)")
+
+    # ----------------------------------------------------------------- A-SSL views
+    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
+        side = 2 * self.max_cells(max_shift) + 1
+        return (self.size, side, side), False
+
+    @staticmethod
+    def max_cells(max_shift: int) -> int:
+        return max(1, max_shift // CELL_PIXELS)
+
+    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+        """Zoom in by ``a_j`` about ``c + t``: affine_about_center's scale a_j and shift ``-a_j t``."""
+        import torch
+
+        scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
+        zoom = scales[elements[:, 0]] / scales[0]
+        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
+        return angle, zoom, flip, -zoom[:, None] * (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+
+    # ----------------------------------------------------------------- names
+    @property
+    def short_name(self) -> str:
+        return f"S{self.size}xT"
+
+    def describe(self) -> str:
+        return f"crop (scale x translation), {self.size} scales"
+
+    def distance_meaning(self, distance: float) -> str:
+        return f"(zoom steps, cells) differ by <= {distance:g} on the product grid"
