@@ -69,7 +69,8 @@ class Crop(GroupPlugin):
     """Scale x translation on the input-lifted scale map (crop-and-resize views)."""
 
     kind = "crop"
-    has_group_axis: ClassVar[bool] = False  # fibers keep space: the config checks size the grid
+    # has_group_axis stays True: the lifted map has a scale axis, so the factory's twin (a plain
+    # CNN whose C x S channels are fake scales, cells kept) has the same (S, H', W') fiber grid
     grid_cyclic: ClassVar[bool] = False
     small_widths: ClassVar[tuple[int, ...]] = (16, 32, 32)
 
@@ -82,23 +83,26 @@ class Crop(GroupPlugin):
             )
 
     @property
-    def size(self) -> int:
+    def scale_count(self) -> int:
         return len(self.scales)
 
+    @property
+    def size(self) -> int:
+        return self.scale_count
+
     def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
-        return None if spatial_side is None else (self.size, spatial_side, spatial_side)
+        return None if spatial_side is None else (self.scale_count, spatial_side, spatial_side)
 
     def exact_input_elements(self) -> list[Element]:
-        return [(0, 0, 0), *crop_checked(self.size)]  # defined, within the measured bound
+        return [(0, 0, 0), *crop_checked(self.scale_count)]  # defined, within the measured bound
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z
 
     def action(self, in_channels: int, out_channels: int) -> Any:
-        raise ValueError(
-            f"group.kind={self.kind!r} has no structure-free twin here (encoder.structured: false "
-            "is not supported: its fibers are (scale, cell) crops, which a twin cannot fake alike)"
-        )
+        from structured_ssl.groups.crop.action import CropAction
+
+        return CropAction(self.spec, CELL_PIXELS)
 
     def equivariance_bound(self) -> EquivarianceBound:
         return crop_bound()
@@ -134,7 +138,7 @@ class Crop(GroupPlugin):
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
         side = 2 * self.max_cells(max_shift) + 1
-        return (self.size, side, side), False
+        return (self.scale_count, side, side), False
 
     @staticmethod
     def max_cells(max_shift: int) -> int:
@@ -152,10 +156,10 @@ class Crop(GroupPlugin):
     # ----------------------------------------------------------------- names
     @property
     def short_name(self) -> str:
-        return f"S{self.size}xT"
+        return f"S{self.scale_count}xT"
 
     def describe(self) -> str:
-        return f"crop (scale x translation), {self.size} scales"
+        return f"crop (scale x translation), {self.scale_count} scales"
 
     def distance_meaning(self, distance: float) -> str:
         return f"(zoom steps, cells) differ by <= {distance:g} on the product grid"

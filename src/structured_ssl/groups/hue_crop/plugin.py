@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from structured_ssl.groups.base import Element
-from structured_ssl.groups.crop.plugin import Crop, crop_checked
+from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked
 from structured_ssl.groups.hue.plugin import MAX_MIXING_LAYERS, check_three_channels
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ class HueCrop(Crop):
             )
 
     @property
-    def scale_count(self) -> int:
-        return len(self.scales)
-
-    @property
     def size(self) -> int:
         return self.order * self.scale_count
 
@@ -70,6 +66,12 @@ class HueCrop(Crop):
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z.unflatten(2, (self.order, -1))  # (B, C, N, S, H', W'); fewer S where compared
+
+    def action(self, in_channels: int, out_channels: int) -> Any:
+        from structured_ssl.groups.crop.action import CropAction
+        from structured_ssl.groups.hue.encoder import HueAction
+
+        return HueAction(self.order, CropAction(self.spec, CELL_PIXELS), self.scale_count)
 
     def check_channels(self, in_channels: int) -> None:
         check_three_channels(self.kind, in_channels)
