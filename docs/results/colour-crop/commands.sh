@@ -10,8 +10,8 @@ COMMON=(--dataset colour_digits --epochs 3 --overlay docs/results/colour-crop/ov
 for seed in 0 1 2; do
   structured-ssl grid "${COMMON[@]}" --seeds "$seed" --objectives augmentation structured frozen supervised --groups hue crop hue_crop
   structured-ssl grid "${COMMON[@]}" --seeds "$seed" --objectives unstructured --groups hue
-  structured-ssl grid "${COMMON[@]}" --seeds "$seed" --objectives augmentation_jitter --groups plain
+  structured-ssl grid "${COMMON[@]}" --seeds "$seed" --objectives jitter --groups plain
 done
 # every finished run in one table (finished runs are skipped, not rerun), then the step times
-structured-ssl grid "${COMMON[@]}" --seeds 0 1 2 --objectives augmentation structured frozen supervised unstructured augmentation_jitter --groups hue crop hue_crop plain --dry-run > /dev/null || true
+structured-ssl grid "${COMMON[@]}" --seeds 0 1 2 --objectives augmentation structured frozen supervised unstructured jitter --groups hue crop hue_crop plain --dry-run > /dev/null || true
 python scripts/colour_crop_table.py "$OUT" docs/results/colour-crop
