@@ -87,7 +87,7 @@ def escnn_gflops_from_copies(backbone: str, group_name: str, x: torch.Tensor) ->
     copies' lifting conv costs, each group conv |G| times the copies' grouped conv (a dense
     (C_out |G|, C_in |G|) filter against |G| groups of (C_out, C_in)). Checked against a
     measurement on paper_mnist (both rows printed)."""
-    from structured_ssl.encoders.rot90_conv import Rot90GroupConv
+    from structured_ssl.groups.rotation.rot90_conv import Rot90GroupConv
 
     channels, size = BACKBONES[backbone]
     group = GROUPS[group_name]

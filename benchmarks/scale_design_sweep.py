@@ -17,14 +17,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from common import machine, table  # noqa: E402
 
-from structured_ssl.encoders.equivariance_scale import (  # noqa: E402
+from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
+from structured_ssl.groups.scale.conv import ScaleConv, ScaleLift  # noqa: E402
+from structured_ssl.groups.scale.equivariance import (  # noqa: E402
     GEOMETRIC_SPAN_SCALES,
     centred_digits,
     scale_errors,
 )
-from structured_ssl.encoders.scale import ScaleEncoder  # noqa: E402
-from structured_ssl.encoders.scale_conv import ScaleConv, ScaleLift  # noqa: E402
-from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
+from structured_ssl.groups.scale.layers import ScaleEncoder  # noqa: E402
 
 
 def sesn_window(encoder: ScaleEncoder) -> ScaleEncoder:

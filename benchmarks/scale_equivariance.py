@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import machine, table  # noqa: E402
 
-from structured_ssl.encoders.equivariance_scale import (  # noqa: E402
+from structured_ssl.encoders.factory import EncoderSpec, build_encoder  # noqa: E402
+from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
+from structured_ssl.groups.scale.action import ScaleAction  # noqa: E402
+from structured_ssl.groups.scale.equivariance import (  # noqa: E402
     GEOMETRIC_SPAN_SCALES,
     centred_blobs,
     centred_digits,
     scale_errors,
 )
-from structured_ssl.encoders.factory import EncoderSpec, build_encoder  # noqa: E402
-from structured_ssl.encoders.scale_action import ScaleAction  # noqa: E402
-from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
 
 CONFIGS = (  # (architecture, image size, digit size): as the configs ship them
     ("small", 21, 14),

@@ -1,4 +1,4 @@
-"""Why the paper ResNets' scale encoder lifts its input (``encoders/scale_pyramid.py``): the
+"""Why the paper ResNets' scale encoder lifts its input (``groups/scale/pyramid.py``): the
 fiber error of SESN scale layers grows with depth through the 20-layer ResNet, the input lift
 does not. paper_cifar at 33 px, probe images (content inside a centred disk), random init,
 eval mode, one and two scale steps, the paper's and six geometric scales; the check command's
@@ -17,10 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import machine, table  # noqa: E402
 
-from structured_ssl.encoders.equivariance import measure, probe_images  # noqa: E402
-from structured_ssl.encoders.equivariance_scale import GEOMETRIC_SPAN_SCALES  # noqa: E402
+from structured_ssl.encoders.equivariance import measure
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder  # noqa: E402
 from structured_ssl.groups import PAPER_SCALES, Group  # noqa: E402
+from structured_ssl.groups.scale.equivariance import GEOMETRIC_SPAN_SCALES  # noqa: E402
+from structured_ssl.lifted.probes import probe_images  # noqa: E402
 
 SIZE = 33
 

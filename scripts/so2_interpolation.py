@@ -14,10 +14,10 @@ import math
 
 import torch
 
-from structured_ssl.encoders.equivariance import probe_images
 from structured_ssl.encoders.factory import EncoderSpec
-from structured_ssl.encoders.so2 import interpolation_error, rotate_images
 from structured_ssl.groups import Group
+from structured_ssl.groups.so2.layers import interpolation_error, rotate_images
+from structured_ssl.lifted.probes import probe_images
 from structured_ssl.methods import StructuredSSL
 
 ANGLES = (math.pi / 2, math.pi / 8, 0.3, 1.0, 2.5)

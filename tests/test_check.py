@@ -13,11 +13,13 @@ from cli_args import cell_of, quiet
 
 from structured_ssl.config.cells import TWIN_SUFFIX, offered_cells
 from structured_ssl.config.config_checks import ConfigError, check_exact_rotation_size
-from structured_ssl.encoders.bounds import EXACT, SCALE
-from structured_ssl.encoders.equivariance import checked_elements, measure, probe_images
-from structured_ssl.encoders.factory import TOTAL_STRIDES, EncoderSpec, build_encoder
+from structured_ssl.encoders.equivariance import checked_elements, measure
+from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.experiments.check import check_config, main
 from structured_ssl.groups import Group
+from structured_ssl.groups.kit import TOTAL_STRIDES
+from structured_ssl.lifted.bounds import EXACT, SCALE
+from structured_ssl.lifted.probes import probe_images
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,7 +39,7 @@ def shipped_structured_configs() -> list[str]:
 #: Shipped cells whose encoder misses its bound today (docs/concepts/bounds.md, "Equivariance you can check").
 #: The check must keep saying so (exit 1), and the test below fails the day one is fixed, so
 #: this list only shrinks. Empty since the scale encoders lift their input
-#: (``encoders/scale_pyramid.py``); tests/test_scale_input_lift.py keeps the evidence that the
+#: (``groups/scale/pyramid.py``); tests/test_scale_input_lift.py keeps the evidence that the
 #: SESN-layer option misses it at ResNet depth.
 KNOWN_OUT_OF_BOUND: set[str] = set()
 

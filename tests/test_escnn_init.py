@@ -1,4 +1,4 @@
-"""The fast escnn init (encoders/escnn_init.py) draws from escnn's own distribution.
+"""The fast escnn init (lifted/escnn_init.py) draws from escnn's own distribution.
 
 escnn's ``generalized_he_init`` walks one dict per coefficient (minutes for wide layers);
 ours computes the same standard deviations per block. Checked two ways: the std tensor equals
@@ -12,8 +12,8 @@ import pytest
 import torch
 from escnn.nn.init import _generalized_he_init_variances
 
-from structured_ssl.encoders.escnn_compat import enn, gspaces
-from structured_ssl.encoders.escnn_init import he_init_std, r2conv
+from structured_ssl.lifted.escnn_compat import enn, gspaces
+from structured_ssl.lifted.escnn_init import he_init_std, r2conv
 
 SPACES = {
     "C4": lambda: gspaces.rot2dOnR2(4),

@@ -15,9 +15,10 @@ import pytest
 import torch
 
 import structured_ssl.groups as groups_package
-from structured_ssl.encoders.equivariance import measure, probe_images
+from structured_ssl.encoders.equivariance import measure
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import GROUP_TYPES, Group, GroupPlugin
+from structured_ssl.lifted.probes import probe_images
 from structured_ssl.ssl.augmentation import GroupAugmentation
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling, sample_position_pairs
 
@@ -98,13 +99,18 @@ def test_a_group_value_pickles_and_reads_back_from_its_settings(kind: str) -> No
 
 
 def test_every_module_in_the_package_registers_a_group() -> None:
-    """A new group is one file: the package imports it, and it must register a kind."""
+    """A new group is one module or package (its plug-in and its layers): the package imports
+    it, and it must register a kind."""
     folder = Path(groups_package.__file__).parent
-    files = {p.stem for p in folder.glob("*.py")} - {"__init__", "base", "spec"}
-    modules = {cls.__module__.rsplit(".", 1)[-1] for cls in GROUP_TYPES.values()}
-    assert files <= modules | {"rotation"}, (
-        f"modules that register no group: {sorted(files - modules)}"
+    entries = {p.stem for p in folder.glob("*.py")} | {
+        p.parent.name for p in folder.glob("*/__init__.py")
+    }
+    entries -= {"__init__", "base", "kit", "spec"}
+    registering = {cls.__module__.split(".")[2] for cls in GROUP_TYPES.values()}
+    assert entries <= registering, (
+        f"modules that register no group: {sorted(entries - registering)}"
     )
+    assert {"rotation", "dihedral", "translation", "scale", "so2", "roto_translation"} <= entries
     assert {"rotation", "dihedral", "translation", "scale"} <= set(GROUP_TYPES)
 
 

@@ -2,9 +2,9 @@
 
 :data:`LAYERS` is the one place the order is stated (lowest first). Every import between two
 modules of the package counts, deferred ones inside functions included; imports under
-``if TYPE_CHECKING:`` do not (type hints only). Groups sit ABOVE encoders: a group plug-in
-builds its encoder from the encoders' layers, and the encoders call the plug-in only through
-the ``Group`` object they are handed (never by import). No module is over 400 lines, and no
+``if TYPE_CHECKING:`` do not (type hints only). ``lifted`` (the encoder contract and base) is
+the lowest layer; the groups own their layers and sit on it; the group-agnostic architectures
+(``encoders``) sit above the groups and build from a group's layer kit. No module is over 400 lines, and no
 module (a package's ``__init__`` aside) passes on names it imports: importers name the module
 that defines them.
 """
@@ -21,8 +21,9 @@ LAYERS: dict[str, int] = {
     name: rank
     for rank, name in enumerate(
         [
-            "encoders",
+            "lifted",
             "groups",
+            "encoders",
             "data",
             "ssl",
             "config",

@@ -12,8 +12,8 @@ from structured_ssl.callbacks.fiber_figure import fiber_similarity
 from structured_ssl.callbacks.hparams_logging import plain_value
 from structured_ssl.callbacks.metrics import WeightedKNN, equivariance_error, fit_linear_classifier
 from structured_ssl.encoders import EncoderSpec, build_encoder
-from structured_ssl.encoders.modes import eval_mode
 from structured_ssl.groups import Group
+from structured_ssl.lifted.modes import eval_mode
 from structured_ssl.methods.linear_eval import linear_classifier
 
 

@@ -12,10 +12,10 @@ from torch.utils.data import TensorDataset
 
 from structured_ssl.callbacks.online_eval import TestLinearEval
 from structured_ssl.data import DigitsDataModule
-from structured_ssl.encoders.base import group_action, pool_invariant
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.encoders.readout import BatchNormReadout, ConvReadout
 from structured_ssl.groups import Group
+from structured_ssl.lifted.base import pool_invariant
 from structured_ssl.methods import Frozen, StructuredSSL, Supervised
 
 C4 = Group(kind="rotation", order=4)
@@ -56,8 +56,11 @@ def test_readouts_are_invariant_under_the_group(readout: str) -> None:
     """Γ_g on a 9x9 lifted map (windows of the stride-2 head symmetric about the centre):
     the read-out does not move. The conv head transforms its filter per group slice."""
     torch.manual_seed(0)
-    action = group_action(C4, 1, 16)
-    head = (ConvReadout(C4, 16, 128, 9) if readout == "conv" else BatchNormReadout(16)).eval()
+    kit = C4.layer_kit()
+    action = kit.action(1, 16, 1)
+    head = (
+        ConvReadout(16, 128, 9, kit.filter_copies) if readout == "conv" else BatchNormReadout(16)
+    ).eval()
     for module in head.modules():  # non-trivial BN statistics and affine parameters
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.running_mean.uniform_(-1, 1)

@@ -1,4 +1,4 @@
-"""The paper's rotation layers (SESN filter copies, encoders/rot90_conv.py) and the exact-size
+"""The paper's rotation layers (SESN filter copies, groups/rotation/rot90_conv.py) and the exact-size
 rule of the paper backbones (encoders/paper_layers.py).
 
 Copies are exact for every element of C4 and D4, do not mix orientations (the paper's
@@ -13,13 +13,13 @@ import torch
 
 from structured_ssl.callbacks.metrics import equivariance_error
 from structured_ssl.encoders import EncoderSpec, build_encoder
-from structured_ssl.encoders.escnn_compat import enn
-from structured_ssl.encoders.escnn_init import r2conv
 from structured_ssl.encoders.paper import layer_strides
 from structured_ssl.encoders.paper_layers import exact_rotation_size, nearest_exact_rotation_size
-from structured_ssl.encoders.rot90_conv import Rot90GroupConv, Rot90Lift, element_ops
-from structured_ssl.encoders.rotation import RegularFieldAction, make_gspace
 from structured_ssl.groups import Group
+from structured_ssl.groups.rotation.layers import RegularFieldAction, make_gspace
+from structured_ssl.groups.rotation.rot90_conv import Rot90GroupConv, Rot90Lift, element_ops
+from structured_ssl.lifted.escnn_compat import enn
+from structured_ssl.lifted.escnn_init import r2conv
 
 GROUPS = {"C4": Group("rotation", 4), "D4": Group("dihedral", 4)}
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from structured_ssl.encoders.roto_translation import RotoTranslationEncoder, rotate_about_half
+from structured_ssl.groups.roto_translation.layers import RotoTranslationEncoder, rotate_about_half
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,10 @@ def test_fiber_map_keeps_space_and_orientation(encoder) -> None:
 def test_check_measures_every_exact_element_within_the_exact_bound() -> None:
     """What ``check`` reports: quarter turns x shifts by -1..1 cells, all exact; rolling only the
     orientations (no spatial roll) would be far off (the no-shift column is the error of no action)."""
-    from structured_ssl.encoders.bounds import EXACT
-    from structured_ssl.encoders.equivariance import measure, probe_images
+    from structured_ssl.encoders.equivariance import measure
     from structured_ssl.groups import Group
+    from structured_ssl.lifted.bounds import EXACT
+    from structured_ssl.lifted.probes import probe_images
     from structured_ssl.methods import StructuredSSL
 
     encoder = StructuredSSL(group=Group("roto_translation", 4), image_size=21).encoder

@@ -3,7 +3,7 @@ tested in test_scale_input_lift.py and, on every shipped config, in test_check.p
 dilates, the layers are batched and correct, and the SESN encoders at the shipped
 architectures, sizes and scales are equivariant where H-SSL reads them.
 
-The bounds (issue 13), checked with ``structured_ssl.encoders.equivariance_scale`` on the encoders,
+The bounds (issue 13), checked with ``structured_ssl.groups.scale.equivariance`` on the encoders,
 image sizes and scales the configs ship (read from the YAML files), random init, eval mode,
 images whose content stays away from the border, one and two scale steps: the fiber error
 (space-pooled fibers, comparable scales) <= 0.10 and <= a quarter of the no-shift error. On
@@ -29,19 +29,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.equivariance_scale import (
-    FIBER_BOUND,
-    GEOMETRIC_SPAN_SCALES,
-    NO_SHIFT_FRACTION,
-    centred_blobs,
-    centred_digits,
-    scale_errors,
-)
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.encoders.scale import ScaleEncoder
-from structured_ssl.encoders.scale_action import ScaleAction, without_background
-from structured_ssl.encoders.scale_conv import (
+from structured_ssl.groups import PAPER_SCALES, Group
+from structured_ssl.groups.scale.action import ScaleAction, without_background
+from structured_ssl.groups.scale.conv import (
     ScaleBatchNorm,
     ScaleConv,
     ScaleLift,
@@ -51,7 +42,16 @@ from structured_ssl.encoders.scale_conv import (
     hermite_basis,
     shift_scales,
 )
-from structured_ssl.groups import PAPER_SCALES, Group
+from structured_ssl.groups.scale.equivariance import (
+    FIBER_BOUND,
+    GEOMETRIC_SPAN_SCALES,
+    NO_SHIFT_FRACTION,
+    centred_blobs,
+    centred_digits,
+    scale_errors,
+)
+from structured_ssl.groups.scale.layers import ScaleEncoder
+from structured_ssl.lifted.base import LiftedEncoder
 
 # ratios sqrt(2): zooming out by 2 moves the scale axis by exactly 2 indices
 SCALES5 = tuple(2 ** (i / 2) for i in range(5))

@@ -1,4 +1,4 @@
-"""The paper ResNets' scale encoder lifts its INPUT (``encoders/scale_pyramid.py``): scale s of
+"""The paper ResNets' scale encoder lifts its INPUT (``groups/scale/pyramid.py``): scale s of
 the lifted map is one plain ResNet on the image zoomed out to scale s. These tests pin what
 that buys: the scale bound on the 20-layer ResNet at init AND with weights moved far from
 init (training cannot break it), the layout of the lifted map, and that the two wrong claims
@@ -10,14 +10,15 @@ import pytest
 import torch
 from torch import nn
 
-from structured_ssl.encoders.bounds import SCALE
-from structured_ssl.encoders.equivariance import measure, probe_images
-from structured_ssl.encoders.equivariance_scale import GEOMETRIC_SPAN_SCALES
+from structured_ssl.encoders.equivariance import measure
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
-from structured_ssl.encoders.scale_action import ScaleAction
-from structured_ssl.encoders.scale_conv import downscale
-from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
 from structured_ssl.groups import PAPER_SCALES, Group
+from structured_ssl.groups.scale.action import ScaleAction
+from structured_ssl.groups.scale.conv import downscale
+from structured_ssl.groups.scale.equivariance import GEOMETRIC_SPAN_SCALES
+from structured_ssl.groups.scale.pyramid import InputLiftedScaleEncoder
+from structured_ssl.lifted.bounds import SCALE
+from structured_ssl.lifted.probes import probe_images
 
 SIZE = 33  # CIFAR-10's configured canvas
 
@@ -104,7 +105,7 @@ def test_sesn_layers_at_resnet_depth_miss_the_bound() -> None:
 
 def test_twin_claims_the_input_lift_action_and_breaks_it() -> None:
     twin = resnet_scale_encoder(structured=False)
-    assert twin.claimed_action.maps_zoom is False and twin.equivariance_bound() is None
+    assert twin.action.maps_zoom is False and twin.equivariance_bound() is None
     fiber, ratio = worst(twin, probe_images(3, SIZE, count=4))
     assert not SCALE.holds(fiber, fiber / ratio), (fiber, ratio)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from structured_ssl.encoders.so2 import (
+from structured_ssl.groups.so2.layers import (
     SO2Encoder,
     interpolation_error,
     inverse_rotation_matrices,
@@ -99,7 +99,7 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
 
     group = Group("so2")
     torch.manual_seed(0)
-    encoder = group.plugin.build_small(1, (8, 16, 32), "zeros", (5, 3, 3), (1, 2, 2)).eval()
+    encoder = group.plugin.build_small(1, (8, 16, 32), (5, 3, 3), (1, 2, 2), "zeros").eval()
     x = group.plugin.probe_images(1, 21, 8, 0)
     bound = encoder.equivariance_bound()
     rows = measure(encoder, x, so2_plugin_elements(group))
@@ -120,8 +120,8 @@ def test_bound_holds_on_its_probe_and_catches_a_wrong_action() -> None:
 
 def test_structured_views_draw_continuous_angles_within_the_distance() -> None:
     from structured_ssl.groups import Group
+    from structured_ssl.groups.so2.pairs import circular_distance
     from structured_ssl.methods import StructuredSSL
-    from structured_ssl.ssl.angle_pairs import circular_distance
     from structured_ssl.ssl.pairs import PairSampling
 
     model = StructuredSSL(group=Group("so2"), image_size=21, pairs=PairSampling(max_distance=0.5))

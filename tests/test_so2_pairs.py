@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from structured_ssl.ssl.angle_pairs import (
+from structured_ssl.groups.so2.pairs import (
     angle_pairs,
     bundle_offsets,
     circular_distance,

@@ -14,10 +14,10 @@ import math
 import pytest
 import torch
 
-from structured_ssl.encoders.so2 import rotate_images, smooth_probe_images
 from structured_ssl.groups import Group
+from structured_ssl.groups.so2.layers import rotate_images, smooth_probe_images
+from structured_ssl.groups.so2.positions import AngleViews
 from structured_ssl.methods import AugmentationSSL, StructuredSSL
-from structured_ssl.methods.continuous import AngleViews
 from structured_ssl.methods.positions import AugmentedViews, FiberViews
 from structured_ssl.ssl.losses import NTXent
 from structured_ssl.ssl.pairs import PairSampling

@@ -14,7 +14,7 @@ _PUBLIC = {
     "Group": "structured_ssl.groups",
     "EncoderSpec": "structured_ssl.encoders.factory",
     "build_encoder": "structured_ssl.encoders.factory",
-    "LiftedEncoder": "structured_ssl.encoders.base",
+    "LiftedEncoder": "structured_ssl.lifted.base",
     "PairSampling": "structured_ssl.ssl.pairs",
     "FiberGrid": "structured_ssl.ssl.pairs",
     "sample_position_pairs": "structured_ssl.ssl.pairs",
@@ -23,7 +23,7 @@ _PUBLIC = {
     "NTXent": "structured_ssl.ssl.losses",
     "ExternalPairLoss": "structured_ssl.ssl.external_loss",
     "measure_equivariance": "structured_ssl.encoders.equivariance",
-    "probe_images": "structured_ssl.encoders.equivariance",
+    "probe_images": "structured_ssl.lifted.probes",
     "EmbeddingWriter": "structured_ssl.callbacks.prediction_writer",
 }
 __all__ = ["__version__", *_PUBLIC]

@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
-from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.contract import EquivariantEncoder
+from structured_ssl.lifted.modes import eval_mode
 from structured_ssl.ssl.pairs import FiberGrid
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType  # matplotlib is imported only to draw
 
 
-def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor, centred: bool = True) -> torch.Tensor:
+def fiber_similarity(
+    encoder: EquivariantEncoder, x: torch.Tensor, centred: bool = True
+) -> torch.Tensor:
     """Cosine similarity between every pair of fibers, averaged over the batch: ``(F, F)``.
 
     Fibers are the entries of ``encoder.fiber_map`` (group elements, or spatial cells for
@@ -34,7 +36,7 @@ def fiber_similarity(encoder: LiftedEncoder, x: torch.Tensor, centred: bool = Tr
     raw cosines are all near 1 (0.98-1.00 on the digits, trained or not) and a raw heat map is
     one flat square; what differs from fiber to fiber is the remainder.
     """
-    with eval_mode(encoder), torch.no_grad():
+    with eval_mode(encoder), torch.no_grad():  # type: ignore[arg-type]  # an nn.Module
         fibers = encoder.fiber_map(encoder(x)).flatten(2).float()  # (B, C, F)
     if centred:
         fibers = fibers - fibers.mean(dim=2, keepdim=True)
@@ -79,7 +81,7 @@ FIGURE_STYLE: dict[RcKeyType, float] = {
 
 
 def similarity_figure(
-    matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None = None
+    matrix: torch.Tensor, encoder: EquivariantEncoder, example: torch.Tensor | None = None
 ) -> Any:
     """The matplotlib figure: heat map (adaptive symmetric scale) and similarity vs distance,
     with type large enough to read in TensorBoard's image card (:data:`FIGURE_STYLE`)."""
@@ -90,7 +92,7 @@ def similarity_figure(
 
 
 def _similarity_figure(
-    matrix: torch.Tensor, encoder: LiftedEncoder, example: torch.Tensor | None
+    matrix: torch.Tensor, encoder: EquivariantEncoder, example: torch.Tensor | None
 ) -> Any:
     from matplotlib.figure import Figure
 
@@ -106,7 +108,7 @@ def _similarity_figure(
     heat.set_ylabel("fiber")
     shape = None
     if example is not None:
-        with eval_mode(encoder), torch.no_grad():
+        with eval_mode(encoder), torch.no_grad():  # type: ignore[arg-type]  # an nn.Module
             shape = tuple(encoder.fiber_map(encoder(example)).shape[2:])
     if shape is not None and math.prod(shape) == len(matrix):
         levels, means = similarity_by_distance(

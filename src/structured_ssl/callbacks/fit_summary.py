@@ -39,7 +39,7 @@ import lightning as L
 import torch
 
 from structured_ssl.callbacks.metrics import fit_linear_classifier
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.modes import eval_mode
 
 #: the tag group of the end-of-fit accuracies: ``z_`` sorts it after every curve group
 #: (``lr-*``, ``train``, ``val``) in TensorBoard's Time Series, so the page opens on the curves

@@ -5,7 +5,7 @@
   weighted by ``exp(similarity / T)``. Unlike a linear probe it has nothing to train, so it
   measures the embedding itself, not how well an optimiser did.
 * :func:`equivariance_error` measures ``||f(T_g x) - Γ_g f(x)|| / ||Γ_g f(x)||`` with the
-  group actions every :class:`~structured_ssl.encoders.base.LiftedEncoder` declares. It is
+  group actions every encoder declares (:class:`~structured_ssl.lifted.contract.EquivariantEncoder`). It is
   ~0 for an escnn encoder on exact elements and clearly positive for the unstructured twin,
   which is what makes structured SSL's positive pairs meaningful (or not).
 """
@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.encoders.equivariance import measure
+from structured_ssl.lifted.contract import Element, EquivariantEncoder
 
 KNN_K = 20
 KNN_TEMPERATURE = 0.07
@@ -118,13 +118,13 @@ class WeightedKNN(Metric):
         return self.correct.float() / self.total.clamp_min(1)
 
 
-def non_identity_elements(encoder: LiftedEncoder) -> list[Element]:
+def non_identity_elements(encoder: EquivariantEncoder) -> list[Element]:
     """The exact elements of the encoder's group, without the identity (which always gives 0)."""
     return [g for g in encoder.group.exact_input_elements() if any(g)]
 
 
 def equivariance_error(
-    encoder: LiftedEncoder,
+    encoder: EquivariantEncoder,
     x: torch.Tensor,
     elements: Sequence[Element] | None = None,
     num_elements: int | None = None,

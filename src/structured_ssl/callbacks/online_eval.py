@@ -15,10 +15,11 @@ TensorBoard's HParams tab (hyperparameters WITH the run's final metrics) is
 :class:`~structured_ssl.callbacks.hparams_logging.HParamsWithMetrics`, in its own module.
 
 They read the model through the interface every objective shares: ``embed(x)`` (the
-invariant embedding) and ``encoder`` (a :class:`~structured_ssl.encoders.base.LiftedEncoder`),
-and the data through ``datamodule.dataset(name)``. Features are always extracted in eval
-mode without gradients (batch-norm statistics must not drift, lightly#1840), and every
-module's mode is restored afterwards.
+invariant embedding) and ``encoder`` (read through the encoder contract,
+:class:`~structured_ssl.lifted.contract.EquivariantEncoder`), and the data through
+``datamodule.dataset(name)``. Features are always extracted in eval mode without gradients
+(batch-norm statistics must not drift, lightly#1840), and every module's mode is restored
+afterwards.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ from structured_ssl.callbacks.metrics import (
     fit_linear_classifier,
 )
 from structured_ssl.data.sampling import dataset_size
-from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.equivariance import checked_elements, measure
-from structured_ssl.encoders.modes import eval_mode
+from structured_ssl.lifted.contract import EquivariantEncoder
+from structured_ssl.lifted.modes import eval_mode
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -99,9 +100,9 @@ def _items(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return torch.stack([p[0] for p in pairs]), torch.as_tensor([int(p[1]) for p in pairs])
 
 
-def _lifted_encoder(module: L.LightningModule) -> LiftedEncoder | None:
+def _lifted_encoder(module: L.LightningModule) -> EquivariantEncoder | None:
     encoder = getattr(module, "encoder", None)
-    return encoder if isinstance(encoder, LiftedEncoder) else None
+    return encoder if isinstance(encoder, EquivariantEncoder) else None
 
 
 def _tensorboard(trainer: L.Trainer) -> Any | None:

@@ -6,7 +6,7 @@ is built for is handed to it as an object (never imported). See
 docs/guides/layers-and-group-contract.md.
 """
 
-from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
+from structured_ssl.lifted.base import LiftedEncoder
 
 __all__ = ["EncoderSpec", "LiftedEncoder", "build_encoder"]

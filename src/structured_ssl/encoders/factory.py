@@ -7,19 +7,23 @@ model can be rebuilt anywhere (escnn modules do not pickle).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from structured_ssl.encoders.base import LiftedEncoder
-from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP
+import torch
+
+from structured_ssl.encoders.cnn import UnstructuredCNN, UnstructuredMLP, mlp_cell_pixels
+from structured_ssl.encoders.paper import build_paper_encoder
 from structured_ssl.encoders.readout import READOUTS, Readout, build_readout
-
-if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.groups.spec import Group
+from structured_ssl.groups.translation.layers import ShiftAction
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.plain import conv_stack
 
 Architecture = Literal["small", "paper_mnist", "paper_cifar", "paper_tiny"]
 SCALE_LIFTINGS: tuple[str, ...] = ("input", "sesn")
 """Scale encoders: lift by zooming the input (default) or SESN scale convs in every layer
-(``encoders/scale_pyramid.py`` says why the default)."""
+(``groups/scale/pyramid.py`` says why the default)."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class EncoderSpec:
             (escnn's full group conv, orientations mixed, ~2.7x parameters). The "small"
             encoder always uses escnn.
         scale_lifting: how scale encoders lift: "input" (default: one plain network on the
-            image zoomed to each scale, ``encoders/scale_pyramid.py``; exact up to
+            image zoomed to each scale, ``groups/scale/pyramid.py``; exact up to
             interpolation whatever the weights, so training cannot break it) or "sesn" (the
             paper's SESN scale convs in every layer: within the bound at init for the 3-layer
             encoders, not after training, and not at ResNet depth).
@@ -100,21 +104,30 @@ class EncoderSpec:
 
 SMALL_KERNELS = (5, 3, 3)
 SMALL_STRIDES = (1, 2, 2)
-#: Total downsampling of each architecture's stride-s layers (paper_tiny has a fourth stage).
-TOTAL_STRIDES = {"small": 4, "paper_mnist": 4, "paper_cifar": 4, "paper_tiny": 8}
+
+
+def layer_options(spec: EncoderSpec) -> LayerOptions:
+    """The settings of ``spec`` that choose among a group's layers (the kit's options)."""
+    return LayerOptions(
+        rotation_conv="escnn" if spec.rotation_conv == "escnn" else "sesn_copies",
+        scale_lifting="sesn" if spec.scale_lifting == "sesn" else "input",
+        padding_mode=spec.padding_mode,
+    )
 
 
 def build_encoder(
     spec: EncoderSpec, group: Group, in_channels: int, image_size: int
 ) -> LiftedEncoder:
     """The encoder the spec names, for images of ``in_channels`` x ``image_size``^2, with its
-    classification read-out (``spec.readout``) attached as ``encoder.readout``."""
-    encoder = _build_backbone(spec, group, in_channels, image_size)
+    classification read-out (``spec.readout``) attached as ``encoder.readout``. The group makes
+    its layer kit once (``Group.layer_kit``); the architectures build from it."""
+    kit = group.layer_kit(layer_options(spec))
+    encoder = _build_backbone(spec, group, kit, in_channels, image_size)
     if spec.readout != "pool":
         readout = build_readout(
             spec.readout,
             spec.architecture,
-            group,
+            kit,
             encoder.out_channels,
             _output_grid(encoder, in_channels, image_size),
         )
@@ -124,12 +137,10 @@ def build_encoder(
 
 
 def _build_backbone(
-    spec: EncoderSpec, group: Group, in_channels: int, image_size: int
+    spec: EncoderSpec, group: Group, kit: LayerKit, in_channels: int, image_size: int
 ) -> LiftedEncoder:
     if spec.architecture.startswith("paper_"):
-        from structured_ssl.encoders.paper import build_paper_encoder
-
-        return build_paper_encoder(spec, group, in_channels, image_size)
+        return build_paper_encoder(spec, group, kit, in_channels, image_size)
     if spec.architecture != "small":
         raise ValueError(
             f"encoder.architecture={spec.architecture!r}; expected 'small' or a paper_* architecture"
@@ -138,41 +149,43 @@ def _build_backbone(
         raise ValueError(
             f"encoder.rotation_conv={spec.rotation_conv!r}: the 'small' encoder supports only 'escnn'"
         )
-    widths = tuple(spec.widths or group.plugin.small_widths)  # each group's default widths
-    structured = group.plugin.build_whole_encoder(spec, in_channels, image_size)
-    if structured is None:
-        structured = group.plugin.build_small(
-            in_channels,
-            widths,
-            spec.padding_mode,
-            spec.kernel_sizes or SMALL_KERNELS,
-            SMALL_STRIDES,
-        )
+    widths = tuple(spec.widths or kit.small_widths)  # each group's default widths
+    kernels = spec.kernel_sizes or SMALL_KERNELS
+    structured: LiftedEncoder
+    if kit.input_lift is not None:  # scale: one plain network on the zoomed inputs
+        net = conv_stack(in_channels, widths, kernels, SMALL_STRIDES)
+        structured = kit.input_lift(net, widths[-1])
+    else:
+        structured = kit.small(in_channels, widths, kernels, SMALL_STRIDES)
     if spec.structured:
         return structured
-    twin = build_unstructured_twin(structured, group, in_channels, image_size)
-    if getattr(structured, "action", None) is not None and hasattr(twin, "claimed_action"):
-        twin.claimed_action = structured.action  # a twin claims what its structured encoder has
-    return twin
+    return build_unstructured_twin(structured, group, kit, in_channels, image_size)
 
 
 def build_unstructured_twin(
-    structured: LiftedEncoder, group: Group, in_channels: int, image_size: int
+    structured: LiftedEncoder, group: Group, kit: LayerKit, in_channels: int, image_size: int
 ) -> LiftedEncoder:
     """A non-equivariant encoder with the same lifted output shape and about the same
     number of parameters as ``structured`` (hidden widths searched to match). One recipe for
-    every group: fake fibers on the group axis, or (no group axis) a fake spatial grid."""
+    every group: fake fibers on the group axis, or (no group axis) a fake spatial grid. It
+    claims the structured encoder's action (a fake grid: a shift by its own cells)."""
     target = structured.num_parameters()
     channels = structured.out_channels
     if not group.has_group_axis:
         grid = _output_grid(structured, in_channels, image_size)
+        shift = ShiftAction(mlp_cell_pixels(image_size, grid))  # its fake cells, shifted
 
         def make(hidden: int) -> LiftedEncoder:
-            return UnstructuredMLP(in_channels, group, image_size, channels, grid, hidden=(hidden,))
+            return UnstructuredMLP(
+                in_channels, group, image_size, shift, channels, grid, hidden=(hidden,)
+            )
     else:
+        kit.action(in_channels, channels, 1)  # a group without a twin (SO(2)) says so here
 
         def make(hidden: int) -> LiftedEncoder:
-            return UnstructuredCNN(in_channels, group, channels, widths=(hidden, 2 * hidden))
+            return UnstructuredCNN(
+                in_channels, group, structured.action, channels, widths=(hidden, 2 * hidden)
+            )
 
     # parameter count grows with the hidden width: bisect for the closest match
     low, high = 1, 512
@@ -187,8 +200,6 @@ def build_unstructured_twin(
 
 
 def _output_grid(encoder: LiftedEncoder, in_channels: int, image_size: int) -> int:
-    import torch
-
     was_training = encoder.training
     with torch.no_grad():
         out = encoder.eval()(torch.zeros(1, in_channels, image_size, image_size))

@@ -1,8 +1,8 @@
 """Layers of the paper backbones, on the lifted layout ``(B, C, G, H, W)`` for every group.
 
-One :class:`LiftedConv` for every group, its convolution made by the group's plug-in
-(``GroupPlugin.paper_conv``; rotation: SESN filter copies or escnn's group conv; scale: SESN
-convs; translation: plain convs), batch norm shared over the group axis (what
+One :class:`LiftedConv` for every group, its convolution made by the group's layer kit
+(``LayerKit.conv``, ``groups/kit.py``; rotation: SESN filter copies or escnn's group conv;
+scale: SESN convs; translation: plain convs), batch norm shared over the group axis (what
 escnn's InnerBatchNorm computes) and pointwise ReLU, so one residual block serves all groups.
 
 Exact sizes for rotations: a stride-2 layer with padding ``k // 2`` samples every second
@@ -14,14 +14,12 @@ layers therefore needs an odd side at each of them, i.e. ``side = 1 (mod 2^s)``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
-
+from structured_ssl.groups.kit import LayerKit
 
 RotationConv = Literal["sesn_copies", "escnn"]
 ROTATION_CONVS: tuple[str, ...] = ("sesn_copies", "escnn")
@@ -50,46 +48,30 @@ class LiftedConv(nn.Module):
 
     def __init__(
         self,
-        group: Group,
+        kit: LayerKit,
         in_channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
         lifting: bool,
         effective_size: int = 3,
-        rotation_conv: RotationConv = "sesn_copies",
-        padding_mode: str = "zeros",
     ) -> None:
         super().__init__()
-        self.group, self.lifting, self.out_channels = group, lifting, out_channels
-        # the group's own conv (its plug-in's ``paper_conv``), stored as ``conv`` as before
-        self.conv = group.plugin.paper_conv(
-            in_channels,
-            out_channels,
-            kernel_size,
-            stride,
-            lifting,
-            effective_size,
-            rotation_conv,
-            padding_mode,
+        self.kit, self.lifting, self.out_channels = kit, lifting, out_channels
+        # the group's own conv, stored as ``conv`` (the checkpoints' key)
+        self.conv = kit.conv(
+            in_channels, out_channels, kernel_size, stride, lifting, effective_size
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.group.plugin.paper_conv_forward(self.conv, x, self.lifting)
+        return self.kit.conv_forward(self.conv, x, self.lifting)
 
 
 def conv_bn_relu(
-    group: Group,
-    cin: int,
-    cout: int,
-    k: int,
-    stride: int,
-    lifting: bool,
-    effective: int = 3,
-    **options,
+    kit: LayerKit, cin: int, cout: int, k: int, stride: int, lifting: bool, effective: int = 3
 ) -> nn.Sequential:
     return nn.Sequential(
-        LiftedConv(group, cin, cout, k, stride, lifting, effective, **options),
+        LiftedConv(kit, cin, cout, k, stride, lifting, effective),
         nn.BatchNorm3d(cout),
         nn.ReLU(inplace=True),
     )
@@ -103,22 +85,22 @@ class BasicBlock(nn.Module):
     """
 
     def __init__(
-        self, group: Group, cin: int, cout: int, stride: int, hidden: int | None = None, **options
+        self, kit: LayerKit, cin: int, cout: int, stride: int, hidden: int | None = None
     ) -> None:
         super().__init__()
         hidden = hidden or cout
         self.body = nn.Sequential(
-            LiftedConv(group, cin, hidden, 3, stride, False, **options),
+            LiftedConv(kit, cin, hidden, 3, stride, False),
             nn.BatchNorm3d(hidden),
             nn.ReLU(inplace=True),
-            LiftedConv(group, hidden, cout, 3, 1, False, **options),
+            LiftedConv(kit, hidden, cout, 3, 1, False),
             nn.BatchNorm3d(cout),
         )
         self.shortcut = (
             nn.Identity()
             if stride == 1 and cin == cout
             else nn.Sequential(
-                LiftedConv(group, cin, cout, 1, stride, False, 1, **options), nn.BatchNorm3d(cout)
+                LiftedConv(kit, cin, cout, 1, stride, False, 1), nn.BatchNorm3d(cout)
             )
         )
 

@@ -8,7 +8,7 @@ vector, built per backbone (PAPER.md, "Architectures"):
 * ``paper_cifar`` / ``paper_tiny``: "max-pool over the group axis, BN, ReLU, spatial average
   pool, BN -> 512 dims" -- :class:`BatchNormReadout`;
 * the library's own read-out before this module, max over the group axis then mean over
-  space, kept as ``readout: pool`` (:func:`structured_ssl.encoders.base.pool_invariant`, no parameters).
+  space, kept as ``readout: pool`` (:func:`structured_ssl.lifted.base.pool_invariant`, no parameters).
 
 Where the paper's text is ambiguous (the appendix could not be retrieved here; PAPER.md is
 the source), the choices made are:
@@ -37,16 +37,15 @@ keeps it at its random initialisation, in eval mode (BN statistics at their init
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.encoders.scale_conv import _init_weight, hermite_basis
-
-if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+from structured_ssl.groups.kit import LayerKit
+from structured_ssl.lifted.hermite import hermite_basis, init_weight
 
 Readout = Literal["pool", "paper", "conv", "bn_chain"]
 READOUTS: tuple[str, ...] = ("pool", "paper", "conv", "bn_chain")
@@ -59,30 +58,28 @@ def paper_readout_kind(architecture: str) -> str:
     return "bn_chain" if architecture in ("paper_cifar", "paper_tiny") else "conv"
 
 
-def _slice_ops(group: Group) -> tuple[tuple[bool, int], ...] | None:
-    """Per group element, the pixel-exact filter transform (flip, quarter turns); None when
-    the group has none (scale, translation, C_N with N != 4): the filter is shared."""
-    if not group.plugin.rot90_copies or group.order != 4:
-        return None
-    from structured_ssl.encoders.rot90_conv import element_ops
-
-    return element_ops(group)
-
-
 class ConvReadout(nn.Module):
     """The paper's MNIST read-out: group-slice conv (k7, effective 3, stride 2, no padding),
     BN, ReLU, max over the group axis, mean over space -> ``(B, out_dim)``."""
 
     basis: torch.Tensor  # registered buffer (F, k, k)
 
-    def __init__(self, group: Group, in_channels: int, out_dim: int, map_size: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_dim: int,
+        map_size: int,
+        filter_copies: Callable[[torch.Tensor], list[torch.Tensor]] | None = None,
+    ) -> None:
         super().__init__()
         kernel = min(HEAD_KERNEL, map_size if map_size % 2 else map_size - 1)
         kernel = max(kernel, 1)
         effective = min(HEAD_EFFECTIVE, kernel)
         self.register_buffer("basis", hermite_basis(kernel, effective, (1.0,))[:, 0])  # (F, k, k)
-        self.weight = _init_weight((out_dim, in_channels, self.basis.shape[0]))
-        self.ops = _slice_ops(group)
+        self.weight = init_weight((out_dim, in_channels, self.basis.shape[0]))
+        # the group's pixel-exact filter copies, one per slice (C4 / D4: rot90 / flips), or
+        # None: one filter shared by every slice (scale, translation, C_N with N != 4)
+        self.filter_copies = filter_copies
         self.norm = nn.BatchNorm3d(out_dim)
         self.out_dim, self.kernel, self.effective = out_dim, kernel, effective
 
@@ -92,16 +89,14 @@ class ConvReadout(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         b, c, g, h, w = z.shape
         kernel = self.filters()
-        if self.ops is None:  # one filter for every slice: one conv over (B G) images
+        if self.filter_copies is None:  # one filter for every slice: one conv over (B G) images
             y = F.conv2d(z.transpose(1, 2).reshape(b * g, c, h, w), kernel, stride=HEAD_STRIDE)
             y = y.reshape(b, g, *y.shape[1:]).transpose(1, 2)
         else:
-            from structured_ssl.encoders.rot90_conv import _apply
-
             y = torch.stack(
                 [
-                    F.conv2d(z[:, :, i], _apply(op, kernel), stride=HEAD_STRIDE)
-                    for i, op in enumerate(self.ops)
+                    F.conv2d(z[:, :, i], copy, stride=HEAD_STRIDE)
+                    for i, copy in enumerate(self.filter_copies(kernel))
                 ],
                 dim=2,
             )
@@ -125,7 +120,7 @@ class BatchNormReadout(nn.Module):
 
 
 def build_readout(
-    kind: str, architecture: str, group: Group, channels: int, map_size: int
+    kind: str, architecture: str, kit: LayerKit, channels: int, map_size: int
 ) -> nn.Module | None:
     """The read-out module ``kind`` names (None for ``pool``, which has no parameters)."""
     if kind not in READOUTS:
@@ -135,5 +130,5 @@ def build_readout(
     if kind == "pool":
         return None
     if kind == "conv":
-        return ConvReadout(group, channels, HEAD_DIM, map_size)
+        return ConvReadout(channels, HEAD_DIM, map_size, kit.filter_copies)
     return BatchNormReadout(channels)

@@ -32,6 +32,7 @@ import lightning as L
 
 from structured_ssl.callbacks.hparams_logging import scalar_metrics
 from structured_ssl.experiments.results import read_result, result_path, write_json_atomic
+from structured_ssl.lifted.contract import EquivariantEncoder
 
 LOGS_DIR = "logs"
 RUNS_DIR = "runs"
@@ -206,7 +207,7 @@ def model_facts(module: L.LightningModule) -> dict[str, Any]:
     if encoder is not None:
         facts["encoder_class"] = type(encoder).__name__
         facts["encoder_parameters"] = int(sum(p.numel() for p in encoder.parameters()))
-        if hasattr(encoder, "out_channels"):
+        if isinstance(encoder, EquivariantEncoder):  # the encoder contract
             facts["fiber_channels"] = int(encoder.out_channels)
     return facts
 

@@ -1,11 +1,12 @@
-"""Groups as plug-ins: :class:`Group` (the config's description) and one module per group.
+"""Groups as plug-ins: :class:`Group` (the config's description) and one package per group.
 
-``structured_ssl.groups.base`` states the contract every group fulfils; ``rotation``,
-``dihedral``, ``translation``, ``scale``, ``roto_translation`` and ``so2`` are the built-in
-groups. Every other module in this package is imported here too, so a new group is one new
-file (docs/guides/adding-a-group.md). A plug-in builds its encoder from the encoders' layers,
-so this layer may import only :mod:`structured_ssl.encoders`
-(docs/guides/layers-and-group-contract.md).
+``structured_ssl.groups.base`` states the contract every group fulfils and ``kit`` the layer
+kit a group hands to the architectures; ``rotation``, ``dihedral``, ``translation``,
+``scale``, ``roto_translation`` and ``so2`` are the built-in groups, each a package holding its
+plug-in and its layers. Every other module or package here is imported too, so a new group is
+one new module or package (docs/guides/adding-a-group.md). The groups build on
+:mod:`structured_ssl.lifted` only; the architectures (:mod:`structured_ssl.encoders`) sit
+above and receive a group's layer kit (docs/guides/layers-and-group-contract.md).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import importlib
 import math
 import pkgutil
 
-from structured_ssl.groups.base import GROUP_TYPES, Element, GroupPlugin, plugin_class
+from structured_ssl.groups.base import GROUP_TYPES, GroupPlugin, plugin_class
+from structured_ssl.groups.kit import LayerKit, LayerOptions
 from structured_ssl.groups.spec import PAPER_SCALES, Group, short_name_of
+from structured_ssl.lifted.contract import Element
 
 # pickled as ``structured_ssl.groups.Group``, the name checkpoints written before the package
 # split hold (and the one the checkpoint allow-list resolves)
@@ -25,7 +28,7 @@ _BUILT_IN = ("rotation", "dihedral", "translation", "scale")  # the order error 
 for _name in _BUILT_IN:
     importlib.import_module(f"{__name__}.{_name}")
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in (*_BUILT_IN, "base", "spec"):
+    if _module not in (*_BUILT_IN, "base", "kit", "spec"):
         importlib.import_module(f"{__name__}.{_module}")
 
 #: the registered kinds (built-in ones first), for messages and docs.
@@ -45,6 +48,8 @@ __all__ = [
     "Element",
     "Group",
     "GroupPlugin",
+    "LayerKit",
+    "LayerOptions",
     "max_topographic_distance",
     "plugin_class",
     "short_name_of",

@@ -18,14 +18,15 @@ group axis of the lifted map and may be kept):
 * its **exact elements** (:meth:`exact_input_elements`, index tuples whose input transform is
   exact on a square pixel grid) and the subset an equivariance bound is stated for
   (:meth:`checked_elements`);
-* its **input transform** T_g and **action** Γ_g on the lifted map (:meth:`action`: an object
-  with ``transform_input`` / ``transform_output``; an exact index permutation or escnn's
-  action), and how the fiber map is read off the lifted map (:meth:`fiber_map`);
-* its **layers for every architecture**: the ``small`` encoder (:meth:`build_small`,
-  :attr:`small_widths`) and the paper backbones' lifting / group convolutions
-  (:meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`), each delegating to
-  the existing modules in ``structured_ssl.encoders``;
-* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.encoders.bounds``);
+* its **input transform** T_g and **action** Γ_g on the lifted map (:meth:`action`: a
+  :class:`~structured_ssl.lifted.contract.GroupAction`; an exact index permutation or escnn's
+  action), and how a group-axis fiber map is read off the lifted map (:meth:`fiber_map`);
+* its **layers** (:meth:`layer_kit`): a :class:`~structured_ssl.groups.kit.LayerKit` the
+  group-agnostic architectures of ``structured_ssl.encoders`` build from (the ``small``
+  encoder, :meth:`build_small` and :attr:`small_widths`; the paper backbones' convolutions,
+  :meth:`paper_conv`, :meth:`paper_conv_forward`, :meth:`paper_lift`; the action a twin claims,
+  :meth:`action`), made of the layers in the group's own package ``groups/<kind>/``;
+* its **equivariance bound** (:meth:`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
   (:meth:`augmentation_grid`) and one batched affine warp per view (:meth:`view_affine`);
 * its **names**: :attr:`short_name` (run names: C8, D4, T, S6), :meth:`describe` (one line in
@@ -45,27 +46,33 @@ permutations) is one module overriding :attr:`size`, :meth:`exact_input_elements
 config file (``tests/flip_group.py`` is such a group, registered by its test only).
 
 The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
-``encoders/paper.py`` build them for every group from :attr:`size` and :attr:`has_group_axis`.
+``encoders/paper.py`` build them for every group from :attr:`size` and :attr:`has_group_axis`,
+claiming :meth:`action`.
 
-Plug-in modules import the encoder modules lazily (inside methods): the encoders import this
-package, so a module-level import back would be an import circle.
+A group is one package ``groups/<kind>/``: this plug-in and its layers. Layers below the
+groups (``structured_ssl.lifted``) are imported at module level; nothing here imports the
+architectures (``structured_ssl.encoders`` sits above and receives the kit).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.probes import probe_images
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.encoders.bounds import EquivarianceBound
     from structured_ssl.groups.spec import Group
-
-Element = tuple[int, ...]
+    from structured_ssl.lifted.base import LiftedEncoder
+    from structured_ssl.lifted.contract import GroupAction
 
 #: kind -> plug-in class, filled by :meth:`GroupPlugin.__init_subclass__`.
 GROUP_TYPES: dict[str, type[GroupPlugin]] = {}
@@ -152,40 +159,21 @@ class GroupPlugin:
         return [g for g in self.exact_input_elements() if any(g)]
 
     # ----------------------------------------------------------------- T_g, Γ_g, fibers
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        """T_g on images and Γ_g on lifted maps (``transform_input`` / ``transform_output``)."""
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> GroupAction:
+        """T_g on images and Γ_g on lifted maps of an encoder with these widths (a twin claims
+        it); ``cell_pixels``: a fiber cell's pixel size where fibers are spatial cells."""
         raise ValueError(f"group.kind={self.kind!r} has no group axis to act on")
 
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         """``(B, C, G, H, W)`` -> ``(B, C, *grid)``: default averages space away."""
         return z.mean(dim=(-2, -1))
 
-    def measured_fibers(
-        self,
-        encoder: Any,
-        z: torch.Tensor,
-        moved: torch.Tensor,
-        moved_part: torch.Tensor,
-        expected_part: torch.Tensor,
-        g: Element,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(moved, expected, unmoved) fiber maps on the part Γ_g defines, for the equivariance check."""
-        return (
-            encoder.fiber_map(moved_part),
-            encoder.fiber_map(expected_part),
-            encoder.fiber_map(encoder.comparable(z, g)),
-        )
-
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.encoders.bounds import EXACT
-
         return EXACT
 
     def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
         """The content the ``check`` command measures on (default: smooth images inside a centred
-        disk, ``equivariance.probe_images``); a group whose bound needs other content overrides it."""
-        from structured_ssl.encoders.equivariance import probe_images
-
+        disk, ``lifted/probes.py``); a group whose bound needs other content overrides it."""
         return probe_images(channels, size, count, seed)
 
     def probe_only_elements(self) -> list[Element]:
@@ -200,7 +188,7 @@ class GroupPlugin:
 
     # ----------------------------------------------------------------- escnn
     #: whether the paper's SESN filter copies (rot90 / flip copies of one filter,
-    #: ``encoders/rot90_conv.py``) build this group (exact for order 4 only).
+    #: ``groups/rotation/rot90_conv.py``) build this group (exact for order 4 only).
     rot90_copies: ClassVar[bool] = False
 
     def gspace(self) -> Any:
@@ -216,47 +204,62 @@ class GroupPlugin:
     # ----------------------------------------------------------------- layers
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
+    def layer_kit(self, options: LayerOptions) -> LayerKit:
+        """The layers the architectures build this group's encoders from, ``options`` bound in
+        (made once per encoder by ``Group.layer_kit``)."""
+        return LayerKit(
+            small_widths=self.small_widths,
+            small=partial(self.build_small, padding_mode=options.padding_mode),
+            conv=partial(self.paper_conv, options),
+            conv_forward=partial(self.paper_conv_forward, options),
+            lift=self.paper_lift,
+            action=self.action,
+            paper_mnist_effective_sizes=self.paper_mnist_effective_sizes,
+            input_lift=self.input_lift(options),
+            filter_copies=self.filter_copies(),
+            check_paper=partial(self.check_paper_settings, options.rotation_conv),
+        )
+
     def build_small(
         self,
         in_channels: int,
         widths: tuple[int, ...],
-        padding_mode: str,
-        kernels: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
         strides: tuple[int, ...],
+        padding_mode: str = "circular",
     ) -> LiftedEncoder:
         """The structured ``small`` encoder (a LiftedEncoder)."""
         raise NotImplementedError
 
-    def build_whole_encoder(
-        self, spec: Any, in_channels: int, image_size: int
-    ) -> LiftedEncoder | None:
-        """A structured encoder this group builds whole for ``spec`` (an ``EncoderSpec``), not
-        layer by layer (scale's input lift); None: the layer-wise route (``build_small`` /
-        ``paper_conv``)."""
+    def input_lift(self, options: LayerOptions) -> Any:
+        """``(plain network, out_channels) -> encoder`` when this group's encoder lifts its
+        INPUT (scale's default), else None (the layer-wise route)."""
         return None
 
-    def twin_action(self, spec: Any, in_channels: int, out_channels: int) -> Any:
-        """The action a structure-free twin claims: its structured encoder's."""
-        return self.action(in_channels, out_channels)
+    def filter_copies(self) -> Any:
+        """``kernel -> one copy per group element`` when each element is a pixel-exact filter
+        transform (the read-out conv's copies), else None (one filter shared by every slice)."""
+        return None
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         """Reject paper-backbone settings this group cannot build (before any layer is built)."""
 
     def paper_conv(
         self,
+        options: LayerOptions,
         in_channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
         lifting: bool,
         effective_size: int,
-        rotation_conv: str,
-        padding_mode: str,
     ) -> nn.Module:
         """The paper backbones' convolution (``lifting``: from images) for this group."""
         raise NotImplementedError
 
-    def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
+    def paper_conv_forward(
+        self, options: LayerOptions, conv: nn.Module, x: torch.Tensor, lifting: bool
+    ) -> torch.Tensor:
         """Apply :meth:`paper_conv`'s module to the lifted layout (default: it takes it as is)."""
         return conv(x)
 

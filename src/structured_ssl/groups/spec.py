@@ -24,6 +24,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from structured_ssl.groups.base import GroupPlugin, plugin_class
+from structured_ssl.groups.kit import LayerKit, LayerOptions
+from structured_ssl.lifted.bounds import EquivarianceBound
 
 PAPER_SCALES: tuple[float, ...] = (1.0, 1.25, 1.33, 1.5, 1.66, 1.75)
 
@@ -115,6 +117,18 @@ class Group:
     def exact_input_elements(self) -> list[tuple[int, ...]]:
         """Group elements whose input transform is exact on a square pixel grid."""
         return self.plugin.exact_input_elements()
+
+    def checked_elements(self) -> list[tuple[int, ...]]:
+        """The non-identity elements the equivariance bound is stated for."""
+        return self.plugin.checked_elements()
+
+    def equivariance_bound(self) -> EquivarianceBound:
+        """The fiber-map error this group's structured encoders promise."""
+        return self.plugin.equivariance_bound()
+
+    def layer_kit(self, options: LayerOptions | None = None) -> LayerKit:
+        """The layers the architectures build this group's encoders from (``groups/kit.py``)."""
+        return self.plugin.layer_kit(options if options is not None else LayerOptions())
 
 
 def short_name_of(settings: Any) -> str:

@@ -17,8 +17,9 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.methods.positions import positions_for
+from structured_ssl.lifted.pair_batch import PairBatch
+from structured_ssl.methods.base import SSLMethod
+from structured_ssl.methods.positions import PairView, positions_for
 from structured_ssl.ssl.augmentation import (
     GroupAugmentation,
     build_extra_augmentations,
@@ -54,10 +55,9 @@ class AugmentationSSL(SSLMethod):
         super().__init__(*args, **kwargs)
         if readout not in ("fiber", "invariant"):
             raise ValueError(f"model.readout={readout!r}; expected 'fiber' or 'invariant'")
-        # translation positions are feature-grid cells: one cell is the encoder's total stride
-        pixels_per_cell = int(getattr(self.encoder, "stride", 1))
+        # translation positions are feature-grid cells: one cell is cell_pixels pixels
         self.augment = GroupAugmentation(
-            self.group, pixels_per_cell, self.image_size, max_shift_fraction
+            self.group, self.encoder.cell_pixels, self.image_size, max_shift_fraction
         )
         self.extra = build_extra_augmentations(
             tuple(extra_augmentations), self.in_channels, self.image_size
@@ -68,9 +68,18 @@ class AugmentationSSL(SSLMethod):
             return self.encoder.invariant_dim
         return super().pair_dim()
 
+    def pair_view(self) -> PairView:
+        """What the pair reader reads: the encoder, the fiber grid, the pair sampling, the
+        group's transforms and the other augmentations, and where the pair is read."""
+        return PairView(
+            self.encoder, self.grid, self.pair_sampling, self.augment, self.extra, self.readout
+        )
+
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> Any:
+        """Two views ``T_g1 x``, ``T_g2 x`` per example and the base position both are read at."""
         draws = draws if draws is not None else StepDraws.from_global_rng()
-        return positions_for(self.group).augmented_views(self, x, draws)
+        return positions_for(self.group).augmented_views(self.pair_view(), x, draws)
 
     def read_pairs(self, views: Any, encoder: nn.Module) -> PairBatch:
-        return positions_for(self.group).augmented_pairs(self, views, encoder)
+        """Both views through the encoder as ONE batch; the pair is read at the same base."""
+        return positions_for(self.group).augmented_pairs(self.pair_view(), views, encoder)

@@ -24,9 +24,10 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.config.config_checks import check_model_settings
-from structured_ssl.encoders.base import LiftedEncoder
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.pair_batch import PairBatch
 from structured_ssl.methods.heads import projection_head
 from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
 from structured_ssl.ssl.draws import StepDraws, run_seed
@@ -61,19 +62,6 @@ class OptimizerSpec:
     lr_scaling: Literal["linear", "sqrt"] | None = None
     probe_lr: float = 1e-2
     implementation: Literal["auto", "loop", "foreach", "fused"] = "auto"
-
-
-@dataclass
-class PairBatch:
-    """What a method hands to the base: two bundle batches and the probe's features."""
-
-    first: torch.Tensor  # (N, D)
-    second: torch.Tensor  # (N, D)
-    invariant: torch.Tensor  # (B, C), before detaching
-    auxiliary: tuple[torch.Tensor, torch.Tensor] | None = (
-        None  # a second pair (hybrid's A-SSL pair)
-    )
-    auxiliary_weight: float = 0.0  # loss = (1 - w) * main + w * auxiliary
 
 
 def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:

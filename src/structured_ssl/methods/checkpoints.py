@@ -25,6 +25,10 @@ from typing import Any
 import torch
 
 from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.encoders.factory import EncoderSpec
+from structured_ssl.groups import Group
+from structured_ssl.ssl import losses
+from structured_ssl.ssl.pairs import PairSampling
 
 #: how to read a refused checkpoint anyway, when nothing more specific applies
 TRUST_HINT = "load it with structured_ssl.methods.checkpoints.load_checkpoint(path, trust=True)"
@@ -36,11 +40,7 @@ def project_types() -> list[type]:
     Each is a frozen settings dataclass or a pair loss (an ``nn.Module`` of a few floats):
     unpickling one only sets its fields; none runs code while being built.
     """
-    from structured_ssl.encoders.factory import EncoderSpec
-    from structured_ssl.groups import Group
-    from structured_ssl.methods.base import OptimizerSpec
-    from structured_ssl.ssl import losses
-    from structured_ssl.ssl.pairs import PairSampling
+    from structured_ssl.methods.base import OptimizerSpec  # the base imports the optimizers
 
     pair_losses = [
         cls

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.ssl import losses
 
 #: the environment variable with the user's own allowed class paths (``pkg.mod.Class,pkg2.*``)
 ALLOW_ENV = "STRUCTURED_SSL_ALLOW_CLASSES"
@@ -37,8 +38,7 @@ class ClassPathError(CheckpointError):
 @lru_cache(maxsize=1)
 def library_classes() -> frozenset[str]:
     """Every dotted path under which a library objective or pair loss may be named."""
-    from structured_ssl import methods
-    from structured_ssl.ssl import losses
+    from structured_ssl import methods  # this package, once its modules are all imported
 
     paths: set[str] = set()
 

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from structured_ssl.methods.base import PairBatch, SSLMethod
-from structured_ssl.methods.positions import group_views
+from structured_ssl.lifted.pair_batch import PairBatch
+from structured_ssl.methods.base import SSLMethod
+from structured_ssl.methods.positions import PairView, grid_bundles, group_views
 from structured_ssl.ssl.augmentation import (
     GroupAugmentation,
     build_extra_augmentations,
     check_max_shift_fraction,
 )
 from structured_ssl.ssl.draws import StepDraws
-from structured_ssl.ssl.pairs import read_bundles
 
 
 @dataclass
@@ -73,10 +73,13 @@ class HybridSSL(SSLMethod):
         self.extra = build_extra_augmentations(
             tuple(extra_augmentations), self.in_channels, self.image_size
         )
-        pixels_per_cell = int(getattr(self.encoder, "stride", 1))
         self.augment = GroupAugmentation(
-            self.group, pixels_per_cell, self.image_size, max_shift_fraction
+            self.group, self.encoder.cell_pixels, self.image_size, max_shift_fraction
         )
+
+    def pair_view(self) -> PairView:
+        """The grid reader's view (the hybrid reads grid cells, like H-SSL)."""
+        return PairView(self.encoder, self.grid, self.pair_sampling, self.augment, self.extra)
 
     def make_views(self, x: torch.Tensor, draws: StepDraws | None = None) -> HybridViews:
         draws = draws if draws is not None else StepDraws.from_global_rng()
@@ -92,18 +95,18 @@ class HybridSSL(SSLMethod):
         return HybridViews(views, first, second, base)
 
     def read_pairs(self, views: HybridViews, encoder: nn.Module) -> PairBatch:
+        view = self.pair_view()
         lifted = encoder(views.images)
-        fibers = self.encoder.fiber_map(lifted)
-        one, two = fibers.chunk(2)
+        one, two = view.encoder.fiber_map(lifted).chunk(2)
         batch = PairBatch(
-            first=read_bundles(one, views.first, self.grid),
-            second=read_bundles(two, views.second, self.grid),
-            invariant=self.encoder.invariant(lifted)[: len(one)],
+            first=grid_bundles(view, one, views.first),
+            second=grid_bundles(view, two, views.second),
+            invariant=view.encoder.invariant(lifted)[: len(one)],
         )
         if self.augmentation_weight > 0:
             batch.auxiliary = (
-                read_bundles(one, views.base, self.grid),
-                read_bundles(two, views.base, self.grid),
+                grid_bundles(view, one, views.base),
+                grid_bundles(view, two, views.base),
             )
             batch.auxiliary_weight = self.augmentation_weight
         return batch

@@ -1,28 +1,58 @@
-"""Where a method's positive pairs sit on the fiber axis, chosen by the group's contract.
+"""Where a method's positive pairs sit on the fiber axis, and how they are read.
 
 Both objectives draw two positions per example and read a fiber bundle at each; only the
 *kind* of position depends on the group, and the plug-in declares it
 (:attr:`~structured_ssl.groups.GroupPlugin.fiber_positions`): ``"grid"`` for the discrete
-groups (cells of the index grid, read by gathering, :class:`GridPositions`) and ``"angle"``
-for SO(2) (radians on the circle, read by the Fourier series, ``methods/continuous.py``).
-:func:`positions_for` looks the reader up by that name, so the methods carry no per-group
-branch: :class:`~structured_ssl.methods.StructuredSSL` and
-:class:`~structured_ssl.methods.AugmentationSSL` hand their two hooks to the reader.
+groups (cells of the index grid, read by gathering, :class:`GridPositions`, here) and
+``"angle"`` for SO(2) (radians on the circle, read by the Fourier series,
+``groups/so2/positions.py``). :func:`positions_for` looks the reader up by that name.
+
+A reader reads a method through :class:`PairView`, a typed view of exactly what it needs
+(the encoder contract, the fiber grid, the pair sampling, A-SSL's augmentations), never
+the method itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from structured_ssl.methods.base import PairBatch
-from structured_ssl.methods.continuous import AnglePositions
+from structured_ssl.groups import Group
+from structured_ssl.groups.so2.positions import AnglePositions
+from structured_ssl.lifted.contract import EquivariantEncoder
+from structured_ssl.lifted.pair_batch import PairBatch
 from structured_ssl.ssl.augmentation import GroupAugmentation
 from structured_ssl.ssl.draws import StepDraws
-from structured_ssl.ssl.pairs import read_bundles
+from structured_ssl.ssl.pairs import FiberGrid, PairSampling, read_bundles
+
+
+def no_augmentation(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+@dataclass(frozen=True)
+class PairView:
+    """What a pair reader reads of its method.
+
+    Args:
+        encoder: the online encoder (fiber map and invariant read-out; the contract).
+        grid: the fiber grid the positions are drawn on (its shape, wrap and bundle).
+        sampling: |g0|, maximum topographic distance, pairs per image.
+        augment: A-SSL's group transforms T_g (None for H-SSL).
+        extra: augmentations outside the group, applied to both views (A-SSL).
+        readout: A-SSL reads both views at one fiber g0 ("fiber") or pools ("invariant").
+    """
+
+    encoder: EquivariantEncoder
+    grid: FiberGrid
+    sampling: PairSampling
+    augment: GroupAugmentation | None = None
+    extra: Callable[[torch.Tensor], torch.Tensor] = no_augmentation
+    readout: str = "fiber"
 
 
 @dataclass
@@ -57,56 +87,65 @@ def group_views(
     return torch.cat([augment(x, g1, jitter[0]), augment(x, g2, jitter[1])]), g1, g2
 
 
-class PairPositions(Protocol):
-    """What a kind of fiber position provides to the two objectives (``model`` is the method)."""
+def grid_bundles(view: PairView, fibers: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The bundles ``(N, |g0| C)`` of a fiber map at grid cells ``starts`` (gathered)."""
+    return read_bundles(fibers, starts, view.grid)
 
-    def structured_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> Any: ...
-    def structured_pairs(self, model: Any, views: Any, encoder: nn.Module) -> PairBatch: ...
-    def augmented_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> Any: ...
-    def augmented_pairs(self, model: Any, views: Any, encoder: nn.Module) -> PairBatch: ...
+
+class PairPositions(Protocol):
+    """What a kind of fiber position provides to the two objectives."""
+
+    def structured_views(self, view: PairView, x: torch.Tensor, draws: StepDraws) -> Any: ...
+    def structured_pairs(self, view: PairView, views: Any, encoder: nn.Module) -> PairBatch: ...
+    def augmented_views(self, view: PairView, x: torch.Tensor, draws: StepDraws) -> Any: ...
+    def augmented_pairs(self, view: PairView, views: Any, encoder: nn.Module) -> PairBatch: ...
 
 
 class GridPositions:
     """Discrete groups: positions are cells of the fiber grid, bundles are gathered cells."""
 
-    def structured_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> FiberViews:
+    def structured_views(self, view: PairView, x: torch.Tensor, draws: StepDraws) -> FiberViews:
         """H-SSL: two bundle starts per example and branch, on ONE un-augmented batch."""
-        n = len(x) * model.pair_sampling.pairs_per_image
-        first, second = draws.pairs(model.grid, model.pair_sampling, n)
+        n = len(x) * view.sampling.pairs_per_image
+        first, second = draws.pairs(view.grid, view.sampling, n)
         return FiberViews(x, first, second)
 
-    def structured_pairs(self, model: Any, views: FiberViews, encoder: nn.Module) -> PairBatch:
+    def structured_pairs(self, view: PairView, views: FiberViews, encoder: nn.Module) -> PairBatch:
         lifted = encoder(views.images)
-        fibers = model.encoder.fiber_map(lifted)
-        repeats = model.pair_sampling.pairs_per_image
+        fibers = view.encoder.fiber_map(lifted)
+        repeats = view.sampling.pairs_per_image
         if repeats > 1:
             fibers = fibers.repeat_interleave(repeats, dim=0)
         return PairBatch(
-            first=read_bundles(fibers, views.first, model.grid),
-            second=read_bundles(fibers, views.second, model.grid),
-            invariant=model.encoder.invariant(lifted),
+            first=grid_bundles(view, fibers, views.first),
+            second=grid_bundles(view, fibers, views.second),
+            invariant=view.encoder.invariant(lifted),
         )
 
-    def augmented_views(self, model: Any, x: torch.Tensor, draws: StepDraws) -> AugmentedViews:
+    def augmented_views(self, view: PairView, x: torch.Tensor, draws: StepDraws) -> AugmentedViews:
         """A-SSL: ``T_g1 x`` and ``T_g2 x`` and the shared base g0 both are read at."""
-        x = x.repeat_interleave(model.pair_sampling.pairs_per_image, dim=0)
+        if view.augment is None:
+            raise ValueError("A-SSL's views need the group's augmentation (PairView.augment)")
+        x = x.repeat_interleave(view.sampling.pairs_per_image, dim=0)
         n = len(x)
-        views, g1, g2 = group_views(model.augment, x, draws, model.pair_sampling.max_distance)
+        views, g1, g2 = group_views(view.augment, x, draws, view.sampling.max_distance)
         with draws.local_rng(x.device):
-            views = model.extra(views)
+            views = view.extra(views)
         return AugmentedViews(
-            views, draws.positions(model.grid, n), model.pair_sampling.pairs_per_image, g1, g2
+            views, draws.positions(view.grid, n), view.sampling.pairs_per_image, g1, g2
         )
 
-    def augmented_pairs(self, model: Any, views: AugmentedViews, encoder: nn.Module) -> PairBatch:
+    def augmented_pairs(
+        self, view: PairView, views: AugmentedViews, encoder: nn.Module
+    ) -> PairBatch:
         lifted = encoder(views.images)
-        invariant = model.encoder.invariant(lifted)
-        if model.readout == "invariant":
+        invariant = view.encoder.invariant(lifted)
+        if view.readout == "invariant":
             first, second = invariant.chunk(2)
         else:
-            fibers = model.encoder.fiber_map(lifted)
+            fibers = view.encoder.fiber_map(lifted)
             base = torch.cat([views.base, views.base])
-            first, second = read_bundles(fibers, base, model.grid).chunk(2)
+            first, second = grid_bundles(view, fibers, base).chunk(2)
         # the probe reads the first view, one row per original image
         return PairBatch(
             first=first, second=second, invariant=invariant[: len(first) : views.repeats]
@@ -117,7 +156,7 @@ class GridPositions:
 POSITIONS: dict[str, PairPositions] = {"grid": GridPositions(), "angle": AnglePositions()}
 
 
-def positions_for(group: Any) -> PairPositions:
+def positions_for(group: Group) -> PairPositions:
     """The reader for ``group``'s declared kind of fiber position (one line when unknown)."""
     name = group.plugin.fiber_positions
     try:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
+from structured_ssl.groups.base import plugin_class
+
 
 @dataclass(frozen=True)
 class PairSampling:
@@ -65,8 +67,6 @@ class FiberGrid:
     def of(shape: tuple[int, ...], cyclic: bool, g0_size: int, kind: str) -> FiberGrid:
         """The group ``kind``'s bundle shape (k x k in space, 1 x k for D_N within one flip
         half, k else: ``GroupPlugin.bundle_shape``) on ``shape``."""
-        from structured_ssl.groups import plugin_class
-
         grid = FiberGrid(tuple(shape), cyclic, plugin_class(kind).bundle_shape(g0_size, len(shape)))
         grid.validate(kind)
         return grid

@@ -1,7 +1,7 @@
 """Scale lifting by zooming the input: the paper ResNets' scale encoder.
 
 A scale-lifted map can be built two ways. SESN dilates the kernels: every layer holds one
-kernel per scale (``encoders/scale_conv.py``). Or the lift can act on the input, the textbook
+kernel per scale (``groups/scale/conv.py``). Or the lift can act on the input, the textbook
 lifting ``f(x)(s) = F(T_s^-1 x)``: one plain network F applied to the image zoomed out by
 each ``scales[s] / scales[0]`` (the paper's A-SSL scale orbit, zoom factors 1 .. 0.57), in ONE
 batched pass. Zooming the input by a group element then feeds F the same image at a matched
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.scale_action import ScaleAction
-from structured_ssl.encoders.scale_conv import downscale
+from structured_ssl.groups.scale.action import ScaleAction
+from structured_ssl.groups.scale.conv import downscale
+from structured_ssl.lifted.base import LiftedEncoder
 
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+    from structured_ssl.groups.spec import Group
 
 
 class InputLiftedScaleEncoder(LiftedEncoder):
@@ -56,12 +56,3 @@ class InputLiftedScaleEncoder(LiftedEncoder):
         z = self.net(zoomed)
         z = z[:, :, 0] if z.dim() == 5 else z  # plain nets may return (B, C, H, W)
         return z.unflatten(0, (len(scales), x.shape[0])).permute(1, 2, 0, 3, 4)
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_output(z, g)
-
-    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.comparable(z, g)

@@ -2,7 +2,8 @@
 
 There is no group axis (|G| = 1 on it); the index grid is the last map's ``(H', W')`` and does
 not wrap. T_g rolls the image by ``g x total stride`` pixels and Γ_g rolls the map by ``g``
-cells (the encoders own these exact permutations: ``TranslationCNN``, ``PaperEncoder``).
+cells (:class:`~structured_ssl.groups.translation.layers.ShiftAction`, the action of
+``TranslationCNN`` and of the paper backbones' translation form).
 A-SSL shifts each view by whole pixels, up to ``max_shift_fraction`` of the image.
 """
 
@@ -10,13 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+from torch import nn
+
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.kit import LayerOptions
+from structured_ssl.groups.translation.layers import ShiftAction, TranslationCNN
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.plain import padding_mode_of
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
-    from structured_ssl.encoders.base import LiftedEncoder
+    from structured_ssl.lifted.base import LiftedEncoder
 
 
 class Translation(GroupPlugin):
@@ -40,24 +46,29 @@ class Translation(GroupPlugin):
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z[:, :, 0]
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
-        from structured_ssl.encoders.cnn import TranslationCNN
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> ShiftAction:
+        return ShiftAction(cell_pixels)
 
-        return TranslationCNN(in_channels, self.spec, widths, kernels, strides, padding_mode)
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
+        return TranslationCNN(in_channels, self.spec, widths, kernel_sizes, strides, padding_mode)
 
     def paper_conv(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        lifting,
-        effective_size,
-        rotation_conv,
-        padding_mode,
+        options: LayerOptions,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        lifting: bool,
+        effective_size: int,
     ) -> nn.Module:
-        from torch import nn
-
         return nn.Conv2d(
             in_channels,
             out_channels,
@@ -65,10 +76,12 @@ class Translation(GroupPlugin):
             stride=stride,
             padding=kernel_size // 2,
             bias=False,
-            padding_mode=padding_mode,
+            padding_mode=padding_mode_of(options.padding_mode),
         )
 
-    def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
+    def paper_conv_forward(
+        self, options: LayerOptions, conv: nn.Module, x: torch.Tensor, lifting: bool
+    ) -> torch.Tensor:
         plain = x if lifting else x[:, :, 0]
         return conv(plain).unsqueeze(2)
 

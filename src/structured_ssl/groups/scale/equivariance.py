@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.scale_action import ScaleAction
+from structured_ssl.groups.scale.action import ScaleAction
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.contract import Element
 
 FIBER_BOUND = 0.10
 NO_SHIFT_FRACTION = 0.25
@@ -48,7 +49,7 @@ class ScaleErrors:
 
 def scale_action_of(encoder: LiftedEncoder) -> ScaleAction:
     """The action an encoder claims: its own (structured) or the one it stands in for (twin)."""
-    action = getattr(encoder, "action", None) or getattr(encoder, "claimed_action", None)
+    action = encoder.action
     if not isinstance(action, ScaleAction):
         raise ValueError(
             f"{type(encoder).__name__} has no scale action (group.kind={encoder.group.kind!r})"

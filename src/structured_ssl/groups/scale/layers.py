@@ -1,9 +1,9 @@
-"""A small scale-equivariant encoder (SESN layers, ``encoders/scale_conv.py``).
+"""A small scale-equivariant encoder (SESN layers, ``groups/scale/conv.py``).
 
-Group action: ``encoders/scale_action.py`` (T_j zooms out by ``scales[j] / scales[0]``; Γ_j
+Group action: ``groups/scale/action.py`` (T_j zooms out by ``scales[j] / scales[0]``; Γ_j
 moves scale s to the scale a times larger and zooms maps out; pooled fibers are
 area-normalised). What makes a stack of these layers equivariant on the fibers H-SSL reads
-(measured with ``structured_ssl.encoders.equivariance_scale``; docs/concepts/bounds.md, "Scale equivariance"):
+(measured with ``structured_ssl.groups.scale.equivariance``; docs/concepts/bounds.md, "Scale equivariance"):
 
 * every scale uses the whole kernel (no per-scale SESN window), Gaussian width 0.75 px per
   unit scale, kernels (9, 7, 7) so the largest scale (1.31 px) fits;
@@ -23,19 +23,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
-from structured_ssl.encoders.scale_action import ScaleAction, without_background
-from structured_ssl.encoders.scale_conv import (
-    SIGMA_PER_SCALE,
-    ScaleBatchNorm,
-    ScaleConv,
-    ScaleLift,
-)
+from structured_ssl.groups.scale.action import ScaleAction, without_background
+from structured_ssl.groups.scale.conv import ScaleBatchNorm, ScaleConv, ScaleLift
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.hermite import SIGMA_PER_SCALE
 
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
-
-__all__ = ["ScaleEncoder"]  # its layers are imported from structured_ssl.encoders.scale_conv
+    from structured_ssl.groups.spec import Group
 
 
 class ScaleEncoder(LiftedEncoder):
@@ -112,21 +106,10 @@ class ScaleEncoder(LiftedEncoder):
             current = int(width)
         self.net = nn.Sequential(*layers)
         self.num_scale_convs = len(widths) - 1
+        # T_g and Γ_g are the scale group's (shared with the structure-free twin); only what is
+        # comparable depends on this encoder's layers: with ``scale_size > 1`` not the top
+        # scales whose inputs are padding on one side (``reach``)
         self.action = ScaleAction(group, reach=(scale_size - 1) * self.num_scale_convs)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:
-        return without_background(self.net, x)  # empty canvas -> 0: see scale_action.py
-
-    # ----------------------------------------------------------------- group action
-    # T_g and Γ_g are the scale group's (``scale_action.ScaleAction``, shared with the
-    # structure-free twin); only what is comparable depends on this encoder's layers.
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_output(z, g)
-
-    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        """The scales and cells Γ_g defines (``ScaleAction.comparable``; with ``scale_size > 1``
-        also without the top scales whose inputs are padding on one side)."""
-        return self.action.comparable(z, g)
+        return without_background(self.net, x)  # empty canvas -> 0: see action.py

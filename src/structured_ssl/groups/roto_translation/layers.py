@@ -27,10 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.encoders.base import LiftedEncoder, check_layer_lengths
-from structured_ssl.encoders.cnn import total_stride
-from structured_ssl.encoders.escnn_compat import enn, gspaces
-from structured_ssl.encoders.escnn_init import r2conv
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.escnn_compat import enn, gspaces
+from structured_ssl.lifted.escnn_init import r2conv
+from structured_ssl.lifted.plain import total_stride
+from structured_ssl.lifted.warp import warp_rotation
 
 
 def centred_canvas(x: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -67,8 +70,6 @@ def rotate_about_half(x: torch.Tensor, k: int, order: int) -> torch.Tensor:
     if q is not None:
         turned = torch.rot90(x, q, dims=(-2, -1))
         return torch.roll(turned, shifts=_half_pixel_fix(q, side), dims=(-2, -1))
-    from structured_ssl.encoders.so2 import warp_rotation
-
     flat = x.reshape(-1, 1, side, side)
     angle = torch.full((flat.shape[0],), 2 * math.pi * k / order, device=x.device)
     return warp_rotation(flat, angle, (side / 2, side / 2)).reshape(x.shape)
@@ -82,6 +83,38 @@ def _half_pixel_fix(q: int, side: int) -> tuple[int, int]:
     moved = torch.rot90(probe, q, dims=(0, 1))
     row, col = divmod(int(moved.argmax()), side)
     return (c - row, c - col)
+
+
+class RotoTranslationAction(LiftedAction):
+    """T_g rotates the centred canvas by k about (S/2, S/2) then rolls it by whole cells; Γ_g
+    permutes the C_N axis (escnn), rotates the cell torus about its half and rolls by cells. The
+    fibers are not pooled: ``(B, C, N, H', W')``, on the product grid."""
+
+    def __init__(self, out_type: enn.FieldType, order: int, stride: int, out_channels: int) -> None:
+        self.out_type, self.order, self.stride = out_type, order, stride
+        self.out_channels = out_channels
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        """T_g on the canvas: rotate by k about (S/2, S/2), then roll by whole cells."""
+        k, dy, dx = (int(v) for v in g)
+        turned = rotate_about_half(centred_canvas(x, self.stride), k, self.order)
+        return torch.roll(turned, shifts=(dy * self.stride, dx * self.stride), dims=(-2, -1))
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        """Γ_g: permute the C_N axis (escnn), rotate the cell torus about its half, roll by cells."""
+        k, dy, dx = (int(v) for v in g)
+        element = self.out_type.gspace.fibergroup.element(k % self.order)
+        fibers = (
+            enn.GeometricTensor(z.flatten(1, 2), self.out_type).transform_fibers(element).tensor
+        )
+        turned = rotate_about_half(fibers, k, self.order).unflatten(
+            1, (self.out_channels, self.order)
+        )
+        return torch.roll(turned, shifts=(dy, dx), dims=(-2, -1))
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        """No pooling: the fibers are (orientation, row, column)."""
+        return z
 
 
 class RotoTranslationEncoder(LiftedEncoder):
@@ -130,6 +163,9 @@ class RotoTranslationEncoder(LiftedEncoder):
             current = out_type
         self.net = enn.SequentialModule(*layers)
         self.out_type = current
+        self.action = RotoTranslationAction(
+            self.out_type, self.order, self.stride, self.out_channels
+        )
 
     def canvas(self, x: torch.Tensor) -> torch.Tensor:
         """The torus the network sees: zero-padded to a multiple of s, the image's centre pixel
@@ -138,38 +174,19 @@ class RotoTranslationEncoder(LiftedEncoder):
         content are rolls, so A-SSL's views are exactly T_g of the canvas."""
         return centred_canvas(x, self.stride)
 
+    @property
+    def cell_pixels(self) -> int:
+        return self.stride
+
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(enn.GeometricTensor(self.canvas(x), self.in_type)).tensor
         return y.unflatten(1, (self.out_channels, self.order))
-
-    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        """No pooling: ``(B, C, N, H', W')``, fibers on the product grid."""
-        return z
 
     def fiber_grid_cyclic(self) -> bool:
         return True
 
     def invariant(self, z: torch.Tensor) -> torch.Tensor:
         return z.amax(dim=2).mean(dim=(-2, -1))
-
-    # ----------------------------------------------------------------- group actions
-    def transform_input(self, x: torch.Tensor, g) -> torch.Tensor:
-        """T_g on the canvas: rotate by k about (S/2, S/2), then roll by whole cells."""
-        k, dy, dx = (int(v) for v in g)
-        turned = rotate_about_half(self.canvas(x), k, self.order)
-        return torch.roll(turned, shifts=(dy * self.stride, dx * self.stride), dims=(-2, -1))
-
-    def transform_output(self, z: torch.Tensor, g) -> torch.Tensor:
-        """Γ_g: permute the C_N axis (escnn), rotate the cell torus about its half, roll by cells."""
-        k, dy, dx = (int(v) for v in g)
-        element = self.gspace.fibergroup.element(k % self.order)
-        fibers = (
-            enn.GeometricTensor(z.flatten(1, 2), self.out_type).transform_fibers(element).tensor
-        )
-        turned = rotate_about_half(fibers, k, self.order).unflatten(
-            1, (self.out_channels, self.order)
-        )
-        return torch.roll(turned, shifts=(dy, dx), dims=(-2, -1))
 
     def export_plain(self) -> nn.Module:
         import copy

@@ -7,7 +7,7 @@ kernel for every s, and zooming the input out by a ratio of two scales moves the
 along the scale axis (up to discretisation: pixels, finite kernels, strides).
 
 Layout: scale-lifted maps are ``(batch, channels, scale, height, width)``, the project's
-lifted layout (``encoders/base.py``).
+lifted layout (``lifted/base.py``).
 
 Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL reads):
 
@@ -31,7 +31,7 @@ Basis (SESN "type A" with two changes, both measured on the fiber maps H-SSL rea
   with 7x7 kernels after a stride it keeps the largest scale inside the kernel (2.3 sigma)
   while the smallest (0.75 px) is still sampled well enough; 0.6 and 1.0 both measured worse.
 
-How equivariant (``structured_ssl.encoders.equivariance_scale``, ``benchmarks/scale_equivariance.py``):
+How equivariant (``structured_ssl.groups.scale.equivariance``, ``benchmarks/scale_equivariance.py``):
 whole encoders on the space-pooled fibers, the paper's scale span on a geometric grid, reach
 0.02-0.04 (one and two scale steps); see docs/concepts/bounds.md, "Scale equivariance".
 """
@@ -41,70 +41,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from numpy.polynomial import hermite_e
 from torch import nn
 
-SIGMA_PER_SCALE = 0.75  # Gaussian width in pixels per unit of scale (SESN: 1.0); see above
-
-
-def hermite_basis(
-    kernel_size: int,
-    effective_size: int,
-    scales: Sequence[float],
-    envelope: float = SIGMA_PER_SCALE,
-) -> torch.Tensor:
-    """The steerable basis ``(effective_size**2, len(scales), k, k)`` (see the module docstring).
-
-    A function that vanishes at the smallest scale is normalised at the smallest scale where
-    it does not. ``kernel_size=1`` gives one constant function shared by all scales (SESN's
-    separate ``SESConv_H_H_1x1``): a 1x1 kernel cannot dilate, and the 1/s^2 amplitude would
-    only shrink the larger scales' responses (wrong for e.g. ResNet projection shortcuts).
-    """
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size={kernel_size} must be odd (the basis is centred on a pixel)")
-    if effective_size < 1:
-        raise ValueError(f"effective_size={effective_size} must be >= 1")
-    if not scales or min(scales) <= 0:
-        raise ValueError(f"scales={list(scales)} must be positive")
-    if envelope <= 0:
-        raise ValueError(f"envelope={envelope} must be positive (Gaussian width per unit scale)")
-    if kernel_size == 1:
-        if effective_size != 1:
-            raise ValueError(
-                f"kernel_size=1 has a single basis function; got effective_size={effective_size}"
-            )
-        return torch.ones(1, len(scales), 1, 1)
-    offsets = np.arange(kernel_size) - kernel_size // 2
-    per_scale = []
-    for s in scales:
-        width = envelope * s
-        t = offsets / width
-        gaussian = np.exp(-(t**2) / 2) / width  # 1/r per axis: 1/r^2 in 2D
-        profiles = np.stack(
-            [hermite_e.hermeval(t, [0] * n + [1]) * gaussian for n in range(effective_size)]
-        )
-        per_scale.append(
-            np.einsum("ny,mx->nmyx", profiles, profiles).reshape(
-                effective_size**2, kernel_size, kernel_size
-            )
-        )
-    basis = np.stack(per_scale, axis=1)  # (F, S, k, k)
-    norms = np.sqrt((basis**2).sum(axis=(2, 3)))  # (F, S)
-    order = np.argsort(scales, kind="stable")
-    ordered = norms[:, order]
-    first_nonzero = np.argmax(ordered > 1e-8 * ordered.max(axis=1, keepdims=True), axis=1)
-    reference = ordered[np.arange(len(ordered)), first_nonzero]
-    return torch.tensor(basis / reference[:, None, None, None], dtype=torch.float32)
-
-
-def _init_weight(shape: tuple[int, ...]) -> nn.Parameter:
-    """He-normal on the basis coefficients: the basis is L2-normalised and close to
-    orthogonal, so a kernel has about sum(w^2) energy; fan-in = all but the first dim."""
-    fan_in = math.prod(shape[1:])
-    return nn.Parameter(torch.randn(shape) * math.sqrt(2.0 / fan_in))
+from structured_ssl.lifted.hermite import SIGMA_PER_SCALE, hermite_basis, init_weight
 
 
 class _SteerableBase(nn.Module):
@@ -179,7 +120,7 @@ class ScaleLift(_SteerableBase):
             bias,
             envelope,
         )
-        self.weight = _init_weight((out_channels, in_channels, self.num_funcs))
+        self.weight = init_weight((out_channels, in_channels, self.num_funcs))
 
     def kernels(self) -> torch.Tensor:
         """``(C_out * S, C_in, k, k)``, index ``o * S + s``."""
@@ -237,7 +178,7 @@ class ScaleConv(_SteerableBase):
                 f"scale_size={scale_size} must be in [1, {self.num_scales}] (the number of scales)"
             )
         self.scale_size = scale_size
-        self.weight = _init_weight((out_channels, in_channels, scale_size, self.num_funcs))
+        self.weight = init_weight((out_channels, in_channels, scale_size, self.num_funcs))
 
     def kernels(self) -> torch.Tensor:
         """``(S * C_out, C_in * scale_size, k, k)``: group s holds output scale s."""

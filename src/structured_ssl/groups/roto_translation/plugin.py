@@ -1,7 +1,7 @@
 """Translation x rotation, the product group: fibers on space x C_N of ONE lifted map.
 
 Elements are ``(k, dy, dx)``: rotate by 360 k / N, then shift by (dy, dx) feature cells. The
-encoder (``encoders/roto_translation.py``) is an escnn C_N CNN with circular padding on a
+encoder (``groups/roto_translation/layers.py``) is an escnn C_N CNN with circular padding on a
 canvas whose side is a multiple of its stride, so the fiber grid ``N x H' x W'`` is a torus x
 circle: cyclic on every axis, one Euclidean topographic distance over all three (cyclic), a
 bundle a ``g0 x g0 x g0`` patch of orientations and cells. Γ_g is the spatial roll composed
@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
-    import torch
-
-    from structured_ssl.encoders.base import LiftedEncoder
+    from structured_ssl.lifted.base import LiftedEncoder
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
 CELL_PIXELS = 4
@@ -50,23 +49,27 @@ class RotoTranslation(GroupPlugin):
         turns = [k for k in range(self.order) if (4 * k) % self.order == 0]
         return [(k, dy, dx) for k in turns for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
-    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        return z  # (B, C, N, H', W'): no pooling, the fibers are (orientation, row, column)
-
-    def action(self, in_channels: int, out_channels: int) -> Any:
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> Any:
         raise ValueError(
             "group.kind='roto_translation' has no structure-free twin here (encoder.structured: false is not supported)"
         )
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
         if padding_mode != "circular":
             raise ValueError(
                 f"encoder.padding_mode={padding_mode!r}: group.kind='roto_translation' needs 'circular' "
                 "(the canvas is a torus; zero padding breaks the exact shifts and quarter turns)"
             )
-        from structured_ssl.encoders.roto_translation import RotoTranslationEncoder
+        from structured_ssl.groups.roto_translation.layers import RotoTranslationEncoder  # escnn
 
-        return RotoTranslationEncoder(in_channels, self.spec, widths, kernels, strides)
+        return RotoTranslationEncoder(in_channels, self.spec, widths, kernel_sizes, strides)
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         raise ValueError(

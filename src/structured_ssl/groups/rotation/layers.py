@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder, check_layer_lengths
-from structured_ssl.encoders.escnn_compat import enn, gspaces
-from structured_ssl.encoders.escnn_init import r2conv
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.escnn_compat import enn, gspaces
+from structured_ssl.lifted.escnn_init import r2conv
 
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+    from structured_ssl.groups.spec import Group
 
 
 def make_gspace(group: Group) -> gspaces.GSpace2D:
@@ -33,10 +35,48 @@ def group_element(gspace: gspaces.GSpace2D, group: Group, g: Element):
     return group.plugin.escnn_element(gspace, g)
 
 
-class RegularFieldAction:
-    """T_g on images and Γ_g on regular-representation lifted maps, as escnn defines them.
+def cyclic_gspace(order: int) -> gspaces.GSpace2D:
+    """C_N acting on the plane (escnn)."""
+    return gspaces.rot2dOnR2(N=order)
 
-    Used by the escnn encoders and, as the *claimed* action, by their unstructured twins.
+
+def dihedral_gspace(order: int) -> gspaces.GSpace2D:
+    """D_N acting on the plane (escnn; the flip mirrors the width axis)."""
+    return gspaces.flipRot2dOnR2(N=order)
+
+
+def escnn_group_conv(
+    gspace: gspaces.GSpace2D,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    stride: int,
+    lifting: bool,
+) -> nn.Module:
+    """escnn's full regular-field convolution (``rotation_conv="escnn"``), padding ``k // 2``."""
+    in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
+    in_type = enn.FieldType(gspace, [in_repr] * in_channels)
+    out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
+    return r2conv(
+        in_type, out_type, kernel_size, stride=stride, padding=kernel_size // 2, bias=False
+    )
+
+
+def escnn_conv_forward(conv: nn.Module, x: torch.Tensor, lifting: bool, size: int) -> torch.Tensor:
+    """:func:`escnn_group_conv`'s module on the lifted layout (images when ``lifting``)."""
+    if not isinstance(conv, enn.R2Conv):
+        raise TypeError(f"rotation_conv='escnn' expects an escnn R2Conv, got {type(conv)}")
+    flat = x if lifting else x.flatten(1, 2)
+    out_channels = conv.out_type.size // size
+    return conv(enn.GeometricTensor(flat, conv.in_type)).tensor.unflatten(1, (out_channels, size))
+
+
+class RegularFieldAction(LiftedAction):
+    """T_g on images and Γ_g on regular-representation lifted maps, as escnn defines them; the
+    fibers are the space-pooled group axis on the group's fiber grid (D_N: ``(2, N)``).
+
+    Used by the escnn encoders, the paper's filter copies and, as the *claimed* action, by
+    their unstructured twins.
     """
 
     def __init__(self, group: Group, in_channels: int, out_channels: int) -> None:
@@ -54,6 +94,9 @@ class RegularFieldAction:
         element = group_element(self.gspace, self.group, g)
         flat = enn.GeometricTensor(z.flatten(1, 2), self.out_type)
         return flat.transform(element).tensor.unflatten(1, (self.out_channels, self.group.size))
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return self.group.plugin.fiber_map(z)
 
 
 class RotationEncoder(LiftedEncoder):
@@ -97,12 +140,6 @@ class RotationEncoder(LiftedEncoder):
     def lift(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(enn.GeometricTensor(x, self.in_type)).tensor
         return y.unflatten(1, (self.out_channels, self.group.size))
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_output(z, g)
 
     def export_plain(self) -> nn.Module:
         """Plain-torch copy for fast evaluation passes (escnn's ``export``, eval mode)."""

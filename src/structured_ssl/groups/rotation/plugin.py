@@ -1,7 +1,9 @@
 """C_N, the cyclic rotation group: escnn regular fields, or the paper's SESN filter copies.
 
 Index grid ``(k,)`` on a cycle of N (angle 360 k / N, counter-clockwise as escnn defines it).
-Exact input elements are the multiples of 90 degrees, which permute pixels. A-SSL rotates
+Exact input elements are the multiples of 90 degrees, which permute pixels. The layers (escnn,
+``layers.py``; the paper's filter copies, ``rot90_conv.py``) are imported when first built,
+so that reading a group's settings does not import escnn. A-SSL rotates
 each view by its k (plus a uniform jitter within one step when ``continuous_augmentation``).
 :class:`RotationFamily` is shared with the dihedral group, which adds a flip axis.
 """
@@ -10,13 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.kit import TOTAL_STRIDES, LayerOptions
+from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from structured_ssl.encoders.base import LiftedEncoder
+    from structured_ssl.groups.rotation.layers import RegularFieldAction
+    from structured_ssl.lifted.base import LiftedEncoder
 
 
 def check_rotation_image_size(kind: str, spec: Any, image_size: int) -> None:
@@ -25,8 +30,6 @@ def check_rotation_image_size(kind: str, spec: Any, image_size: int) -> None:
     rotation centre (measured: the small C4 encoder has lifted error 0.36 at 32 px, 3e-7 at 33)."""
     if not spec.structured:
         return
-    from structured_ssl.encoders.factory import TOTAL_STRIDES
-
     stride = TOTAL_STRIDES.get(spec.architecture)
     if stride is None or (image_size - 1) % stride == 0:
         return
@@ -45,11 +48,13 @@ class RotationFamily(GroupPlugin):
 
     uses_order: ClassVar[bool] = True
     grid_cyclic: ClassVar[bool] = True
-    #: the paper's SESN filter copies (``encoders/rot90_conv.py``) build it (exact for order 4)
+    #: the paper's SESN filter copies (``rot90_conv.py``) build it (exact for order 4)
     rot90_copies: ClassVar[bool] = True
 
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.encoders.rotation import RegularFieldAction
+    def action(
+        self, in_channels: int, out_channels: int, cell_pixels: int = 1
+    ) -> RegularFieldAction:
+        from structured_ssl.groups.rotation.layers import RegularFieldAction
 
         return RegularFieldAction(self.spec, in_channels, out_channels)
 
@@ -58,62 +63,64 @@ class RotationFamily(GroupPlugin):
         self,
         in_channels: int,
         widths: tuple[int, ...],
-        padding_mode: str,
-        kernels: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
         strides: tuple[int, ...],
+        padding_mode: str = "circular",
     ) -> LiftedEncoder:
-        from structured_ssl.encoders.rotation import RotationEncoder
+        from structured_ssl.groups.rotation.layers import RotationEncoder
 
-        return RotationEncoder(in_channels, self.spec, widths, kernels, strides)
+        return RotationEncoder(in_channels, self.spec, widths, kernel_sizes, strides)
+
+    def filter_copies(self) -> Any:
+        if not (self.rot90_copies and self.order == 4):
+            return None
+        from structured_ssl.groups.rotation.rot90_conv import filter_copies
+
+        return filter_copies(self.spec)
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         if rotation_conv == "sesn_copies":
-            from structured_ssl.encoders.rot90_conv import check_rot90_group
+            from structured_ssl.groups.rotation.rot90_conv import check_rot90_group
 
             check_rot90_group(self.spec)
 
     def paper_conv(
         self,
+        options: LayerOptions,
         in_channels: int,
         out_channels: int,
         kernel_size: int,
         stride: int,
         lifting: bool,
         effective_size: int,
-        rotation_conv: str,
-        padding_mode: str,
     ) -> nn.Module:
-        padding = kernel_size // 2
-        if rotation_conv == "escnn":
-            from structured_ssl.encoders.escnn_compat import enn
-            from structured_ssl.encoders.escnn_init import r2conv
+        if options.rotation_conv == "escnn":
+            from structured_ssl.groups.rotation.layers import escnn_group_conv
 
-            gspace = self.gspace()
-            in_repr = gspace.trivial_repr if lifting else gspace.regular_repr
-            in_type = enn.FieldType(gspace, [in_repr] * in_channels)
-            out_type = enn.FieldType(gspace, [gspace.regular_repr] * out_channels)
-            return r2conv(
-                in_type, out_type, kernel_size, stride=stride, padding=padding, bias=False
+            return escnn_group_conv(
+                self.gspace(), in_channels, out_channels, kernel_size, stride, lifting
             )
-        from structured_ssl.encoders.rot90_conv import Rot90GroupConv, Rot90Lift
+        from structured_ssl.groups.rotation.rot90_conv import Rot90GroupConv, Rot90Lift
 
         cls = Rot90Lift if lifting else Rot90GroupConv
         return cls(
-            self.spec, in_channels, out_channels, kernel_size, effective_size, stride, padding
+            self.spec,
+            in_channels,
+            out_channels,
+            kernel_size,
+            effective_size,
+            stride,
+            kernel_size // 2,
         )
 
-    def paper_conv_forward(self, conv: nn.Module, x: torch.Tensor, lifting: bool) -> torch.Tensor:
-        in_type = getattr(conv, "in_type", None)
-        if in_type is None:  # SESN filter copies take the lifted layout
+    def paper_conv_forward(
+        self, options: LayerOptions, conv: nn.Module, x: torch.Tensor, lifting: bool
+    ) -> torch.Tensor:
+        if options.rotation_conv != "escnn":  # SESN filter copies take the lifted layout
             return conv(x)
-        from structured_ssl.encoders.escnn_compat import enn
+        from structured_ssl.groups.rotation.layers import escnn_conv_forward
 
-        flat = x if lifting else x.flatten(1, 2)
-        out_type: Any = conv.out_type  # an escnn FieldType (untyped)
-        out_channels = out_type.size // self.size
-        return conv(enn.GeometricTensor(flat, in_type)).tensor.unflatten(
-            1, (out_channels, self.size)
-        )
+        return escnn_conv_forward(conv, x, lifting, self.size)
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
         check_rotation_image_size(self.kind, spec, image_size)
@@ -155,9 +162,9 @@ class Rotation(RotationFamily):
         return [(k,) for k in range(self.order) if (4 * k) % self.order == 0]
 
     def gspace(self) -> Any:
-        from structured_ssl.encoders.escnn_compat import gspaces
+        from structured_ssl.groups.rotation.layers import cyclic_gspace
 
-        return gspaces.rot2dOnR2(N=self.order)
+        return cyclic_gspace(self.order)
 
     def escnn_element(self, gspace: Any, g: Element) -> Any:
         (k,) = g

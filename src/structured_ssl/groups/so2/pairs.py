@@ -19,15 +19,27 @@ Two continuous draws coincide with probability 0, so ``allow_same_position`` cha
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
-
-from structured_ssl.ssl.pairs import PairSampling
 
 TWO_PI = 2 * math.pi
 
 
-def check_angle_sampling(sampling: PairSampling) -> None:
+class AngleSampling(Protocol):
+    """The pair-sampling settings an angle draw reads (``ssl.pairs.PairSampling`` has them)."""
+
+    @property
+    def g0_size(self) -> int: ...
+
+    @property
+    def max_distance(self) -> float | None: ...
+
+    @property
+    def pairs_per_image(self) -> int: ...
+
+
+def check_angle_sampling(sampling: AngleSampling) -> None:
     """One line naming the field when a radian distance cannot be meant."""
     if sampling.max_distance is not None and sampling.max_distance <= 0:
         raise ValueError(
@@ -43,7 +55,7 @@ def circular_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def angle_pairs(
-    sampling: PairSampling, first: torch.Tensor, offset: torch.Tensor
+    sampling: AngleSampling, first: torch.Tensor, offset: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Angle pairs from two uniforms on [0, 1) per row (``StepDraws.uniform``: reproducible and
     split by example across ranks): θ1 = 2π u1, θ2 = θ1 + (2 u2 - 1) d, d = min(max_distance, π)."""
@@ -55,7 +67,7 @@ def angle_pairs(
 
 
 def sample_angle_pairs(
-    sampling: PairSampling, n: int, generator: torch.Generator | None = None
+    sampling: AngleSampling, n: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` pairs of angles in [0, 2π), each ``(n,)``: the first uniform, the second uniform
     within ``max_distance`` of it on the circle (any angle when None or >= π)."""

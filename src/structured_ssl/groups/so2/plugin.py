@@ -1,11 +1,11 @@
 """SO(2), continuous rotations: escnn band-limited fields, fibers read at any angle.
 
 The lifted map's group axis holds each field's Fourier coefficients up to the band limit L
-(``2L + 1`` of them, ``encoders/so2.py``), so the "index grid" is the circle itself: a fiber
+(``2L + 1`` of them, ``groups/so2/layers.py``), so the "index grid" is the circle itself: a fiber
 position is an angle in radians, a pair's topographic distance is the arc between its two
 angles (``pairs.max_distance`` in radians), and a bundle is ``g0_size`` angles spaced by
-``bundle_spacing``. The pair draws live in ``angle_pairs.py`` and their read-out in
-``methods/continuous.py``: a continuous read-out is a Fourier series, not an index gather; the
+``bundle_spacing``. The pair draws live in ``pairs.py`` and their read-out in
+``positions.py`` (this package): a continuous read-out is a Fourier series, not an index gather; the
 plug-in declares ``fiber_positions = "angle"`` and the methods look that reader up
 (``methods/positions.py``). The hybrid objective and the structure-free twin are not supported.
 
@@ -19,13 +19,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from structured_ssl.encoders.bounds import EXACT, EquivarianceBound
-from structured_ssl.groups.base import Element, GroupPlugin
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.rotation.plugin import check_rotation_image_size
+from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
+from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
     import torch
 
-    from structured_ssl.encoders.base import LiftedEncoder
+    from structured_ssl.lifted.base import LiftedEncoder
 
 #: Angles (radians) the check command measures besides the quarter turns: none is a multiple
 #: of 90 degrees, so the input rotation interpolates.
@@ -45,7 +47,7 @@ class AngleBound(EquivarianceBound):
     (smooth content: rotating it and back loses 2-3.5%; the fiber errors measured at init are
     1.3-2.5% at 29 px and 2-5% at 21 px, about that interpolation loss)."""
 
-    def for_element(self, element: Element) -> EquivarianceBound:
+    def for_element(self, element: tuple[float, ...]) -> EquivarianceBound:
         turns = float(element[0]) / (math.pi / 2)
         return (
             EXACT
@@ -99,7 +101,7 @@ class SO2(GroupPlugin):
 
     def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
         """The coefficient axis (2L + 1): what ``fiber_map`` returns. H-SSL's positions are angles
-        (``angle_pairs.py``); this grid only sizes the bundle checks (g0_size <= 2L)."""
+        (``pairs.py``); this grid only sizes the bundle checks (g0_size <= 2L)."""
         return (self.size,)
 
     def exact_input_elements(self) -> list[Element]:
@@ -117,7 +119,7 @@ class SO2(GroupPlugin):
     def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
         """What the bound is stated on: smooth (3 px blur) content under a centred window, so that
         rotating it keeps it on the canvas and bilinear interpolation is the only loss."""
-        from structured_ssl.encoders.so2 import smooth_probe_images
+        from structured_ssl.groups.so2.layers import smooth_probe_images  # escnn, when used
 
         return (
             smooth_probe_images(count, size, sigma=3.0, seed=seed)
@@ -125,21 +127,28 @@ class SO2(GroupPlugin):
             .contiguous()
         )
 
-    def action(self, in_channels: int, out_channels: int) -> Any:
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> Any:
         raise ValueError(
             "group.kind='so2' has no structure-free twin here (encoder.structured: false is not supported)"
         )
 
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
-        from structured_ssl.encoders.so2 import SO2Encoder
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
+        from structured_ssl.groups.so2.layers import SO2Encoder  # escnn, when built
 
         return SO2Encoder(
             in_channels,
             self.spec,
             widths,
-            kernels,
+            kernel_sizes,
             strides,
             self.max_frequency,
             int(self.options["grid_samples"]),
@@ -151,13 +160,11 @@ class SO2(GroupPlugin):
         )
 
     def check_image_size(self, spec: Any, image_size: int) -> None:
-        from structured_ssl.groups.rotation import check_rotation_image_size
-
         check_rotation_image_size(self.kind, spec, image_size)  # quarter turns: the sizes C_N needs
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
-        a continuous uniform rotation, as one warp (A-SSL itself draws angles: methods/continuous.py)."""
+        a continuous uniform rotation, as one warp (A-SSL itself draws angles: positions.py)."""
         step = 360.0 / self.size
         within = jitter.to(elements.device, non_blocking=True) if jitter is not None else 0.0
         return -(elements[:, -1].float() + within) * step, scale, flip, shift

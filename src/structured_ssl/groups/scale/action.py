@@ -22,7 +22,7 @@ twin, so both are judged by one rule.
   network on an empty image in the same batch, so border effects cancel too): 0.13-0.15
   (``benchmarks/scale_design_sweep.py``).
 * ``maps_zoom=False``: the action of an encoder lifted by zooming its INPUT
-  (``encoders/scale_pyramid.py``): scale s of f(x) is a plain network on x zoomed out by
+  (``groups/scale/pyramid.py``): scale s of f(x) is a plain network on x zoomed out by
   ``scales[s] / scales[0]``, so f(T_j x) at s is the network on the same zoomed image as f(x)
   at s'. Γ_j then moves scale s' to s WITHOUT zooming the map, the whole map is comparable,
   and the fiber is the plain spatial mean.
@@ -35,18 +35,19 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element
-from structured_ssl.encoders.scale_conv import downscale, footprint_mask
+from structured_ssl.groups.scale.conv import downscale, footprint_mask
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.contract import Element, FiberTriple
 
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+    from structured_ssl.groups.spec import Group
 
 SCALE_MATCH_TOLERANCE = 0.005
 """``a * scales[s]`` counts as landing on ``scales[s']`` within this relative distance: the
 paper lists its scales to two decimals (1.33 for 4/3, 1.66 for 5/3), i.e. to about 0.4%."""
 
 
-class ScaleAction:
+class ScaleAction(LiftedAction):
     """T_g, Γ_g and what is comparable, on images, lifted maps and pooled fibers.
 
     Args:
@@ -118,6 +119,23 @@ class ScaleAction:
             return z.mean(dim=(-2, -1))
         scales = torch.tensor(self.group.scales, dtype=z.dtype, device=z.device)
         return z.mean(dim=(-2, -1)) * (scales[0] / scales) ** 2
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        """What H-SSL reads: :meth:`pool`."""
+        return self.pool(z)
+
+    def measured_fibers(
+        self,
+        z: torch.Tensor,
+        moved: torch.Tensor,
+        moved_part: torch.Tensor,
+        expected_part: torch.Tensor,
+        g: Element,
+    ) -> FiberTriple:
+        """Fibers are area-normalised means over space and Γ_g acts on them directly: a zoom-out
+        changes the area, so pooling a masked lifted map would not be what H-SSL reads."""
+        fibers, moved_fibers = self.pool(z), self.comparable_fibers(self.pool(moved), g)
+        return moved_fibers, self.transform_fibers(fibers, g), self.comparable_fibers(fibers, g)
 
     def transform_fibers(self, fibers: torch.Tensor, g: Element) -> torch.Tensor:
         """Γ_g on pooled fibers ``(B, C, S)``, restricted to the comparable scales."""

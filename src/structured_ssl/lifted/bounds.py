@@ -43,6 +43,10 @@ class EquivarianceBound:
             return False
         return True
 
+    def for_element(self, element: tuple[float, ...]) -> EquivarianceBound:
+        """The bound stated for one element (default: this one for all; SO(2) states two)."""
+        return self
+
     def describe(self) -> str:
         text = f"<= {self.max_error:g}"
         if self.max_baseline_fraction is not None:

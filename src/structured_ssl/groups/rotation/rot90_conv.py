@@ -9,23 +9,24 @@ field pair (its basis is band-limited), 2.7x the parameters, and |G| times the c
 
 Exactness: rotating a k x k filter by 90 degrees (``torch.rot90``) or flipping it is exact on
 the pixel grid, so the layers are exactly equivariant for C4 and D4 (up to float rounding),
-provided the strided layers see odd sizes (``paper_layers.exact_rotation_size``).
+provided the strided layers see odd sizes (``encoders/paper_layers.exact_rotation_size``).
 
 Equivariance, with ``psi_g = T_g psi`` (T the image action escnn uses):
 lifting ``f_g(x) = psi_g * x`` gives ``f_g(T_h x) = T_h f_{h^-1 g}(x)``, and the group conv
 ``out_g = psi_g * in_g`` keeps that form, which is exactly Γ_h of escnn's regular
-representation. So :class:`~structured_ssl.encoders.rotation.RegularFieldAction` is the action
+representation. So :class:`~structured_ssl.groups.rotation.layers.RegularFieldAction` is the action
 of these layers too, and the group elements are ordered as escnn orders its regular
 representation: which rot90/flip realises each element is read off escnn once (no guessing
 of conventions).
 
-Filters are combinations of the SESN basis at scale 1 (``scale_conv.hermite_basis``) with the
+Filters are combinations of the SESN basis at scale 1 (``lifted/hermite.py``) with the
 paper's effective sizes, so the parameter count is ``C_out C_in eff^2`` per layer.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -33,8 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from structured_ssl.groups.rotation.layers import make_gspace
+from structured_ssl.lifted.escnn_compat import enn
+from structured_ssl.lifted.hermite import hermite_basis
+
 if TYPE_CHECKING:
-    from structured_ssl.groups import Group  # a type only: the groups import the encoders
+    from structured_ssl.groups.spec import Group
 
 
 Rot90Op = tuple[bool, int]  # (flip the width axis first, then rot90 by k quarter turns)
@@ -48,7 +53,8 @@ def check_rot90_group(group: Group) -> None:
         )
 
 
-def _apply(op: Rot90Op, t: torch.Tensor) -> torch.Tensor:
+def apply_op(op: Rot90Op, t: torch.Tensor) -> torch.Tensor:
+    """``t`` flipped (if the op says so) then turned by the op's quarter turns."""
     flip, k = op
     if flip:
         t = t.flip(-1)
@@ -59,9 +65,6 @@ def _apply(op: Rot90Op, t: torch.Tensor) -> torch.Tensor:
 def element_ops(group: Group) -> tuple[Rot90Op, ...]:
     """The rot90/flip that equals escnn's image action for each element of the regular
     representation's basis, in that basis' order (found by matching on a random image)."""
-    from structured_ssl.encoders.escnn_compat import enn
-    from structured_ssl.encoders.rotation import make_gspace
-
     gspace = make_gspace(group)
     field = enn.FieldType(gspace, [gspace.trivial_repr])
     image = torch.randn(1, 1, 7, 7, generator=torch.Generator().manual_seed(0))
@@ -69,7 +72,7 @@ def element_ops(group: Group) -> tuple[Rot90Op, ...]:
     ops = []
     for element in gspace.fibergroup.elements:
         moved = enn.GeometricTensor(image, field).transform(element).tensor
-        matches = [op for op in candidates if torch.allclose(_apply(op, image), moved, atol=1e-5)]
+        matches = [op for op in candidates if torch.allclose(apply_op(op, image), moved, atol=1e-5)]
         if len(matches) != 1:
             raise RuntimeError(
                 f"escnn's action of {element} is not one rot90/flip of the grid: {matches}"
@@ -94,8 +97,6 @@ class _Rot90Base(nn.Module):
         padding: int,
     ) -> None:
         super().__init__()
-        from structured_ssl.encoders.scale_conv import hermite_basis
-
         check_rot90_group(group)
         self.ops = element_ops(group)
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -105,7 +106,7 @@ class _Rot90Base(nn.Module):
         # the basis transformed by every element, once: the copies are then ONE einsum per
         # step (no flips of the wide filter bank in the autograd graph)
         self.register_buffer(
-            "basis", torch.stack([_apply(op, basis) for op in self.ops])
+            "basis", torch.stack([apply_op(op, basis) for op in self.ops])
         )  # (|G|, F, k, k)
         funcs = basis.shape[0]
         # He-normal on the coefficients: the basis is L2-normalised, so a kernel's energy is
@@ -149,3 +150,8 @@ class Rot90GroupConv(_Rot90Base):
         kernels = self.copies().flatten(0, 1)  # (|G| C_out, C_in, k, k)
         y = F.conv2d(x, kernels, stride=self.stride, padding=self.padding, groups=g)
         return y.unflatten(1, (g, self.out_channels)).transpose(1, 2)
+
+
+def filter_copies(group: Group) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """``kernel -> [T_g kernel for g in the regular basis' order]`` (the read-out conv's copies)."""
+    return lambda kernel: [apply_op(op, kernel) for op in element_ops(group)]

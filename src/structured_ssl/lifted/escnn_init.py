@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import torch
 
-from structured_ssl.encoders.escnn_compat import enn
+from structured_ssl.lifted.escnn_compat import enn
 
 
 def he_init_std(basis) -> torch.Tensor:

@@ -28,9 +28,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import LiftedEncoder, check_layer_lengths
-from structured_ssl.encoders.escnn_compat import enn, gspaces
-from structured_ssl.encoders.escnn_init import r2conv
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
+from structured_ssl.lifted.contract import Element
+from structured_ssl.lifted.escnn_compat import enn, gspaces
+from structured_ssl.lifted.escnn_init import r2conv
+from structured_ssl.lifted.warp import warp_rotation
 
 #: Exact input elements of SO(2) on a square pixel grid: quarter turns (radians).
 QUARTER_TURNS: tuple[float, ...] = (0.0, math.pi / 2, math.pi, 3 * math.pi / 2)
@@ -106,25 +109,27 @@ def rotate_images(x: torch.Tensor, angle: torch.Tensor | float) -> torch.Tensor:
     return warp_rotation(x, angle.to(x.device).float(), centre)
 
 
-def warp_rotation(
-    x: torch.Tensor, angle: torch.Tensor, centre: tuple[float, float]
-) -> torch.Tensor:
-    """Bilinear rotation (zero fill) of ``(B, C, H, W)`` by per-example radians counter-clockwise
-    about the pixel ``centre`` (x, y). Kept here, not in ``augment.py``, so that encoders never
-    import the augmentation module (which imports the groups, which import the encoders)."""
-    import kornia.geometry.transform as KT
+class SO2Action(LiftedAction):
+    """T_φ rotates images by any angle φ (radians; quarter turns exact), Γ_φ applies ρ(φ) to each
+    field's Fourier coefficients and rotates the spatial map like the input; the fiber map is
+    the space-pooled coefficients ``(B, C, 2L+1)`` (read at an angle by :func:`fibers_at`)."""
 
-    theta = -angle  # kornia's y-down frame: a negative angle is escnn's counter-clockwise
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    linear = torch.stack(
-        [torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2
-    )  # (B, 2, 2)
-    c = torch.tensor(centre, device=x.device, dtype=linear.dtype)
-    offset = c - (linear @ c)
-    matrices = torch.cat([linear, offset.unsqueeze(-1)], dim=-1).to(x.dtype)
-    return KT.warp_affine(
-        x, matrices, dsize=(x.shape[-2], x.shape[-1]), mode="bilinear", padding_mode="zeros"
-    )
+    def __init__(self, out_channels: int, max_frequency: int) -> None:
+        self.out_channels, self.max_frequency = out_channels, max_frequency
+
+    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
+        """T_φ x for ``g = (φ,)`` in radians (any angle; quarter turns are exact)."""
+        return rotate_images(x, float(g[0]))
+
+    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
+        """Γ_φ z: ρ(φ) on each field's coefficients, and the spatial map rotated like the input."""
+        (phi,) = g
+        rho = inverse_rotation_matrices(
+            torch.tensor([-float(phi)], dtype=z.dtype), self.max_frequency
+        )[0]
+        moved = torch.einsum("ed,bcdhw->bcehw", rho.to(z.device), z)
+        flat = rotate_images(moved.flatten(1, 2), float(phi))
+        return flat.unflatten(1, (self.out_channels, coefficient_count(self.max_frequency)))
 
 
 class SO2Encoder(LiftedEncoder):
@@ -173,6 +178,7 @@ class SO2Encoder(LiftedEncoder):
             current = relu.out_type
         self.net = enn.SequentialModule(*layers)
         self.out_type = current
+        self.action = SO2Action(self.out_channels, self.max_frequency)
 
     @property
     def coefficients(self) -> int:
@@ -183,10 +189,6 @@ class SO2Encoder(LiftedEncoder):
         return y.unflatten(1, (self.out_channels, self.coefficients))
 
     # ----------------------------------------------------------------- read-outs
-    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        """Space-pooled Fourier coefficients ``(B, C, 2L+1)``; read fibers with :meth:`fibers_at`."""
-        return z.mean(dim=(-2, -1))
-
     def fibers_at(self, z: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """The fiber of each example's lifted map at its angle θ (radians), ``(B, C)``."""
         return fibers_at(self.fiber_map(z), theta, self.max_frequency)
@@ -199,21 +201,6 @@ class SO2Encoder(LiftedEncoder):
         )
         samples = torch.einsum("bcdhw,kd->bckhw", z, readout_weights(theta, self.max_frequency))
         return samples.amax(dim=2).mean(dim=(-2, -1))
-
-    # ----------------------------------------------------------------- group actions
-    def transform_input(self, x: torch.Tensor, g) -> torch.Tensor:
-        """T_φ x for ``g = (φ,)`` in radians (any angle; quarter turns are exact)."""
-        return rotate_images(x, float(g[0]))
-
-    def transform_output(self, z: torch.Tensor, g) -> torch.Tensor:
-        """Γ_φ z: ρ(φ) on each field's coefficients, and the spatial map rotated like the input."""
-        (phi,) = g
-        rho = inverse_rotation_matrices(
-            torch.tensor([-float(phi)], dtype=z.dtype), self.max_frequency
-        )[0]
-        moved = torch.einsum("ed,bcdhw->bcehw", rho.to(z.device), z)
-        flat = rotate_images(moved.flatten(1, 2), float(phi))
-        return flat.unflatten(1, (self.out_channels, self.coefficients))
 
     def export_plain(self) -> nn.Module:
         import copy

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from structured_ssl.groups.base import Element
-from structured_ssl.groups.rotation import RotationFamily
+from structured_ssl.groups.rotation.plugin import RotationFamily
+from structured_ssl.lifted.contract import Element
 
 
 class Dihedral(RotationFamily):
@@ -36,9 +36,9 @@ class Dihedral(RotationFamily):
         return z.mean(dim=(-2, -1)).unflatten(2, (2, self.order))
 
     def gspace(self) -> Any:
-        from structured_ssl.encoders.escnn_compat import gspaces
+        from structured_ssl.groups.rotation.layers import dihedral_gspace  # escnn, when built
 
-        return gspaces.flipRot2dOnR2(N=self.order)
+        return dihedral_gspace(self.order)
 
     def escnn_element(self, gspace: Any, g: Element) -> Any:
         f, k = g
