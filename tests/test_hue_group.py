@@ -13,7 +13,8 @@ import math
 import pytest
 import torch
 
-from structured_ssl.encoders.equivariance import measure, probe_images
+from structured_ssl.encoders.equivariance import measure
+from structured_ssl.lifted.probes import probe_images
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.groups.hue.colour import hue_matrix, hue_rotate, hue_rotate_each

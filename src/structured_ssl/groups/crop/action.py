@@ -35,8 +35,9 @@ import kornia.geometry.transform as KT
 import torch
 import torch.nn.functional as F
 
-from structured_ssl.encoders.base import Element
-from structured_ssl.encoders.scale_action import ScaleAction
+from structured_ssl.groups.scale.action import ScaleAction
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.contract import Element
 
 
 def crop_matrices(size: int, zoom: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -70,7 +71,7 @@ def translate_maps(z: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
     return F.grid_sample(z, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-class CropAction:
+class CropAction(LiftedAction):
     """T_g, Γ_g and the comparable part for crops ``(j, dy, dx)`` (module docstring).
 
     Args:
@@ -118,6 +119,9 @@ class CropAction:
             ratio = self.ratio(j, target)
             out[:, :, target] = translate_maps(z[:, :, source], -dy * ratio, -dx * ratio)
         return out
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        return z  # no pooling: fibers are (scale, row, column)
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """The matched scales, without the ring of cells a shift of ``t`` brings in."""

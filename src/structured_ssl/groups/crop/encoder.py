@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
-from structured_ssl.encoders.scale_pyramid import InputLiftedScaleEncoder
 from structured_ssl.groups.crop.action import CropAction
+from structured_ssl.groups.scale.pyramid import InputLiftedScaleEncoder
 
 
 class CropLiftedEncoder(InputLiftedScaleEncoder):
@@ -31,7 +30,4 @@ class CropLiftedEncoder(InputLiftedScaleEncoder):
 
     def __init__(self, net: nn.Module, group: Any, out_channels: int, stride: int) -> None:
         super().__init__(net, group, out_channels)
-        self.action = CropAction(group, stride)  # type: ignore[assignment]
-
-    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
-        return z  # no pooling: fibers are (scale, row, column)
+        self.action = CropAction(group, stride)  # its fiber map keeps the cells

@@ -11,58 +11,46 @@ the bound is measured, not exact (``CROP`` below, docs/concepts/colour-and-crop.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import dataclasses
+from typing import Any, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+import torch
 
-if TYPE_CHECKING:
-    import torch
-
-    from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.encoders.bounds import EquivarianceBound
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.crop.action import CropAction
+from structured_ssl.groups.crop.encoder import CropLiftedEncoder
+from structured_ssl.groups.scale.conv import gaussian_blur
+from structured_ssl.groups.translation.layers import TranslationCNN
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.bounds import EquivarianceBound
+from structured_ssl.lifted.contract import Element
 
 #: the small network's total stride (1, 2, 2): one cell is this many input pixels.
 CELL_PIXELS = 4
 #: the probes' smoothness (px) and window (share of the image): see ``Crop.probe_images``.
 PROBE_SIGMA = 2.0
 PROBE_WINDOW = 0.12
-
-
-def crop_bound() -> EquivarianceBound:
-    from structured_ssl.encoders.bounds import EquivarianceBound
-
-    return EquivarianceBound(
-        0.2, 0.25, "a crop upsamples, then the lift zooms out: two resamplings against one"
-    )
+#: the bound a crop's lift keeps where Γ_g is defined (measured: tests/test_crop_group.py).
+CROP = EquivarianceBound(
+    0.2, 0.25, "a crop upsamples, then the lift zooms out: two resamplings against one"
+)
 
 
 def crop_checked(scales: int) -> list[Element]:
-    """Zooms by 0, 1, 2 steps, each with no shift and shifts of one cell (content radius 0.15 x
-    the image stays inside every such window on the 21 px digits)."""
+    """Zooms by 0, 1, 2 steps, each with no shift and shifts of one cell (the probes' content
+    stays inside every such window on the 21 px digits)."""
     shifts = ((0, 0), (0, 1), (1, 0), (-1, -1))
     return [(j, dy, dx) for j in range(min(3, scales)) for dy, dx in shifts if (j, dy, dx) != (0, 0, 0)]
 
 
-def small_crop_encoder(spec: Any, group: Any, in_channels: int, widths: tuple[int, ...]) -> LiftedEncoder:
-    """The crop encoder on the small plain network (paper backbones: not built for crops)."""
-    import dataclasses
-
-    from structured_ssl.encoders.cnn import TranslationCNN
-    from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
-    from structured_ssl.groups.crop.encoder import CropLiftedEncoder
-
+def small_crop_encoder(
+    group: Any, in_channels: int, widths: tuple[int, ...], kernels: tuple[int, ...], strides: tuple[int, ...]
+) -> CropLiftedEncoder:
+    """The crop encoder on the small plain network, circular padding on a whole-cell canvas
+    (so a crop shifted by whole cells is a roll of the map at its own scale)."""
     plain = dataclasses.replace(group, kind="translation", options=None)
-    kernels = spec.kernel_sizes or SMALL_KERNELS  # circular padding on a whole-cell canvas:
-    net = TranslationCNN(in_channels, plain, widths, kernels, SMALL_STRIDES, "circular")
+    net = TranslationCNN(in_channels, plain, widths, kernels, strides, "circular")
     return CropLiftedEncoder(net, group, widths[-1], CELL_PIXELS)
-
-
-def check_small_only(kind: str, spec: Any) -> None:
-    if spec.architecture != "small":
-        raise ValueError(
-            f"encoder.architecture={spec.architecture!r}: group.kind={kind!r} is built for "
-            "architecture 'small' only"
-        )
 
 
 class Crop(GroupPlugin):
@@ -99,23 +87,17 @@ class Crop(GroupPlugin):
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z
 
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.groups.crop.action import CropAction
-
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> Any:
         return CropAction(self.spec, CELL_PIXELS)
 
     def equivariance_bound(self) -> EquivarianceBound:
-        return crop_bound()
+        return CROP
 
     def probe_images(self, channels: int, size: int, count: int = 8, seed: int = 0) -> torch.Tensor:
         """Smooth content (noise blurred at sigma 2 px) under a Gaussian window of sigma
         0.12 x size: inside every checked crop window (a crop throws away what lies outside it)
         and band-limited, because a crop UPsamples: bilinear zoom in then out costs 0.25 on the
         default probes' clamped edges, 0.04 at this smoothness (docs/concepts/colour-and-crop.md)."""
-        import torch
-
-        from structured_ssl.encoders.scale_conv import gaussian_blur
-
         noise = torch.rand(count, channels, size, size, generator=torch.Generator().manual_seed(seed))
         smooth = gaussian_blur(noise, PROBE_SIGMA)
         smooth = smooth - smooth.mean(dim=(-2, -1), keepdim=True)
@@ -128,12 +110,15 @@ class Crop(GroupPlugin):
     def check_paper_settings(self, rotation_conv: str) -> None:
         raise ValueError(f"group.kind={self.kind!r} is built for encoder.architecture='small' only")
 
-    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
-        check_small_only(self.kind, spec)
-        return small_crop_encoder(spec, self.spec, in_channels, tuple(spec.widths or self.small_widths))
-
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
-        raise ValueError("group.kind='crop' builds its whole encoder (the input lift)")
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
+        return small_crop_encoder(self.spec, in_channels, widths, kernel_sizes, strides)
 
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
@@ -146,8 +131,6 @@ class Crop(GroupPlugin):
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
         """Zoom in by ``a_j`` about ``c + t``: affine_about_center's scale a_j and shift ``-a_j t``."""
-        import torch
-
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         zoom = scales[elements[:, 0]] / scales[0]
         cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)

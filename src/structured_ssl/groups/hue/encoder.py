@@ -23,11 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from structured_ssl.encoders.base import Element, LiftedEncoder
 from structured_ssl.groups.hue.colour import hue_rotate
+from structured_ssl.lifted.action import LiftedAction
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.contract import Element
 
 
-class HueAction:
+class HueAction(LiftedAction):
     """T_g and Γ_g of hue (x an inner action): g = ``(k, *inner)``.
 
     Args:
@@ -54,6 +56,13 @@ class HueAction:
             z = self.inner.transform_output(self._split(z), g[1:]).reshape(b, c, -1, h, w)
         hue = z.unflatten(2, (self.order, -1))
         return torch.roll(hue, shifts=int(g[0]), dims=2).flatten(2, 3)
+
+    def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
+        """Hue alone: space averaged away ``(B, C, N)``; around a lift that keeps its cells
+        (crop): ``(B, C, N, G, H', W')``, the product grid."""
+        if self.inner is None:
+            return z.mean(dim=(-2, -1))
+        return z.unflatten(2, (self.order, -1))
 
     def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
         """The inner action's comparable part (all of it for hue alone)."""
@@ -123,12 +132,3 @@ class HueLiftedEncoder(LiftedEncoder):
         b, c, n, g, h, w = z.shape
         mixed = self.mixing(z.reshape(b, c, n, g * h, w)) if len(self.mixing) else z
         return mixed.reshape(b, c, n * g, h, w)
-
-    def transform_input(self, x: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_input(x, g)
-
-    def transform_output(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.transform_output(z, g)
-
-    def comparable(self, z: torch.Tensor, g: Element) -> torch.Tensor:
-        return self.action.comparable(z, g)

@@ -9,40 +9,22 @@ views are ``T_g x`` for elements drawn on the same grid: hue-rotated images, no 
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from structured_ssl.groups.base import Element, GroupPlugin
+import torch
+from torch import nn
 
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
-    from structured_ssl.encoders.base import LiftedEncoder
-    from structured_ssl.encoders.bounds import EquivarianceBound
+from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.hue.colour import hue_rotate_each
+from structured_ssl.groups.hue.encoder import HueAction, HueLiftedEncoder
+from structured_ssl.groups.kit import LayerOptions
+from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
+from structured_ssl.lifted.contract import Element
 
 #: the lift runs the network once per hue: beyond this the cost, not the memory, is the limit.
 MAX_HUE_ORDER = 12
 #: group convolutions along the hue axis after the lift (``group.options.mixing_layers``).
 MAX_MIXING_LAYERS = 4
-
-
-def plain_network(
-    spec: Any, group: Any, in_channels: int, widths: tuple[int, ...]
-) -> tuple[nn.Module, int]:
-    """The architecture's plain (translation) network F an input lift shares, and its width."""
-    plain = dataclasses.replace(group, kind="translation", options=None)
-    if spec.architecture == "small":
-        from structured_ssl.encoders.cnn import conv_stack
-        from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES
-
-        return conv_stack(in_channels, widths, spec.kernel_sizes or SMALL_KERNELS, SMALL_STRIDES), widths[-1]
-    from structured_ssl.encoders.paper import RESNETS, PaperEncoder, resnet
-
-    if spec.architecture == "paper_mnist":
-        return PaperEncoder(in_channels, plain, "paper_mnist", padding_mode="zeros").net, 128
-    layout = RESNETS[spec.architecture]
-    return resnet(plain, in_channels, layout), layout.widths[-1]
 
 
 def check_three_channels(kind: str, in_channels: int) -> None:
@@ -83,34 +65,22 @@ class Hue(GroupPlugin):
         check_three_channels(self.kind, in_channels)
 
     # ----------------------------------------------------------------- T_g, Γ_g
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.groups.hue.encoder import HueAction
-
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> HueAction:
         return HueAction(self.order)
 
     def equivariance_bound(self) -> EquivarianceBound:
-        from structured_ssl.encoders.bounds import EXACT
-
         return EXACT  # float round-off of R_-h R_k against R_-(h-k): ~1e-7 (tests)
 
     # ----------------------------------------------------------------- layers
-    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
-        from structured_ssl.groups.hue.encoder import HueLiftedEncoder
-
-        check_three_channels(self.kind, in_channels)
-        net, width = plain_network(spec, self.spec, in_channels, tuple(spec.widths or self.small_widths))
-        return HueLiftedEncoder(net, self.spec, width, self.order, self.options["mixing_layers"])
-
-    def build_small(self, in_channels, widths, padding_mode, kernels, strides) -> LiftedEncoder:
-        raise ValueError("group.kind='hue' builds its whole encoder (the input lift)")
-
-    def paper_conv(self, *args: Any, **kwargs: Any) -> nn.Module:
-        raise ValueError("group.kind='hue' builds its whole encoder (the input lift), not layer by layer")
+    def input_lift(self, options: LayerOptions) -> Any:
+        """The hue encoder lifts its INPUT: the architecture's plain network (built by the
+        architecture, ``small`` or a paper backbone) on the N hue-shifted images."""
+        return lambda net, out_channels: HueLiftedEncoder(
+            net, self.spec, out_channels, self.order, self.options["mixing_layers"]
+        )
 
     # ----------------------------------------------------------------- A-SSL views
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
-        from structured_ssl.groups.hue.colour import hue_rotate_each
-
         return hue_rotate_each(x, elements[:, 0], self.order)
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):

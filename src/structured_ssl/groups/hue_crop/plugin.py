@@ -16,16 +16,17 @@ the product loses. The cost is N x |scales| passes of the network.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from structured_ssl.groups.base import Element
-from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked
+import torch
+
+from structured_ssl.groups.crop.action import CropAction
+from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked, small_crop_encoder
+from structured_ssl.groups.hue.colour import hue_rotate_each
+from structured_ssl.groups.hue.encoder import HueAction, HueLiftedEncoder
 from structured_ssl.groups.hue.plugin import MAX_MIXING_LAYERS, check_three_channels
-
-if TYPE_CHECKING:
-    import torch
-
-    from structured_ssl.encoders.base import LiftedEncoder
+from structured_ssl.lifted.base import LiftedEncoder
+from structured_ssl.lifted.contract import Element
 
 #: hue x scales passes of the network per image: the hue order is kept small.
 MAX_PRODUCT_ORDER = 8
@@ -67,22 +68,21 @@ class HueCrop(Crop):
     def fiber_map(self, z: torch.Tensor) -> torch.Tensor:
         return z.unflatten(2, (self.order, -1))  # (B, C, N, S, H', W'); fewer S where compared
 
-    def action(self, in_channels: int, out_channels: int) -> Any:
-        from structured_ssl.groups.crop.action import CropAction
-        from structured_ssl.groups.hue.encoder import HueAction
-
+    def action(self, in_channels: int, out_channels: int, cell_pixels: int = 1) -> HueAction:
         return HueAction(self.order, CropAction(self.spec, CELL_PIXELS), self.scale_count)
 
     def check_channels(self, in_channels: int) -> None:
         check_three_channels(self.kind, in_channels)
 
-    def build_whole_encoder(self, spec, in_channels: int, image_size: int) -> LiftedEncoder | None:
-        from structured_ssl.groups.crop.plugin import check_small_only, small_crop_encoder
-        from structured_ssl.groups.hue.encoder import HueLiftedEncoder
-
-        check_small_only(self.kind, spec)
-        check_three_channels(self.kind, in_channels)
-        crop = small_crop_encoder(spec, self.spec, in_channels, tuple(spec.widths or self.small_widths))
+    def build_small(
+        self,
+        in_channels: int,
+        widths: tuple[int, ...],
+        kernel_sizes: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding_mode: str = "circular",
+    ) -> LiftedEncoder:
+        crop = small_crop_encoder(self.spec, in_channels, widths, kernel_sizes, strides)
         return HueLiftedEncoder(
             crop,
             self.spec,
@@ -91,7 +91,7 @@ class HueCrop(Crop):
             self.options["mixing_layers"],
             inner_action=crop.action,
             inner_size=self.scale_count,
-        )  # its fiber map is this plug-in's (LiftedEncoder.fiber_map asks it)
+        )  # its fiber map is the action's: (B, C, N, S, H', W')
 
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
@@ -99,8 +99,6 @@ class HueCrop(Crop):
         return (self.order, scales, side, side), False
 
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
-        from structured_ssl.groups.hue.colour import hue_rotate_each
-
         return hue_rotate_each(x, elements[:, 0], self.order)
 
     def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
