@@ -16,7 +16,12 @@ import sys
 from pathlib import Path
 
 GROUPS = {"hue": "hue C4", "crop": "crop S4xT", "hue_crop": "hue x crop H3xS3xT"}
-OBJECTIVES = {"augmentation": "A-SSL", "structured": "H-SSL", "frozen": "Frozen", "supervised": "Supervised"}
+OBJECTIVES = {
+    "augmentation": "A-SSL",
+    "structured": "H-SSL",
+    "frozen": "Frozen",
+    "supervised": "Supervised",
+}
 EXTRA = {
     ("unstructured", "hue"): "H-SSL on the hue cell's structure-free twin",
     ("jitter", "plain"): "plain CNN, A-SSL + kornia colour jitter + crop",
@@ -34,7 +39,11 @@ def load(out: Path) -> dict[tuple[str, str], list[dict]]:
 
 
 def accuracy(results: list[dict]) -> str:
-    values = [100 * r["test"]["test/linear_acc"] for r in results if "test/linear_acc" in (r.get("test") or {})]
+    values = [
+        100 * r["test"]["test/linear_acc"]
+        for r in results
+        if "test/linear_acc" in (r.get("test") or {})
+    ]
     if not values:
         return "—"
     spread = f" ± {statistics.stdev(values):.1f}" if len(values) > 1 else ""
@@ -57,14 +66,27 @@ def table(runs: dict[tuple[str, str], list[dict]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for group, label in GROUPS.items():
         cells = [accuracy(runs.get((o, group), [])) for o in OBJECTIVES]
-        a, h = step_s(runs.get(("augmentation", group), [])), step_s(runs.get(("structured", group), []))
+        a, h = (
+            step_s(runs.get(("augmentation", group), [])),
+            step_s(runs.get(("structured", group), [])),
+        )
         ratio = f"{h / a:.2f} ({h:.2f} s / {a:.2f} s)" if a and h else "—"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {fiber_error(runs.get(('structured', group), []))} |")
-    lines += ["", "| run | linear test acc (%) | training step s | val fiber error |", "| --- | --- | --- | --- |"]
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {ratio} | {fiber_error(runs.get(('structured', group), []))} |"
+        )
+    lines += [
+        "",
+        "| run | linear test acc (%) | training step s | val fiber error |",
+        "| --- | --- | --- | --- |",
+    ]
     for key, label in EXTRA.items():
         results = runs.get(key, [])
         seconds = step_s(results)
-        lines.append(f"| {label} | {accuracy(results)} | {f'{seconds:.2f}' if seconds else '—'} | {fiber_error(results)} |")
+        lines.append(
+            f"| {label} | {accuracy(results)} | {f'{seconds:.2f}' if seconds else '—'} | {fiber_error(results)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -81,7 +103,17 @@ def main(argv: list[str]) -> int:
     )
     with (target / "runs.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["objective", "group", "seed", "test/linear_acc", "train_step_s", "val/fiber_equivariance_error", "process_s"])
+        writer.writerow(
+            [
+                "objective",
+                "group",
+                "seed",
+                "test/linear_acc",
+                "train_step_s",
+                "val/fiber_equivariance_error",
+                "process_s",
+            ]
+        )
         for (objective, group), results in sorted(runs.items()):
             for r in sorted(results, key=lambda r: r["seed"]):
                 writer.writerow([

@@ -42,7 +42,11 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("configs", "flags", "line"), BAD, ids=["grey-hue", "grey-hue-crop", "order", "mixing", "scales"])
+@pytest.mark.parametrize(
+    ("configs", "flags", "line"),
+    BAD,
+    ids=["grey-hue", "grey-hue-crop", "order", "mixing", "scales"],
+)
 def test_bad_colour_settings_are_one_line_before_the_build(
     configs: list[str], flags: list[str], line: str, tmp_path: Path, capsys, monkeypatch
 ) -> None:

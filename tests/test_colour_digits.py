@@ -18,7 +18,9 @@ def splits(seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 def test_the_same_seed_gives_the_same_images_and_another_seed_other_colours() -> None:
     first, again, other = splits(0), splits(0), splits(1)
     for name in first:
-        assert torch.equal(first[name][0], again[name][0]) and torch.equal(first[name][1], again[name][1])
+        assert torch.equal(first[name][0], again[name][0]) and torch.equal(
+            first[name][1], again[name][1]
+        )
     fg0, _ = draw_colours(100, 2)
     fg1, _ = draw_colours(100, 3)
     assert not torch.allclose(fg0, fg1), "the colours are drawn from the seed"

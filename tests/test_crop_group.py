@@ -51,7 +51,9 @@ def test_the_lift_keeps_its_bound_where_the_action_is_defined(group: Group) -> N
     encoder = trained_like(build_encoder(EncoderSpec(), group, channels, SIZE))
     rows = measure(encoder, group.plugin.probe_images(channels, SIZE, count=4))
     bound = encoder.equivariance_bound()
-    assert rows and all(row.within(bound) for row in rows), [(r.element, r.fiber, r.baseline) for r in rows]
+    assert rows and all(row.within(bound) for row in rows), [
+        (r.element, r.fiber, r.baseline) for r in rows
+    ]
     shifts = [r for r in rows if r.element[-3] == 0]  # zoom 0: whole-cell shifts only
     assert shifts and max(r.fiber for r in shifts) < 0.02, "a shift by whole cells is a roll"
 
@@ -116,10 +118,26 @@ def test_the_product_grid_and_its_twin() -> None:
 @pytest.mark.parametrize(
     ("kind", "settings", "message"),
     [
-        ("crop", {"scales": (1.0,)}, r"^group.scales=\[1.0\] must list at least 2 positive, increasing scales"),
-        ("crop", {"scales": (1.5, 1.0)}, r"^group.scales=\[1.5, 1.0\] must list at least 2 positive"),
-        ("hue_crop", {"order": 9}, r"^group.order=9 is too large: a hue_crop group here takes an order from 2 to 8$"),
-        ("hue_crop", {"options": {"mixing_layers": -1}}, r"^group.options.mixing_layers=-1: expected an integer"),
+        (
+            "crop",
+            {"scales": (1.0,)},
+            r"^group.scales=\[1.0\] must list at least 2 positive, increasing scales",
+        ),
+        (
+            "crop",
+            {"scales": (1.5, 1.0)},
+            r"^group.scales=\[1.5, 1.0\] must list at least 2 positive",
+        ),
+        (
+            "hue_crop",
+            {"order": 9},
+            r"^group.order=9 is too large: a hue_crop group here takes an order from 2 to 8$",
+        ),
+        (
+            "hue_crop",
+            {"options": {"mixing_layers": -1}},
+            r"^group.options.mixing_layers=-1: expected an integer",
+        ),
     ],
 )
 def test_bad_crop_settings_get_one_line(kind: str, settings: dict, message: str) -> None:
@@ -128,7 +146,9 @@ def test_bad_crop_settings_get_one_line(kind: str, settings: dict, message: str)
 
 
 def test_crop_is_built_for_the_small_encoder_only() -> None:
-    with pytest.raises(ValueError, match=r"^group.kind='crop' is built for encoder.architecture='small' only$"):
+    with pytest.raises(
+        ValueError, match=r"^group.kind='crop' is built for encoder.architecture='small' only$"
+    ):
         build_encoder(EncoderSpec(architecture="paper_cifar"), crop_group(), 3, 33)
 
 

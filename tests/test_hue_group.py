@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from structured_ssl.encoders.equivariance import measure
-from structured_ssl.lifted.probes import probe_images
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.groups.hue.colour import hue_matrix, hue_rotate, hue_rotate_each
+from structured_ssl.lifted.probes import probe_images
 
 SIZE = 21
 
@@ -69,7 +69,8 @@ def perturb(encoder: torch.nn.Module) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mixing_layers", "architecture"), [(0, "small"), (1, "small"), (2, "small"), (1, "paper_cifar")]
+    ("mixing_layers", "architecture"),
+    [(0, "small"), (1, "small"), (2, "small"), (1, "paper_cifar")],
 )
 def test_the_input_lift_is_equivariant_to_float_error_whatever_the_weights(
     mixing_layers: int, architecture: str
@@ -82,7 +83,9 @@ def test_the_input_lift_is_equivariant_to_float_error_whatever_the_weights(
     assert {r.element for r in rows} == {(1,), (2,), (3,)}
     for row in rows:
         assert row.lifted < 1e-5 and row.fiber < 1e-5, row
-        assert row.baseline > 1e3 * row.fiber, "the action explains the move, doing nothing does not"
+        assert row.baseline > 1e3 * row.fiber, (
+            "the action explains the move, doing nothing does not"
+        )
     assert all(row.within(encoder.equivariance_bound()) for row in rows)
 
 
@@ -93,7 +96,9 @@ def test_the_structure_free_twin_claims_the_action_and_misses_it() -> None:
     twin = build_encoder(EncoderSpec(structured=False), group, 3, SIZE)
     assert not twin.structured and twin.equivariance_bound() is None
     assert twin(probe_images(3, SIZE, 2)).shape == structured(probe_images(3, SIZE, 2)).shape
-    assert abs(twin.num_parameters() - structured.num_parameters()) < 0.1 * structured.num_parameters()
+    assert (
+        abs(twin.num_parameters() - structured.num_parameters()) < 0.1 * structured.num_parameters()
+    )
     rows = measure(twin, probe_images(3, SIZE, count=3))
     assert min(r.fiber for r in rows) > 0.3, "its fake hue axis does not roll with the input"
 
@@ -111,11 +116,23 @@ def test_augmentation_views_are_the_groups_hue_shifts() -> None:
 @pytest.mark.parametrize(
     ("group", "message"),
     [
-        ({"order": 13}, r"^group.order=13 is too large: a hue group here takes an order from 2 to 12$"),
+        (
+            {"order": 13},
+            r"^group.order=13 is too large: a hue group here takes an order from 2 to 12$",
+        ),
         ({"order": 1}, r"^group.order=1 is too small; a hue group needs order >= 2$"),
-        ({"options": {"mixing_layers": 5}}, r"^group.options.mixing_layers=5: expected an integer from 0 to 4"),
-        ({"options": {"mixing_layers": True}}, r"^group.options.mixing_layers=True: expected an integer"),
-        ({"options": {"saturation": 1}}, r"^group.options.saturation: the hue group accepts options: mixing_layers$"),
+        (
+            {"options": {"mixing_layers": 5}},
+            r"^group.options.mixing_layers=5: expected an integer from 0 to 4",
+        ),
+        (
+            {"options": {"mixing_layers": True}},
+            r"^group.options.mixing_layers=True: expected an integer",
+        ),
+        (
+            {"options": {"saturation": 1}},
+            r"^group.options.saturation: the hue group accepts options: mixing_layers$",
+        ),
     ],
 )
 def test_bad_hue_settings_get_one_line(group: dict, message: str) -> None:
@@ -126,5 +143,7 @@ def test_bad_hue_settings_get_one_line(group: dict, message: str) -> None:
 def test_grey_input_is_refused_before_the_build() -> None:
     from structured_ssl.methods import StructuredSSL
 
-    with pytest.raises(ValueError, match=r"^data channels=1: group.kind='hue' shifts hue, which needs RGB"):
+    with pytest.raises(
+        ValueError, match=r"^data channels=1: group.kind='hue' shifts hue, which needs RGB"
+    ):
         StructuredSSL(group=Group("hue", order=4), encoder=EncoderSpec(), in_channels=1)

@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from structured_ssl.config.data_checks import (
-    data_channels,
     check_data_dir,
     check_data_matches_model,
     check_train_size,
+    data_channels,
 )
 from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
 from structured_ssl.config.field_checks import import_class as _import

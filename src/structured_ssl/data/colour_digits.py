@@ -55,7 +55,11 @@ class ColourDigitsDataModule(DigitsDataModule):
     def info(self) -> DataInfo:
         # measured on the default sizes: the background's level dominates the mean
         return DataInfo(
-            channels=3, image_size=self.image_size_, num_classes=10, mean=(0.33,) * 3, std=(0.22,) * 3
+            channels=3,
+            image_size=self.image_size_,
+            num_classes=10,
+            mean=(0.33,) * 3,
+            std=(0.22,) * 3,
         )
 
     def load_arrays(self) -> Splits:

@@ -47,14 +47,17 @@ def crop_matrices(size: int, zoom: torch.Tensor, shift: torch.Tensor) -> torch.T
     zero = torch.zeros_like(zoom)
     offset = centre * (1 - zoom[:, None]) - zoom[:, None] * shift  # (B, 2)
     return torch.stack(
-        [torch.stack([zoom, zero, offset[:, 0]], -1), torch.stack([zero, zoom, offset[:, 1]], -1)], -2
+        [torch.stack([zoom, zero, offset[:, 0]], -1), torch.stack([zero, zoom, offset[:, 1]], -1)],
+        -2,
     )
 
 
 def crop_resize(x: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Per-example crops resized to the canvas (bilinear, zero fill; kornia, as A-SSL's warps)."""
     matrices = crop_matrices(x.shape[-1], zoom.to(x.dtype), shift.to(x.dtype))
-    return KT.warp_affine(x, matrices, dsize=(x.shape[-2], x.shape[-1]), mode="bilinear", padding_mode="zeros")
+    return KT.warp_affine(
+        x, matrices, dsize=(x.shape[-2], x.shape[-1]), mode="bilinear", padding_mode="zeros"
+    )
 
 
 def translate_maps(z: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
@@ -67,7 +70,9 @@ def translate_maps(z: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
         return torch.roll(z, shifts=(int(dy), int(dx)), dims=(-2, -1))
     h, w = z.shape[-2:]
     theta = torch.tensor([[1.0, 0.0, -2 * dx / w], [0.0, 1.0, -2 * dy / h]], dtype=z.dtype)
-    grid = F.affine_grid(theta.to(z.device).expand(len(z), 2, 3), list(z.shape), align_corners=False)
+    grid = F.affine_grid(
+        theta.to(z.device).expand(len(z), 2, 3), list(z.shape), align_corners=False
+    )
     return F.grid_sample(z, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

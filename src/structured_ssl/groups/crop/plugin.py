@@ -40,11 +40,17 @@ def crop_checked(scales: int) -> list[Element]:
     """Zooms by 0, 1, 2 steps, each with no shift and shifts of one cell (the probes' content
     stays inside every such window on the 21 px digits)."""
     shifts = ((0, 0), (0, 1), (1, 0), (-1, -1))
-    return [(j, dy, dx) for j in range(min(3, scales)) for dy, dx in shifts if (j, dy, dx) != (0, 0, 0)]
+    return [
+        (j, dy, dx) for j in range(min(3, scales)) for dy, dx in shifts if (j, dy, dx) != (0, 0, 0)
+    ]
 
 
 def small_crop_encoder(
-    group: Any, in_channels: int, widths: tuple[int, ...], kernels: tuple[int, ...], strides: tuple[int, ...]
+    group: Any,
+    in_channels: int,
+    widths: tuple[int, ...],
+    kernels: tuple[int, ...],
+    strides: tuple[int, ...],
 ) -> CropLiftedEncoder:
     """The crop encoder on the small plain network, circular padding on a whole-cell canvas
     (so a crop shifted by whole cells is a roll of the map at its own scale)."""
@@ -64,7 +70,11 @@ class Crop(GroupPlugin):
 
     def validate(self) -> None:
         super().validate()
-        if len(self.scales) < 2 or any(s <= 0 for s in self.scales) or list(self.scales) != sorted(self.scales):
+        if (
+            len(self.scales) < 2
+            or any(s <= 0 for s in self.scales)
+            or list(self.scales) != sorted(self.scales)
+        ):
             raise ValueError(
                 f"group.scales={list(self.scales)} must list at least 2 positive, increasing scales "
                 "(the crop zooms scales[j] / scales[0])"
@@ -98,11 +108,15 @@ class Crop(GroupPlugin):
         0.12 x size: inside every checked crop window (a crop throws away what lies outside it)
         and band-limited, because a crop UPsamples: bilinear zoom in then out costs 0.25 on the
         default probes' clamped edges, 0.04 at this smoothness (docs/concepts/colour-and-crop.md)."""
-        noise = torch.rand(count, channels, size, size, generator=torch.Generator().manual_seed(seed))
+        noise = torch.rand(
+            count, channels, size, size, generator=torch.Generator().manual_seed(seed)
+        )
         smooth = gaussian_blur(noise, PROBE_SIGMA)
         smooth = smooth - smooth.mean(dim=(-2, -1), keepdim=True)
         centre = (size - 1) / 2
-        yy, xx = torch.meshgrid(torch.arange(size) - centre, torch.arange(size) - centre, indexing="ij")
+        yy, xx = torch.meshgrid(
+            torch.arange(size) - centre, torch.arange(size) - centre, indexing="ij"
+        )
         window = torch.exp(-(yy**2 + xx**2) / (2 * (PROBE_WINDOW * size) ** 2))
         return 4 * smooth * window  # zero background: nothing outside the window to lose
 

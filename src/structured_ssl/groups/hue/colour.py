@@ -53,7 +53,9 @@ def hue_matrices(order: int, dtype: torch.dtype = torch.float32) -> torch.Tensor
 def check_rgb(x: torch.Tensor, where: str) -> None:
     """Hue acts on 3 channels only (one line naming the shape otherwise)."""
     if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"{where}: hue shifts act on RGB images (B, 3, H, W), got {tuple(x.shape)}")
+        raise ValueError(
+            f"{where}: hue shifts act on RGB images (B, 3, H, W), got {tuple(x.shape)}"
+        )
 
 
 def hue_rotate(x: torch.Tensor, k: int, order: int) -> torch.Tensor:

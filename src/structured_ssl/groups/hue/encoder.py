@@ -73,7 +73,7 @@ class HueAction(LiftedAction):
         return part.reshape(b, c, -1, part.shape[-2], part.shape[-1])
 
 
-def group_mixing(channels: int, order: int, layers: int) -> nn.Module:
+def group_mixing(channels: int, order: int, layers: int) -> nn.Sequential:
     """``layers`` circular convolutions along the hue axis (kernel 3, or N when N < 3), each
     followed by batch norm and ReLU: equivariant to rolls of that axis (a group convolution on
     C_N with regular fields)."""
@@ -121,7 +121,7 @@ class HueLiftedEncoder(LiftedEncoder):
         super().__init__()
         self.net, self.group, self.out_channels = net, group, int(out_channels)
         self.order = int(order)
-        self.mixing = group_mixing(self.out_channels, self.order, mixing_layers)
+        self.mixing: nn.Sequential = group_mixing(self.out_channels, self.order, mixing_layers)
         self.action = HueAction(self.order, inner_action, inner_size)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
-from torch import nn
 
 from structured_ssl.groups.base import GroupPlugin
 from structured_ssl.groups.hue.colour import hue_rotate_each
@@ -48,7 +47,11 @@ class Hue(GroupPlugin):
     def validate(self) -> None:
         super().validate()
         layers = self.options["mixing_layers"]
-        if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= MAX_MIXING_LAYERS:
+        if (
+            isinstance(layers, bool)
+            or not isinstance(layers, int)
+            or not 0 <= layers <= MAX_MIXING_LAYERS
+        ):
             raise ValueError(
                 f"group.options.mixing_layers={layers!r}: expected an integer from 0 to "
                 f"{MAX_MIXING_LAYERS} (group convolutions along the hue axis after the lift)"

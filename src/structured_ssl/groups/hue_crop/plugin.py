@@ -43,7 +43,11 @@ class HueCrop(Crop):
     def validate(self) -> None:
         super().validate()
         layers = self.options["mixing_layers"]
-        if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= MAX_MIXING_LAYERS:
+        if (
+            isinstance(layers, bool)
+            or not isinstance(layers, int)
+            or not 0 <= layers <= MAX_MIXING_LAYERS
+        ):
             raise ValueError(
                 f"group.options.mixing_layers={layers!r}: expected an integer from 0 to "
                 f"{MAX_MIXING_LAYERS} (group convolutions along the hue axis after the lift)"
