@@ -16,10 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 from common import device, machine, table, time_it  # noqa: E402
 
-from structured_ssl.encoders.cnn import TranslationCNN  # noqa: E402
 from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
 from structured_ssl.groups.rotation.layers import RotationEncoder  # noqa: E402
+from structured_ssl.groups.translation.layers import TranslationCNN  # noqa: E402
 
 
 def train_step_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:

@@ -11,8 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from structured_ssl.encoders.equivariance import measure
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
+from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.bounds import EXACT
 from structured_ssl.lifted.contract import (
     AngleEncoder,
@@ -91,6 +93,35 @@ def test_a_users_encoder_satisfies_the_contract() -> None:
     encoder = ShiftEncoder()
     check_encoder(encoder, Group(kind="translation"), in_channels=1, image_size=9)
     assert isinstance(encoder, EquivariantEncoder) and not isinstance(encoder, AngleEncoder)
+
+
+class RotatedCopies(LiftedEncoder):
+    """A LiftedEncoder subclass that states T_g and Γ_g itself and sets no action (the
+    Python-API guide's pattern): the group's fiber map and its own transforms are its action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.group, self.out_channels = Group(kind="rotation", order=4), 4
+        self.net = nn.Conv2d(1, 4, 3, padding=1)
+
+    def lift(self, x):
+        turns = [torch.rot90(self.net(torch.rot90(x, -k, (-2, -1))), k, (-2, -1)) for k in range(4)]
+        return torch.stack(turns, dim=2)
+
+    def transform_input(self, x, g):
+        return torch.rot90(x, g[0], dims=(-2, -1))
+
+    def transform_output(self, z, g):
+        return torch.rot90(torch.roll(z, g[0], dims=2), g[0], dims=(-2, -1))
+
+
+def test_a_subclass_stating_its_own_transforms_is_measured() -> None:
+    encoder = RotatedCopies()
+    check_encoder(encoder, Group(kind="rotation", order=4), in_channels=1, image_size=9)
+    rows = measure(encoder, torch.rand(2, 1, 9, 9))
+    assert max(r.fiber for r in rows) < 1e-5 and all(
+        r.within(encoder.equivariance_bound()) for r in rows
+    )
 
 
 def test_a_missing_member_is_named_in_one_line() -> None:

@@ -153,6 +153,6 @@ def test_callers_use_only_hooks_the_contract_declares() -> None:
         probe = re.search(r"\b(getattr|hasattr)\([^,()]*plugin\b", text)
         assert probe is None, f"{path.relative_to(src)} probes a plug-in: {probe.group(0)}"
         used.update({name: path.name for name in re.findall(r"\bplugin\.(\w+)", text)})
-    assert len(used) >= 25, "the scan finds the callers"
+    assert len(used) >= 20, "the scan finds the callers"
     undeclared = {name: where for name, where in used.items() if name not in declared}
     assert not undeclared, f"hooks used but not declared on GroupPlugin: {undeclared}"
