@@ -34,6 +34,8 @@ def load(out: Path) -> dict[tuple[str, str], list[dict]]:
     runs: dict[tuple[str, str], list[dict]] = {}
     for path in sorted((out / "results" / "colour_digits").rglob("seed*.json")):
         result = json.loads(path.read_text())
+        if not result.get("test"):
+            continue  # a run still in progress (fit done, not yet tested)
         runs.setdefault((result["objective"], result["group"]), []).append(result)
     return runs
 
@@ -95,7 +97,7 @@ def main(argv: list[str]) -> int:
     runs = load(out)
     target.mkdir(parents=True, exist_ok=True)
     total = sum(len(v) for v in runs.values())
-    seconds = sum(r["wall_time_s"]["process"] for v in runs.values() for r in v)
+    seconds = sum(r["wall_time_s"].get("process", 0.0) for v in runs.values() for r in v)
     (target / "table.md").write_text(
         "## Colour digits: linear test accuracy (%), mean ± std over seeds\n\n"
         + table(runs)
@@ -119,7 +121,7 @@ def main(argv: list[str]) -> int:
                 writer.writerow([
                     objective, group, r["seed"], (r.get("test") or {}).get("test/linear_acc"),
                     r["fit"].get("train_step_s"), r["fit"].get("val/fiber_equivariance_error"),
-                    r["wall_time_s"]["process"],
+                    r["wall_time_s"].get("process"),
                 ])  # fmt: skip
     return 0
 
