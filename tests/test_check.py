@@ -12,7 +12,8 @@ import yaml
 from cli_args import cell_of, quiet
 
 from structured_ssl.config.cells import TWIN_SUFFIX, offered_cells
-from structured_ssl.config.config_checks import ConfigError, check_exact_rotation_size
+from structured_ssl.config.config_checks import ConfigError
+from structured_ssl.config.model_checks import check_exact_rotation_size
 from structured_ssl.encoders.equivariance import checked_elements, measure
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.experiments.check import check_config, main

@@ -15,10 +15,10 @@ from structured_ssl.cli import main
 from structured_ssl.config.config_checks import (
     ConfigError,
     check_batch_size,
-    check_group_axis,
     configured_processes,
 )
 from structured_ssl.config.data_checks import check_data_matches_model
+from structured_ssl.config.model_checks import check_group_axis
 from structured_ssl.data import DigitsDataModule
 from structured_ssl.groups import Group
 from structured_ssl.methods import AugmentationSSL, StructuredSSL

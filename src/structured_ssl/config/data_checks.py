@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from structured_ssl.config.field_checks import ConfigError
+from structured_ssl.config.field_checks import ConfigError, import_class, lookup
 
 
 def check_train_size(train_subset: int | None, processes: int) -> None:
@@ -46,3 +46,19 @@ def check_data_matches_model(datamodule: Any, model: Any) -> None:
                 f"{field.replace('in_', '')}={data_value}; the encoder must be built for the data "
                 "(the CLI links these from the data module: do not set them by hand)"
             )
+
+
+def data_channels(data: Any) -> int | None:
+    """The channels the data module will serve, from a trial instance's ``info`` (its
+    ``__init__`` only stores settings), so a group that needs RGB (hue) can refuse grey data
+    before the model is built; None when that needs the files (image folders) or the settings
+    are bad (the data module's own check names those next)."""
+    cls = import_class(str(lookup(data, "class_path") or ""))
+    init_args = lookup(data, "init_args")
+    if not isinstance(cls, type):
+        return None
+    kwargs = dict(init_args.as_dict() if hasattr(init_args, "as_dict") else (init_args or {}))
+    try:
+        return int(cls(**kwargs).info.channels)
+    except Exception:  # noqa: BLE001 - reported by the data module's own check, not here
+        return None

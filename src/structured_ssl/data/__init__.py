@@ -9,6 +9,7 @@ of the package, so the layers above (ssl, config, methods...) may all use it.
 from structured_ssl.data.any_dataset import DatasetDataModule
 from structured_ssl.data.base import DataInfo, ImageDataModule
 from structured_ssl.data.cifar import CIFAR10DataModule
+from structured_ssl.data.colour_digits import ColourDigitsDataModule
 from structured_ssl.data.digits import DigitsDataModule
 from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 from structured_ssl.data.image_folder import ImageFolderDataModule
@@ -17,6 +18,7 @@ from structured_ssl.data.tiny_imagenet import TinyImageNetDataModule
 
 __all__ = [
     "CIFAR10DataModule",
+    "ColourDigitsDataModule",
     "DataInfo",
     "DatasetDataModule",
     "DatasetFormatError",

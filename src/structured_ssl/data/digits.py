@@ -71,6 +71,10 @@ class DigitsDataModule(ImageDataModule):
         )
 
     def load_arrays(self) -> Splits:
+        return self.split(*self.padded_digits())
+
+    def padded_digits(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All 1,797 digits, resized and padded, in scikit-learn's order, and their labels."""
         from sklearn.datasets import load_digits
 
         digits = load_digits()
@@ -79,6 +83,10 @@ class DigitsDataModule(ImageDataModule):
         images = F.interpolate(images, size=self.digit_size, mode="bilinear", align_corners=False)
         pad = self.image_size_ - self.digit_size
         images = F.pad(images, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2)).clamp(0, 1)
+        return images, labels
+
+    def split(self, images: torch.Tensor, labels: torch.Tensor) -> Splits:
+        """The seeded test split (the rest is train; the base class carves val from it)."""
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(self.seed + 1))
         n_test = int(round(self.test_fraction * len(images)))
         test_idx, train_idx = order[:n_test], order[n_test:]

@@ -118,6 +118,15 @@ class MetricsRecorder(L.Callback):
     def __init__(self, path: str, final_checkpoint: str | None = None) -> None:
         self.path = Path(path)
         self.final_checkpoint = Path(final_checkpoint) if final_checkpoint else None
+        self._step_seconds, self._steps, self._start = 0.0, 0, 0.0
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        """Seconds per training step (forward, backward, optimizer), for cost tables."""
+        self._step_seconds += time.perf_counter() - self._start
+        self._steps += 1
 
     def _update(self, trainer: L.Trainer, entries: dict[str, Any]) -> None:
         if not trainer.is_global_zero:
@@ -141,6 +150,8 @@ class MetricsRecorder(L.Callback):
         fit = scalar_metrics(trainer.callback_metrics)
         if best_score is not None:
             fit["best_checkpoint_score"] = float(best_score)
+        if self._steps:
+            fit["train_step_s"] = self._step_seconds / self._steps
         self._update(
             trainer,
             {

@@ -249,9 +249,9 @@ def parse_counts_as_written(parser: Any) -> None:
     import operator
 
     for key in COUNT_OR_FRACTION:
-        action = parser._option_string_actions.get(f"--trainer.{key}")
-        subtypes = tuple(getattr(getattr(action, "_typehint", None), "__args__", ()))
+        argument = parser._option_string_actions.get(f"--trainer.{key}")  # a parser action
+        subtypes = tuple(getattr(getattr(argument, "_typehint", None), "__args__", ()))
         if int not in subtypes or float not in subtypes:
             continue
         ordered = (int, *(t for t in subtypes if t is not int))
-        action._typehint = functools.reduce(operator.or_, ordered)
+        argument._typehint = functools.reduce(operator.or_, ordered)

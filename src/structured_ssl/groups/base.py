@@ -263,7 +263,20 @@ class GroupPlugin:
     def check_image_size(self, spec: Any, image_size: int) -> None:
         """Reject an image size that breaks this group's exact equivariance (ValueError)."""
 
+    def check_channels(self, in_channels: int) -> None:
+        """Reject image channels this group cannot act on (ValueError; hue needs RGB)."""
+
     # ----------------------------------------------------------------- A-SSL views
+    #: whether T_g moves pixels: False (colour groups) skips the affine warp, which would only
+    #: resample the view through an identity matrix.
+    geometric_views: ClassVar[bool] = True
+
+    def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
+        """The colour part of T_g on A-SSL's views ``(B, C, H, W)`` for ``elements`` ``(B, ndim)``,
+        applied before the warp of
+        [`view_affine`][structured_ssl.groups.base.GroupPlugin.view_affine] (default: none)."""
+        return x
+
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
         """(shape, cyclic) of the grid A-SSL draws each view's element on (default: the fiber grid)."""
         return (self.size,), self.grid_cyclic

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from structured_ssl.config.config_checks import check_model_settings
+from structured_ssl.config.model_checks import check_model_settings
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.lifted.base import LiftedEncoder
@@ -117,7 +117,9 @@ class SSLMethod(L.LightningModule):
     ) -> None:
         own = encoder if isinstance(encoder, nn.Module) else None  # a researcher's own module
         spec = encoder if isinstance(encoder, EncoderSpec) else None if own else EncoderSpec()
-        check_model_settings(type(self), group, spec, pairs, image_size)  # before any build
+        check_model_settings(
+            type(self), group, spec, pairs, image_size, in_channels
+        )  # no build yet
         super().__init__()
         save_settings(self, loss, own_encoder=own is not None)  # the loss kept, no own module
         self.group = group

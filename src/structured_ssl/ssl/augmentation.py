@@ -139,7 +139,11 @@ class GroupAugmentation(nn.Module):
         scale = torch.ones(batch, device=device)
         flip = torch.zeros(batch, device=device)
         shift = torch.zeros(batch, 2, device=device)
-        angle, scale, flip, shift = self.group.plugin.view_affine(
+        plugin = self.group.plugin
+        x = plugin.view_colour(x, elements)  # colour part of T_g (hue), per example
+        if not plugin.geometric_views:
+            return x
+        angle, scale, flip, shift = plugin.view_affine(
             elements, jitter, self.max_shift, angle, scale, flip, shift
         )
         return warp(x, affine_about_center((x.shape[-2], x.shape[-1]), angle, scale, flip, shift))
