@@ -115,19 +115,20 @@ class SSLMethod(L.LightningModule):
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
-        own = encoder if isinstance(encoder, nn.Module) else None  # a researcher's own module
-        spec = encoder if isinstance(encoder, EncoderSpec) else None if own else EncoderSpec()
-        check_model_settings(
-            type(self), group, spec, pairs, image_size, in_channels
-        )  # no build yet
+        spec = (
+            encoder
+            if isinstance(encoder, EncoderSpec)
+            else None
+            if encoder is not None
+            else EncoderSpec()
+        )
+        check_model_settings(type(self), group, spec, pairs, image_size, in_channels)
         super().__init__()
-        save_settings(self, loss, own_encoder=own is not None)  # the loss kept, no own module
+        save_settings(self, loss, own_encoder=spec is None)  # the loss kept, no own module
         self.group = group
         self.encoder_spec = spec
         self.pair_sampling = pairs
-        loss = as_pair_loss(
-            loss
-        )  # from Python, any (z0, z1) module is wrapped (structured_ssl.ssl.external_loss)
+        loss = as_pair_loss(loss)  # from Python, any (z0, z1) module is wrapped
         self.loss_fn = loss if loss is not None else NTXent(temperature=0.1)
         self.optimizer_spec = optimizer
         self.num_classes = num_classes
@@ -138,10 +139,10 @@ class SSLMethod(L.LightningModule):
                 f"num_classes={num_classes}: a classification probe needs at least 2 classes"
             )
         self.encoder: LiftedEncoder
-        if spec is None:
-            check_encoder(own, group, in_channels, image_size)  # one line naming the member
+        if spec is None:  # a researcher's own module: one line naming a missing member
+            check_encoder(encoder, group, in_channels, image_size)
             # typed as the shipped base: an nn.Module with every member of the contract (checked)
-            self.encoder = cast(LiftedEncoder, own)
+            self.encoder = cast(LiftedEncoder, encoder)
         else:
             self.encoder = build_encoder(spec, self.group, in_channels, image_size)
         self.grid = self._fiber_grid(in_channels, image_size)
