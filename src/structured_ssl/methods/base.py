@@ -115,13 +115,8 @@ class SSLMethod(L.LightningModule):
         image_size: int = 21,
         num_classes: int = 10,
     ) -> None:
-        spec = (
-            encoder
-            if isinstance(encoder, EncoderSpec)
-            else None
-            if encoder is not None
-            else EncoderSpec()
-        )
+        own = encoder is not None and not isinstance(encoder, EncoderSpec)  # a module of yours
+        spec = None if own else cast(EncoderSpec | None, encoder) or EncoderSpec()
         check_model_settings(type(self), group, spec, pairs, image_size, in_channels)
         super().__init__()
         save_settings(self, loss, own_encoder=spec is None)  # the loss kept, no own module
