@@ -49,7 +49,7 @@ bench: venv
 	$(PY) benchmarks/run_all.py
 
 # notebooks/compare_baselines.ipynb executed with its outputs (small fixed settings, ~1 min on
-# a CPU); tests/test_notebook.py fails when the committed outputs are older than its code cells.
+# a CPU); tests/project/test_notebook.py fails when the committed outputs are older than its code cells.
 notebook: venv
 	$(PY) scripts/run_notebook.py
 

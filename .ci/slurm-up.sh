@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start a one-node SLURM (munge, slurmctld, slurmd) on 127.0.0.1 for tests/test_slurm.py.
+# Start a one-node SLURM (munge, slurmctld, slurmd) on 127.0.0.1 for tests/experiments/test_slurm.py.
 # Root only (CI is a fresh machine as root). Installs Debian's packages when sbatch is missing,
 # writes /etc/slurm/slurm.conf from .ci/slurm.conf.in, and waits until the node takes jobs.
 # Stop it with .ci/slurm-down.sh. State, logs and PID files: $SLURM_CI_STATE (/tmp/slurm-ci).

@@ -6,7 +6,7 @@ outputs goes stale silently when its code changes. This script is the ONE way to
 ``STRUCTURED_SSL_NOTEBOOK_*`` variables) and its logs in a relative folder (so that no output
 names a path of this machine), refuses to write a notebook whose outputs hold a warning or an
 absolute path, and records in the notebook's metadata (``structured_ssl``) a hash of the code cells'
-sources and the settings, which ``tests/test_notebook.py`` compares with the committed cells.
+sources and the settings, which ``tests/project/test_notebook.py`` compares with the committed cells.
 
     PYTHONPATH=src .venv/bin/python scripts/run_notebook.py
 """
@@ -31,7 +31,7 @@ NOTEBOOK = REPO / "notebooks" / "compare_baselines.ipynb"
 METADATA_KEY = "structured_ssl"
 #: the committed outputs' settings (the notebook's first Markdown cell states them)
 SETTINGS = {"STRUCTURED_SSL_NOTEBOOK_EPOCHS": "3", "STRUCTURED_SSL_NOTEBOOK_TRAIN_SUBSET": "512"}
-#: an absolute path of the machine that ran it (tests/test_notebook.py greps the committed file)
+#: an absolute path of the machine that ran it (tests/project/test_notebook.py greps the committed file)
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|tmp|root|home|Users|private|var)/")
 #: a Python warning as `warnings` prints it (`file.py:12: UserWarning: ...`) or Lightning's
 #: rank_zero_warn (`file.py:12: message`, no category)

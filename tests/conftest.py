@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
+
+# the tests mirror the package (tests/groups, tests/encoders, ...); the support modules several
+# folders share (cli_args, fault_injection, ddp_equivalence) stay here, importable from each
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("PYTHONHASHSEED", "0")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,9 +1,9 @@
-"""Helper script for tests/test_ddp.py: one training step with the REAL view sampler; loss,
+"""Helper script for tests/methods/test_ddp.py: one training step with the REAL view sampler; loss,
 gradients and the step's draws saved.
 
 Run as ``python tests/ddp_equivalence.py OUT.pt OBJECTIVE LOSS DEVICES``. With DEVICES=2
 Lightning's ``ddp`` strategy (gloo, CPU) re-launches this script for rank 1; under ``srun -n 2``
-(tests/test_slurm.py) SLURM starts both ranks and Lightning's SLURMEnvironment reads them.
+(tests/experiments/test_slurm.py) SLURM starts both ranks and Lightning's SLURMEnvironment reads them.
 Rank r trains on examples [16 r, 16 r + 16) of a fixed 32-image batch; 1 process trains on all
 32 in that order, so global example index j is the same image in both runs. Views and fiber
 positions are drawn by the methods' own ``make_views`` from

@@ -1,6 +1,6 @@
 """Test-only callbacks that break a run on purpose, at a chosen global step.
 
-Loaded by ``structured-ssl fit`` subprocesses in tests/test_resilience.py through
+Loaded by ``structured-ssl fit`` subprocesses in tests/callbacks/test_resilience.py through
 ``--trainer.callbacks+=...`` with ``PYTHONPATH`` pointing here; never used by the library.
 """
 

@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:  # the same names as _PUBLIC (tests/test_public_api.py holds them equal)
+if TYPE_CHECKING:  # the same names as _PUBLIC (tests/cli/test_public_api.py holds them equal)
     from structured_ssl.callbacks.prediction_writer import EmbeddingWriter
     from structured_ssl.data import DatasetDataModule, DigitsDataModule, ImageFolderDataModule
     from structured_ssl.encoders import EncoderSpec, build_encoder

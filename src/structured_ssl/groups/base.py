@@ -44,7 +44,7 @@ Every hook a caller uses is declared here with a default; callers never probe a 
 with ``getattr``. A new discrete group whose layers exist (an escnn gspace, or index
 permutations) is one module overriding `size`, `exact_input_elements`,
 `action`, `build_small`, `view_affine` and `short_name`, plus one
-config file (``tests/flip_group.py`` is such a group, registered by its test only).
+config file (``tests/groups/flip_group.py`` is such a group, registered by its test only).
 
 The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
 ``encoders/paper.py`` build them for every group from `size` and `has_group_axis`,

@@ -3,7 +3,7 @@
 Methods (H-SSL, A-SSL, the hybrid, Frozen, Supervised), the classification read-outs, the
 callbacks, the ``check`` command and the online equivariance monitor read an encoder ONLY
 through the members below; nothing probes an encoder or an action with ``getattr`` /
-``hasattr`` (``tests/test_encoder_contract.py`` greps ``src`` for it). Every shipped encoder
+``hasattr`` (``tests/lifted/test_encoder_contract.py`` greps ``src`` for it). Every shipped encoder
 (``structured_ssl.lifted.base.LiftedEncoder`` and its subclasses) satisfies
 [`EquivariantEncoder`][structured_ssl.lifted.contract.EquivariantEncoder]; a researcher's own module
 satisfies it by having these members, and

@@ -10,7 +10,7 @@ Hence:
 * example i on rank 0 and example i on rank 1 get different draws (they are different global
   examples), where a global RNG seeded alike on every rank would give them the same;
 * 2 processes x B images draw what 1 process x 2B images draws when the single process sees the
-  ranks' examples in rank order (tests/test_ddp.py checks loss and gradients on that).
+  ranks' examples in rank order (tests/methods/test_ddp.py checks loss and gradients on that).
 
 The draws are a few index tensors per step, so drawing the global batch on every rank costs
 nothing. Kornia's extra augmentations draw from the global RNG inside their modules; they run
