@@ -31,7 +31,7 @@ CELL_PIXELS = 4
 #: the probes' smoothness (px) and window (share of the image): see ``Crop.probe_images``.
 PROBE_SIGMA = 2.0
 PROBE_WINDOW = 0.12
-#: the bound a crop's lift keeps where Γ_g is defined (measured: tests/test_crop_group.py).
+#: the bound a crop's lift keeps where Γ_g is defined (measured: tests/groups/test_crop_group.py).
 CROP = EquivarianceBound(
     0.2, 0.25, "a crop upsamples, then the lift zooms out: two resamplings against one"
 )

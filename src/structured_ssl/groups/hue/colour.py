@@ -7,7 +7,7 @@ Why this colour space and not HSV:
 
 * **exact**: the map is one orthogonal 3x3 matrix ``R_k``; ``R_k = R_1^k`` and ``R_1^N = I``,
   so N shifts compose to the identity up to float round-off (measured in
-  ``tests/test_hue_group.py``), and ``R_-k = R_k^T`` undoes ``R_k``;
+  ``tests/groups/test_hue_group.py``), and ``R_-k = R_k^T`` undoes ``R_k``;
 * **linear**: it commutes with anything linear over pixels (zooms, crops, shifts, blurs,
   averaging over space), so hue composes with the geometric groups as a direct product;
 * **invertible**: no clipping, no gamut: values may leave [0, 1] (a saturated red turned by

@@ -1,7 +1,7 @@
 """The hue group C_N: an exact cyclic action on RGB, an input lift equivariant to float error
 whatever its weights, A-SSL views that are T_g, and RGB-only settings refused in one line.
 
-``tests/test_group_plugins.py`` runs the contract checks over it too; this file holds what is
+``tests/groups/test_group_plugins.py`` runs the contract checks over it too; this file holds what is
 hue's own: the colour algebra, the lift's float-level bound after weights and batch-norm
 statistics move, the twin's false claim and the bad inputs.
 """

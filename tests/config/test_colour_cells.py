@@ -10,7 +10,7 @@ from cli_args import cell, quiet
 
 from structured_ssl.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs"
 
 BAD = [
