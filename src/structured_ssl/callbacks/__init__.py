@@ -1,4 +1,5 @@
-"""Lightning callbacks, one module per family (online evaluation, HParams logging, fit
-summary, linear curve, resilience, speed, fit report) and the metrics / figures they compute.
+"""Lightning callbacks, one module per family (HParams logging, fit summary, linear curve,
+speed, fit report), one package per family of several callbacks (``online_eval``,
+``resilience``: one module per callback), and the metrics / figures they compute.
 May import: encoders, groups, data, ssl, config, methods.
 """

@@ -9,7 +9,11 @@ from typing import Any
 import lightning as L
 
 from structured_ssl.callbacks.fiber_figure import fiber_similarity, similarity_figure
-from structured_ssl.callbacks.online_eval import _due, _lifted_encoder, _tensorboard
+from structured_ssl.callbacks.online_eval.shared import (
+    epoch_due,
+    lifted_encoder,
+    tensorboard_writer,
+)
 
 
 class FiberSimilarityFigure(L.Callback):
@@ -49,9 +53,9 @@ class FiberSimilarityFigure(L.Callback):
             or not trainer.is_global_zero
         ):
             return
-        if not _due(trainer, self.every_n_epochs):
+        if not epoch_due(trainer, self.every_n_epochs):
             return
-        encoder, writer = _lifted_encoder(pl_module), _tensorboard(trainer)
+        encoder, writer = lifted_encoder(pl_module), tensorboard_writer(trainer)
         if encoder is None or writer is None:
             return
         matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()

@@ -1,6 +1,6 @@
 """TensorBoard's HParams tab: a run's hyperparameters as plain values, WITH its final metrics.
 
-Split from ``online_eval.py`` (which evaluates the encoder during training): this module only
+Apart from ``online_eval`` (which evaluates the encoder during training): this module only
 reports what the run was and how it ended.
 """
 

@@ -26,13 +26,13 @@ import lightning as L
 import torch
 
 from structured_ssl.callbacks.metrics import fit_linear_classifier
-from structured_ssl.callbacks.online_eval import (
-    _batch_size,
-    _dataset,
-    _due,
-    _num_classes,
-    _subset_indices,
+from structured_ssl.callbacks.online_eval.shared import (
+    class_count,
+    datamodule_set,
+    epoch_due,
     extract_embeddings,
+    loader_batch_size,
+    subset_indices,
 )
 from structured_ssl.data.sampling import dataset_size
 
@@ -82,20 +82,20 @@ class LinearCurve(L.Callback):
             self._epoch_start = None
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not _due(trainer, self.every_n_epochs):
+        if trainer.sanity_checking or not epoch_due(trainer, self.every_n_epochs):
             return
-        train, val = _dataset(trainer, "train"), _dataset(trainer, "val")
+        train, val = datamodule_set(trainer, "train"), datamodule_set(trainer, "val")
         if train is None or val is None:
             return
-        batch = _batch_size(trainer)
+        batch = loader_batch_size(trainer)
         with torch.inference_mode(False):
             x, y, _ = extract_embeddings(
                 pl_module,
                 train,
-                _subset_indices(dataset_size(train), self.max_train, self.seed),
+                subset_indices(dataset_size(train), self.max_train, self.seed),
                 batch,
             )
-            classifier = fit_linear_classifier(x, y, _num_classes(pl_module, y), l2=self.l2)
+            classifier = fit_linear_classifier(x, y, class_count(pl_module, y), l2=self.l2)
             vx, vy, _ = extract_embeddings(pl_module, val, torch.arange(dataset_size(val)), batch)
             with torch.no_grad():
                 accuracy = (classifier(vx).argmax(1) == vy).float().mean()
