@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: package -> the public classes it had as a single module, by the name configs use
 PUBLIC = {
     "structured_ssl.callbacks.resilience": [
