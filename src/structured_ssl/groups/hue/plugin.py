@@ -34,6 +34,20 @@ def check_three_channels(kind: str, in_channels: int) -> None:
         )
 
 
+def check_mixing_layers(layers: Any) -> None:
+    """``group.options.mixing_layers``: 0 to MAX_MIXING_LAYERS group convolutions along the hue
+    axis after the lift (hue and hue x crop read it), or one line naming the value."""
+    if (
+        isinstance(layers, bool)
+        or not isinstance(layers, int)
+        or not 0 <= layers <= MAX_MIXING_LAYERS
+    ):
+        raise ValueError(
+            f"group.options.mixing_layers={layers!r}: expected an integer from 0 to "
+            f"{MAX_MIXING_LAYERS} (group convolutions along the hue axis after the lift)"
+        )
+
+
 class Hue(GroupPlugin):
     """C_N hue rotations about the grey axis of RGB."""
 
@@ -46,16 +60,7 @@ class Hue(GroupPlugin):
 
     def validate(self) -> None:
         super().validate()
-        layers = self.options["mixing_layers"]
-        if (
-            isinstance(layers, bool)
-            or not isinstance(layers, int)
-            or not 0 <= layers <= MAX_MIXING_LAYERS
-        ):
-            raise ValueError(
-                f"group.options.mixing_layers={layers!r}: expected an integer from 0 to "
-                f"{MAX_MIXING_LAYERS} (group convolutions along the hue axis after the lift)"
-            )
+        check_mixing_layers(self.options["mixing_layers"])
 
     @property
     def size(self) -> int:

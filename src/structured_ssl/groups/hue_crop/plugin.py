@@ -24,7 +24,10 @@ from structured_ssl.groups.crop.action import CropAction
 from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked, small_crop_encoder
 from structured_ssl.groups.hue.colour import hue_rotate_each
 from structured_ssl.groups.hue.encoder import HueAction, HueLiftedEncoder
-from structured_ssl.groups.hue.plugin import MAX_MIXING_LAYERS, check_three_channels
+from structured_ssl.groups.hue.plugin import (
+    check_mixing_layers,
+    check_three_channels,
+)
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import Element
@@ -43,16 +46,7 @@ class HueCrop(Crop):
 
     def validate(self) -> None:
         super().validate()
-        layers = self.options["mixing_layers"]
-        if (
-            isinstance(layers, bool)
-            or not isinstance(layers, int)
-            or not 0 <= layers <= MAX_MIXING_LAYERS
-        ):
-            raise ValueError(
-                f"group.options.mixing_layers={layers!r}: expected an integer from 0 to "
-                f"{MAX_MIXING_LAYERS} (group convolutions along the hue axis after the lift)"
-            )
+        check_mixing_layers(self.options["mixing_layers"])
 
     @property
     def size(self) -> int:
