@@ -124,7 +124,8 @@ def check_api_reference(reference: Path) -> None:
         section = re.split(r'<div class="doc doc-object doc-(?:class|function)">', section)[0]
         tables = [part.split("</table>")[0] for part in section.split("Parameters:")[1:]]
         rows = re.findall(  # its own parameters and those it passes on (scripts/griffe_...)
-            r"<td>\s*<code>(\w+)</code>.*?doc-md-description\">\s*<p>(.*?)</p>",
+            # a row's FIRST cell is the parameter (a default of ``None`` is a code cell too)
+            r"<tr[^>]*>\s*<td>\s*<code>(\w+)</code>.*?doc-md-description\">\s*<p>(.*?)</p>",
             "".join(tables),
             flags=re.S,
         )

@@ -90,8 +90,10 @@ class SSLMethod(L.LightningModule):
 
     Args:
         group: the group description (encoder, augmentations and fiber sampler read it).
-        encoder: which encoder to build (structured or its structure-free twin).
-        pairs: the pair sampling (|g0|, maximum topographic distance, pairs per image).
+        encoder: which encoder to build (an ``EncoderSpec``: structured or its structure-free
+            twin; null: the default spec), or a module of yours satisfying the encoder contract
+            (docs/guides/own-encoder.md).
+        pairs: the pair sampling (bundle size g0, maximum topographic distance, pairs per image).
         loss: the pair loss plug-in (NTXent, VICReg, BarlowTwins, BYOL).
         projector: widths of the projection head.
         predictor: hidden widths of the BYOL predictor (used only when the loss needs a
