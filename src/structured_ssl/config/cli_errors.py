@@ -62,9 +62,26 @@ class _Parsed:
         return ".".join(part for _, part in self.keys)
 
 
+def _without_unmeant_module(message: str) -> str:
+    """Drop the ``torch.nn.Module`` alternative of a union (``encoder``: settings, or a module of
+    yours) where it only says that a setting is no module option: the user meant the settings."""
+    lines, out, skip_below = message.splitlines(), [], None
+    for i, raw in enumerate(lines):
+        indent = len(raw) - len(raw.lstrip())
+        if skip_below is not None and indent > skip_below:
+            continue
+        skip_below = None
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if "given class_path 'torch.nn.Module'" in raw and "is not accepted" in nxt:
+            skip_below = indent
+            continue
+        out.append(raw)
+    return "\n".join(out)
+
+
 def _parse(message: str) -> _Parsed:
     parsed = _Parsed()
-    for raw in message.splitlines():
+    for raw in _without_unmeant_module(message).splitlines():
         indent = len(raw) - len(raw.lstrip())
         line = raw.strip().removeprefix("- ").strip()
         if not line:
@@ -77,7 +94,8 @@ def _parse(message: str) -> _Parsed:
             continue
         if match := _CLASS.match(line):
             parsed.classes.append(match.group(1))
-            parsed.keys.append((indent, "init_args"))
+            if not dataclasses.is_dataclass(_class(match.group(1))):  # settings take no init_args
+                parsed.keys.append((indent, "init_args"))
             continue
         if match := _SUBTYPES.match(line):
             parsed.bases.append(match.group(1))
