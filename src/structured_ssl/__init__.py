@@ -22,6 +22,12 @@ warnings.filterwarnings("ignore", message=r".*`py3nj` package not found.*")
 # FutureWarning on each fit, validate and test: Lightning's code, which no user can change.
 # Silenced here, not only in the CLI, so that the Python route prints what the CLI prints.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# Lightning's "srun is available but not used" hint, on any machine with SLURM installed: the
+# CLI silences it (its cluster route starts tasks under srun itself, docs/guides/cluster.md), so
+# the Python route does too (a one-process fit on a login node is what the user asked for).
+warnings.filterwarnings(
+    "ignore", message=r".*The `srun` command is available on your system but is not used.*"
+)
 
 __version__ = "0.1.0"
 
