@@ -128,16 +128,20 @@ def test_every_config_cell_passes_the_cli_checks(config: str, tmp_path: Path, mo
 
 
 def test_cells_are_found() -> None:
-    """The 128 cells of the old one-file-per-cell layout, composed now from about 30 files."""
-    assert len(CELLS) == 130 and "configs/default.yaml" in CELLS
+    """The 128 cells of the old one-file-per-cell layout, composed now from about 30 files, and
+    the 39 colour / crop cells (colour_digits and cifar10: hue, crop, hue x crop, plain)."""
+    assert len(CELLS) == 169 and "configs/default.yaml" in CELLS
     assert {
         "digits/hybrid_scale",
         "paper/mnist/structured_translation_unstructured",
         "paper/tiny_imagenet/frozen_scale",
         "tiny_imagenet/unstructured_dihedral",
+        "colour_digits/structured_hue",
+        "cifar10/augmentation_hue_crop",
     } <= set(CELLS)
-    # 30 + 3 new groups + their manifest + 2 own-data datasets + 2 one-GPU trainer files
-    assert len(list((REPO / "configs").rglob("*.yaml"))) <= 40
+    # 30 + 3 new groups + their manifest + 2 own-data datasets + 2 one-GPU trainer files, and
+    # the colour / crop axes: 3 groups, the plain CNN, the jitter objective, the colour digits
+    assert len(list((REPO / "configs").rglob("*.yaml"))) <= 46
 
 
 # ----------------------------------------------------------------------------- translation ranges
