@@ -4,19 +4,19 @@ every few epochs into TensorBoard's Images tab (the figure itself:
 
 from __future__ import annotations
 
-from typing import Any
-
 import lightning as L
+from torch import Tensor
 
 from structured_ssl.callbacks.fiber_figure import fiber_similarity, similarity_figure
 from structured_ssl.callbacks.online_eval.shared import (
+    ValidationBatchProbe,
     epoch_due,
-    lifted_encoder,
     tensorboard_writer,
 )
+from structured_ssl.lifted.contract import EquivariantEncoder
 
 
-class FiberSimilarityFigure(L.Callback):
+class FiberSimilarityFigure(ValidationBatchProbe):
     """A heat map of the centred
     [`fiber_similarity`][structured_ssl.callbacks.fiber_figure.fiber_similarity] on the first
     validation batch, and its mean against topographic distance (``add_figure``; see
@@ -37,31 +37,20 @@ class FiberSimilarityFigure(L.Callback):
         self.max_images = max_images
         self.tag = tag
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
+    def due(self, trainer: L.Trainer) -> bool:
+        """Every ``every_n_epochs`` epochs (and at the last), on rank zero only."""
+        return trainer.is_global_zero and epoch_due(trainer, self.every_n_epochs)
+
+    def probe(
+        self, module: L.LightningModule, encoder: EquivariantEncoder, images: Tensor, batch_idx: int
     ) -> None:
-        if (
-            trainer.sanity_checking
-            or batch_idx != 0
-            or dataloader_idx != 0
-            or not trainer.is_global_zero
-        ):
+        writer = tensorboard_writer(module.trainer)
+        if writer is None:
             return
-        if not epoch_due(trainer, self.every_n_epochs):
-            return
-        encoder, writer = lifted_encoder(pl_module), tensorboard_writer(trainer)
-        if encoder is None or writer is None:
-            return
-        matrix = fiber_similarity(encoder, batch[0][: self.max_images]).cpu()
+        matrix = fiber_similarity(encoder, images[: self.max_images]).cpu()
         writer.add_figure(
             self.tag,
-            similarity_figure(matrix, encoder, batch[0][:1]),
-            global_step=trainer.global_step,
+            similarity_figure(matrix, encoder, images[:1]),
+            global_step=module.trainer.global_step,
             close=True,
         )

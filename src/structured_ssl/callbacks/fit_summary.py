@@ -33,7 +33,6 @@ import copy
 import inspect
 import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import torch
 from torch import nn
 
 from structured_ssl.callbacks.metrics import fit_linear_classifier
+from structured_ssl.callbacks.step_clock import StepClock
 from structured_ssl.lifted.modes import eval_mode
 from structured_ssl.methods import AugmentationSSL, Frozen, StructuredSSL
 from structured_ssl.methods.base import SSLMethod
@@ -102,28 +102,6 @@ def random_backbone(
     return frozen.to(module.device)
 
 
-class StepClock(L.Callback):
-    """Seconds spent in training batches (forward, backward, optimizer step), summed."""
-
-    def __init__(self) -> None:
-        self.seconds, self._start = 0.0, 0.0
-
-    def on_train_batch_start(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
-        self.seconds += time.perf_counter() - self._start
-
-
 def _untrained(module: Any, initial: nn.Module | None) -> Any:
     """What rebuilds ``module``'s encoder untrained: its settings, or a copy of the own encoder."""
     return module.encoder_spec if initial is None else copy.deepcopy(initial)
@@ -177,15 +155,15 @@ def tensorboard_command(trainer: L.Trainer) -> str:
     return f"{executable} --logdir {log_dir}"
 
 
-class FitSummary(L.Callback):
+class FitSummary(StepClock):
     """At fit end: this run vs a random backbone vs raw pixels, linear evaluation on test;
     with ``twin``, structured SSL beside its A-SSL twin trained for the same epochs."""
 
     def __init__(
         self, l2: float = 1e-4, seed: int = 0, split: str = "test", twin: bool = False
     ) -> None:
+        super().__init__()  # the clock times this run's training steps
         self.l2, self.seed, self.split, self.twin = l2, seed, split, twin
-        self.clock = StepClock()
         self.twin_results: dict[str, float] | None = None
         self.initial: nn.Module | None = None
 
@@ -196,12 +174,6 @@ class FitSummary(L.Callback):
         self.initial = (
             copy.deepcopy(pl_module.encoder) if isinstance(pl_module, SSLMethod) and own else None
         )
-
-    def on_train_batch_start(self, *args: Any) -> None:
-        self.clock.on_train_batch_start(*args)
-
-    def on_train_batch_end(self, *args: Any) -> None:
-        self.clock.on_train_batch_end(*args)
 
     def results(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, float] | None:
         train = split_tensors(_datamodule(trainer), "train", module.device)
@@ -232,7 +204,7 @@ class FitSummary(L.Callback):
                 lambda x: x.flatten(1).float(), train, test, classes, self.l2
             )
         if twin_seconds is not None:
-            self.twin_results = {"run_s": self.clock.seconds, "twin_s": twin_seconds}
+            self.twin_results = {"run_s": self.seconds, "twin_s": twin_seconds}
         return results
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -28,13 +28,9 @@ import torch
 from structured_ssl.callbacks.metrics import fit_linear_classifier
 from structured_ssl.callbacks.online_eval.shared import (
     class_count,
-    datamodule_set,
     epoch_due,
-    extract_embeddings,
-    loader_batch_size,
-    subset_indices,
+    train_and_val_embeddings,
 )
-from structured_ssl.data.sampling import dataset_size
 
 ACCURACY_TAG = "val/linear_curve_acc"
 SECONDS_TAG = "time/train_seconds"
@@ -84,19 +80,12 @@ class LinearCurve(L.Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or not epoch_due(trainer, self.every_n_epochs):
             return
-        train, val = datamodule_set(trainer, "train"), datamodule_set(trainer, "val")
-        if train is None or val is None:
-            return
-        batch = loader_batch_size(trainer)
         with torch.inference_mode(False):
-            x, y, _ = extract_embeddings(
-                pl_module,
-                train,
-                subset_indices(dataset_size(train), self.max_train, self.seed),
-                batch,
-            )
+            embeddings = train_and_val_embeddings(trainer, pl_module, self.max_train, self.seed)
+            if embeddings is None:
+                return
+            (x, y), (vx, vy) = embeddings
             classifier = fit_linear_classifier(x, y, class_count(pl_module, y), l2=self.l2)
-            vx, vy, _ = extract_embeddings(pl_module, val, torch.arange(dataset_size(val)), batch)
             with torch.no_grad():
                 accuracy = (classifier(vx).argmax(1) == vy).float().mean()
         pl_module.log(ACCURACY_TAG, accuracy, sync_dist=True)

@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from structured_ssl.config.causes import cause_of
+
 #: what to do, by cause
 ADVICE = {
     errno.ENOSPC: "free space there or choose another --trainer.default_root_dir",
@@ -85,11 +87,4 @@ def write_fault(path: str | os.PathLike[str], error: OSError, what: str) -> Writ
 def fault_in(error: BaseException) -> WriteFault | None:
     """The [`WriteFault`][structured_ssl.callbacks.write_faults.WriteFault] in ``error``'s cause
     chain (Lightning re-raises hook errors)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, WriteFault):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return cause_of(error, WriteFault)

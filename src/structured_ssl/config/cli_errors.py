@@ -247,6 +247,7 @@ def input_error_in(error: BaseException) -> BaseException | None:
     checkpoint, a setting only checkable once built, a dataset file missing or corrupt (one
     that changed after the checks before the build). jsonargparse and Lightning wrap errors of
     ``__init__`` and hooks; the cause chain still holds ours."""
+    from structured_ssl.config.causes import cause_of
     from structured_ssl.config.field_checks import CheckpointError, ConfigError
 
     kinds = (
@@ -256,11 +257,4 @@ def input_error_in(error: BaseException) -> BaseException | None:
         DatasetNotFoundError,
         EncoderContractError,  # a researcher's own encoder, named by class path
     )
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kinds):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return cause_of(error, kinds)

@@ -26,6 +26,7 @@ from structured_ssl.config.cells import MANIFEST, Cell, CellError, unknown_axis_
 from structured_ssl.config.field_checks import MAX_SEED, ConfigError
 from structured_ssl.config.shipped_configs import resolve_config_root
 from structured_ssl.config.yaml_reading import read_yaml_config
+from structured_ssl.experiments.cell_runs import cell_run
 from structured_ssl.experiments.launchers import (
     Launcher,
     add_launcher_arguments,
@@ -46,23 +47,6 @@ from structured_ssl.experiments.tables import markdown_table, summarize, write_c
 OBJECTIVES = ("augmentation", "structured", "unstructured", "frozen", "supervised")
 GROUPS = ("rotation", "translation", "scale")
 DEFAULT_METRIC = "test/linear_acc"
-
-
-def seed_overrides(seed: int, epochs: int | None, sets: Sequence[str]) -> tuple[str, ...]:
-    """The command-line overrides every run of a grid or study shares.
-
-    The seed goes to both Lightning (weights, sampling) and the DataModule (split, subset,
-    rotated test angles), so one seed is one fully reproducible replicate.
-    """
-    overrides = [f"--seed_everything={seed}", f"--data.init_args.seed={seed}"]
-    if epochs is not None:
-        overrides.append(f"--trainer.max_epochs={epochs}")
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
-        overrides.append(f"--{key.lstrip('-')}={value}")
-    return tuple(overrides)
 
 
 def split_finished(
@@ -341,21 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     composed = {cell: cell.arguments(args.configs) for cell in cells if cell not in missing}
     specs = [
-        RunSpec(
-            key=cell.key(seed),
-            configs=(*composed[cell][0], *map(str, args.overlay)),
-            overrides=(*composed[cell][1], *seed_overrides(seed, args.epochs, args.set)),
-            record={
-                "dataset": cell.dataset,
-                "objective": cell.objective,
-                "group": cell.group,
-                "seed": seed,
-                "epochs": args.epochs,
-                "overlays": list(map(str, args.overlay)),
-                "sets": list(args.set),
-            },
-            ckpt=args.ckpt,
-        )
+        cell_run(args, cell, composed[cell], seed, cell.key(seed))
         for cell in cells
         if cell not in missing
         for seed in args.seeds

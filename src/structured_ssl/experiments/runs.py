@@ -31,6 +31,7 @@ from typing import Any
 import lightning as L
 
 from structured_ssl.callbacks.hparams_logging import scalar_metrics
+from structured_ssl.callbacks.step_clock import StepClock
 from structured_ssl.config.shipped_configs import resolve_config_args
 from structured_ssl.experiments.results import read_result, result_path, write_json_atomic
 from structured_ssl.groups import max_topographic_distance
@@ -106,7 +107,7 @@ class RunPaths:
 
 
 # ----------------------------------------------------------------------------- the callback
-class MetricsRecorder(L.Callback):
+class MetricsRecorder(StepClock):
     """Writes the trainer's scalar metrics to a JSON file at the end of fit and of test.
 
     ``on_fit_end`` also saves the final model to ``final_checkpoint`` (the one ``test``
@@ -116,17 +117,9 @@ class MetricsRecorder(L.Callback):
     """
 
     def __init__(self, path: str, final_checkpoint: str | None = None) -> None:
+        super().__init__()  # the clock: seconds per training step (``train_step_s``), for cost tables
         self.path = Path(path)
         self.final_checkpoint = Path(final_checkpoint) if final_checkpoint else None
-        self._step_seconds, self._steps, self._start = 0.0, 0, 0.0
-
-    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        """Seconds per training step (forward, backward, optimizer), for cost tables."""
-        self._step_seconds += time.perf_counter() - self._start
-        self._steps += 1
 
     def _update(self, trainer: L.Trainer, entries: dict[str, Any]) -> None:
         if not trainer.is_global_zero:
@@ -150,8 +143,8 @@ class MetricsRecorder(L.Callback):
         fit = scalar_metrics(trainer.callback_metrics)
         if best_score is not None:
             fit["best_checkpoint_score"] = float(best_score)
-        if self._steps:
-            fit["train_step_s"] = self._step_seconds / self._steps
+        if self.steps:
+            fit["train_step_s"] = self.seconds / self.steps
         self._update(
             trainer,
             {

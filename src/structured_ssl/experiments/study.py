@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.cells import CellError, unknown_axis_names
+from structured_ssl.experiments.cell_runs import cell_run
 from structured_ssl.experiments.grid import (
     Cell,
     add_run_arguments,
     check_run_arguments,
     dry_run,
     run_all,
-    seed_overrides,
 )
 from structured_ssl.experiments.launchers import launcher_from_args
 from structured_ssl.experiments.results import as_percent, metric_value, refuse
-from structured_ssl.experiments.runs import LOGS_DIR, RunSpec
+from structured_ssl.experiments.runs import LOGS_DIR
 from structured_ssl.experiments.tables import markdown_table, read_csv, summarize, write_csv
 from structured_ssl.groups import PAPER_SCALES, Group
 
@@ -347,31 +347,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error(
                 f"no config for {args.dataset}/{cell.name} in {args.configs / 'cells.yaml'}"
             )
-        configs, cell_overrides = cell.arguments(args.configs)
+        composed = cell.arguments(args.configs)
         for value in args.values:
             for seed in args.seeds:
+                key = f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}"
+                extra = {"parameter": args.parameter, "value": value}
                 specs.append(
-                    RunSpec(
-                        key=f"{args.dataset}/{cell.name}/{args.parameter}={value_name(value)}/seed{seed}",
-                        configs=(*configs, *map(str, args.overlay)),
-                        overrides=(
-                            *cell_overrides,
-                            *seed_overrides(seed, args.epochs, args.set),
-                            parameter.override(value),
-                        ),
-                        record={
-                            "dataset": args.dataset,
-                            "objective": objective,
-                            "group": args.group,
-                            "seed": seed,
-                            "parameter": args.parameter,
-                            "value": value,
-                            "epochs": args.epochs,
-                            "overlays": list(map(str, args.overlay)),
-                            "sets": list(args.set),
-                        },
-                        ckpt=args.ckpt,
-                    )
+                    cell_run(args, cell, composed, seed, key, [parameter.override(value)], extra)
                 )
     if args.dry_run:
         dry_run(specs, out, launcher)

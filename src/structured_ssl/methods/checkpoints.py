@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from structured_ssl.config.causes import cause_of
 from structured_ssl.config.field_checks import CheckpointError
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
@@ -211,14 +212,7 @@ def _model_arg(stage: Any, name: str) -> Any:
 def checkpoint_error_in(error: BaseException) -> CheckpointError | None:
     """The [`CheckpointError`][structured_ssl.config.field_checks.CheckpointError] that caused
     ``error`` (jsonargparse wraps what a model's ``__init__`` raises), or None."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, CheckpointError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return cause_of(error, CheckpointError)
 
 
 def follow_checkpoint_dirpath(trainer: Any, ckpt_path: Any) -> None:

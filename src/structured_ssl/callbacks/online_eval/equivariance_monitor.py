@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
 
-from structured_ssl.callbacks.online_eval.shared import lifted_encoder
+from structured_ssl.callbacks.online_eval.shared import ValidationBatchProbe
 from structured_ssl.encoders.equivariance import checked_elements, measure
+from structured_ssl.lifted.contract import EquivariantEncoder
 
 
-class EquivarianceMonitor(L.Callback):
+class EquivarianceMonitor(ValidationBatchProbe):
     """Equivariance of the encoder on validation images, measured as the ``check`` command does.
 
     Logs ``val/equivariance_error`` (lifted map), ``val/fiber_equivariance_error`` (the fiber
@@ -37,28 +38,16 @@ class EquivarianceMonitor(L.Callback):
         self.max_images = max_images
         self.warn = warn
 
-    def on_validation_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
+    def probe(
+        self, module: L.LightningModule, encoder: EquivariantEncoder, images: Tensor, batch_idx: int
     ) -> None:
-        if trainer.sanity_checking or dataloader_idx != 0 or batch_idx >= self.num_batches:
-            return
-        encoder = lifted_encoder(pl_module)
-        if encoder is None:
-            return
         elements = checked_elements(encoder)
         if not elements:
             return
+        epoch = module.trainer.current_epoch
         if self.num_elements is not None and self.num_elements < len(elements):
-            elements = random.Random(trainer.current_epoch * 1009 + batch_idx).sample(
-                elements, self.num_elements
-            )
-        x = batch[0][: self.max_images]
+            elements = random.Random(epoch * 1009 + batch_idx).sample(elements, self.num_elements)
+        x = images[: self.max_images]
         rows = measure(encoder, x, elements)
         values = {
             "val/equivariance_error": sum(r.lifted for r in rows) / len(rows),
@@ -66,15 +55,13 @@ class EquivarianceMonitor(L.Callback):
             "val/no_shift_fiber_error": sum(r.baseline for r in rows) / len(rows),
         }
         for name, value in values.items():
-            pl_module.log(
-                name, value, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True
-            )
+            module.log(name, value, on_step=False, on_epoch=True, batch_size=len(x), sync_dist=True)
         bound = encoder.equivariance_bound()
         missed = [r for r in rows if not r.within(bound)]
         if self.warn and missed and bound is not None:
             w = max(missed, key=lambda r: r.fiber)
             rank_zero_warn(
-                f"epoch {trainer.current_epoch}: the encoder drifted past its equivariance bound ({bound.describe()}): "
+                f"epoch {epoch}: the encoder drifted past its equivariance bound ({bound.describe()}): "
                 f"fiber error {w.fiber:.3g} (no-shift {w.baseline:.3g}) at g={w.element}; H-SSL pairs are no longer "
                 "related by the group action"
             )

@@ -9,13 +9,9 @@ from lightning.pytorch.utilities import rank_zero_warn
 from structured_ssl.callbacks.metrics import KNN_K, KNN_TEMPERATURE, WeightedKNN
 from structured_ssl.callbacks.online_eval.shared import (
     class_count,
-    datamodule_set,
     epoch_due,
-    extract_embeddings,
-    loader_batch_size,
-    subset_indices,
+    train_and_val_embeddings,
 )
-from structured_ssl.data.sampling import dataset_size
 
 
 class OnlineKNN(L.Callback):
@@ -51,19 +47,15 @@ class OnlineKNN(L.Callback):
 
     def knn_accuracy(self, trainer: L.Trainer, module: L.LightningModule) -> torch.Tensor | None:
         """The accuracy (None when the data module does not expose train and val sets)."""
-        train, val = datamodule_set(trainer, "train"), datamodule_set(trainer, "val")
-        if train is None or val is None:
+        embeddings = train_and_val_embeddings(trainer, module, self.max_train, self.seed)
+        if embeddings is None:
             if not self._warned:
                 rank_zero_warn(
                     "OnlineKNN: the data module has no dataset('train'/'val'); skipping kNN"
                 )
                 self._warned = True
             return None
-        batch = loader_batch_size(trainer)
-        bank_x, bank_y, _ = extract_embeddings(
-            module, train, subset_indices(dataset_size(train), self.max_train, self.seed), batch
-        )
-        val_x, val_y, _ = extract_embeddings(module, val, torch.arange(dataset_size(val)), batch)
+        (bank_x, bank_y), (val_x, val_y) = embeddings
         metric = WeightedKNN(
             bank_x,
             bank_y,

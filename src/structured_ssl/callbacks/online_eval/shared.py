@@ -1,5 +1,7 @@
 """What every online evaluation reads from a run: the data module's sets, frozen eval-mode
-embeddings, the encoder (through its contract), the TensorBoard writer, and when an epoch is due.
+embeddings, the encoder (through its contract), the TensorBoard writer, when an epoch is due, and
+which validation batches a per-batch measurement reads
+([`ValidationBatchProbe`][structured_ssl.callbacks.online_eval.shared.ValidationBatchProbe]).
 
 Shared by the callbacks of this package and by
 [`LinearCurve`][structured_ssl.callbacks.linear_curve.LinearCurve] and
@@ -14,8 +16,10 @@ from typing import Any, cast
 
 import lightning as L
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
+from structured_ssl.data.sampling import dataset_size
 from structured_ssl.lifted.contract import EquivariantEncoder
 from structured_ssl.lifted.modes import eval_mode
 
@@ -66,6 +70,24 @@ def extract_embeddings(
     return torch.cat(embeddings), torch.cat(labels), torch.cat(images) if keep_images else None
 
 
+def train_and_val_embeddings(
+    trainer: L.Trainer, module: L.LightningModule, max_train: int | None, seed: int
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]] | None:
+    """``((x, y), (val_x, val_y))``: the embeddings of a seeded subset of ``max_train``
+    training images (the same every epoch) and of the whole validation set, read in the data
+    module's batch size: what a validation-end probe fits and scores (None when the data
+    module has no train or val set)."""
+    train, val = datamodule_set(trainer, "train"), datamodule_set(trainer, "val")
+    if train is None or val is None:
+        return None
+    batch = loader_batch_size(trainer)
+    x, y, _ = extract_embeddings(
+        module, train, subset_indices(dataset_size(train), max_train, seed), batch
+    )
+    val_x, val_y, _ = extract_embeddings(module, val, torch.arange(dataset_size(val)), batch)
+    return (x, y), (val_x, val_y)
+
+
 def _items(dataset: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch items by index: one fancy-indexing call for TensorDatasets, else item by item."""
     tensors = getattr(dataset, "tensors", None)
@@ -105,3 +127,42 @@ def class_count(module: L.LightningModule, labels: torch.Tensor) -> int:
     """The model's ``num_classes``, else the largest label + 1."""
     known = getattr(module, "num_classes", None)
     return int(known) if known else int(labels.max()) + 1
+
+
+class ValidationBatchProbe(L.Callback):
+    """A measurement of the lifted encoder on the first ``num_batches`` batches of the first
+    validation loader (never during the sanity check, and only on epochs that
+    [`due`][structured_ssl.callbacks.online_eval.shared.ValidationBatchProbe.due] accepts): the
+    batch filter and encoder look-up its subclasses share, so each one writes only
+    [`probe`][structured_ssl.callbacks.online_eval.shared.ValidationBatchProbe.probe]. A model
+    whose encoder does not satisfy the contract is skipped."""
+
+    num_batches: int = 1
+
+    def due(self, trainer: L.Trainer) -> bool:
+        """Whether this validation epoch is measured (every one unless a subclass says)."""
+        return True
+
+    def probe(
+        self, module: L.LightningModule, encoder: EquivariantEncoder, images: Tensor, batch_idx: int
+    ) -> None:
+        """Measure ``encoder`` on one batch's ``images`` and log or draw the result
+        (``module.trainer`` is the run's trainer)."""
+        raise NotImplementedError
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if trainer.sanity_checking or dataloader_idx != 0 or batch_idx >= self.num_batches:
+            return
+        if not self.due(trainer):
+            return
+        encoder = lifted_encoder(pl_module)
+        if encoder is not None:
+            self.probe(pl_module, encoder, batch[0], batch_idx)

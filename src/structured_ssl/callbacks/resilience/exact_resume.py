@@ -8,6 +8,7 @@ adds both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -17,35 +18,27 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 
-def _portable(states: dict[str, Any]) -> dict[str, Any]:
-    """RNG states as tensors and plain Python values, loadable with ``weights_only=True``."""
+def _numpy_keys_as(states: dict[str, Any], keys: Callable[[Any], Any]) -> dict[str, Any]:
+    """``states`` with numpy's ``(kind, keys, pos, has_gauss, gauss)`` state rebuilt: the key
+    array through ``keys``, the counters as plain ints and floats."""
     out = dict(states)
     if "numpy" in out:
-        kind, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = (
-            kind,
-            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            int(pos),
-            int(has_gauss),
-            float(gauss),
-        )
+        kind, raw_keys, pos, has_gauss, gauss = out["numpy"]
+        out["numpy"] = (kind, keys(raw_keys), int(pos), int(has_gauss), float(gauss))
+    return out
+
+
+def _portable(states: dict[str, Any]) -> dict[str, Any]:
+    """RNG states as tensors and plain Python values, loadable with ``weights_only=True``."""
+    out = _numpy_keys_as(states, lambda keys: torch.from_numpy(np.asarray(keys, dtype=np.int64)))
     version, state, gauss = out["python"]
     out["python"] = (version, list(state), gauss)
     return out
 
 
 def _native(states: dict[str, Any]) -> dict[str, Any]:
-    out = dict(states)
-    if "numpy" in out:
-        kind, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = (
-            kind,
-            np.asarray(keys, dtype=np.int64).astype(np.uint32),
-            pos,
-            has_gauss,
-            gauss,
-        )
-    return out
+    """The states ``_portable`` wrote, as the generators take them back (numpy's keys uint32)."""
+    return _numpy_keys_as(states, lambda keys: np.asarray(keys, dtype=np.int64).astype(np.uint32))
 
 
 class ExactResume(L.Callback):
