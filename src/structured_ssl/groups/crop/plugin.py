@@ -22,12 +22,15 @@ from structured_ssl.groups.crop.encoder import CropLiftedEncoder
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.scale.conv import gaussian_blur
 from structured_ssl.groups.translation.layers import TranslationCNN
+from structured_ssl.groups.views import CellShifts, ViewAffine
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.bounds import EquivarianceBound
 from structured_ssl.lifted.contract import Element
 
 #: the small network's total stride (1, 2, 2): one cell is this many input pixels.
 CELL_PIXELS = 4
+#: A-SSL's views shift by whole cells of the last map.
+SHIFTS = CellShifts(CELL_PIXELS)
 #: the probes' smoothness (px) and window (share of the image): see ``Crop.probe_images``.
 PROBE_SIGMA = 2.0
 PROBE_WINDOW = 0.12
@@ -132,27 +135,21 @@ class Crop(GroupPlugin):
 
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        side = 2 * self.max_cells(max_shift) + 1
+        side = SHIFTS.side(max_shift)
         return (self.scale_count, side, side), False
 
-    @staticmethod
-    def max_cells(max_shift: int) -> int:
-        return max(1, max_shift // CELL_PIXELS)
-
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         """Zoom in by ``a_j`` about ``c + t``: affine_about_center's scale a_j and shift ``-a_j t``."""
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         zoom = scales[elements[:, 0]] / scales[0]
-        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
-        return angle, zoom, flip, -zoom[:, None] * (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+        shift = -zoom[:, None] * SHIFTS.pixels(elements[:, 1:], max_shift)  # (x, y) px
+        return dataclasses.replace(view, scale=zoom, shift=shift)
 
     # ----------------------------------------------------------------- names
-    @property
-    def short_name(self) -> str:
-        return f"S{self.scale_count}xT"
-
-    def describe(self) -> str:
-        return f"crop (scale x translation), {self.scale_count} scales"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(zoom steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "S{scale_count}xT"
+    describe_format: ClassVar[str] = "crop (scale x translation), {scale_count} scales"
+    distance_format: ClassVar[str] = (
+        "(zoom steps, cells) differ by <= {distance:g} on the product grid"
+    )

@@ -29,6 +29,7 @@ from structured_ssl.groups.hue.plugin import (
     check_three_channels,
 )
 from structured_ssl.groups.kit import SmallLayout
+from structured_ssl.groups.views import ViewAffine
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import Element
 
@@ -95,16 +96,14 @@ class HueCrop(Crop):
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
         return hue_rotate_each(x, elements[:, 0], self.order)
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return super().view_affine(elements[:, 1:], jitter, max_shift, angle, scale, flip, shift)
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return super().view_affine(elements[:, 1:], jitter, max_shift, view)  # the crop's part
 
     # ----------------------------------------------------------------- names
-    @property
-    def short_name(self) -> str:
-        return f"H{self.order}xS{self.scale_count}xT"
-
-    def describe(self) -> str:
-        return f"hue order {self.order} x crop ({self.scale_count} scales)"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(hue steps, zoom steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "H{order}xS{scale_count}xT"
+    describe_format: ClassVar[str] = "hue order {order} x crop ({scale_count} scales)"
+    distance_format: ClassVar[str] = (
+        "(hue steps, zoom steps, cells) differ by <= {distance:g} on the product grid"
+    )

@@ -15,17 +15,24 @@ warp is exactly T_g for content away from the border (kornia warps quarter turns
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from structured_ssl.groups.base import GroupPlugin
 from structured_ssl.groups.kit import SmallLayout
+from structured_ssl.groups.views import CellShifts
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
+    import torch
+
+    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
 CELL_PIXELS = 4
+#: A-SSL's views shift by whole cells of the last map.
+SHIFTS = CellShifts(CELL_PIXELS)
 
 
 class RotoTranslation(GroupPlugin):
@@ -82,25 +89,20 @@ class RotoTranslation(GroupPlugin):
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
         """``(k, i, j)``: rotation k, shift by ``(i - M, j - M)`` cells, M = max(1, max_shift // s)."""
-        side = 2 * self.max_cells(max_shift) + 1
+        side = SHIFTS.side(max_shift)
         return (self.order, side, side), True
 
-    @staticmethod
-    def max_cells(max_shift: int) -> int:
-        return max(1, max_shift // CELL_PIXELS)
-
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         k = elements[:, 0].float()
-        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
         angle = -k * 360.0 / self.order  # kornia's y-down frame: escnn's counter-clockwise
-        return angle, scale, flip, (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+        return dataclasses.replace(
+            view, angle=angle, shift=SHIFTS.pixels(elements[:, 1:], max_shift)
+        )
 
-    @property
-    def short_name(self) -> str:
-        return f"TxC{self.order}"
-
-    def describe(self) -> str:
-        return f"translation x rotation order {self.order}"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(rotation steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "TxC{order}"
+    describe_format: ClassVar[str] = "translation x rotation order {order}"
+    distance_format: ClassVar[str] = (
+        "(rotation steps, cells) differ by <= {distance:g} on the product grid"
+    )

@@ -25,6 +25,7 @@ from structured_ssl.lifted.bounds import SCALE, EquivarianceBound
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
+    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: the zooms (in scale steps) a scale bound is stated for.
@@ -110,13 +111,13 @@ class Scale(GroupPlugin):
         return without_background(net, x)  # empty canvas -> 0
 
     # ----------------------------------------------------------------- A-SSL views
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
-        return angle, scales[0] / scales[elements[:, 0]], flip, shift
+        return dataclasses.replace(view, scale=scales[0] / scales[elements[:, 0]])
 
-    @property
-    def short_name(self) -> str:
-        return f"S{self.size}"
+    short_name_format: ClassVar[str] = "S{size}"
 
     def distance_meaning(self, distance: float) -> str:
         reach = self.scales[min(int(distance), len(self.scales) - 1)] / self.scales[0]

@@ -15,6 +15,7 @@ Options (``group.options``): ``max_frequency`` L (3), ``grid_samples`` N of the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -28,6 +29,7 @@ from structured_ssl.lifted.contract import Element
 if TYPE_CHECKING:
     import torch
 
+    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: Angles (radians) the check command measures besides the quarter turns: none is a multiple
@@ -158,22 +160,18 @@ class SO2(GroupPlugin):
     def check_image_size(self, spec: Any, image_size: int) -> None:
         check_rotation_image_size(self.kind, spec, image_size)  # quarter turns: the sizes C_N needs
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
         a continuous uniform rotation, as one warp (A-SSL itself draws angles: positions.py)."""
         step = 360.0 / self.size
         within = jitter.to(elements.device, non_blocking=True) if jitter is not None else 0.0
-        return -(elements[:, -1].float() + within) * step, scale, flip, shift
+        return dataclasses.replace(view, angle=-(elements[:, -1].float() + within) * step)
 
-    @property
-    def short_name(self) -> str:
-        return f"SO2L{self.max_frequency}"
-
-    def describe(self) -> str:
-        return f"so2 band limit {self.max_frequency}"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"rotations differ by <= {math.degrees(distance):g} deg"
+    short_name_format: ClassVar[str] = "SO2L{max_frequency}"
+    describe_format: ClassVar[str] = "so2 band limit {max_frequency}"
+    distance_format: ClassVar[str] = "rotations differ by <= {degrees:g} deg"
 
     def degrees_for_distance(self, distance: float) -> float:
         return math.degrees(distance)

@@ -9,6 +9,7 @@ A-SSL shifts each view by whole pixels, up to ``max_shift_fraction`` of the imag
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from torch import nn
@@ -22,6 +23,7 @@ from structured_ssl.lifted.plain import padding_mode_of
 if TYPE_CHECKING:
     import torch
 
+    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 
@@ -85,12 +87,10 @@ class Translation(GroupPlugin):
     def augmentation_distance(self, max_distance: float, pixels_per_cell: int) -> float:
         return max_distance * pixels_per_cell
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return angle, scale, flip, (elements.float() - max_shift).flip(-1)  # (x, y)
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return dataclasses.replace(view, shift=(elements.float() - max_shift).flip(-1))  # (x, y)
 
-    @property
-    def short_name(self) -> str:
-        return "T"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"views shifted <= {distance:g} feature cells apart"
+    short_name_format: ClassVar[str] = "T"
+    distance_format: ClassVar[str] = "views shifted <= {distance:g} feature cells apart"
