@@ -30,7 +30,7 @@ _BUILT_IN = ("rotation", "dihedral", "translation", "scale")  # the order error 
 for _name in _BUILT_IN:
     importlib.import_module(f"{__name__}.{_name}")
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in (*_BUILT_IN, "base", "kit", "spec"):
+    if _module not in (*_BUILT_IN, "base", "cells", "kit", "spec", "views"):
         importlib.import_module(f"{__name__}.{_module}")
 
 #: the registered kinds (built-in ones first), for messages and docs.

@@ -75,9 +75,7 @@ class HueCrop(Crop):
         check_three_channels(self.kind, in_channels)
 
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
-        crop = small_crop_encoder(
-            self.spec, layout.in_channels, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        crop = small_crop_encoder(self.spec, layout)
         return HueLiftedEncoder(
             crop,
             self.spec,
@@ -90,8 +88,8 @@ class HueCrop(Crop):
 
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        (scales, side, _), _ = super().augmentation_grid(max_shift)
-        return (self.order, scales, side, side), False
+        side = self.shifts.side(max_shift)
+        return (self.order, self.scale_count, side, side), False
 
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
         return hue_rotate_each(x, elements[:, 0], self.order)

@@ -65,9 +65,7 @@ class RotationFamily(GroupPlugin):
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.rotation.layers import RotationEncoder
 
-        return RotationEncoder(
-            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        return RotationEncoder(layout.in_channels, self.spec, layout.layers)
 
     def filter_copies(self) -> Any:
         if not (self.rot90_copies and self.order == 4):

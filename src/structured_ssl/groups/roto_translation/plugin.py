@@ -18,9 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.cells import CellProduct, CellShifts
 from structured_ssl.groups.kit import SmallLayout
-from structured_ssl.groups.views import CellShifts
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
@@ -31,11 +30,9 @@ if TYPE_CHECKING:
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
 CELL_PIXELS = 4
-#: A-SSL's views shift by whole cells of the last map.
-SHIFTS = CellShifts(CELL_PIXELS)
 
 
-class RotoTranslation(GroupPlugin):
+class RotoTranslation(CellProduct):
     """Z^2 (whole cells, on a torus) x C_N."""
 
     kind = "roto_translation"
@@ -44,14 +41,12 @@ class RotoTranslation(GroupPlugin):
         False  # fibers keep space: the config checks size the grid from the image
     )
     grid_cyclic: ClassVar[bool] = True
+    shifts: ClassVar[CellShifts] = CellShifts(CELL_PIXELS)
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
     @property
     def size(self) -> int:
         return self.order
-
-    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
-        return None if spatial_side is None else (self.order, spatial_side, spatial_side)
 
     def exact_input_elements(self) -> list[Element]:
         turns = [k for k in range(self.order) if (4 * k) % self.order == 0]
@@ -70,9 +65,7 @@ class RotoTranslation(GroupPlugin):
             )
         from structured_ssl.groups.roto_translation.layers import RotoTranslationEncoder  # escnn
 
-        return RotoTranslationEncoder(
-            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        return RotoTranslationEncoder(layout.in_channels, self.spec, layout.layers)
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         raise ValueError(
@@ -87,18 +80,13 @@ class RotoTranslation(GroupPlugin):
             )
 
     # ----------------------------------------------------------------- A-SSL views
-    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        """``(k, i, j)``: rotation k, shift by ``(i - M, j - M)`` cells, M = max(1, max_shift // s)."""
-        side = SHIFTS.side(max_shift)
-        return (self.order, side, side), True
-
     def view_affine(
         self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
     ) -> ViewAffine:
         k = elements[:, 0].float()
         angle = -k * 360.0 / self.order  # kornia's y-down frame: escnn's counter-clockwise
         return dataclasses.replace(
-            view, angle=angle, shift=SHIFTS.pixels(elements[:, 1:], max_shift)
+            view, angle=angle, shift=self.shifts.pixels(elements[:, 1:], max_shift)
         )
 
     short_name_format: ClassVar[str] = "TxC{order}"

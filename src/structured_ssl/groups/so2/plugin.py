@@ -142,14 +142,9 @@ class SO2(GroupPlugin):
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.so2.layers import SO2Encoder  # escnn, when built
 
+        grid_samples = int(self.options["grid_samples"])
         return SO2Encoder(
-            layout.in_channels,
-            self.spec,
-            layout.widths,
-            layout.kernel_sizes,
-            layout.strides,
-            self.max_frequency,
-            int(self.options["grid_samples"]),
+            layout.in_channels, self.spec, layout.layers, self.max_frequency, grid_samples
         )
 
     def check_paper_settings(self, rotation_conv: str) -> None:

@@ -52,14 +52,7 @@ class Translation(GroupPlugin):
         return ShiftAction(cell_pixels)
 
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
-        return TranslationCNN(
-            layout.in_channels,
-            self.spec,
-            layout.widths,
-            layout.kernel_sizes,
-            layout.strides,
-            padding_mode,
-        )
+        return TranslationCNN(layout.in_channels, self.spec, layout.layers, padding_mode)
 
     def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
         return nn.Conv2d(
