@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.groups import Element, GroupPlugin
+from structured_ssl.groups import Element, GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import SmallLayout
-from structured_ssl.groups.views import ViewAffine
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.base import LiftedEncoder
 

@@ -17,7 +17,7 @@ import importlib
 import math
 import pkgutil
 
-from structured_ssl.groups.base import GROUP_TYPES, GroupPlugin, plugin_class
+from structured_ssl.groups.base import GROUP_TYPES, GroupPlugin, ViewAffine, plugin_class
 from structured_ssl.groups.kit import LayerKit, LayerOptions
 from structured_ssl.groups.spec import PAPER_SCALES, Group, short_name_of
 from structured_ssl.lifted.contract import Element
@@ -30,7 +30,7 @@ _BUILT_IN = ("rotation", "dihedral", "translation", "scale")  # the order error 
 for _name in _BUILT_IN:
     importlib.import_module(f"{__name__}.{_name}")
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-    if _module not in (*_BUILT_IN, "base", "cells", "kit", "spec", "views"):
+    if _module not in (*_BUILT_IN, "base", "kit", "spec"):
         importlib.import_module(f"{__name__}.{_module}")
 
 #: the registered kinds (built-in ones first), for messages and docs.
@@ -55,4 +55,5 @@ __all__ = [
     "max_topographic_distance",
     "plugin_class",
     "short_name_of",
+    "ViewAffine",
 ]

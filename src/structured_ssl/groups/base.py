@@ -29,7 +29,7 @@ group axis of the lifted map and may be kept):
 * its **equivariance bound** (`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
   (`augmentation_grid`) and one batched affine warp per view (`view_affine`: the identity
-  [`ViewAffine`][structured_ssl.groups.views.ViewAffine] in, with what T_g changes, out);
+  [`ViewAffine`][structured_ssl.groups.base.ViewAffine] in, with what T_g changes, out);
 * its **names**: `short_name` (run names: C8, D4, T, S6), `describe` (one line in
   summaries) and `distance_meaning` (what a topographic distance means for the views), each
   declared as a format string over the plug-in's attributes (`short_name_format`,
@@ -62,8 +62,11 @@ from __future__ import annotations
 
 import difflib
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
 
 from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
@@ -71,13 +74,40 @@ from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.probes import probe_images
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
     from structured_ssl.groups.spec import Group
-    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
     from structured_ssl.lifted.contract import GroupAction
+
+
+@dataclass(frozen=True)
+class ViewAffine:
+    """Per-example parameters of one view's warp: flip (horizontal), rotate, scale about the
+    centre, then shift.
+
+    Args:
+        angle: ``(B,)`` degrees (negative: escnn's counter-clockwise in kornia's y-down frame).
+        scale: ``(B,)`` zoom factors (> 1 zooms in).
+        flip: ``(B,)`` 1.0 mirrors the width axis, 0.0 does not.
+        shift: ``(B, 2)`` pixels, (x, y).
+    """
+
+    angle: torch.Tensor
+    scale: torch.Tensor
+    flip: torch.Tensor
+    shift: torch.Tensor
+
+    @classmethod
+    def identity(cls, batch: int, device: torch.device | str | None = None) -> ViewAffine:
+        """No rotation, unit scale, no flip, no shift for ``batch`` examples."""
+        return cls(
+            angle=torch.zeros(batch, device=device),
+            scale=torch.ones(batch, device=device),
+            flip=torch.zeros(batch, device=device),
+            shift=torch.zeros(batch, 2, device=device),
+        )
+
 
 #: kind -> plug-in class, filled by `GroupPlugin.__init_subclass__`.
 GROUP_TYPES: dict[str, type[GroupPlugin]] = {}

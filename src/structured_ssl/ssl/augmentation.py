@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from structured_ssl.groups import Group
-from structured_ssl.groups.views import ViewAffine
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling
 
 EXTRA_AUGMENTATIONS: tuple[str, ...] = ("crop", "noise", "elastic", "color", "blur")

@@ -16,13 +16,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from structured_ssl.groups.cells import CellProduct, CellShifts
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.groups.crop.action import CropAction
 from structured_ssl.groups.crop.encoder import CropLiftedEncoder
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.scale.conv import gaussian_blur
+from structured_ssl.groups.translation.cells import CellProduct, CellShifts
 from structured_ssl.groups.translation.layers import TranslationCNN
-from structured_ssl.groups.views import ViewAffine
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.bounds import EquivarianceBound
 from structured_ssl.lifted.contract import Element

@@ -16,7 +16,7 @@ from structured_ssl.lifted.contract import Element
 if TYPE_CHECKING:
     import torch
 
-    from structured_ssl.groups.views import ViewAffine
+    from structured_ssl.groups.base import ViewAffine
 
 
 class Dihedral(RotationFamily):

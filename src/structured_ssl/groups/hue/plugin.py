@@ -13,11 +13,10 @@ from typing import Any, ClassVar
 
 import torch
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.hue.colour import hue_rotate_each
 from structured_ssl.groups.hue.encoder import HueAction, HueLiftedEncoder
 from structured_ssl.groups.kit import LayerOptions
-from structured_ssl.groups.views import ViewAffine
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
 from structured_ssl.lifted.contract import Element
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.groups.crop.action import CropAction
 from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked, small_crop_encoder
 from structured_ssl.groups.hue.colour import hue_rotate_each
@@ -29,7 +30,6 @@ from structured_ssl.groups.hue.plugin import (
     check_three_channels,
 )
 from structured_ssl.groups.kit import SmallLayout
-from structured_ssl.groups.views import ViewAffine
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import Element
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import TOTAL_STRIDES, ConvShape, LayerOptions, SmallLayout
 from structured_ssl.lifted.contract import Element
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from torch import nn
 
     from structured_ssl.groups.rotation.layers import RegularFieldAction
-    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.cells import CellProduct, CellShifts
 from structured_ssl.groups.kit import SmallLayout
+from structured_ssl.groups.translation.cells import CellProduct, CellShifts
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
     import torch
 
-    from structured_ssl.groups.views import ViewAffine
+    from structured_ssl.groups.base import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.

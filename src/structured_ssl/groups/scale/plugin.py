@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.groups.scale.action import ScaleAction, without_background
 from structured_ssl.groups.scale.conv import ScaleConv, ScaleLift
@@ -25,7 +25,6 @@ from structured_ssl.lifted.bounds import SCALE, EquivarianceBound
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
-    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: the zooms (in scale steps) a scale bound is stated for.

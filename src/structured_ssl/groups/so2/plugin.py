@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.rotation.plugin import check_rotation_image_size
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
@@ -29,7 +29,6 @@ from structured_ssl.lifted.contract import Element
 if TYPE_CHECKING:
     import torch
 
-    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: Angles (radians) the check command measures besides the quarter turns: none is a multiple

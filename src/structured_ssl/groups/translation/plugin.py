@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from torch import nn
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import ConvShape, LayerOptions, SmallLayout
 from structured_ssl.groups.translation.layers import ShiftAction, TranslationCNN
 from structured_ssl.lifted.contract import Element
@@ -23,7 +23,6 @@ from structured_ssl.lifted.plain import padding_mode_of
 if TYPE_CHECKING:
     import torch
 
-    from structured_ssl.groups.views import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 

@@ -1,9 +1,10 @@
-"""Groups whose fibers keep space: one group axis x the whole cells of the last feature map.
+"""Groups whose fibers keep space: one group axis x translations by whole cells of the last map.
 
 Roto-translation (C_N x cells) and crop (scales x cells) share this layout: the fiber grid is
 ``(size, H', W')`` and A-SSL draws each view's element on ``(size, 2M + 1, 2M + 1)``, a group
-step and a shift by whole cells ([`CellShifts`][structured_ssl.groups.cells.CellShifts]), so
-both objectives see the same elements.
+step and a shift by whole cells
+([`CellShifts`][structured_ssl.groups.translation.cells.CellShifts]), so both objectives see the
+same elements. It lives with the translation group, whose cells these are.
 """
 
 from __future__ import annotations
