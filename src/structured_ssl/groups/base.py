@@ -332,11 +332,11 @@ class GroupPlugin:
         raise NotImplementedError
 
     # ----------------------------------------------------------------- names
-    #: the names as format strings over the plug-in's attributes (``{order}``, ``{kind}``,
-    #: ``{scale_count}``, ...); `distance_format` also reads ``{distance}`` and ``{degrees}``
-    #: (`degrees_for_distance`). A group whose name needs more overrides the method instead.
+    #: the names as format strings over the plug-in, written like f-strings (``"C{self.order}"``);
+    #: `distance_format` also reads ``{distance}`` and ``{degrees}`` (`degrees_for_distance`).
+    #: A group whose name needs more than its attributes overrides the method instead.
     short_name_format: ClassVar[str] = ""
-    describe_format: ClassVar[str] = "{kind}"
+    describe_format: ClassVar[str] = "{self.kind}"
     distance_format: ClassVar[str] = ""
 
     @property
@@ -361,19 +361,8 @@ class GroupPlugin:
         return math.nan
 
     def format_name(self, template: str, **values: Any) -> str:
-        """``template`` with its fields read from ``values``, else from this plug-in's attributes."""
-        return template.format_map(_PluginFields(self, values))
-
-
-class _PluginFields(dict[str, Any]):
-    """Format fields: the given values, and any other name read off the plug-in."""
-
-    def __init__(self, plugin: GroupPlugin, values: dict[str, Any]) -> None:
-        super().__init__(values)
-        self.plugin = plugin
-
-    def __missing__(self, name: str) -> Any:
-        return getattr(self.plugin, name)
+        """``template`` formatted with this plug-in as ``self`` and ``values``."""
+        return template.format(self=self, **values)
 
 
 def plugin_class(kind: str) -> type[GroupPlugin]:

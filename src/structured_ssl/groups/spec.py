@@ -20,9 +20,9 @@ hyperparameters hold a pickled ``Group`` keep working.
 # ``structured_ssl.groups`` (the pickled name), where jsonargparse could not resolve string
 # annotations (no ``Any`` there), so it left every field unvalidated and warned that the
 # ``scales`` tuple "does not round-trip" on every fit, check and --print_config.
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, Generic, TypeVar, overload
 
 from structured_ssl.groups.base import GroupPlugin, plugin_class
 from structured_ssl.groups.kit import LayerKit, LayerOptions
@@ -35,10 +35,10 @@ T = TypeVar("T")
 
 class PluginAnswer(Generic[T]):
     """A read-only attribute of [`Group`][structured_ssl.groups.spec.Group] that its plug-in
-    answers: the plug-in's attribute of the same name (one line per answer, not a property)."""
+    answers (``read``: the hook it reads), one line per answer instead of a property each."""
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+    def __init__(self, read: Callable[[GroupPlugin], T]) -> None:
+        self.read = read
 
     @overload
     def __get__(self, group: None, owner: type | None = None) -> "PluginAnswer[T]": ...
@@ -49,7 +49,7 @@ class PluginAnswer(Generic[T]):
     def __get__(self, group: "Group | None", owner: type | None = None) -> "T | PluginAnswer[T]":
         if group is None:
             return self
-        return cast(T, getattr(group.plugin, self.name))
+        return self.read(group.plugin)
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,13 @@ class Group:
         return cls(**values)
 
     # ----------------------------------------------------------------- the plug-in's answers
-    has_group_axis = PluginAnswer[bool]()
+    has_group_axis = PluginAnswer(lambda plugin: plugin.has_group_axis)
     """True when fibers live on the lifted group axis; False when they are spatial cells."""
-    size = PluginAnswer[int]()
+    size = PluginAnswer(lambda plugin: plugin.size)
     """|G| on the group axis (1 for translation, whose fibers are spatial)."""
-    grid_cyclic = PluginAnswer[bool]()
+    grid_cyclic = PluginAnswer(lambda plugin: plugin.grid_cyclic)
     """Whether moving along the index grid wraps around (rotations do, scales do not)."""
-    short_name = PluginAnswer[str]()
+    short_name = PluginAnswer(lambda plugin: plugin.short_name)
     """C8, D4, T, S6: used in run names."""
 
     def rotation_degrees(self, k: int) -> float:

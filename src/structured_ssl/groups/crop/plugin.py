@@ -132,8 +132,8 @@ class Crop(CellProduct):
         return dataclasses.replace(view, scale=zoom, shift=shift)
 
     # ----------------------------------------------------------------- names
-    short_name_format: ClassVar[str] = "S{scale_count}xT"
-    describe_format: ClassVar[str] = "crop (scale x translation), {scale_count} scales"
+    short_name_format: ClassVar[str] = "S{self.scale_count}xT"
+    describe_format: ClassVar[str] = "crop (scale x translation), {self.scale_count} scales"
     distance_format: ClassVar[str] = (
         "(zoom steps, cells) differ by <= {distance:g} on the product grid"
     )

@@ -59,4 +59,4 @@ class Dihedral(RotationFamily):
         rotated = super().view_affine(elements, jitter, max_shift, view)
         return dataclasses.replace(rotated, flip=elements[:, 0].float())
 
-    short_name_format: ClassVar[str] = "D{order}"
+    short_name_format: ClassVar[str] = "D{self.order}"

@@ -97,8 +97,8 @@ class Hue(GroupPlugin):
         return view  # no geometry: the colour part is all of T_g
 
     # ----------------------------------------------------------------- names
-    short_name_format: ClassVar[str] = "H{order}"
-    describe_format: ClassVar[str] = "hue order {order}"
+    short_name_format: ClassVar[str] = "H{self.order}"
+    describe_format: ClassVar[str] = "hue order {self.order}"
 
     def distance_meaning(self, distance: float) -> str:
         return f"hue differs by <= {distance * 360 / self.order:g} degrees between views"

@@ -100,8 +100,8 @@ class HueCrop(Crop):
         return super().view_affine(elements[:, 1:], jitter, max_shift, view)  # the crop's part
 
     # ----------------------------------------------------------------- names
-    short_name_format: ClassVar[str] = "H{order}xS{scale_count}xT"
-    describe_format: ClassVar[str] = "hue order {order} x crop ({scale_count} scales)"
+    short_name_format: ClassVar[str] = "H{self.order}xS{self.scale_count}xT"
+    describe_format: ClassVar[str] = "hue order {self.order} x crop ({self.scale_count} scales)"
     distance_format: ClassVar[str] = (
         "(hue steps, zoom steps, cells) differ by <= {distance:g} on the product grid"
     )

@@ -125,7 +125,7 @@ class RotationFamily(GroupPlugin):
         return dataclasses.replace(view, angle=angle)
 
     # ----------------------------------------------------------------- names
-    describe_format: ClassVar[str] = "{kind} order {order}"
+    describe_format: ClassVar[str] = "{self.kind} order {self.order}"
     distance_format: ClassVar[str] = "rotations differ by <= {degrees:g} deg"
 
     def degrees_for_distance(self, distance: float) -> float:
@@ -153,4 +153,4 @@ class Rotation(RotationFamily):
         (k,) = g
         return gspace.fibergroup.element(k % self.order)
 
-    short_name_format: ClassVar[str] = "C{order}"
+    short_name_format: ClassVar[str] = "C{self.order}"

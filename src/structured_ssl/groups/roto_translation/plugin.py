@@ -89,8 +89,8 @@ class RotoTranslation(CellProduct):
             view, angle=angle, shift=self.shifts.pixels(elements[:, 1:], max_shift)
         )
 
-    short_name_format: ClassVar[str] = "TxC{order}"
-    describe_format: ClassVar[str] = "translation x rotation order {order}"
+    short_name_format: ClassVar[str] = "TxC{self.order}"
+    describe_format: ClassVar[str] = "translation x rotation order {self.order}"
     distance_format: ClassVar[str] = (
         "(rotation steps, cells) differ by <= {distance:g} on the product grid"
     )

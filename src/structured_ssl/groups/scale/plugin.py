@@ -116,7 +116,7 @@ class Scale(GroupPlugin):
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         return dataclasses.replace(view, scale=scales[0] / scales[elements[:, 0]])
 
-    short_name_format: ClassVar[str] = "S{size}"
+    short_name_format: ClassVar[str] = "S{self.size}"
 
     def distance_meaning(self, distance: float) -> str:
         reach = self.scales[min(int(distance), len(self.scales) - 1)] / self.scales[0]

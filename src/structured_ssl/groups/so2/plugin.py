@@ -163,8 +163,8 @@ class SO2(GroupPlugin):
         within = jitter.to(elements.device, non_blocking=True) if jitter is not None else 0.0
         return dataclasses.replace(view, angle=-(elements[:, -1].float() + within) * step)
 
-    short_name_format: ClassVar[str] = "SO2L{max_frequency}"
-    describe_format: ClassVar[str] = "so2 band limit {max_frequency}"
+    short_name_format: ClassVar[str] = "SO2L{self.max_frequency}"
+    describe_format: ClassVar[str] = "so2 band limit {self.max_frequency}"
     distance_format: ClassVar[str] = "rotations differ by <= {degrees:g} deg"
 
     def degrees_for_distance(self, distance: float) -> float:
