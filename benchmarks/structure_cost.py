@@ -18,6 +18,7 @@ from common import device, machine, table, time_it  # noqa: E402
 
 from structured_ssl.encoders.factory import SMALL_KERNELS, SMALL_STRIDES  # noqa: E402
 from structured_ssl.groups import Group  # noqa: E402
+from structured_ssl.groups.kit import ConvLayers  # noqa: E402
 from structured_ssl.groups.rotation.layers import RotationEncoder  # noqa: E402
 from structured_ssl.groups.translation.layers import TranslationCNN  # noqa: E402
 
@@ -57,12 +58,17 @@ def params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def small_layers(widths: tuple[int, ...]) -> ConvLayers:
+    """The ``small`` encoder's kernels and strides with these widths."""
+    return ConvLayers(widths, SMALL_KERNELS, SMALL_STRIDES)
+
+
 def matched_plain(target: int, widths: tuple[int, ...]) -> TranslationCNN:
     """Plain CNN whose widths are scaled to match ``target`` parameters."""
     best = None
     for scale in [s / 20 for s in range(1, 200)]:
         candidate = tuple(max(1, round(w * scale)) for w in widths)
-        cnn = TranslationCNN(1, Group("translation"), candidate, SMALL_KERNELS, SMALL_STRIDES)
+        cnn = TranslationCNN(1, Group("translation"), small_layers(candidate))
         if best is None or abs(params(cnn) - target) < abs(params(best) - target):
             best = cnn
     return best
@@ -74,11 +80,9 @@ def main() -> None:
     rows = []
     for group in (Group("rotation", 8), Group("dihedral", 4)):
         widths = (8, 16, 32)
-        escnn_encoder = RotationEncoder(1, group, widths, SMALL_KERNELS, SMALL_STRIDES).to(dev)
+        escnn_encoder = RotationEncoder(1, group, small_layers(widths)).to(dev)
         channels = tuple(w * group.size for w in widths)
-        same_channels = TranslationCNN(
-            1, Group("translation"), channels, SMALL_KERNELS, SMALL_STRIDES
-        ).to(dev)
+        same_channels = TranslationCNN(1, Group("translation"), small_layers(channels)).to(dev)
         same_params = matched_plain(params(escnn_encoder), channels).to(dev)
         exported = escnn_encoder.export_plain().to(dev)
         t_escnn = train_step_seconds(escnn_encoder, x)

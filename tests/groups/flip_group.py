@@ -12,13 +12,14 @@ unregisters it afterwards, so other tests never see it.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from structured_ssl.groups import Element, GroupPlugin
+from structured_ssl.groups import Element, GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.base import LiftedEncoder
@@ -94,9 +95,9 @@ class Flip(GroupPlugin):
             layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
         )
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return angle, scale, elements[:, -1].float(), shift  # A-SSL: mirror the view when f = 1
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return dataclasses.replace(view, flip=elements[:, -1].float())  # mirror the view when f = 1
 
-    @property
-    def short_name(self) -> str:
-        return "F2"
+    short_name_format: ClassVar[str] = "F2"

@@ -17,7 +17,7 @@ import importlib
 import math
 import pkgutil
 
-from structured_ssl.groups.base import GROUP_TYPES, GroupPlugin, plugin_class
+from structured_ssl.groups.base import GROUP_TYPES, GroupPlugin, ViewAffine, plugin_class
 from structured_ssl.groups.kit import LayerKit, LayerOptions
 from structured_ssl.groups.spec import PAPER_SCALES, Group, short_name_of
 from structured_ssl.lifted.contract import Element
@@ -55,4 +55,5 @@ __all__ = [
     "max_topographic_distance",
     "plugin_class",
     "short_name_of",
+    "ViewAffine",
 ]

@@ -28,9 +28,12 @@ group axis of the lifted map and may be kept):
   `action`), made of the layers in the group's own package ``groups/<kind>/``;
 * its **equivariance bound** (`equivariance_bound`, from ``structured_ssl.lifted.bounds``);
 * its **A-SSL view drawing**: the grid the two views' elements are drawn on
-  (`augmentation_grid`) and one batched affine warp per view (`view_affine`);
+  (`augmentation_grid`) and one batched affine warp per view (`view_affine`: the identity
+  [`ViewAffine`][structured_ssl.groups.base.ViewAffine] in, with what T_g changes, out);
 * its **names**: `short_name` (run names: C8, D4, T, S6), `describe` (one line in
-  summaries) and `distance_meaning` (what a topographic distance means for the views);
+  summaries) and `distance_meaning` (what a topographic distance means for the views), each
+  declared as a format string over the plug-in's attributes (`short_name_format`,
+  `describe_format`, `distance_format`);
 * its **kind of fiber position** (`fiber_positions`): ``"grid"`` (index-grid cells,
   gathered) or ``"angle"`` (radians, read by a Fourier series: SO(2)); the methods look their
   pair reader up by it, so a continuous group needs no branch in any method;
@@ -43,7 +46,7 @@ group axis of the lifted map and may be kept):
 Every hook a caller uses is declared here with a default; callers never probe a plug-in
 with ``getattr``. A new discrete group whose layers exist (an escnn gspace, or index
 permutations) is one module overriding `size`, `exact_input_elements`,
-`action`, `build_small`, `view_affine` and `short_name`, plus one
+`action`, `build_small`, `view_affine` and `short_name_format`, plus one
 config file (``tests/groups/flip_group.py`` is such a group, registered by its test only).
 
 The structure-free twins are NOT part of the contract: ``encoders/factory.py`` and
@@ -59,8 +62,11 @@ from __future__ import annotations
 
 import difflib
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
 
 from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
@@ -68,12 +74,40 @@ from structured_ssl.lifted.contract import Element
 from structured_ssl.lifted.probes import probe_images
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
     from structured_ssl.groups.spec import Group
     from structured_ssl.lifted.base import LiftedEncoder
     from structured_ssl.lifted.contract import GroupAction
+
+
+@dataclass(frozen=True)
+class ViewAffine:
+    """Per-example parameters of one view's warp: flip (horizontal), rotate, scale about the
+    centre, then shift.
+
+    Args:
+        angle: ``(B,)`` degrees (negative: escnn's counter-clockwise in kornia's y-down frame).
+        scale: ``(B,)`` zoom factors (> 1 zooms in).
+        flip: ``(B,)`` 1.0 mirrors the width axis, 0.0 does not.
+        shift: ``(B, 2)`` pixels, (x, y).
+    """
+
+    angle: torch.Tensor
+    scale: torch.Tensor
+    flip: torch.Tensor
+    shift: torch.Tensor
+
+    @classmethod
+    def identity(cls, batch: int, device: torch.device | str | None = None) -> ViewAffine:
+        """No rotation, unit scale, no flip, no shift for ``batch`` examples."""
+        return cls(
+            angle=torch.zeros(batch, device=device),
+            scale=torch.ones(batch, device=device),
+            flip=torch.zeros(batch, device=device),
+            shift=torch.zeros(batch, 2, device=device),
+        )
+
 
 #: kind -> plug-in class, filled by `GroupPlugin.__init_subclass__`.
 GROUP_TYPES: dict[str, type[GroupPlugin]] = {}
@@ -288,36 +322,47 @@ class GroupPlugin:
         return max_distance
 
     def view_affine(
-        self,
-        elements: torch.Tensor,
-        jitter: torch.Tensor | None,
-        max_shift: int,
-        angle: torch.Tensor,
-        scale: torch.Tensor,
-        flip: torch.Tensor,
-        shift: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per-example (angle deg, scale, flip, shift (x, y) px) of T_g for ``elements`` ``(B, ndim)``
-        on [`augmentation_grid`][structured_ssl.groups.base.GroupPlugin.augmentation_grid]; the
-        identity tensors come in and are changed as needed."""
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        """The view's warp for ``elements`` ``(B, ndim)`` on
+        [`augmentation_grid`][structured_ssl.groups.base.GroupPlugin.augmentation_grid]: ``view``
+        (the identity) with what T_g changes (``dataclasses.replace``). ``jitter`` ``(B,)`` in
+        [0, 1) is the continuous part of a rotation (None unless drawn); ``max_shift`` the grid's
+        largest pixel shift."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- names
+    #: the names as format strings over the plug-in, written like f-strings (``"C{self.order}"``);
+    #: `distance_format` also reads ``{distance}`` and ``{degrees}`` (`degrees_for_distance`).
+    #: A group whose name needs more than its attributes overrides the method instead.
+    short_name_format: ClassVar[str] = ""
+    describe_format: ClassVar[str] = "{self.kind}"
+    distance_format: ClassVar[str] = ""
+
     @property
     def short_name(self) -> str:
-        raise NotImplementedError
+        """``C8``: the group in run names (from `short_name_format`)."""
+        if not self.short_name_format:
+            raise NotImplementedError(f"group kind {self.kind!r} states no short_name_format")
+        return self.format_name(self.short_name_format)
 
     def describe(self) -> str:
         """``rotation order 8``: one line for summaries."""
-        return self.kind
+        return self.format_name(self.describe_format)
 
     def distance_meaning(self, distance: float) -> str:
         """What a topographic ``distance`` between A-SSL's two views means in the group's units."""
-        return ""
+        return self.format_name(
+            self.distance_format, distance=distance, degrees=self.degrees_for_distance(distance)
+        )
 
     def degrees_for_distance(self, distance: float) -> float:
         """How far in degrees a grid distance reaches (NaN where no angle is involved)."""
         return math.nan
+
+    def format_name(self, template: str, **values: Any) -> str:
+        """``template`` formatted with this plug-in as ``self`` and ``values``."""
+        return template.format(self=self, **values)
 
 
 def plugin_class(kind: str) -> type[GroupPlugin]:

@@ -44,6 +44,20 @@ class LayerOptions:
 
 
 @dataclass(frozen=True)
+class ConvLayers:
+    """A conv stack, one entry per layer (padding ``k // 2``): what the groups' encoders take as
+    one argument. The defaults are the ``small`` encoder's."""
+
+    widths: tuple[int, ...] = (8, 16, 32)
+    kernel_sizes: tuple[int, ...] = (5, 3, 3)
+    strides: tuple[int, ...] = (1, 2, 2)
+
+
+#: the ``small`` encoder's layers: the groups' encoders' default.
+SMALL_LAYERS = ConvLayers()
+
+
+@dataclass(frozen=True)
 class SmallLayout:
     """The ``small`` encoder's layers, one entry per layer: what every group's
     ``build_small`` reads (one object, so the plug-ins do not each restate the list)."""
@@ -52,6 +66,11 @@ class SmallLayout:
     widths: tuple[int, ...]
     kernel_sizes: tuple[int, ...]
     strides: tuple[int, ...]
+
+    @property
+    def layers(self) -> ConvLayers:
+        """The layers without the input channels: what the groups' encoders take."""
+        return ConvLayers(self.widths, self.kernel_sizes, self.strides)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,36 @@ hyperparameters hold a pickled ``Group`` keep working.
 # ``structured_ssl.groups`` (the pickled name), where jsonargparse could not resolve string
 # annotations (no ``Any`` there), so it left every field unvalidated and warned that the
 # ``scales`` tuple "does not round-trip" on every fit, check and --print_config.
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from structured_ssl.groups.base import GroupPlugin, plugin_class
 from structured_ssl.groups.kit import LayerKit, LayerOptions
 from structured_ssl.lifted.bounds import EquivarianceBound
 
 PAPER_SCALES: tuple[float, ...] = (1.0, 1.25, 1.33, 1.5, 1.66, 1.75)
+
+T = TypeVar("T")
+
+
+class PluginAnswer(Generic[T]):
+    """A read-only attribute of [`Group`][structured_ssl.groups.spec.Group] that its plug-in
+    answers (``read``: the hook it reads), one line per answer instead of a property each."""
+
+    def __init__(self, read: Callable[[GroupPlugin], T]) -> None:
+        self.read = read
+
+    @overload
+    def __get__(self, group: None, owner: type | None = None) -> "PluginAnswer[T]": ...
+
+    @overload
+    def __get__(self, group: "Group", owner: type | None = None) -> T: ...
+
+    def __get__(self, group: "Group | None", owner: type | None = None) -> "T | PluginAnswer[T]":
+        if group is None:
+            return self
+        return self.read(group.plugin)
 
 
 @dataclass(frozen=True)
@@ -92,25 +113,14 @@ class Group:
         return cls(**values)
 
     # ----------------------------------------------------------------- the plug-in's answers
-    @property
-    def has_group_axis(self) -> bool:
-        """True when fibers live on the lifted group axis; False when they are spatial cells."""
-        return self.plugin.has_group_axis
-
-    @property
-    def size(self) -> int:
-        """|G| on the group axis (1 for translation, whose fibers are spatial)."""
-        return self.plugin.size
-
-    @property
-    def grid_cyclic(self) -> bool:
-        """Whether moving along the index grid wraps around (rotations do, scales do not)."""
-        return self.plugin.grid_cyclic
-
-    @property
-    def short_name(self) -> str:
-        """C8, D4, T, S6: used in run names."""
-        return self.plugin.short_name
+    has_group_axis = PluginAnswer(lambda plugin: plugin.has_group_axis)
+    """True when fibers live on the lifted group axis; False when they are spatial cells."""
+    size = PluginAnswer(lambda plugin: plugin.size)
+    """|G| on the group axis (1 for translation, whose fibers are spatial)."""
+    grid_cyclic = PluginAnswer(lambda plugin: plugin.grid_cyclic)
+    """Whether moving along the index grid wraps around (rotations do, scales do not)."""
+    short_name = PluginAnswer(lambda plugin: plugin.short_name)
+    """C8, D4, T, S6: used in run names."""
 
     def rotation_degrees(self, k: int) -> float:
         return 360.0 * k / self.order

@@ -14,6 +14,7 @@ colour) are kornia modules chosen by name; the hybrid objective uses them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -23,35 +24,28 @@ import torch
 from torch import nn
 
 from structured_ssl.groups import Group
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.ssl.pairs import FiberGrid, PairSampling
 
 EXTRA_AUGMENTATIONS: tuple[str, ...] = ("crop", "noise", "elastic", "color", "blur")
 
 
-def affine_about_center(
-    size: tuple[int, int],
-    angle_deg: torch.Tensor,
-    scale: torch.Tensor,
-    flip: torch.Tensor,
-    shift: torch.Tensor,
-) -> torch.Tensor:
-    """Per-example 2x3 matrices: flip (horizontal), rotate, scale about the centre, then shift.
-
-    All arguments are ``(B,)`` except ``shift`` ``(B, 2)`` in pixels (x, y).
-    """
+def affine_about_center(size: tuple[int, int], view: ViewAffine) -> torch.Tensor:
+    """Per-example 2x3 matrices of ``view``: flip (horizontal), rotate, scale about the centre,
+    then shift."""
     h, w = size
-    batch = angle_deg.shape[0]
-    device = angle_deg.device
+    batch = view.angle.shape[0]
+    device = view.angle.device
     center = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(
         device, non_blocking=True
     )  # no stream sync
-    theta = torch.deg2rad(angle_deg)
-    cos, sin = torch.cos(theta) * scale, torch.sin(theta) * scale
-    sign = 1.0 - 2.0 * flip.float()  # -1 flips x
+    theta = torch.deg2rad(view.angle)
+    cos, sin = torch.cos(theta) * view.scale, torch.sin(theta) * view.scale
+    sign = 1.0 - 2.0 * view.flip.float()  # -1 flips x
     linear = torch.stack(
         [torch.stack([cos * sign, -sin], -1), torch.stack([sin * sign, cos], -1)], -2
     )  # (B, 2, 2): rotation @ scale @ flip
-    offset = center - (linear @ center.expand(batch, 2).unsqueeze(-1)).squeeze(-1) + shift
+    offset = center - (linear @ center.expand(batch, 2).unsqueeze(-1)).squeeze(-1) + view.shift
     return torch.cat([linear, offset.unsqueeze(-1)], dim=-1)
 
 
@@ -69,15 +63,9 @@ def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
     """Zoom by ``factor`` about the centre on the same canvas (< 1 shrinks the content)."""
     batch = x.shape[0]
-    zeros = torch.zeros(batch, device=x.device)
-    matrices = affine_about_center(
-        (x.shape[-2], x.shape[-1]),
-        zeros,
-        torch.full((batch,), factor, device=x.device),
-        zeros,
-        torch.zeros(batch, 2, device=x.device),
-    )
-    return warp(x, matrices)
+    view = ViewAffine.identity(batch, x.device)
+    zoom = dataclasses.replace(view, scale=torch.full((batch,), factor, device=x.device))
+    return warp(x, affine_about_center((x.shape[-2], x.shape[-1]), zoom))
 
 
 class GroupAugmentation(nn.Module):
@@ -132,21 +120,16 @@ class GroupAugmentation(nn.Module):
     ) -> torch.Tensor:
         """``elements``: ``(B, ndim)`` positions on `element_grid`. ``jitter``: ``(B,)`` in
         [0, 1), the continuous part of a rotation when ``group.continuous_augmentation``."""
-        batch = x.shape[0]
-        device = x.device
-        elements = elements.to(device, non_blocking=True)  # CPU draws: copied without a stream sync
-        angle = torch.zeros(batch, device=device)
-        scale = torch.ones(batch, device=device)
-        flip = torch.zeros(batch, device=device)
-        shift = torch.zeros(batch, 2, device=device)
+        elements = elements.to(
+            x.device, non_blocking=True
+        )  # CPU draws: copied without a stream sync
         plugin = self.group.plugin
         x = plugin.view_colour(x, elements)  # colour part of T_g (hue), per example
         if not plugin.geometric_views:
             return x
-        angle, scale, flip, shift = plugin.view_affine(
-            elements, jitter, self.max_shift, angle, scale, flip, shift
-        )
-        return warp(x, affine_about_center((x.shape[-2], x.shape[-1]), angle, scale, flip, shift))
+        identity = ViewAffine.identity(x.shape[0], x.device)
+        view = plugin.view_affine(elements, jitter, self.max_shift, identity)
+        return warp(x, affine_about_center((x.shape[-2], x.shape[-1]), view))
 
 
 def check_max_shift_fraction(value: float) -> None:

@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.groups.crop.action import CropAction
 from structured_ssl.groups.crop.encoder import CropLiftedEncoder
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.scale.conv import gaussian_blur
+from structured_ssl.groups.translation.cells import CellProduct, CellShifts
 from structured_ssl.groups.translation.layers import TranslationCNN
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.bounds import EquivarianceBound
@@ -46,27 +47,22 @@ def crop_checked(scales: int) -> list[Element]:
     ]
 
 
-def small_crop_encoder(
-    group: Any,
-    in_channels: int,
-    widths: tuple[int, ...],
-    kernels: tuple[int, ...],
-    strides: tuple[int, ...],
-) -> CropLiftedEncoder:
+def small_crop_encoder(group: Any, layout: SmallLayout) -> CropLiftedEncoder:
     """The crop encoder on the small plain network, circular padding on a whole-cell canvas
     (so a crop shifted by whole cells is a roll of the map at its own scale)."""
     plain = dataclasses.replace(group, kind="translation", options=None)
-    net = TranslationCNN(in_channels, plain, widths, kernels, strides, "circular")
-    return CropLiftedEncoder(net, group, widths[-1], CELL_PIXELS)
+    net = TranslationCNN(layout.in_channels, plain, layout.layers, "circular")
+    return CropLiftedEncoder(net, group, layout.widths[-1], CELL_PIXELS)
 
 
-class Crop(GroupPlugin):
+class Crop(CellProduct):
     """Scale x translation on the input-lifted scale map (crop-and-resize views)."""
 
     kind = "crop"
     # has_group_axis stays True: the lifted map has a scale axis, so the factory's twin (a plain
     # CNN whose C x S channels are fake scales, cells kept) has the same (S, H', W') fiber grid
     grid_cyclic: ClassVar[bool] = False
+    shifts: ClassVar[CellShifts] = CellShifts(CELL_PIXELS)
     small_widths: ClassVar[tuple[int, ...]] = (16, 32, 32)
 
     def validate(self) -> None:
@@ -88,9 +84,6 @@ class Crop(GroupPlugin):
     @property
     def size(self) -> int:
         return self.scale_count
-
-    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
-        return None if spatial_side is None else (self.scale_count, spatial_side, spatial_side)
 
     def exact_input_elements(self) -> list[Element]:
         return [(0, 0, 0), *crop_checked(self.scale_count)]  # defined, within the measured bound
@@ -126,33 +119,21 @@ class Crop(GroupPlugin):
         raise ValueError(f"group.kind={self.kind!r} is built for encoder.architecture='small' only")
 
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
-        return small_crop_encoder(
-            self.spec, layout.in_channels, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        return small_crop_encoder(self.spec, layout)
 
     # ----------------------------------------------------------------- A-SSL views
-    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        side = 2 * self.max_cells(max_shift) + 1
-        return (self.scale_count, side, side), False
-
-    @staticmethod
-    def max_cells(max_shift: int) -> int:
-        return max(1, max_shift // CELL_PIXELS)
-
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         """Zoom in by ``a_j`` about ``c + t``: affine_about_center's scale a_j and shift ``-a_j t``."""
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
         zoom = scales[elements[:, 0]] / scales[0]
-        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
-        return angle, zoom, flip, -zoom[:, None] * (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+        shift = -zoom[:, None] * self.shifts.pixels(elements[:, 1:], max_shift)  # (x, y) px
+        return dataclasses.replace(view, scale=zoom, shift=shift)
 
     # ----------------------------------------------------------------- names
-    @property
-    def short_name(self) -> str:
-        return f"S{self.scale_count}xT"
-
-    def describe(self) -> str:
-        return f"crop (scale x translation), {self.scale_count} scales"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(zoom steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "S{self.scale_count}xT"
+    describe_format: ClassVar[str] = "crop (scale x translation), {self.scale_count} scales"
+    distance_format: ClassVar[str] = (
+        "(zoom steps, cells) differ by <= {distance:g} on the product grid"
+    )

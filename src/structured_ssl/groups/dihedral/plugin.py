@@ -7,10 +7,16 @@ bundle runs along the rotations within one flip half (``1 x g0_size``), and A-SS
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from structured_ssl.groups.rotation.plugin import RotationFamily
 from structured_ssl.lifted.contract import Element
+
+if TYPE_CHECKING:
+    import torch
+
+    from structured_ssl.groups.base import ViewAffine
 
 
 class Dihedral(RotationFamily):
@@ -47,12 +53,10 @@ class Dihedral(RotationFamily):
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
         return (2, self.order), True
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        angle, scale, flip, shift = super().view_affine(
-            elements, jitter, max_shift, angle, scale, flip, shift
-        )
-        return angle, scale, elements[:, 0].float(), shift
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        rotated = super().view_affine(elements, jitter, max_shift, view)
+        return dataclasses.replace(rotated, flip=elements[:, 0].float())
 
-    @property
-    def short_name(self) -> str:
-        return f"D{self.order}"
+    short_name_format: ClassVar[str] = "D{self.order}"

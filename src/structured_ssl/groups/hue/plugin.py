@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.hue.colour import hue_rotate_each
 from structured_ssl.groups.hue.encoder import HueAction, HueLiftedEncoder
 from structured_ssl.groups.kit import LayerOptions
@@ -91,16 +91,14 @@ class Hue(GroupPlugin):
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
         return hue_rotate_each(x, elements[:, 0], self.order)
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return angle, scale, flip, shift  # no geometry: the colour part is all of T_g
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return view  # no geometry: the colour part is all of T_g
 
     # ----------------------------------------------------------------- names
-    @property
-    def short_name(self) -> str:
-        return f"H{self.order}"
-
-    def describe(self) -> str:
-        return f"hue order {self.order}"
+    short_name_format: ClassVar[str] = "H{self.order}"
+    describe_format: ClassVar[str] = "hue order {self.order}"
 
     def distance_meaning(self, distance: float) -> str:
         return f"hue differs by <= {distance * 360 / self.order:g} degrees between views"

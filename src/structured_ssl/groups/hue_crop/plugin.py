@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from structured_ssl.groups.base import ViewAffine
 from structured_ssl.groups.crop.action import CropAction
 from structured_ssl.groups.crop.plugin import CELL_PIXELS, Crop, crop_checked, small_crop_encoder
 from structured_ssl.groups.hue.colour import hue_rotate_each
@@ -74,9 +75,7 @@ class HueCrop(Crop):
         check_three_channels(self.kind, in_channels)
 
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
-        crop = small_crop_encoder(
-            self.spec, layout.in_channels, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        crop = small_crop_encoder(self.spec, layout)
         return HueLiftedEncoder(
             crop,
             self.spec,
@@ -89,22 +88,20 @@ class HueCrop(Crop):
 
     # ----------------------------------------------------------------- A-SSL views
     def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        (scales, side, _), _ = super().augmentation_grid(max_shift)
-        return (self.order, scales, side, side), False
+        side = self.shifts.side(max_shift)
+        return (self.order, self.scale_count, side, side), False
 
     def view_colour(self, x: torch.Tensor, elements: torch.Tensor) -> torch.Tensor:
         return hue_rotate_each(x, elements[:, 0], self.order)
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return super().view_affine(elements[:, 1:], jitter, max_shift, angle, scale, flip, shift)
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return super().view_affine(elements[:, 1:], jitter, max_shift, view)  # the crop's part
 
     # ----------------------------------------------------------------- names
-    @property
-    def short_name(self) -> str:
-        return f"H{self.order}xS{self.scale_count}xT"
-
-    def describe(self) -> str:
-        return f"hue order {self.order} x crop ({self.scale_count} scales)"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(hue steps, zoom steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "H{self.order}xS{self.scale_count}xT"
+    describe_format: ClassVar[str] = "hue order {self.order} x crop ({self.scale_count} scales)"
+    distance_format: ClassVar[str] = (
+        "(hue steps, zoom steps, cells) differ by <= {distance:g} on the product grid"
+    )

@@ -8,12 +8,12 @@ widths), never pickled or stored in hyperparameters (escnn models do not pickle)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from structured_ssl.groups.kit import SMALL_LAYERS, ConvLayers
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.base import LiftedEncoder, check_layer_lengths
 from structured_ssl.lifted.contract import Element
@@ -95,21 +95,17 @@ class RegularFieldAction(LiftedAction):
 
 
 def regular_stack(
-    in_type: enn.FieldType,
-    widths: Sequence[int],
-    kernel_sizes: Sequence[int],
-    strides: Sequence[int],
-    padding_mode: str = "zeros",
+    in_type: enn.FieldType, layers: ConvLayers, padding_mode: str = "zeros"
 ) -> enn.SequentialModule:
     """Regular-field conv, batch norm, ReLU per layer, padding ``k // 2``: the layers of every
     C_N / D_N steerable CNN here (on the plane: rotation, dihedral; on the torus with
     ``padding_mode="circular"``: roto-translation)."""
     gspace = in_type.gspace
-    layers: list[enn.EquivariantModule] = []
+    modules: list[enn.EquivariantModule] = []
     current = in_type
-    for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+    for width, k, s in zip(layers.widths, layers.kernel_sizes, layers.strides, strict=True):
         out_type = enn.FieldType(gspace, [gspace.regular_repr] * int(width))
-        layers += [
+        modules += [
             r2conv(
                 current,
                 out_type,
@@ -123,7 +119,7 @@ def regular_stack(
             enn.ReLU(out_type, inplace=True),
         ]
         current = out_type
-    return enn.SequentialModule(*layers)
+    return enn.SequentialModule(*modules)
 
 
 class SteerableEncoder(LiftedEncoder):
@@ -131,18 +127,12 @@ class SteerableEncoder(LiftedEncoder):
     out; the subclass builds ``net`` and the action (rotation, roto-translation, SO(2))."""
 
     def __init__(
-        self,
-        in_channels: int,
-        group: Group,
-        gspace: gspaces.GSpace2D,
-        widths: Sequence[int],
-        kernel_sizes: Sequence[int],
-        strides: Sequence[int],
+        self, in_channels: int, group: Group, gspace: gspaces.GSpace2D, layers: ConvLayers
     ) -> None:
         super().__init__()
-        check_layer_lengths(widths, kernel_sizes, strides)
+        check_layer_lengths(layers.widths, layers.kernel_sizes, layers.strides)
         self.group = group
-        self.out_channels = int(widths[-1])
+        self.out_channels = int(layers.widths[-1])
         self.gspace = gspace
         self.in_type = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
 
@@ -153,21 +143,14 @@ class RotationEncoder(SteerableEncoder):
     Args:
         in_channels: image channels.
         group: rotation or dihedral group (its ``order`` is N).
-        widths: regular fields per layer; the last is the channels per fiber C.
-        kernel_sizes, strides: per layer; padding is ``k // 2``. Exact 90-degree equivariance
-            needs an odd spatial size at every stride-2 input (21 -> 11 -> 6 is fine).
+        layers: regular fields per layer (the last is the channels per fiber C), kernel sizes
+            and strides; padding is ``k // 2``. Exact 90-degree equivariance needs an odd
+            spatial size at every stride-2 input (21 -> 11 -> 6 is fine).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        group: Group,
-        widths: Sequence[int] = (8, 16, 32),
-        kernel_sizes: Sequence[int] = (5, 3, 3),
-        strides: Sequence[int] = (1, 2, 2),
-    ) -> None:
-        super().__init__(in_channels, group, make_gspace(group), widths, kernel_sizes, strides)
-        self.net = regular_stack(self.in_type, widths, kernel_sizes, strides)
+    def __init__(self, in_channels: int, group: Group, layers: ConvLayers = SMALL_LAYERS) -> None:
+        super().__init__(in_channels, group, make_gspace(group), layers)
+        self.net = regular_stack(self.in_type, layers)
         self.action = RegularFieldAction(group, in_channels, self.out_channels)
 
     def lift(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,9 +11,10 @@ group, which adds a flip axis.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import TOTAL_STRIDES, ConvShape, LayerOptions, SmallLayout
 from structured_ssl.lifted.contract import Element
 
@@ -63,9 +64,7 @@ class RotationFamily(GroupPlugin):
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.rotation.layers import RotationEncoder
 
-        return RotationEncoder(
-            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        return RotationEncoder(layout.in_channels, self.spec, layout.layers)
 
     def filter_copies(self) -> Any:
         if not (self.rot90_copies and self.order == 4):
@@ -111,7 +110,9 @@ class RotationFamily(GroupPlugin):
         check_rotation_image_size(self.kind, spec, image_size)
 
     # ----------------------------------------------------------------- A-SSL views
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         k = elements[:, -1].float()
         step = 360.0 / self.order
         angle = -k * step  # negative in kornia's y-down frame = escnn's counter-clockwise
@@ -121,14 +122,11 @@ class RotationFamily(GroupPlugin):
                     "continuous_augmentation needs a jitter per example (StepDraws.uniform)"
                 )
             angle = angle + (jitter.to(elements.device, non_blocking=True) - 0.5) * step
-        return angle, scale, flip, shift
+        return dataclasses.replace(view, angle=angle)
 
     # ----------------------------------------------------------------- names
-    def describe(self) -> str:
-        return f"{self.kind} order {self.order}"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"rotations differ by <= {self.degrees_for_distance(distance):g} deg"
+    describe_format: ClassVar[str] = "{self.kind} order {self.order}"
+    distance_format: ClassVar[str] = "rotations differ by <= {degrees:g} deg"
 
     def degrees_for_distance(self, distance: float) -> float:
         return 360.0 * distance / self.order
@@ -155,6 +153,4 @@ class Rotation(RotationFamily):
         (k,) = g
         return gspace.fibergroup.element(k % self.order)
 
-    @property
-    def short_name(self) -> str:
-        return f"C{self.order}"
+    short_name_format: ClassVar[str] = "C{self.order}"

@@ -21,12 +21,12 @@ elements. Other rotations (45° for C8) are bilinear warps about the same pixel.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from structured_ssl.groups.kit import SMALL_LAYERS, ConvLayers
 from structured_ssl.groups.rotation.layers import SteerableEncoder, regular_stack
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.contract import Element
@@ -122,23 +122,16 @@ class RotoTranslationEncoder(SteerableEncoder):
     Args:
         in_channels: image channels.
         group: the group description (``order`` is N).
-        widths: regular C_N fields per layer; the last is C, the channels per fiber.
-        kernel_sizes, strides: per layer, padding ``k // 2``, circular.
+        layers: regular C_N fields per layer (the last is C, the channels per fiber), kernel
+            sizes and strides; padding ``k // 2``, circular.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        group,
-        widths: Sequence[int] = (8, 16, 32),
-        kernel_sizes: Sequence[int] = (5, 3, 3),
-        strides: Sequence[int] = (1, 2, 2),
-    ) -> None:
+    def __init__(self, in_channels: int, group, layers: ConvLayers = SMALL_LAYERS) -> None:
         gspace = gspaces.rot2dOnR2(N=int(group.order))
-        super().__init__(in_channels, group, gspace, widths, kernel_sizes, strides)
+        super().__init__(in_channels, group, gspace, layers)
         self.order = int(group.order)
-        self.stride = total_stride(strides)
-        self.net = regular_stack(self.in_type, widths, kernel_sizes, strides, "circular")
+        self.stride = total_stride(layers.strides)
+        self.net = regular_stack(self.in_type, layers, "circular")
         self.out_type = self.net.out_type
         self.action = RotoTranslationAction(
             self.out_type, self.order, self.stride, self.out_channels

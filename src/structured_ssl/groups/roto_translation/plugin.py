@@ -15,20 +15,24 @@ warp is exactly T_g for content away from the border (kornia warps quarter turns
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from structured_ssl.groups.base import GroupPlugin
 from structured_ssl.groups.kit import SmallLayout
+from structured_ssl.groups.translation.cells import CellProduct, CellShifts
 from structured_ssl.lifted.contract import Element
 
 if TYPE_CHECKING:
+    import torch
+
+    from structured_ssl.groups.base import ViewAffine
     from structured_ssl.lifted.base import LiftedEncoder
 
 #: The small encoder's total stride (strides 1, 2, 2): one feature cell is this many pixels.
 CELL_PIXELS = 4
 
 
-class RotoTranslation(GroupPlugin):
+class RotoTranslation(CellProduct):
     """Z^2 (whole cells, on a torus) x C_N."""
 
     kind = "roto_translation"
@@ -37,14 +41,12 @@ class RotoTranslation(GroupPlugin):
         False  # fibers keep space: the config checks size the grid from the image
     )
     grid_cyclic: ClassVar[bool] = True
+    shifts: ClassVar[CellShifts] = CellShifts(CELL_PIXELS)
     small_widths: ClassVar[tuple[int, ...]] = (8, 16, 32)
 
     @property
     def size(self) -> int:
         return self.order
-
-    def fiber_grid_shape(self, spatial_side: int | None) -> tuple[int, ...] | None:
-        return None if spatial_side is None else (self.order, spatial_side, spatial_side)
 
     def exact_input_elements(self) -> list[Element]:
         turns = [k for k in range(self.order) if (4 * k) % self.order == 0]
@@ -63,9 +65,7 @@ class RotoTranslation(GroupPlugin):
             )
         from structured_ssl.groups.roto_translation.layers import RotoTranslationEncoder  # escnn
 
-        return RotoTranslationEncoder(
-            layout.in_channels, self.spec, layout.widths, layout.kernel_sizes, layout.strides
-        )
+        return RotoTranslationEncoder(layout.in_channels, self.spec, layout.layers)
 
     def check_paper_settings(self, rotation_conv: str) -> None:
         raise ValueError(
@@ -80,27 +80,17 @@ class RotoTranslation(GroupPlugin):
             )
 
     # ----------------------------------------------------------------- A-SSL views
-    def augmentation_grid(self, max_shift: int) -> tuple[tuple[int, ...], bool]:
-        """``(k, i, j)``: rotation k, shift by ``(i - M, j - M)`` cells, M = max(1, max_shift // s)."""
-        side = 2 * self.max_cells(max_shift) + 1
-        return (self.order, side, side), True
-
-    @staticmethod
-    def max_cells(max_shift: int) -> int:
-        return max(1, max_shift // CELL_PIXELS)
-
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         k = elements[:, 0].float()
-        cells = elements[:, 1:].float() - self.max_cells(max_shift)  # (row, col)
         angle = -k * 360.0 / self.order  # kornia's y-down frame: escnn's counter-clockwise
-        return angle, scale, flip, (cells * CELL_PIXELS).flip(-1)  # (x, y) px
+        return dataclasses.replace(
+            view, angle=angle, shift=self.shifts.pixels(elements[:, 1:], max_shift)
+        )
 
-    @property
-    def short_name(self) -> str:
-        return f"TxC{self.order}"
-
-    def describe(self) -> str:
-        return f"translation x rotation order {self.order}"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"(rotation steps, cells) differ by <= {distance:g} on the product grid"
+    short_name_format: ClassVar[str] = "TxC{self.order}"
+    describe_format: ClassVar[str] = "translation x rotation order {self.order}"
+    distance_format: ClassVar[str] = (
+        "(rotation steps, cells) differ by <= {distance:g} on the product grid"
+    )

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,12 @@ from structured_ssl.lifted.hermite import SIGMA_PER_SCALE, hermite_basis, init_w
 
 
 class _SteerableBase(nn.Module):
-    """Shared state of the two layers: the fixed basis buffer and the conv settings."""
+    """What the two layers share: their signature, the fixed basis buffer, the conv settings and
+    the weight (its shape is the layer's, `weight_shape`).
+
+    Arguments after ``scales`` are keyword-only, so that a call written for a signature without
+    ScaleConv's ``scale_size`` fails loudly instead of reading its stride as ``scale_size``.
+    """
 
     basis: torch.Tensor  # registered buffer (F, S, k, k)
 
@@ -60,10 +66,11 @@ class _SteerableBase(nn.Module):
         kernel_size: int,
         effective_size: int,
         scales: Sequence[float],
-        stride: int,
-        padding: int,
-        bias: bool,
-        envelope: float,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = False,
+        envelope: float = SIGMA_PER_SCALE,
     ) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -77,6 +84,11 @@ class _SteerableBase(nn.Module):
         )
         self.num_funcs = self.basis.shape[0]
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight = init_weight(self.weight_shape())
+
+    def weight_shape(self) -> tuple[int, ...]:
+        """The learned coefficients' shape: ``(C_out, C_in, ..., F)``."""
+        raise NotImplementedError
 
     def _add_bias(self, y: torch.Tensor) -> torch.Tensor:
         return y if self.bias is None else y + self.bias.view(1, -1, 1, 1, 1)
@@ -97,30 +109,8 @@ class ScaleLift(_SteerableBase):
     conv2d, whose output is then already in the lifted layout (a view, no copy).
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        effective_size: int,
-        scales: Sequence[float],
-        stride: int = 1,
-        padding: int = 0,
-        bias: bool = False,
-        envelope: float = SIGMA_PER_SCALE,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            effective_size,
-            scales,
-            stride,
-            padding,
-            bias,
-            envelope,
-        )
-        self.weight = init_weight((out_channels, in_channels, self.num_funcs))
+    def weight_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.in_channels, self.num_funcs)
 
     def kernels(self) -> torch.Tensor:
         """``(C_out * S, C_in, k, k)``, index ``o * S + s``."""
@@ -144,41 +134,21 @@ class ScaleConv(_SteerableBase):
     needs geometrically spaced scales, and the top ``scale_size - 1`` scales see padding.
 
     One grouped conv2d (groups = S): scale-major channels, one group per output scale.
-    Arguments after ``scales`` are keyword-only so that a call written for a signature
-    without ``scale_size`` fails loudly instead of reading its stride as ``scale_size``.
+    Its arguments are ScaleLift's (``_SteerableBase``: keyword-only after ``scales``) plus the
+    keyword ``scale_size``.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        effective_size: int,
-        scales: Sequence[float],
-        *,
-        scale_size: int = 1,
-        stride: int = 1,
-        padding: int = 0,
-        bias: bool = False,
-        envelope: float = SIGMA_PER_SCALE,
-    ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            kernel_size,
-            effective_size,
-            scales,
-            stride,
-            padding,
-            bias,
-            envelope,
-        )
-        if not 1 <= scale_size <= self.num_scales:
-            raise ValueError(
-                f"scale_size={scale_size} must be in [1, {self.num_scales}] (the number of scales)"
-            )
+    def __init__(self, *args: Any, scale_size: int = 1, **kwargs: Any) -> None:
+        # a plain int, so nn.Module takes it before its __init__: the base's weight_shape reads it
         self.scale_size = scale_size
-        self.weight = init_weight((out_channels, in_channels, scale_size, self.num_funcs))
+        super().__init__(*args, **kwargs)
+
+    def weight_shape(self) -> tuple[int, ...]:
+        if not 1 <= self.scale_size <= self.num_scales:
+            raise ValueError(
+                f"scale_size={self.scale_size} must be in [1, {self.num_scales}] (the number of scales)"
+            )
+        return (self.out_channels, self.in_channels, self.scale_size, self.num_funcs)
 
     def kernels(self) -> torch.Tensor:
         """``(S * C_out, C_in * scale_size, k, k)``: group s holds output scale s."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import nn
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import ConvShape, LayerKit, LayerOptions, SmallLayout
 from structured_ssl.groups.scale.action import ScaleAction, without_background
 from structured_ssl.groups.scale.conv import ScaleConv, ScaleLift
@@ -110,13 +110,13 @@ class Scale(GroupPlugin):
         return without_background(net, x)  # empty canvas -> 0
 
     # ----------------------------------------------------------------- A-SSL views
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         scales = torch.tensor(self.scales).to(elements.device, non_blocking=True)
-        return angle, scales[0] / scales[elements[:, 0]], flip, shift
+        return dataclasses.replace(view, scale=scales[0] / scales[elements[:, 0]])
 
-    @property
-    def short_name(self) -> str:
-        return f"S{self.size}"
+    short_name_format: ClassVar[str] = "S{self.size}"
 
     def distance_meaning(self, distance: float) -> str:
         reach = self.scales[min(int(distance), len(self.scales) - 1)] / self.scales[0]

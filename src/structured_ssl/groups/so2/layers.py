@@ -23,11 +23,11 @@ in between, which the measured arbitrary-angle error includes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from structured_ssl.groups.kit import SMALL_LAYERS, ConvLayers
 from structured_ssl.groups.rotation.layers import SteerableEncoder
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.contract import Element
@@ -139,9 +139,9 @@ class SO2Encoder(SteerableEncoder):
     Args:
         in_channels: image channels.
         group: the group description (its plug-in says ``max_frequency`` and ``grid_samples``).
-        widths: band-limited fields per layer; the last is C, the channels per fiber.
-        kernel_sizes, strides: per layer; padding ``k // 2``. Quarter turns are exact for an odd
-            size at every stride-2 input (21 -> 11 -> 6, 29 -> 15 -> 8).
+        layers: band-limited fields per layer (the last is C, the channels per fiber), kernel
+            sizes and strides; padding ``k // 2``. Quarter turns are exact for an odd size at
+            every stride-2 input (21 -> 11 -> 6, 29 -> 15 -> 8).
         max_frequency: L, the band limit of every field (irreps 0..L).
         grid_samples: N, points on the circle where the Fourier ReLU is applied (a multiple of
             4 keeps quarter turns exact; > 2L keeps the band-limited features resolved).
@@ -151,29 +151,27 @@ class SO2Encoder(SteerableEncoder):
         self,
         in_channels: int,
         group,
-        widths: Sequence[int] = (8, 16, 32),
-        kernel_sizes: Sequence[int] = (5, 3, 3),
-        strides: Sequence[int] = (1, 2, 2),
+        layers: ConvLayers = SMALL_LAYERS,
         max_frequency: int = 3,
         grid_samples: int = 16,
     ) -> None:
         gspace = gspaces.rot2dOnR2(N=-1, maximum_frequency=int(max_frequency))
-        super().__init__(in_channels, group, gspace, widths, kernel_sizes, strides)
+        super().__init__(in_channels, group, gspace, layers)
         self.max_frequency = int(max_frequency)
         irreps = [(freq,) for freq in range(self.max_frequency + 1)]
-        layers: list[enn.EquivariantModule] = []
+        modules: list[enn.EquivariantModule] = []
         current = self.in_type
-        for width, k, s in zip(widths, kernel_sizes, strides, strict=True):
+        for width, k, s in zip(layers.widths, layers.kernel_sizes, layers.strides, strict=True):
             relu = enn.FourierPointwise(
                 self.gspace, int(width), irreps, function="p_relu", N=int(grid_samples)
             )
-            layers += [
+            modules += [
                 r2conv(current, relu.in_type, k, stride=s, padding=k // 2, bias=False),
                 enn.IIDBatchNorm2d(relu.in_type),
                 relu,
             ]
             current = relu.out_type
-        self.net = enn.SequentialModule(*layers)
+        self.net = enn.SequentialModule(*modules)
         self.out_type = current
         self.action = SO2Action(self.out_channels, self.max_frequency)
 

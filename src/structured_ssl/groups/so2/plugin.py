@@ -15,11 +15,12 @@ Options (``group.options``): ``max_frequency`` L (3), ``grid_samples`` N of the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import SmallLayout
 from structured_ssl.groups.rotation.plugin import check_rotation_image_size
 from structured_ssl.lifted.bounds import EXACT, EquivarianceBound
@@ -140,14 +141,9 @@ class SO2(GroupPlugin):
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
         from structured_ssl.groups.so2.layers import SO2Encoder  # escnn, when built
 
+        grid_samples = int(self.options["grid_samples"])
         return SO2Encoder(
-            layout.in_channels,
-            self.spec,
-            layout.widths,
-            layout.kernel_sizes,
-            layout.strides,
-            self.max_frequency,
-            int(self.options["grid_samples"]),
+            layout.in_channels, self.spec, layout.layers, self.max_frequency, grid_samples
         )
 
     def check_paper_settings(self, rotation_conv: str) -> None:
@@ -158,22 +154,18 @@ class SO2(GroupPlugin):
     def check_image_size(self, spec: Any, image_size: int) -> None:
         check_rotation_image_size(self.kind, spec, image_size)  # quarter turns: the sizes C_N needs
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
         """On the element grid (2L + 1 steps round the circle) plus a uniform jitter within one step:
         a continuous uniform rotation, as one warp (A-SSL itself draws angles: positions.py)."""
         step = 360.0 / self.size
         within = jitter.to(elements.device, non_blocking=True) if jitter is not None else 0.0
-        return -(elements[:, -1].float() + within) * step, scale, flip, shift
+        return dataclasses.replace(view, angle=-(elements[:, -1].float() + within) * step)
 
-    @property
-    def short_name(self) -> str:
-        return f"SO2L{self.max_frequency}"
-
-    def describe(self) -> str:
-        return f"so2 band limit {self.max_frequency}"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"rotations differ by <= {math.degrees(distance):g} deg"
+    short_name_format: ClassVar[str] = "SO2L{self.max_frequency}"
+    describe_format: ClassVar[str] = "so2 band limit {self.max_frequency}"
+    distance_format: ClassVar[str] = "rotations differ by <= {degrees:g} deg"
 
     def degrees_for_distance(self, distance: float) -> float:
         return math.degrees(distance)

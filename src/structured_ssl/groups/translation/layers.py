@@ -11,11 +11,11 @@ the shift action (T_g rolls the image by whole cells, Γ_g rolls the map by cell
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 
+from structured_ssl.groups.kit import ConvLayers
 from structured_ssl.lifted.action import LiftedAction
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import Element
@@ -23,6 +23,10 @@ from structured_ssl.lifted.plain import conv_stack, pad_to_multiple, total_strid
 
 if TYPE_CHECKING:
     from structured_ssl.groups.spec import Group
+
+
+#: TranslationCNN's default layers (wider than the ``small`` encoder's).
+WIDE_LAYERS = ConvLayers(widths=(32, 64, 128))
 
 
 class ShiftAction(LiftedAction):
@@ -58,17 +62,17 @@ class TranslationCNN(LiftedEncoder):
         self,
         in_channels: int,
         group: Group,
-        widths: Sequence[int] = (32, 64, 128),
-        kernel_sizes: Sequence[int] = (5, 3, 3),
-        strides: Sequence[int] = (1, 2, 2),
+        layers: ConvLayers = WIDE_LAYERS,
         padding_mode: str = "circular",
     ) -> None:
         super().__init__()
         self.group = group
-        self.out_channels = int(widths[-1])
-        self.stride = total_stride(strides)
+        self.out_channels = int(layers.widths[-1])
+        self.stride = total_stride(layers.strides)
         self.padding_mode = padding_mode
-        self.net = conv_stack(in_channels, widths, kernel_sizes, strides, padding_mode)
+        self.net = conv_stack(
+            in_channels, layers.widths, layers.kernel_sizes, layers.strides, padding_mode
+        )
         self.action = ShiftAction(self.stride)
 
     @property

@@ -9,11 +9,12 @@ A-SSL shifts each view by whole pixels, up to ``max_shift_fraction`` of the imag
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from torch import nn
 
-from structured_ssl.groups.base import GroupPlugin
+from structured_ssl.groups.base import GroupPlugin, ViewAffine
 from structured_ssl.groups.kit import ConvShape, LayerOptions, SmallLayout
 from structured_ssl.groups.translation.layers import ShiftAction, TranslationCNN
 from structured_ssl.lifted.contract import Element
@@ -50,14 +51,7 @@ class Translation(GroupPlugin):
         return ShiftAction(cell_pixels)
 
     def build_small(self, layout: SmallLayout, padding_mode: str = "circular") -> LiftedEncoder:
-        return TranslationCNN(
-            layout.in_channels,
-            self.spec,
-            layout.widths,
-            layout.kernel_sizes,
-            layout.strides,
-            padding_mode,
-        )
+        return TranslationCNN(layout.in_channels, self.spec, layout.layers, padding_mode)
 
     def paper_conv(self, options: LayerOptions, shape: ConvShape) -> nn.Module:
         return nn.Conv2d(
@@ -85,12 +79,10 @@ class Translation(GroupPlugin):
     def augmentation_distance(self, max_distance: float, pixels_per_cell: int) -> float:
         return max_distance * pixels_per_cell
 
-    def view_affine(self, elements, jitter, max_shift, angle, scale, flip, shift):
-        return angle, scale, flip, (elements.float() - max_shift).flip(-1)  # (x, y)
+    def view_affine(
+        self, elements: torch.Tensor, jitter: torch.Tensor | None, max_shift: int, view: ViewAffine
+    ) -> ViewAffine:
+        return dataclasses.replace(view, shift=(elements.float() - max_shift).flip(-1))  # (x, y)
 
-    @property
-    def short_name(self) -> str:
-        return "T"
-
-    def distance_meaning(self, distance: float) -> str:
-        return f"views shifted <= {distance:g} feature cells apart"
+    short_name_format: ClassVar[str] = "T"
+    distance_format: ClassVar[str] = "views shifted <= {distance:g} feature cells apart"
