@@ -15,14 +15,15 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import torch
 
 from structured_ssl.data.base import (
-    DataInfo,
     ImageDataModule,
     Splits,
+    Statistics,
     check_padded_size,
     pad_images,
 )
@@ -170,42 +171,21 @@ class CIFAR10DataModule(ImageDataModule):
         **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
+    #: per-channel mean and (pixel-level) std of the training set
+    statistics = Statistics(
+        channels=3, num_classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)
+    )
+
     def __init__(
         self,
-        data_dir: str = "data",
         download: bool = False,
-        batch_size: int = 256,
         val_fraction: float = 0.1,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
         image_size: int = 32,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
+        super().__init__(val_fraction=val_fraction, **kwargs)
         self.image_size_ = check_padded_size(image_size, 32)
         self.download = download
-
-    @property
-    def info(self) -> DataInfo:
-        # Per-channel mean and (pixel-level) std of the training set.
-        return DataInfo(
-            channels=3,
-            image_size=self.image_size_,
-            num_classes=10,
-            mean=(0.4914, 0.4822, 0.4465),
-            std=(0.2470, 0.2435, 0.2616),
-        )
 
     def prepare_data(self) -> None:
         # One process per node fetches and extracts; the others then find the folder.

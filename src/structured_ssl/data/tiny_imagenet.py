@@ -17,14 +17,15 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from structured_ssl.data.base import (
-    DataInfo,
     ImageDataModule,
     Splits,
+    Statistics,
     check_padded_size,
     pad_images,
 )
@@ -170,40 +171,14 @@ class TinyImageNetDataModule(ImageDataModule):
         **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        batch_size: int = 256,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-        image_size: int = 64,
-    ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
-        self.image_size_ = check_padded_size(image_size, 64)
+    #: commonly used per-channel statistics of the Tiny ImageNet training set
+    statistics = Statistics(
+        channels=3, num_classes=200, mean=(0.4802, 0.4481, 0.3975), std=(0.2770, 0.2691, 0.2821)
+    )
 
-    @property
-    def info(self) -> DataInfo:
-        # Commonly used per-channel statistics of the Tiny ImageNet training set.
-        return DataInfo(
-            channels=3,
-            image_size=self.image_size_,
-            num_classes=200,
-            mean=(0.4802, 0.4481, 0.3975),
-            std=(0.2770, 0.2691, 0.2821),
-        )
+    def __init__(self, val_fraction: float = 0.1, image_size: int = 64, **kwargs: Any) -> None:
+        super().__init__(val_fraction=val_fraction, **kwargs)
+        self.image_size_ = check_padded_size(image_size, 64)
 
     def prepare_data(self) -> None:
         # Decode once on one process per node and cache; setup then reads the caches.
