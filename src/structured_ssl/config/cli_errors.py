@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import inspect
 import re
 import typing
 from dataclasses import dataclass, field
@@ -95,7 +94,9 @@ def _parse(message: str) -> _Parsed:
             continue
         if match := _CLASS.match(line):
             parsed.classes.append(match.group(1))
-            if not dataclasses.is_dataclass(import_class(match.group(1))):  # settings take no init_args
+            if not dataclasses.is_dataclass(
+                import_class(match.group(1))
+            ):  # settings take no init_args
                 parsed.keys.append((indent, "init_args"))
             continue
         if match := _SUBTYPES.match(line):

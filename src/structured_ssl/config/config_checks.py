@@ -33,9 +33,13 @@ from structured_ssl.config.data_checks import (
     check_train_size,
     data_channels,
 )
-from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
+from structured_ssl.config.field_checks import (
+    ConfigError,
+    check_data_arguments,
+    check_fields,
+    init_parameters,
+)
 from structured_ssl.config.field_checks import import_class as _import
-from structured_ssl.config.field_checks import init_parameters
 from structured_ssl.config.input_checks import check_inputs
 from structured_ssl.config.model_checks import (
     check_image_size,

@@ -70,9 +70,7 @@ def init_parameters(cls: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     for index, owner in enumerate(owners or [cls]):
         parameters = inspect.signature(cls if index == 0 else owner).parameters.values()
         for parameter in parameters:
-            if parameter.name not in filled and (
-                parameter.kind not in _VARIADIC or not forwards
-            ):
+            if parameter.name not in filled and (parameter.kind not in _VARIADIC or not forwards):
                 found.setdefault(parameter.name, parameter)
         if not forwards or all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters):
             break

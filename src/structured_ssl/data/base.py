@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -107,8 +108,8 @@ class ImageDataModule(L.LightningDataModule):
         data_dir: where dataset files live (unused by embedded datasets).
 
     A subclass takes its own arguments (and those whose default it changes) and forwards the
-    rest with ``**kwargs``: the CLI's parser follows ``super().__init__(**kwargs)`` and offers
-    them as the subclass's.
+    rest with ``**kwargs``, by keyword: the CLI's parser follows ``super().__init__(**kwargs)``
+    and offers them as the subclass's.
     """
 
     #: stage names of the extra evaluation sets, in dataloader order for ``test``.
@@ -130,6 +131,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def __init__(
         self,
+        *,
         batch_size: int = 256,
         val_fraction: float = 0.15,
         seed: int = 0,
@@ -307,3 +309,28 @@ class ImageDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+class PaddedDataModule(ImageDataModule):
+    """A dataset of uint8 images of one side (``native_size``), served zero-padded to
+    ``image_size``: CIFAR-10 (32), Tiny ImageNet (64).
+
+    Args:
+        image_size: side after zero padding (>= the dataset's side: 32 for CIFAR-10, 64 for
+            Tiny ImageNet); rotation encoders with stride-2 layers are exactly equivariant only
+            at sizes 1 + a multiple of their total stride (33, 65), which the config checks
+            enforce.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
+    """
+
+    #: the side of the dataset's own images
+    native_size: ClassVar[int]
+
+    def __init__(self, image_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.image_size_ = check_padded_size(image_size, self.native_size)
+
+    def padded(self, images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 ``(N, C, s, s)`` images and int64 labels in the shared format, padded."""
+        images_01 = torch.from_numpy(images).float().div_(255.0)
+        return pad_images(images_01, self.image_size_), torch.from_numpy(labels)

@@ -286,9 +286,7 @@ class RotatedMNISTDataModule(MNISTDataModule):
 
     SOURCES = ("seeded", "official")
 
-    def __init__(
-        self, source: Literal["seeded", "official"] = "seeded", **kwargs: Any
-    ) -> None:
+    def __init__(self, source: Literal["seeded", "official"] = "seeded", **kwargs: Any) -> None:
         if source not in self.SOURCES:
             raise ValueError(f"data.source={source!r} must be one of {self.SOURCES}")
         super().__init__(**kwargs)
