@@ -18,7 +18,7 @@ answers a ``validate``/``test`` or an evaluation callback with one line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -163,7 +163,7 @@ class DatasetDataModule(ImageDataModule):
 
     needs_files = False
     #: lazily loaded images are not held as device tensors
-    filled_arguments = ("device_resident",)
+    filled_arguments: ClassVar[tuple[str, ...]] = ("device_resident",)
 
     def __init__(
         self,
