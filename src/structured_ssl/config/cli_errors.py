@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import inspect
 import re
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from structured_ssl.config.field_checks import SETTING_MESSAGE as _OWN_MESSAGE
+from structured_ssl.config.field_checks import import_class, init_parameters
 from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 from structured_ssl.lifted.contract import EncoderContractError
 
@@ -94,7 +94,9 @@ def _parse(message: str) -> _Parsed:
             continue
         if match := _CLASS.match(line):
             parsed.classes.append(match.group(1))
-            if not dataclasses.is_dataclass(_class(match.group(1))):  # settings take no init_args
+            if not dataclasses.is_dataclass(
+                import_class(match.group(1))
+            ):  # settings take no init_args
                 parsed.keys.append((indent, "init_args"))
             continue
         if match := _SUBTYPES.match(line):
@@ -130,17 +132,9 @@ def _did_you_mean(given: str, candidates: list[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _class(path: str) -> Any:
-    module, _, name = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError):
-        return None
-
-
 def known_subclasses(base_path: str) -> list[str]:
     """The classes a ``class_path`` of this base may name: those its package exports."""
-    base = _class(base_path)
+    base = import_class(base_path)
     if not isinstance(base, type):
         return []
     module = importlib.import_module(base.__module__)
@@ -156,7 +150,7 @@ def known_subclasses(base_path: str) -> list[str]:
 
 def accepted_keys(class_path: str | None, nested: list[str]) -> list[str]:
     """What a class (or one of its dataclass arguments, ``nested``) accepts as keys."""
-    target: Any = _class(class_path) if class_path else None
+    target: Any = import_class(class_path) if class_path else None
     if target is None:
         return []
     for part in nested:
@@ -175,7 +169,7 @@ def accepted_keys(class_path: str | None, nested: list[str]) -> list[str]:
         target = options[0]
     if dataclasses.is_dataclass(target):
         return [f.name for f in dataclasses.fields(target)]
-    return [p for p in inspect.signature(target).parameters if p not in ("self", "args", "kwargs")]
+    return [p for p in init_parameters(target) if p not in ("self", "args", "kwargs")]
 
 
 def _unknown_key(parsed: _Parsed, name: str, value: str | None) -> str:

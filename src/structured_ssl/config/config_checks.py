@@ -33,7 +33,12 @@ from structured_ssl.config.data_checks import (
     check_train_size,
     data_channels,
 )
-from structured_ssl.config.field_checks import ConfigError, check_data_arguments, check_fields
+from structured_ssl.config.field_checks import (
+    ConfigError,
+    check_data_arguments,
+    check_fields,
+    init_parameters,
+)
 from structured_ssl.config.field_checks import import_class as _import
 from structured_ssl.config.input_checks import check_inputs
 from structured_ssl.config.model_checks import (
@@ -210,9 +215,7 @@ def _data_image_size(data: Any) -> int | None:
     cls = _import(str(_get(data, "class_path", "")))
     if cls is None:
         return None
-    import inspect
-
-    parameter = inspect.signature(cls).parameters.get("image_size")
+    parameter = init_parameters(cls).get("image_size")
     if parameter is None or not isinstance(parameter.default, int):
         return None
     return parameter.default

@@ -12,6 +12,7 @@ function in `CONTEXT_RULES` when it needs several values);
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import re
@@ -50,6 +51,31 @@ def import_class(class_path: str) -> Any:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
         return None
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def init_parameters(cls: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    """The arguments a class takes, as the CLI offers them: its constructor's own and, for a
+    class that forwards its ``**kwargs`` up (it states the ``filled_arguments`` it passes itself,
+    as the data modules do), those of the constructors up its MRO that ``**kwargs`` reach, less
+    the filled ones: the ``super().__init__(x=..., **kwargs)`` calls the CLI's parser follows.
+    A name a subclass takes itself wins (its default, its type). Other classes (a logger's
+    ``**kwargs`` reach a SummaryWriter) read as their own signature."""
+    forwards = hasattr(cls, "filled_arguments")
+    owners = [k for k in getattr(cls, "__mro__", ()) if "__init__" in vars(k) and k is not object]
+    found: dict[str, inspect.Parameter] = {}
+    filled: set[str] = set()
+    for index, owner in enumerate(owners or [cls]):
+        parameters = inspect.signature(cls if index == 0 else owner).parameters.values()
+        for parameter in parameters:
+            if parameter.name not in filled and (parameter.kind not in _VARIADIC or not forwards):
+                found.setdefault(parameter.name, parameter)
+        if not forwards or all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters):
+            break
+        filled.update(vars(owner).get("filled_arguments", ()))
+    return found
 
 
 def _number(value: Any) -> bool:
@@ -221,12 +247,10 @@ def check_device_count(accelerator: str, devices: int, present: dict[str, bool])
 
 def check_data_files(config: Any) -> None:
     """A file-based dataset's directory must exist unless it may download into it."""
-    import inspect
-
     cls = import_class(str(lookup(config, "data.class_path") or ""))
     if not isinstance(cls, type) or not getattr(cls, "needs_files", False):
         return
-    defaults = {n: p.default for n, p in inspect.signature(cls).parameters.items()}
+    defaults = {n: p.default for n, p in init_parameters(cls).items()}
     download = lookup(config, "data.init_args.download")
     data_dir = lookup(config, "data.init_args.data_dir") or defaults.get("data_dir")
     if (download if download is not None else defaults.get("download", False)) or data_dir is None:
@@ -262,15 +286,13 @@ def check_data_arguments(config: Any) -> None:
 def check_no_null_where_a_value_is_needed(config: Any) -> None:
     """``--model.init_args.max_shift_fraction=null``: the parser lets a null through to a
     setting typed ``float``, and it fails deep inside the class as a TypeError."""
-    import inspect
-
     for node in ("data", "model"):
         cls = import_class(str(lookup(config, f"{node}.class_path") or ""))
         init_args = lookup(config, f"{node}.init_args")
         if not isinstance(cls, type) or init_args is None:
             continue
         given = init_args.as_dict() if hasattr(init_args, "as_dict") else dict(init_args)
-        for name, parameter in inspect.signature(cls).parameters.items():
+        for name, parameter in init_parameters(cls).items():
             annotation = parameter.annotation
             if given.get(name, ...) is not None or annotation is inspect.Parameter.empty:
                 continue

@@ -18,14 +18,18 @@ what is expected; ``check_config`` runs them last, on the parsed config.
 from __future__ import annotations
 
 import errno
-import inspect
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from structured_ssl.config.field_checks import ConfigError, import_class, lookup
+from structured_ssl.config.field_checks import (
+    ConfigError,
+    import_class,
+    init_parameters,
+    lookup,
+)
 from structured_ssl.data.download import DatasetFormatError, DatasetNotFoundError
 
 
@@ -146,7 +150,7 @@ def check_dataset_files(config: Any) -> None:
         return
     init_args = lookup(config, "data.init_args")
     kwargs = dict(init_args.as_dict() if hasattr(init_args, "as_dict") else init_args or {})
-    defaults = {n: p.default for n, p in inspect.signature(cls).parameters.items()}
+    defaults = {n: p.default for n, p in init_parameters(cls).items()}
     if kwargs.get("download", defaults.get("download", False)):
         return  # missing files will be fetched (and checked) in prepare_data
     data_dir = kwargs.get("data_dir", defaults.get("data_dir"))

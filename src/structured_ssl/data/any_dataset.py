@@ -18,7 +18,7 @@ answers a ``validate``/``test`` or an evaluation callback with one line.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -156,11 +156,14 @@ class DatasetDataModule(ImageDataModule):
         channels: 1 (grey) or 3 (RGB); None: as the first image.
         num_classes: None: ``train.targets`` if present, else read from every train label once.
         test_fraction: share of ``train`` held out for testing when ``test`` is None.
-        **kwargs: batch_size, val_fraction, seed, num_workers, rotated_test_max_angle,
-            train_subset: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
+        **kwargs: data_dir, val_fraction, seed, num_workers, rotated_test_max_angle,
+            train_subset: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule]
+            (not ``device_resident``: these images load lazily).
     """
 
     needs_files = False
+    #: lazily loaded images are not held as device tensors
+    filled_arguments: ClassVar[tuple[str, ...]] = ("device_resident",)
 
     def __init__(
         self,
@@ -173,22 +176,9 @@ class DatasetDataModule(ImageDataModule):
         num_classes: int | None = None,
         test_fraction: float = 0.15,
         batch_size: int = 128,
-        val_fraction: float = 0.15,
-        seed: int = 0,
-        num_workers: int = 0,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-        data_dir: str = "data",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_dir,
-            batch_size,
-            val_fraction,
-            seed,
-            num_workers,
-            rotated_test_max_angle,
-            train_subset,
-        )
+        super().__init__(batch_size=batch_size, device_resident=False, **kwargs)
         resize_to = image_size if resize_to is None else resize_to
         if not 1 <= resize_to <= image_size:
             raise ValueError(

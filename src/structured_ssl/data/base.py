@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -32,6 +33,21 @@ class DataInfo:
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """A dataset's channels, classes and normalisation statistics: its
+    [`DataInfo`][structured_ssl.data.base.DataInfo] at whatever side it is padded to (the
+    statistics only rescale inputs, so they do not follow the padding)."""
+
+    channels: int
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def at(self, image_size: int) -> DataInfo:
+        return DataInfo(self.channels, image_size, self.num_classes, self.mean, self.std)
 
 
 @dataclass
@@ -77,19 +93,23 @@ class ImageDataModule(L.LightningDataModule):
     """Base DataModule: seeded splits, rotated test set, statistics and loaders.
 
     Args:
-        data_dir: where dataset files live (unused by embedded datasets).
         batch_size: per-process batch size.
         val_fraction: fraction of the training split held out for validation when the
             dataset has no official validation split.
         seed: seeds the split and the rotated test angles; the same seed gives the same data.
         num_workers: DataLoader workers (0 is right for in-memory tensors).
-        rotated_test_max_angle: test images are also served rotated by a seeded angle drawn
-            uniformly in [-max, max] degrees, for robustness evaluation.
-        train_subset: keep only this many training images (None = all), for quick studies.
         device_resident: hold the training split on the training device and cut batches there
             ([`DeviceBatches`][structured_ssl.data.device_loader.DeviceBatches]): no DataLoader
             worker and no host-to-device copy per step; the same batches in the same order,
             resumable.
+        rotated_test_max_angle: test images are also served rotated by a seeded angle drawn
+            uniformly in [-max, max] degrees, for robustness evaluation.
+        train_subset: keep only this many training images (None = all), for quick studies.
+        data_dir: where dataset files live (unused by embedded datasets).
+
+    A subclass takes its own arguments (and those whose default it changes) and forwards the
+    rest with ``**kwargs``, by keyword: the CLI's parser follows ``super().__init__(**kwargs)``
+    and offers them as the subclass's.
     """
 
     #: stage names of the extra evaluation sets, in dataloader order for ``test``.
@@ -98,17 +118,28 @@ class ImageDataModule(L.LightningDataModule):
     #: under ``data_dir`` (embedded datasets: False),
     #: so the CLI can name a missing ``data.data_dir`` before anything starts.
     needs_files: ClassVar[bool] = True
+    #: the statistics of a dataset whose channels, classes and statistics do not depend on its
+    #: settings: [`info`][structured_ssl.data.base.ImageDataModule.info] serves them at the
+    #: configured side ``image_size_`` (a subclass sets this, or overrides ``info``).
+    statistics: ClassVar[Statistics | None] = None
+    #: arguments of a base class that a subclass fills in its own ``super().__init__`` call:
+    #: its ``**kwargs`` do not offer them (the CLI reads the same from that call; see
+    #: [`init_parameters`][structured_ssl.config.field_checks.init_parameters]).
+    filled_arguments: ClassVar[tuple[str, ...]] = ()
+    #: the served side, set by each subclass (which owns the ``image_size`` argument)
+    image_size_: int
 
     def __init__(
         self,
-        data_dir: str = "data",
+        *,
         batch_size: int = 256,
         val_fraction: float = 0.15,
         seed: int = 0,
         num_workers: int = 0,
+        device_resident: bool = False,
         rotated_test_max_angle: float = 180.0,
         train_subset: int | None = None,
-        device_resident: bool = False,
+        data_dir: str = "data",
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -136,7 +167,9 @@ class ImageDataModule(L.LightningDataModule):
     @property
     def info(self) -> DataInfo:
         """Channels, image size, classes and normalisation statistics (without loading)."""
-        raise NotImplementedError
+        if self.statistics is None:
+            raise NotImplementedError
+        return self.statistics.at(self.image_size_)
 
     # ----------------------------------------------------------------- shared logic
     @property
@@ -276,3 +309,28 @@ class ImageDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+class PaddedDataModule(ImageDataModule):
+    """A dataset of uint8 images of one side (``native_size``), served zero-padded to
+    ``image_size``: CIFAR-10 (32), Tiny ImageNet (64).
+
+    Args:
+        image_size: side after zero padding (>= the dataset's side: 32 for CIFAR-10, 64 for
+            Tiny ImageNet); rotation encoders with stride-2 layers are exactly equivariant only
+            at sizes 1 + a multiple of their total stride (33, 65), which the config checks
+            enforce.
+        **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
+    """
+
+    #: the side of the dataset's own images
+    native_size: ClassVar[int]
+
+    def __init__(self, image_size: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.image_size_ = check_padded_size(image_size, self.native_size)
+
+    def padded(self, images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 ``(N, C, s, s)`` images and int64 labels in the shared format, padded."""
+        images_01 = torch.from_numpy(images).float().div_(255.0)
+        return pad_images(images_01, self.image_size_), torch.from_numpy(labels)

@@ -15,17 +15,11 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
-import torch
 
-from structured_ssl.data.base import (
-    DataInfo,
-    ImageDataModule,
-    Splits,
-    check_padded_size,
-    pad_images,
-)
+from structured_ssl.data.base import PaddedDataModule, Splits, Statistics
 from structured_ssl.data.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -156,56 +150,34 @@ def load_cifar10(root: str | Path, train: bool, download: bool) -> tuple[np.ndar
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
 
-class CIFAR10DataModule(ImageDataModule):
+class CIFAR10DataModule(PaddedDataModule):
     """CIFAR-10: 32x32 natural colour images, where equivariance meets texture and clutter.
 
     The 50,000 training images are split into train/val by ``val_fraction``; the 10,000
-    official test images are the test set.
+    official test images are the test set. ``image_size`` pads them (see
+    [`PaddedDataModule`][structured_ssl.data.base.PaddedDataModule]).
 
     Args:
         download: fetch and extract the archive into ``data_dir`` when it is missing.
-        image_size: side after zero padding (>= 32); rotation encoders with stride-2
-            layers are exactly equivariant only at sizes 1 + a multiple of their total stride
-            (33 here), which the config checks enforce.
         **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
+    #: per-channel mean and (pixel-level) std of the training set
+    statistics = Statistics(
+        channels=3, num_classes=10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)
+    )
+
+    native_size = 32
+
     def __init__(
         self,
-        data_dir: str = "data",
         download: bool = False,
-        batch_size: int = 256,
         val_fraction: float = 0.1,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
         image_size: int = 32,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
-        self.image_size_ = check_padded_size(image_size, 32)
+        super().__init__(image_size=image_size, val_fraction=val_fraction, **kwargs)
         self.download = download
-
-    @property
-    def info(self) -> DataInfo:
-        # Per-channel mean and (pixel-level) std of the training set.
-        return DataInfo(
-            channels=3,
-            image_size=self.image_size_,
-            num_classes=10,
-            mean=(0.4914, 0.4822, 0.4465),
-            std=(0.2470, 0.2435, 0.2616),
-        )
 
     def prepare_data(self) -> None:
         # One process per node fetches and extracts; the others then find the folder.
@@ -229,10 +201,7 @@ class CIFAR10DataModule(ImageDataModule):
             read_cifar_batch(folder / name)
 
     def load_arrays(self) -> Splits:
-        def split(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-            images, labels = load_cifar10(self.data_dir, train=train, download=self.download)
-            return pad_images(
-                torch.from_numpy(images).float().div_(255.0), self.image_size_
-            ), torch.from_numpy(labels)
-
-        return Splits(train=split(True), test=split(False))
+        return Splits(
+            train=self.padded(*load_cifar10(self.data_dir, train=True, download=self.download)),
+            test=self.padded(*load_cifar10(self.data_dir, train=False, download=self.download)),
+        )

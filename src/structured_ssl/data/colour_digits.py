@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from structured_ssl.data.base import DataInfo, Splits
+from structured_ssl.data.base import Splits, Statistics
 from structured_ssl.data.digits import DigitsDataModule
 
 #: (level, saturation) of the digit and of the background (docstring).
@@ -52,16 +52,8 @@ def draw_colours(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 class ColourDigitsDataModule(DigitsDataModule):
     """The embedded digits in seeded hues (RGB); every argument as the digits' (module docstring)."""
 
-    @property
-    def info(self) -> DataInfo:
-        # measured on the default sizes: the background's level dominates the mean
-        return DataInfo(
-            channels=3,
-            image_size=self.image_size_,
-            num_classes=10,
-            mean=(0.33,) * 3,
-            std=(0.22,) * 3,
-        )
+    #: measured on the default sizes: the background's level dominates the mean
+    statistics = Statistics(channels=3, num_classes=10, mean=(0.33,) * 3, std=(0.22,) * 3)
 
     def load_arrays(self) -> Splits:
         masks, labels = self.padded_digits()

@@ -8,10 +8,12 @@ every stride-2 input).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
-from structured_ssl.data.base import DataInfo, ImageDataModule, Splits
+from structured_ssl.data.base import ImageDataModule, Splits, Statistics
 
 
 class DigitsDataModule(ImageDataModule):
@@ -26,30 +28,18 @@ class DigitsDataModule(ImageDataModule):
 
     needs_files = False  # embedded in scikit-learn: data_dir is never read
 
+    #: measured on the padded images at the default sizes
+    statistics = Statistics(channels=1, num_classes=10, mean=(0.1,), std=(0.25,))
+
     def __init__(
         self,
         image_size: int = 21,
         digit_size: int = 14,
         test_fraction: float = 0.15,
         batch_size: int = 128,
-        val_fraction: float = 0.15,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-        data_dir: str = "data",
+        **kwargs: Any,
     ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
+        super().__init__(batch_size=batch_size, **kwargs)
         if digit_size < 1:
             raise ValueError(f"data.digit_size must be >= 1, got {digit_size}")
         if image_size < digit_size:
@@ -62,13 +52,6 @@ class DigitsDataModule(ImageDataModule):
         self.image_size_ = image_size
         self.digit_size = digit_size
         self.test_fraction = test_fraction
-
-    @property
-    def info(self) -> DataInfo:
-        # Statistics of the padded images at the default sizes; they only rescale inputs.
-        return DataInfo(
-            channels=1, image_size=self.image_size_, num_classes=10, mean=(0.1,), std=(0.25,)
-        )
 
     def load_arrays(self) -> Splits:
         return self.split(*self.padded_digits())

@@ -87,27 +87,24 @@ class ImageFolderDataModule(DatasetDataModule):
 
     Args:
         data_dir: the folder (see the module docstring for the layouts).
-        image_size, resize_to, channels, test_fraction: see
-            [`DatasetDataModule`][structured_ssl.data.any_dataset.DatasetDataModule].
-        **kwargs: batch_size, val_fraction, seed, num_workers, rotated_test_max_angle,
-            train_subset: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
+        test_fraction, val_fraction: the seeded shares held out for testing and validation
+            where the folder has no official splits.
+        **kwargs: image_size, resize_to, channels, batch_size: see
+            [`DatasetDataModule`][structured_ssl.data.any_dataset.DatasetDataModule];
+            seed, num_workers, rotated_test_max_angle, train_subset: see
+            [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
     needs_files = True  # the CLI names a missing data_dir before anything is built
+    #: the images, splits and classes come from the folder
+    filled_arguments = ("train", "val", "test", "num_classes")
 
     def __init__(
         self,
         data_dir: str = "images",
-        image_size: int = 33,
-        resize_to: int | None = None,
-        channels: int | None = None,
         test_fraction: float = 0.15,
-        batch_size: int = 128,
         val_fraction: float = 0.15,
-        seed: int = 0,
-        num_workers: int = 0,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
+        **kwargs: Any,
     ) -> None:
         root = Path(data_dir)
         if not root.is_dir():
@@ -127,11 +124,15 @@ class ImageFolderDataModule(DatasetDataModule):
             train, val, test = FolderImages(root, field=field), None, None
         check_classes_and_count(field, train, val, test, test_fraction, val_fraction)
         super().__init__(
-            train=train, val=val, test=test, image_size=image_size, resize_to=resize_to, channels=channels,
-            num_classes=max(2, len(train.classes)) if train.classes else None, test_fraction=test_fraction,
-            batch_size=batch_size, val_fraction=val_fraction, seed=seed, num_workers=num_workers,
-            rotated_test_max_angle=rotated_test_max_angle, train_subset=train_subset, data_dir=data_dir,
-        )  # fmt: skip
+            train=train,
+            val=val,
+            test=test,
+            num_classes=max(2, len(train.classes)) if train.classes else None,
+            test_fraction=test_fraction,
+            val_fraction=val_fraction,
+            data_dir=data_dir,
+            **kwargs,
+        )
         self.classes = train.classes
 
     def check_files(self) -> None:

@@ -14,7 +14,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -229,29 +229,8 @@ class MNISTDataModule(ImageDataModule):
         **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        image_size: int = 29,
-        download: bool = False,
-        batch_size: int = 256,
-        val_fraction: float = 0.15,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-    ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
+    def __init__(self, image_size: int = 29, download: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         if image_size < 28:
             raise ValueError(
                 f"data.image_size={image_size} is smaller than 28, the side of an MNIST digit"
@@ -307,34 +286,10 @@ class RotatedMNISTDataModule(MNISTDataModule):
 
     SOURCES = ("seeded", "official")
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        source: Literal["seeded", "official"] = "seeded",
-        image_size: int = 29,
-        download: bool = False,
-        batch_size: int = 256,
-        val_fraction: float = 0.15,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-    ) -> None:
+    def __init__(self, source: Literal["seeded", "official"] = "seeded", **kwargs: Any) -> None:
         if source not in self.SOURCES:
             raise ValueError(f"data.source={source!r} must be one of {self.SOURCES}")
-        super().__init__(
-            data_dir=data_dir,
-            image_size=image_size,
-            download=download,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
+        super().__init__(**kwargs)
         self.source = source
 
     def prepare_data(self) -> None:

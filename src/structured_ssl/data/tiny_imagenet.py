@@ -17,17 +17,11 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
-from structured_ssl.data.base import (
-    DataInfo,
-    ImageDataModule,
-    Splits,
-    check_padded_size,
-    pad_images,
-)
+from structured_ssl.data.base import PaddedDataModule, Splits, Statistics
 from structured_ssl.data.download import (
     DatasetFormatError,
     DatasetNotFoundError,
@@ -156,54 +150,27 @@ def load_tiny_imagenet(
     return np.asarray(arrays["images"]), np.asarray(arrays["labels"])
 
 
-class TinyImageNetDataModule(ImageDataModule):
+class TinyImageNetDataModule(PaddedDataModule):
     """Tiny ImageNet: 200 classes at 64x64, a step up from CIFAR towards natural images.
 
     The official val split (50 images per class) is the test set; validation is carved out
     of the 100,000 training images by ``val_fraction``. The files must be downloaded and
-    unzipped into ``data_dir`` by hand.
+    unzipped into ``data_dir`` by hand. ``image_size`` pads the images (see
+    [`PaddedDataModule`][structured_ssl.data.base.PaddedDataModule]).
 
     Args:
-        image_size: side after zero padding (>= 64); rotation encoders with stride-2
-            layers are exactly equivariant only at sizes 1 + a multiple of their total stride
-            (65 here), which the config checks enforce.
         **kwargs: see [`ImageDataModule`][structured_ssl.data.base.ImageDataModule].
     """
 
-    def __init__(
-        self,
-        data_dir: str = "data",
-        batch_size: int = 256,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-        num_workers: int = 0,
-        device_resident: bool = False,
-        rotated_test_max_angle: float = 180.0,
-        train_subset: int | None = None,
-        image_size: int = 64,
-    ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            batch_size=batch_size,
-            val_fraction=val_fraction,
-            seed=seed,
-            num_workers=num_workers,
-            device_resident=device_resident,
-            rotated_test_max_angle=rotated_test_max_angle,
-            train_subset=train_subset,
-        )
-        self.image_size_ = check_padded_size(image_size, 64)
+    #: commonly used per-channel statistics of the Tiny ImageNet training set
+    statistics = Statistics(
+        channels=3, num_classes=200, mean=(0.4802, 0.4481, 0.3975), std=(0.2770, 0.2691, 0.2821)
+    )
 
-    @property
-    def info(self) -> DataInfo:
-        # Commonly used per-channel statistics of the Tiny ImageNet training set.
-        return DataInfo(
-            channels=3,
-            image_size=self.image_size_,
-            num_classes=200,
-            mean=(0.4802, 0.4481, 0.3975),
-            std=(0.2770, 0.2691, 0.2821),
-        )
+    native_size = 64
+
+    def __init__(self, val_fraction: float = 0.1, image_size: int = 64, **kwargs: Any) -> None:
+        super().__init__(image_size=image_size, val_fraction=val_fraction, **kwargs)
 
     def prepare_data(self) -> None:
         # Decode once on one process per node and cache; setup then reads the caches.
@@ -227,10 +194,7 @@ class TinyImageNetDataModule(ImageDataModule):
                 )
 
     def load_arrays(self) -> Splits:
-        def split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-            images, labels = load_tiny_imagenet(self.data_dir, name)
-            return pad_images(
-                torch.from_numpy(images).float().div_(255.0), self.image_size_
-            ), torch.from_numpy(labels)
-
-        return Splits(train=split("train"), test=split("val"))
+        return Splits(
+            train=self.padded(*load_tiny_imagenet(self.data_dir, "train")),
+            test=self.padded(*load_tiny_imagenet(self.data_dir, "val")),
+        )
