@@ -49,6 +49,11 @@ CASES = (
     BadInput("unknown-model-key", ("--model.init_args.grop.kind=rotation",), ("model.init_args.grop.kind=rotation", "StructuredSSL accepts group, encoder"), hint="group"),
     BadInput("unknown-nested-key", ("--model.init_args.group.kindd=rotation",), ("group.kindd=rotation", "accepts kind, order, scales"), hint="kind"),
     BadInput("unknown-loss-key", ("--model.init_args.loss.init_args.temprature=0.5",), ("loss.init_args.temprature", "NTXent accepts temperature"), hint="temperature"),
+    BadInput(
+        "unknown-augmentation-key", ("--model.init_args.max_shift_fractio=0.1",),
+        ("model.init_args.max_shift_fractio", "AugmentationSSL has no such argument"), hint="max_shift_fraction",
+        config=("configs/objectives/augmentation.yaml",),
+    ),
     BadInput("unknown-data-key", ("--data.init_args.imagesize=5",), ("data.init_args.imagesize", "DigitsDataModule accepts image_size"), hint="image_size"),
     BadInput("unknown-trainer-key", ("--trainer.max_epocs=3",), ("trainer.max_epocs=3", "Trainer has no such argument"), hint="max_epochs"),
     BadInput("unknown-top-key", ("--bogus=1",), ("bogus=1", "unknown key 'bogus'")),

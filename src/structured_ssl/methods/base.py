@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import lightning as L
 import torch
@@ -102,6 +102,10 @@ class SSLMethod(L.LightningModule):
         optimizer: optimizer and schedule.
         in_channels, image_size, num_classes: linked from the DataModule by the CLI.
     """
+
+    # Subclasses forward their **kwargs here and fill none of them themselves: the config
+    # checks list a subclass's keys as its own plus these (config.field_checks.init_parameters).
+    filled_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
