@@ -12,6 +12,9 @@ CONFIG ?= configs/default.yaml
 CONSTRAINTS ?= constraints.txt
 PIP_C := $(if $(CONSTRAINTS),-c $(CONSTRAINTS),)
 PYTEST_ARGS ?=
+# pytest-xdist: one worker per core; a test file stays on one worker (its module fixtures, e.g. a
+# shared fit, run once). `make test PYTEST_JOBS=0` runs in one process.
+PYTEST_JOBS ?= auto
 
 .PHONY: venv fit test lint docs bench grid report clean tables notebook
 
@@ -33,7 +36,7 @@ fit: venv
 	$(VENV)/bin/structured-ssl fit --config $(CONFIG)
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # The same checks as .pre-commit-config.yaml: lint, formatting, types of the package.
 lint: venv
