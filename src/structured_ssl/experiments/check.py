@@ -36,7 +36,8 @@ from structured_ssl.encoders.equivariance import (
     measure,
     worst,
 )
-from structured_ssl.methods.base import SSLMethod, drop_escnn_caches
+from structured_ssl.encoders.escnn_state import drop_escnn_caches
+from structured_ssl.methods.base import SSLMethod
 
 
 @dataclass

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from structured_ssl.config.field_checks import CheckpointError
+from structured_ssl.encoders.escnn_state import drop_escnn_caches
 from structured_ssl.experiments.checkpoint_shape import check_input_shape, check_model_shape
 from structured_ssl.experiments.run_config import saved_fit_config
-from structured_ssl.methods.base import drop_escnn_caches
 from structured_ssl.methods.checkpoints import CKPT_PATH_TRUST_HINT, load_checkpoint
 from structured_ssl.methods.class_paths import check_class_paths
 

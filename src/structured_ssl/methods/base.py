@@ -25,13 +25,19 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from structured_ssl.config.model_checks import check_model_settings
+from structured_ssl.encoders.escnn_state import drop_escnn_caches
 from structured_ssl.encoders.factory import EncoderSpec, build_encoder
 from structured_ssl.groups import Group
 from structured_ssl.lifted.base import LiftedEncoder
 from structured_ssl.lifted.contract import check_encoder
 from structured_ssl.lifted.pair_batch import PairBatch
 from structured_ssl.methods.heads import projection_head
-from structured_ssl.methods.optim import build_optimizer, scaled_lr, warmup_cosine_lambda
+from structured_ssl.methods.optim import (
+    build_optimizer,
+    constant_lr,
+    scaled_lr,
+    warmup_cosine_lambda,
+)
 from structured_ssl.methods.saved_settings import save_settings
 from structured_ssl.ssl.draws import StepDraws, run_seed
 from structured_ssl.ssl.ema import ema_update_, momentum_at
@@ -67,22 +73,6 @@ class OptimizerSpec:
     implementation: Literal["auto", "loop", "foreach", "fused"] = "auto"
 
 
-def drop_escnn_caches(module: nn.Module, state: dict[str, Any] | None) -> None:
-    """Remove escnn's cached expanded filters and biases (eval-mode caches) from ``state``."""
-    if state is None:
-        return
-    for name, sub in module.named_modules():
-        if type(sub).__module__.startswith("escnn."):
-            prefix = f"{name}." if name else ""
-            for key in (f"{prefix}filter", f"{prefix}expanded_bias"):
-                state.pop(key, None)
-
-
-def constant_lr(step: int) -> float:
-    """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
-    return 1.0
-
-
 class SSLMethod(L.LightningModule):
     """Base class of every objective (A-SSL, S-SSL, hybrid, Frozen, Supervised).
 
@@ -103,9 +93,7 @@ class SSLMethod(L.LightningModule):
         in_channels, image_size, num_classes: linked from the DataModule by the CLI.
     """
 
-    # Subclasses forward their **kwargs here and fill none of them themselves: the config
-    # checks list a subclass's keys as its own plus these (config.field_checks.init_parameters).
-    filled_arguments: ClassVar[tuple[str, ...]] = ()
+    filled_arguments: ClassVar[tuple[str, ...]] = ()  # subclasses pass all **kwargs up to here
 
     def __init__(
         self,

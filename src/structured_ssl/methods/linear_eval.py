@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from structured_ssl.encoders.escnn_state import drop_escnn_caches
 from structured_ssl.encoders.factory import EncoderSpec
 from structured_ssl.groups import Group
-from structured_ssl.methods.base import SSLMethod, drop_escnn_caches
+from structured_ssl.methods.base import SSLMethod
 from structured_ssl.methods.checkpoints import load_checkpoint
 from structured_ssl.ssl.pairs import PairSampling
 

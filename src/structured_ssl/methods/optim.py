@@ -309,6 +309,11 @@ class WarmupCosine:
         )
 
 
+def constant_lr(step: int) -> float:
+    """The probe's schedule: none (a named function, so checkpoints of the scheduler pickle)."""
+    return 1.0
+
+
 def warmup_cosine_lambda(
     warmup_steps: int, total_steps: int, final_ratio: float = 0.0
 ) -> Callable[[int], float]:
