@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def quiet(root: Path) -> list[str]:
@@ -12,6 +13,24 @@ def quiet(root: Path) -> list[str]:
         "--trainer.enable_progress_bar=false",
         "--trainer.enable_model_summary=false",
     ]
+
+
+def fit_one_step(arguments: list[str], root: Path, capsys: Any) -> str:
+    """``structured-ssl fit`` of a config for one fast step on 64 images (logs under ``root``):
+    what it printed. The tests that a group or a cell trains at all share this run."""
+    from structured_ssl.cli import main
+
+    main(
+        [
+            "fit",
+            *arguments,
+            "--trainer.fast_dev_run=true",
+            "--data.init_args.train_subset=64",
+            "--data.init_args.batch_size=16",
+            *quiet(root),
+        ]
+    )
+    return capsys.readouterr().out
 
 
 REPO = Path(__file__).resolve().parents[1]

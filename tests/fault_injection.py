@@ -122,13 +122,16 @@ class _FullAfter:
         self.file.flush()
 
 
-class FullDiskFrom(L.Callback):
-    """From the ``save``-th checkpoint write of this run on (0 = the first), the disk is full:
-    torch.save gets 4096 bytes through, then ENOSPC (as a real full disk reports it, inside
-    torch's zip writer). Acts on the run's AtomicCheckpointIO write seam."""
+class FaultAtSave(L.Callback):
+    """From the ``save``-th checkpoint write of this run on (0 = the first), ``fault`` acts on
+    the file being written before torch.save does; earlier writes go through. Acts on the
+    run's AtomicCheckpointIO write seam."""
 
     def __init__(self, save: int = 0) -> None:
         self.save = save
+
+    def fault(self, file: Any) -> None:
+        raise NotImplementedError
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         io = trainer.strategy.checkpoint_io
@@ -137,29 +140,25 @@ class FullDiskFrom(L.Callback):
         def write(checkpoint: dict, file: Any) -> None:
             count[0] += 1
             if count[0] > self.save:
-                file.file = _FullAfter(file.file, 4096)  # below the recording writer
+                self.fault(file)
             torch.save(checkpoint, file)
 
         io.write = write
 
 
-class KillDuringSave(L.Callback):
+class FullDiskFrom(FaultAtSave):
+    """From the ``save``-th checkpoint write on, the disk is full: torch.save gets 4096 bytes
+    through, then ENOSPC (as a real full disk reports it, inside torch's zip writer)."""
+
+    def fault(self, file: Any) -> None:
+        file.file = _FullAfter(file.file, 4096)  # below the recording writer
+
+
+class KillDuringSave(FaultAtSave):
     """SIGKILL this process in the middle of its ``save``-th checkpoint write (0 = the first),
     after 4096 bytes of the temporary file are written: a job killed mid-save."""
 
-    def __init__(self, save: int = 0) -> None:
-        self.save = save
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        io = trainer.strategy.checkpoint_io
-        count = [0]
-
-        def write(checkpoint: dict, file: Any) -> None:
-            count[0] += 1
-            if count[0] > self.save:
-                file.write(b"\0" * 4096)
-                file.flush()
-                os.kill(os.getpid(), signal.SIGKILL)
-            torch.save(checkpoint, file)
-
-        io.write = write
+    def fault(self, file: Any) -> None:
+        file.write(b"\0" * 4096)
+        file.flush()
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_args import cell, quiet
+from cli_args import cell, fit_one_step
 
 from structured_ssl.cli import main
 
@@ -79,16 +79,6 @@ CELLS = [
 
 @pytest.mark.parametrize(("objective", "group"), CELLS, ids=[f"{o}_{g}" for o, g in CELLS])
 def test_each_new_cell_fits_a_step(objective: str, group: str, tmp_path: Path, capsys) -> None:
-    main(
-        [
-            "fit",
-            *cell("colour_digits", objective, group),
-            "--trainer.fast_dev_run=true",
-            "--data.init_args.train_subset=64",
-            "--data.init_args.batch_size=16",
-            *quiet(tmp_path),
-        ]
-    )
-    printed = capsys.readouterr().out
+    printed = fit_one_step(cell("colour_digits", objective, group), tmp_path, capsys)
     assert "final val/probe_acc" in printed, "the fit trained and validated"
     assert "equivariance_error = " in printed, "the equivariance monitor ran"

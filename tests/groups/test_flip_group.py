@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_args import quiet
+from cli_args import fit_one_step
 
 from structured_ssl.groups import GROUP_TYPES, Group
 
@@ -90,20 +90,8 @@ def test_check_finds_the_flip_encoder_exactly_equivariant(flip) -> None:
 
 @pytest.mark.parametrize("objective", ["structured", "augmentation"])
 def test_fit_trains_a_step(flip, objective: str, tmp_path: Path, capsys) -> None:
-    from structured_ssl.cli import main
-
     configs = [str(REPO / "configs" / "objectives" / f"{objective}.yaml"), *CONFIGS]
-    main(
-        [
-            "fit",
-            *[a for c in configs for a in ("--config", c)],
-            "--trainer.fast_dev_run=true",
-            "--data.init_args.train_subset=64",
-            "--data.init_args.batch_size=16",
-            *quiet(tmp_path),
-        ]
-    )
-    printed = capsys.readouterr().out
+    printed = fit_one_step([a for c in configs for a in ("--config", c)], tmp_path, capsys)
     assert "final val/probe_acc" in printed, "the fit trained and validated"
     assert (
         "final val/fiber_equivariance_error" in printed or "final val/equivariance_error" in printed
