@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_args import quiet
 from lightly_standin import NTXentLoss as LightlyStandIn
 
 from structured_ssl.cli import main
@@ -18,15 +19,6 @@ from structured_ssl.ssl.external_loss import ExternalPairLoss, as_pair_loss
 from structured_ssl.ssl.losses import NTXent
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def quiet(root: Path) -> list[str]:
-    return [
-        f"--trainer.logger.init_args.save_dir={root}",
-        f"--trainer.default_root_dir={root}",
-        "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false",
-    ]
 
 
 def test_own_losses_are_kept_and_others_wrapped() -> None:
